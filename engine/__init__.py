@@ -1,0 +1,1 @@
+"""nnreel engine: train small networks while recording them into run folders."""

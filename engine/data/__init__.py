@@ -1,0 +1,5 @@
+"""Datasets: offline procedural digits, real MNIST IDX files, torchvision datasets, 2-D planes.
+
+Every loader returns a ``Data`` bundle held in memory as tensors, so the trainer can batch by
+index (fast, deterministic and resumable) without a DataLoader.
+"""
