@@ -25,9 +25,7 @@ class UnknownNameError(NnreelError, KeyError):
         self.kind, self.name, self.valid = kind, name, [str(v) for v in valid]
         close = difflib.get_close_matches(str(name), self.valid, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        super().__init__(
-            f"Unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(self.valid)}."
-        )
+        super().__init__(f"Unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(self.valid)}.")
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return self.args[0]

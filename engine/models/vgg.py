@@ -82,7 +82,8 @@ def vggcifar(
     4 max-pools, global average pool, Linear(512, 10) — 9,228,362 parameters at width 1."""
     layers = OrderedDict(
         normalize=Normalize(
-            mean or [0.4914, 0.4822, 0.4465][:in_channels], std or [0.247, 0.243, 0.261][:in_channels]
+            mean or [0.4914, 0.4822, 0.4465][:in_channels],
+            std or [0.247, 0.243, 0.261][:in_channels],
         )
     )
     channels, conv, pool = in_channels, 0, 0
@@ -142,7 +143,9 @@ def imagenet_vgg16(weights: str | Path | None = None) -> LayeredNet:
             block, index = block + 1, 1
     layers["avgpool"] = AdaptiveAvgPool((7, 7))
     layers["flatten"] = Flatten()
-    for name, linear in zip(("fc6", "fc7"), (source.classifier[0], source.classifier[3])):
+    for name, linear in zip(
+        ("fc6", "fc7"), (source.classifier[0], source.classifier[3]), strict=True
+    ):
         dense = Dense(linear.in_features, linear.out_features, dropout=0.5)
         dense.linear = linear
         layers[name] = dense

@@ -1,0 +1,108 @@
+"""``info``: what a run is, what it recorded, on which steps, and how much disk it takes."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from engine.console import console
+from engine.store import Run, human_bytes, runs_root
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "info",
+        help="describe a run: layer table, streams, steps, sizes (no RUN: list runs)",
+        description="Describe a recorded run. Without RUN, list the runs under runs/ "
+        "(or $NNREEL_RUNS).",
+    )
+    parser.add_argument("run", nargs="?", help="run name under runs/ or a run folder")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.run is None:
+        list_runs()
+    else:
+        describe(Run(args.run))
+    return 0
+
+
+def list_runs() -> None:
+    root = runs_root()
+    folders = sorted(p for p in root.glob("*") if (p / "manifest.json").exists())
+    if not folders:
+        console.print(f"No runs under {root}. Train one: python -m engine train vgg16-synth")
+        return
+    table = Table("run", "status", "model", "dataset", "step", title=f"runs in {root}")
+    for folder in folders:
+        try:
+            r = Run(folder)
+        except Exception as exc:  # a broken run is listed, not fatal
+            table.add_row(folder.name, f"[red]unreadable: {exc}", "", "", "")
+            continue
+        p = r.manifest["progress"]
+        table.add_row(
+            r.name,
+            r.status,
+            r.model["arch"],
+            r.dataset.get("name", "?"),
+            f"{p.get('step', 0):,}/{p.get('total_steps', 0):,}",
+        )
+    console.print(table)
+
+
+def describe(r: Run) -> None:
+    p, h = r.manifest["progress"], r.hparams
+    console.print(
+        f"[bold]{r.name}[/]  ({r.folder})  status: [bold]{r.status}[/] {r.manifest['message']}"
+    )
+    console.print(
+        f"model {r.model['arch']} {r.model.get('config', {})}, input {r.model['input_shape']}, "
+        f"{r.model['num_classes']} classes; dataset {r.dataset.get('name')} "
+        f"({r.dataset.get('train_size')} train / {r.dataset.get('val_size')} val)"
+    )
+    console.print(
+        f"step {p.get('step', 0):,} of {p.get('total_steps', 0):,} (epoch {p.get('epoch', 0)} of "
+        f"{p.get('epochs', '?')}); {h.get('optimizer')} lr {h.get('lr')}, "
+        f"batch {h.get('batch_size')}, seed {h.get('seed')}"
+    )
+    layers = Table("layer", "kind", "output shape", "parameters", "MACs", title="layers")
+    for layer in r.layers:
+        layers.add_row(
+            layer.name,
+            layer.kind,
+            "×".join(map(str, layer.output_shape)),
+            f"{layer.params:,}",
+            f"{layer.macs:,}",
+        )
+    layers.add_row(
+        "[bold]total",
+        "",
+        "",
+        f"[bold]{sum(x.params for x in r.layers):,}",
+        f"[bold]{sum(x.macs for x in r.layers):,}",
+    )
+    console.print(layers)
+    usage = r.disk_usage()
+    streams = Table(
+        "stream", "shape", "dtype", "snapshots", "steps", "cadence", "on disk", title="streams"
+    )
+    for name, info in sorted(r.streams.items()):
+        steps = r.steps(name) if info.count else []
+        span = f"{steps[0]:,} … {steps[-1]:,}" if len(steps) else "-"
+        streams.add_row(
+            name,
+            "×".join(map(str, info.shape)) or "scalar",
+            info.dtype,
+            f"{info.count}/{info.capacity}",
+            span,
+            info.cadence,
+            human_bytes(usage[name]),
+        )
+    console.print(streams)
+    console.print(
+        f"recorded: {human_bytes(sum(usage.values()))} on disk "
+        f"(of {human_bytes(r.manifest.get('size_bytes', 0))} allocated)"
+    )

@@ -1,0 +1,115 @@
+"""Named training set-ups: each preset is a full ``TrainConfig`` that flags can override."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from engine.errors import UnknownNameError
+from engine.training.config import RecordConfig, TrainConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    description: str
+    config: TrainConfig
+
+
+PRESETS: dict[str, Preset] = {
+    "vgg16-synth": Preset(
+        "slim VGG-16 (width 1/4) on the offline procedural digits, 32×32; trains on a CPU in "
+        "a few minutes and needs no download (the default run of the scenes)",
+        TrainConfig(
+            model="vgg16",
+            dataset="digits",
+            model_settings={"width": 0.25},
+            data_settings={"image_size": 32, "train_size": 6000, "val_size": 1000},
+            epochs=2,
+            batch_size=64,
+            lr=0.02,
+            momentum=0.9,
+        ),
+    ),
+    "vgg16-mnist": Preset(
+        "seed 000: full VGG-16 on MNIST resized to 32×32, SGD lr 0.01 momentum 0.5, batch 64, "
+        "10 epochs (needs the MNIST files: --download)",
+        TrainConfig(
+            model="vgg16",
+            dataset="mnist",
+            data_settings={"image_size": 32},
+            epochs=10,
+            batch_size=64,
+            lr=0.01,
+            momentum=0.5,
+            record=RecordConfig(weights="log:30"),
+        ),
+    ),
+    "mlp-ring": Preset(
+        "seed 002: a (9, 9) ReLU MLP fitting ring-versus-disc in the plane; trains in seconds",
+        TrainConfig(
+            model="mlp",
+            dataset="ring",
+            epochs=40,
+            batch_size=32,
+            lr=0.02,
+            momentum=0.9,
+            record=RecordConfig(snapshots="log:150", weights="log:150", mesh=96),
+        ),
+    ),
+    "smallcnn-synth": Preset(
+        "seed 003's MNIST CNN on the offline procedural digits; no download",
+        TrainConfig(
+            model="smallcnn",
+            dataset="digits",
+            data_settings={"train_size": 6000, "val_size": 1000},
+            epochs=2,
+            batch_size=64,
+            optimizer="adam",
+            lr=1e-3,
+        ),
+    ),
+    "smallcnn-mnist": Preset(
+        "seed 003: Conv 64 → pool → Conv 32 → pool → Dense 10 on MNIST, Adam, 3 epochs "
+        "(needs the MNIST files: --download)",
+        TrainConfig(
+            model="smallcnn", dataset="mnist", epochs=3, batch_size=128, optimizer="adam", lr=1e-3
+        ),
+    ),
+    "smallcnn-svhn": Preset(
+        "seed 003: the 1.25 M-parameter SVHN CNN on 32×32 RGB house numbers, Adam, 20 epochs "
+        "(needs the SVHN files: --download)",
+        TrainConfig(
+            model="smallcnn",
+            dataset="svhn",
+            model_settings={"variant": "svhn"},
+            epochs=20,
+            batch_size=128,
+            optimizer="adam",
+            lr=1e-3,
+        ),
+    ),
+    "vggcifar-cifar10": Preset(
+        "seed 004: the 8-conv VGG (9.2 M parameters, 606 M MACs) on CIFAR-10, SGD with cosine "
+        "decay (needs the CIFAR-10 files: --download)",
+        TrainConfig(
+            model="vggcifar",
+            dataset="cifar10",
+            epochs=30,
+            batch_size=128,
+            lr=0.05,
+            momentum=0.9,
+            weight_decay=5e-4,
+            lr_schedule="cosine",
+            record=RecordConfig(weights="log:30"),
+        ),
+    ),
+}
+
+DEFAULT_PRESET = "vgg16-synth"
+
+
+def preset_config(name: str) -> TrainConfig:
+    """A fresh copy of preset ``name``'s configuration, safe to modify."""
+    if name not in PRESETS:
+        raise UnknownNameError("preset", name, PRESETS)
+    return copy.deepcopy(PRESETS[name].config)

@@ -1,0 +1,63 @@
+"""Everything a training run needs, as plain data that is stored in the run's manifest."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class RecordConfig:
+    """What is recorded, and how often (cadences as in ``engine.training.schedule``)."""
+
+    snapshots: str = "log:60"
+    """Probe activations, probe predictions and (2-D models) the fitted plane."""
+    weights: str = "log:40"
+    stats: str = "auto"
+    """Mean |gradient| and weight norm per layer; ``auto`` gives about 300 points."""
+    flush_every: int = 25
+    """Steps between bulk copies of the per-step scalars (loss, accuracy, learning rate)."""
+    probe_size: int = 8
+    layers: list[str] | None = None
+    """Layers whose probe activations are recorded; None records every layer but flatten."""
+    weight_layers: list[str] | None = None
+    """Layers whose weights are recorded; None: every layer of an MLP, else the first conv of
+    each block and the dense layers."""
+    mesh: int = 96
+    """2-D models: the fitted function is sampled on a mesh×mesh grid over the plane."""
+    extent: list[float] | None = None
+    """2-D models: (xmin, xmax, ymin, ymax) of that grid; None takes the dataset's."""
+
+
+@dataclass
+class TrainConfig:
+    model: str
+    dataset: str
+    model_settings: dict[str, Any] = field(default_factory=dict)
+    data_settings: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 3
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    seed: int = 0
+    device: str = "auto"
+    data_root: str = "data"
+    download: bool = False
+    checkpoint_every: int = 200
+    budget_gb: float = 4.0
+    record: RecordConfig | None = field(default_factory=RecordConfig)
+    """None trains without recording anything but the final weights (benchmarks use it)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("record") is not None:
+            values["record"] = RecordConfig(**values["record"])
+        return cls(**values)

@@ -1,0 +1,383 @@
+"""The training loop: seeded, resumable, interruptible, recording as it goes."""
+
+from __future__ import annotations
+
+import math
+import signal
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from engine.console import console, progress_bar
+from engine.data import Data, load_data
+from engine.errors import NnreelError, RunError
+from engine.models import build_model
+from engine.models.net import LayeredNet
+from engine.store import CHECKPOINT_FILE, MODEL_FILE, RunWriter, resolve_run
+from engine.store.run import layer_table_json
+from engine.summary import layer_table
+from engine.training import checkpoint
+from engine.training.config import TrainConfig
+from engine.training.distributed import join_cluster, leave_cluster, pick_device
+from engine.training.recorder import Recorder
+
+OPTIMIZERS = ("sgd", "adam")
+LR_SCHEDULES = ("constant", "cosine")
+EVAL_BATCH = 512
+
+
+@dataclass
+class TrainResult:
+    folder: Path
+    status: str
+    step: int
+    val_acc: float | None
+
+
+def train(
+    config: TrainConfig, run: str | Path, *, overwrite: bool = False, quiet: bool = False
+) -> TrainResult:
+    """Train a new run into ``run`` (a name under ``runs/`` or a folder)."""
+    return Trainer(config, resolve_run(run), quiet=quiet).start(overwrite=overwrite)
+
+
+def resume(run: str | Path, *, quiet: bool = False) -> TrainResult:
+    """Continue an interrupted run from its last checkpoint, with the settings it was made with."""
+    folder = resolve_run(run)
+    writer = RunWriter.reopen(folder)
+    if writer.manifest["status"] == "finished":
+        raise RunError(f"Run {folder.name!r} already finished; there is nothing to resume.")
+    config = TrainConfig.from_json(writer.manifest["hparams"])
+    return Trainer(config, folder, quiet=quiet).start(resume_writer=writer)
+
+
+def epoch_order(seed: int, epoch: int, size: int) -> torch.Tensor:
+    """The shuffled order of epoch ``epoch``: a function of (seed, epoch) alone, so a resumed
+    run sees exactly the batches the uninterrupted run would have."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(size, generator=generator)
+
+
+class StopRequest:
+    """Turns the first Ctrl-C into a request to stop at the next step boundary."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    @contextmanager
+    def installed(self, active: bool):
+        if not active:
+            yield self
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            if self.requested:  # a second Ctrl-C stops at once
+                signal.signal(signal.SIGINT, previous)
+                raise KeyboardInterrupt
+            self.requested = True
+            console.print("[yellow]Stopping after this step (Ctrl-C again to abort now)…")
+
+        signal.signal(signal.SIGINT, handler)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, folder: Path, quiet: bool = False):
+        self.config, self.folder, self.quiet = config, folder, quiet
+        _validate(config)
+        self.device = pick_device(config.device)
+        self.cluster = join_cluster(self.device)
+        if self.cluster.distributed and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.cluster.local_rank)
+        torch.manual_seed(config.seed)
+        self.data = self._load_data()
+        self.model = self._build_model().to(self.device)
+        self.net: torch.nn.Module = self.model
+        if self.cluster.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
+        self.steps_per_epoch = len(self.data.y_train) // config.batch_size
+        if self.steps_per_epoch == 0:
+            raise NnreelError(
+                f"The batch size {config.batch_size} is larger than the training set "
+                f"({len(self.data.y_train)} examples). Lower --batch-size."
+            )
+        self.total_steps = config.epochs * self.steps_per_epoch
+        self.optimizer = self._optimizer()
+        self.scheduler = self._scheduler()
+        self.recorder = None
+        if config.record is not None and self.cluster.main:
+            self.recorder = Recorder(
+                self.model,
+                self.data,
+                config.record,
+                self.total_steps,
+                self.steps_per_epoch,
+                self.device,
+            )
+        self.writer: RunWriter | None = None
+        self.val_acc: float | None = None
+
+    # -- setup ----------------------------------------------------------------------------
+    def _load_data(self) -> Data:
+        c = self.config
+        return load_data(
+            c.dataset,
+            root=c.data_root,
+            download=c.download and self.cluster.main,
+            **c.data_settings,
+        )
+
+    def _build_model(self) -> LayeredNet:
+        settings = dict(self.config.model_settings)
+        shape = self.data.input_shape
+        if self.data.kind == "image":
+            settings.setdefault("in_channels", shape[0])
+            settings.setdefault("image_size", shape[-1])
+        else:
+            settings.setdefault("in_features", shape[0])
+        settings.setdefault("num_classes", self.data.num_classes)
+        model = build_model(self.config.model, **settings)
+        if tuple(model.input_shape) != tuple(shape):
+            raise NnreelError(
+                f"Model {self.config.model!r} expects inputs of shape {model.input_shape} but "
+                f"dataset {self.config.dataset!r} gives {shape}. Set the dataset's image size or "
+                "channels to match."
+            )
+        return model
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        c = self.config
+        if c.optimizer == "sgd":
+            return torch.optim.SGD(
+                self.model.parameters(), lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
+            )
+        return torch.optim.Adam(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+
+    def _scheduler(self) -> torch.optim.lr_scheduler.LRScheduler:
+        if self.config.lr_schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, self.total_steps)
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: 1.0)
+
+    def _header(self) -> dict:
+        data = self.data
+        mean, std = data.channel_stats()
+        return {
+            "model": self.model.describe(),
+            "dataset": {
+                **data.params,
+                "kind": data.kind,
+                "classes": data.classes,
+                "input_shape": list(data.input_shape),
+                "extent": list(data.extent) if data.extent else None,
+                "train_size": len(data.y_train),
+                "val_size": len(data.y_val),
+                "mean": mean,
+                "std": std,
+            },
+            "hparams": self.config.to_json(),
+            "layers": layer_table_json(layer_table(self.model)),
+            "recording": self.recorder.cadences if self.recorder else {},
+            "progress": {
+                "step": 0,
+                "epoch": 0,
+                "epochs": self.config.epochs,
+                "steps_per_epoch": self.steps_per_epoch,
+                "total_steps": self.total_steps,
+            },
+            "parent": None,
+        }
+
+    # -- running --------------------------------------------------------------------------
+    def start(self, overwrite: bool = False, resume_writer: RunWriter | None = None) -> TrainResult:
+        step = 0
+        if self.cluster.main:
+            if resume_writer is None:
+                streams = self.recorder.plan.streams if self.recorder else []
+                self.writer = RunWriter.create(
+                    self.folder,
+                    header=self._header(),
+                    streams=streams,
+                    budget_bytes=int(self.config.budget_gb * 1024**3),
+                    overwrite=overwrite,
+                )
+            else:
+                self.writer = resume_writer
+        self.cluster.barrier()
+        if resume_writer is None:
+            if self.recorder:
+                self.recorder.attach(self.writer)
+                self.recorder.write_static()
+                self.recorder.snapshot(0)
+            if self.cluster.main:
+                self._checkpoint(0)
+        else:
+            step = self._restore()
+        self.cluster.barrier()
+        try:
+            return self._run(step)
+        finally:
+            leave_cluster(self.cluster)
+
+    def _restore(self) -> int:
+        state = checkpoint.load(self.folder / CHECKPOINT_FILE)
+        checkpoint.restore(state, self.model, self.optimizer, self.scheduler)
+        step = int(state["step"])
+        if self.cluster.main:
+            self.writer.rewind(step)
+            self.writer.set_status("running")
+            if self.recorder:
+                self.recorder.attach(self.writer)
+            self._say(f"Resuming {self.folder.name!r} from step {step:,} of {self.total_steps:,}.")
+        return step
+
+    def _run(self, step: int) -> TrainResult:
+        stop = StopRequest()
+        bar = progress_bar("loss", "acc")
+        bar.disable = self.quiet or not self.cluster.main
+        try:
+            with stop.installed(self.cluster.main and not self.cluster.distributed), bar:
+                task = bar.add_task(
+                    "training", total=self.total_steps, completed=step, loss="-", acc="-"
+                )
+                step = self._epochs(step, stop, bar, task)
+        except KeyboardInterrupt:
+            self._finish_interrupted(None)
+            raise
+        except NnreelError as exc:
+            if self.cluster.main and self.writer is not None:
+                self.writer.set_status("failed", str(exc))
+            raise
+        if stop.requested:
+            self._finish_interrupted(step)
+            return TrainResult(self.folder, "interrupted", step, self.val_acc)
+        if self.cluster.main:
+            self._checkpoint(step)
+            checkpoint.save_atomic(self.model.state_dict(), self.folder / MODEL_FILE)
+            self.writer.set_status("finished")
+            acc = f", validation accuracy {self.val_acc:.1%}" if self.val_acc is not None else ""
+            self._say(f"Run {self.folder.name!r} finished at step {step:,}{acc}: {self.folder}")
+        return TrainResult(self.folder, "finished", step, self.val_acc)
+
+    def _epochs(self, step: int, stop: StopRequest, bar, task) -> int:
+        spe, size = self.steps_per_epoch, len(self.data.y_train)
+        for epoch in range(step // spe, self.config.epochs):
+            order = epoch_order(self.config.seed, epoch, size)
+            bar.update(task, description=f"epoch {epoch + 1}/{self.config.epochs}")
+            for batch in range(step - epoch * spe, spe):
+                step = epoch * spe + batch + 1
+                self._step(step, order[batch * self.config.batch_size :][: self.config.batch_size])
+                self._after_step(step, epoch, bar, task)
+                if stop.requested:
+                    return step
+            self._end_epoch(step, epoch)
+        return step
+
+    def _step(self, step: int, index: torch.Tensor) -> None:
+        if self.cluster.distributed:
+            index = index[self.cluster.rank :: self.cluster.world]
+        x = self.data.to_float(self.data.x_train[index]).to(self.device, non_blocking=True)
+        y = self.data.y_train[index].to(self.device, non_blocking=True)
+        self.net.train()
+        logits = self.net(x)
+        loss = self.model.loss(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        lr = self.scheduler.get_last_lr()[0]
+        self.scheduler.step()
+        self._last = (loss, (self.model.predict(logits.detach()) == y).float().mean(), lr)
+
+    def _after_step(self, step: int, epoch: int, bar, task) -> None:
+        loss, acc, lr = self._last
+        flush_every = self.config.record.flush_every if self.config.record else 25
+        if self.recorder:
+            self.recorder.after_step(step, loss, acc, lr)
+            if step % flush_every == 0:
+                self._show(bar, task, self.recorder.flush(step=step, epoch=epoch))
+        elif step % flush_every == 0:
+            self._show(bar, task, (loss.item(), acc.item()))
+        bar.update(task, completed=step)
+        if self.cluster.main and step % self.config.checkpoint_every == 0:
+            self._checkpoint(step)
+
+    def _show(self, bar, task, means: tuple[float, float] | None) -> None:
+        if means is not None:
+            bar.update(task, loss=f"{means[0]:.4f}", acc=f"{means[1]:.1%}")
+
+    def _end_epoch(self, step: int, epoch: int) -> None:
+        if self.cluster.main:
+            val_loss, self.val_acc = self.evaluate()
+            if self.recorder:
+                self.recorder.after_epoch(step, val_loss, self.val_acc)
+            self._checkpoint(step, epoch=epoch + 1)
+            self._say(
+                f"epoch {epoch + 1}/{self.config.epochs}: validation loss {val_loss:.4f}, "
+                f"accuracy {self.val_acc:.1%}"
+            )
+        self.cluster.barrier()
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, float]:
+        """Loss and accuracy on the validation split, in eval mode (dropout off, BN frozen)."""
+        self.model.eval()
+        total_loss, correct = 0.0, 0
+        x_val, y_val = self.data.x_val, self.data.y_val
+        for start in range(0, len(y_val), EVAL_BATCH):
+            x = self.data.to_float(x_val[start : start + EVAL_BATCH]).to(self.device)
+            y = y_val[start : start + EVAL_BATCH].to(self.device)
+            logits = self.model(x)
+            total_loss += float(self.model.loss(logits, y)) * len(y)
+            correct += int((self.model.predict(logits) == y).sum())
+        self.model.train()
+        if not math.isfinite(total_loss):
+            raise NnreelError("The validation loss is not finite: the model has diverged.")
+        return total_loss / len(y_val), correct / len(y_val)
+
+    def _checkpoint(self, step: int, epoch: int | None = None) -> None:
+        """Flush what is recorded, then save the training state: a resume from this
+        checkpoint finds every snapshot up to ``step`` on disk."""
+        epoch = step // self.steps_per_epoch if epoch is None else epoch
+        if self.recorder:
+            self.recorder.flush(step=step, epoch=epoch)
+        state = checkpoint.capture(self.model, self.optimizer, self.scheduler, step, epoch)
+        checkpoint.save_atomic(state, self.folder / CHECKPOINT_FILE)
+        self.writer.manifest["checkpoint"] = {"file": CHECKPOINT_FILE, "step": step}
+        self.writer.commit(step=step, epoch=epoch)
+
+    def _finish_interrupted(self, step: int | None) -> None:
+        if not self.cluster.main or self.writer is None:
+            return
+        if step is not None:
+            self._checkpoint(step)
+        last = self.writer.manifest["checkpoint"]["step"]
+        self.writer.set_status("interrupted", f"stopped by the user; resumable from step {last}")
+        self._say(
+            f"[yellow]Interrupted. Everything up to step {last:,} is saved; continue with:\n"
+            f"  python -m engine train --resume {self.folder}"
+        )
+
+    def _say(self, message: str) -> None:
+        if not self.quiet and self.cluster.main:
+            console.print(message)
+
+
+def _validate(config: TrainConfig) -> None:
+    from engine.errors import UnknownNameError
+
+    if config.optimizer not in OPTIMIZERS:
+        raise UnknownNameError("optimizer", config.optimizer, OPTIMIZERS)
+    if config.lr_schedule not in LR_SCHEDULES:
+        raise UnknownNameError("learning-rate schedule", config.lr_schedule, LR_SCHEDULES)
+    for name in ("epochs", "batch_size", "checkpoint_every"):
+        if getattr(config, name) < 1:
+            raise NnreelError(f"{name.replace('_', '-')} must be at least 1.")
+    if not config.lr > 0:
+        raise NnreelError("The learning rate (--lr) must be positive.")
