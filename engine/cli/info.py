@@ -9,6 +9,8 @@ from rich.table import Table
 from engine.console import console
 from engine.store import Run, human_bytes, runs_root
 
+SHORT_DTYPES = {"float16": "f16", "float32": "f32", "uint8": "u8", "int64": "i64"}
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -86,19 +88,19 @@ def describe(r: Run) -> None:
     )
     console.print(layers)
     usage = r.disk_usage()
-    streams = Table(
-        "stream", "shape", "dtype", "snapshots", "steps", "cadence", "on disk", title="streams"
-    )
+    streams = Table(title="streams")
+    streams.add_column("stream", no_wrap=True)
+    for column in ("shape", "snapshots", "steps", "on disk"):
+        streams.add_column(column, no_wrap=True)
     for name, info in sorted(r.streams.items()):
         steps = r.steps(name) if info.count else []
-        span = f"{steps[0]:,} … {steps[-1]:,}" if len(steps) else "-"
+        span = f"{steps[0]:,}…{steps[-1]:,}" if len(steps) else "-"
+        shape = "×".join(map(str, info.shape)) or "scalar"
         streams.add_row(
             name,
-            "×".join(map(str, info.shape)) or "scalar",
-            info.dtype,
-            f"{info.count}/{info.capacity}",
+            f"{shape} {SHORT_DTYPES.get(info.dtype, info.dtype)}",
+            f"{info.count}/{info.capacity} ({info.cadence})",
             span,
-            info.cadence,
             human_bytes(usage[name]),
         )
     console.print(streams)

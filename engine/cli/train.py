@@ -20,11 +20,18 @@ def register(subparsers) -> None:
         "  python -m engine train vgg16-synth\n"
         "  python -m engine train mlp-ring --dataset spiral --hidden 16,16 --run spiral\n"
         "  python -m engine train vgg16-mnist --data-root data --download\n"
-        "  python -m engine train --resume vgg16-mnist",
+        "  python -m engine train --resume vgg16-mnist\n"
+        "  torchrun --nproc-per-node 2 -m engine train mlp-ring --run-name ddp",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("preset", nargs="?", default=None, help=f"default: {DEFAULT_PRESET}")
-    parser.add_argument("--run", help="run name under runs/ or a folder (default: the preset)")
+    parser.add_argument(
+        "--run",
+        "--run-name",
+        dest="run",
+        help="run name under runs/ or a folder (default: the preset's name); under torchrun "
+        "write --run-name, as torchrun reads --run as its own --run-path",
+    )
     parser.add_argument("--resume", metavar="RUN", help="continue an interrupted run")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

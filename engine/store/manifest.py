@@ -15,24 +15,27 @@ MANIFEST = "manifest.json"
 REQUIRED_KEYS = ("format", "schema", "name", "status", "model", "dataset", "streams", "progress")
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, durable: bool = True) -> None:
     """Write ``text`` to ``path`` so that a reader (or a kill -9) sees the old or the new file,
-    never a mix: write a sibling, fsync it, rename over, fsync the folder."""
+    never a mix: write a sibling, rename it over. ``durable`` also fsyncs file and folder, so
+    the new file survives a power cut too (slower; used at checkpoints)."""
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
         handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    if durable:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
-def save_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1, sort_keys=False))
+def save_manifest(folder: Path, manifest: dict[str, Any], durable: bool = True) -> None:
+    write_atomic(folder / MANIFEST, json.dumps(manifest, indent=1), durable)
 
 
 def load_manifest(folder: Path) -> dict[str, Any]:

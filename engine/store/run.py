@@ -174,17 +174,21 @@ class RunWriter:
     def pending_count(self, name: str) -> int:
         return self._pending[name]
 
-    def commit(self, **progress: Any) -> None:
-        """Make everything written so far durable and visible to readers."""
+    def commit(self, durable: bool = False, **progress: Any) -> None:
+        """Make everything written so far visible to readers.
+
+        Memory-mapped writes live in the page cache, so a killed process loses nothing that
+        was written; ``durable`` also syncs them to disk to survive a power cut (checkpoints).
+        """
         for name, (data, steps) in self._arrays.items():
-            if self._pending[name] != self.streams[name].count:
+            if durable:
                 data.flush()
                 steps.flush()
-                self.streams[name].count = self._pending[name]
+            self.streams[name].count = self._pending[name]
         self.manifest["streams"] = {name: info.to_json() for name, info in self.streams.items()}
         self.manifest["progress"].update(progress)
         self.manifest["updated"] = _now()
-        save_manifest(self.folder, self.manifest)
+        save_manifest(self.folder, self.manifest, durable)
 
     def rewind(self, step: int) -> None:
         """Forget snapshots taken after ``step`` (they belong to steps a resume will redo)."""
@@ -192,13 +196,13 @@ class RunWriter:
             _, steps = self._arrays[name]
             info.count = int(np.searchsorted(steps[: info.count], step, side="right"))
             self._pending[name] = info.count
-        self.commit(step=step)
+        self.commit(durable=True, step=step)
 
     def set_status(self, status: str, message: str = "", **fields: Any) -> None:
         self.manifest["status"] = status
         self.manifest["message"] = message
         self.manifest.update(fields)
-        self.commit()
+        self.commit(durable=True)
 
 
 def check_budget(streams: Iterable[StreamInfo], total: int, budget_bytes: int) -> None:
@@ -228,7 +232,9 @@ class Run:
             name: StreamInfo.from_json(name, entry)
             for name, entry in self.manifest["streams"].items()
         }
-        self._arrays: dict[str, tuple[np.ndarray, ...]] = {}
+        # Mapping every stream up front checks each file against the manifest (cheap: headers
+        # only), so a damaged run fails here with the file named, not mid-render.
+        self._arrays = {name: open_arrays(self.folder, info) for name, info in self.streams.items()}
 
     def __repr__(self) -> str:
         return f"Run({str(self.folder)!r}, status={self.status!r})"
@@ -281,8 +287,7 @@ class Run:
         return self.streams[name]
 
     def _open(self, name: str) -> tuple[np.ndarray, ...]:
-        if name not in self._arrays:
-            self._arrays[name] = open_arrays(self.folder, self.stream(name))
+        self.stream(name)
         return self._arrays[name]
 
     def count(self, name: str) -> int:

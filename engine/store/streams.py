@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.errors import RunError
 
+NPY_MAGIC = b"\x93NUMPY"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 
 
@@ -103,9 +104,12 @@ def open_arrays(folder: Path, info: StreamInfo, writable: bool = False) -> tuple
         path = folder / relative
         if not path.is_file():
             raise RunError(f"{path} is missing: the run is incomplete. Re-train the run.")
+        with open(path, "rb") as handle:
+            if handle.read(6) != NPY_MAGIC:
+                raise RunError(f"{path} is not a .npy file (foreign or overwritten). Re-train.")
         try:
             array = np.load(path, mmap_mode=mode, allow_pickle=False)
-        except ValueError as exc:
+        except (ValueError, OSError, EOFError) as exc:
             raise RunError(_describe_bad_npy(path, dtype, shape, exc)) from None
         if array.dtype != dtype or array.shape != shape:
             raise RunError(
@@ -117,10 +121,6 @@ def open_arrays(folder: Path, info: StreamInfo, writable: bool = False) -> tuple
 
 
 def _describe_bad_npy(path: Path, dtype: np.dtype, shape: tuple[int, ...], exc: Exception) -> str:
-    with open(path, "rb") as handle:
-        magic = handle.read(6)
-    if magic != b"\x93NUMPY":
-        return f"{path} is not a .npy file (foreign or overwritten). Re-train the run."
     size = path.stat().st_size
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if size < expected:

@@ -27,6 +27,7 @@ from engine.training.recorder import Recorder
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine")
 EVAL_BATCH = 512
+SMALL_MODEL_MACS = 5e6
 
 
 @dataclass
@@ -110,6 +111,8 @@ class Trainer:
                 f"({len(self.data.y_train)} examples). Lower --batch-size."
             )
         self.total_steps = config.epochs * self.steps_per_epoch
+        self.layers = layer_table(self.model)
+        self._pick_threads()
         self.optimizer = self._optimizer()
         self.scheduler = self._scheduler()
         self.recorder = None
@@ -153,6 +156,13 @@ class Trainer:
             )
         return model
 
+    def _pick_threads(self) -> None:
+        """One CPU thread for tiny models: splitting a 127-parameter MLP's matrix products
+        across threads costs more than it saves, and much more on a busy machine."""
+        macs_per_batch = sum(layer.macs for layer in self.layers) * self.config.batch_size
+        if self.device.type == "cpu" and macs_per_batch < SMALL_MODEL_MACS:
+            torch.set_num_threads(1)
+
     def _optimizer(self) -> torch.optim.Optimizer:
         c = self.config
         if c.optimizer == "sgd":
@@ -183,7 +193,7 @@ class Trainer:
                 "std": std,
             },
             "hparams": self.config.to_json(),
-            "layers": layer_table_json(layer_table(self.model)),
+            "layers": layer_table_json(self.layers),
             "recording": self.recorder.cadences if self.recorder else {},
             "progress": {
                 "step": 0,
@@ -350,7 +360,7 @@ class Trainer:
         state = checkpoint.capture(self.model, self.optimizer, self.scheduler, step, epoch)
         checkpoint.save_atomic(state, self.folder / CHECKPOINT_FILE)
         self.writer.manifest["checkpoint"] = {"file": CHECKPOINT_FILE, "step": step}
-        self.writer.commit(step=step, epoch=epoch)
+        self.writer.commit(durable=True, step=step, epoch=epoch)
 
     def _finish_interrupted(self, step: int | None) -> None:
         if not self.cluster.main or self.writer is None:

@@ -8,6 +8,7 @@ sparser cadences.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from engine.training.config import RecordConfig
 from engine.training.schedule import schedule
 
 HEAVY = np.float16
+COMMIT_SECONDS = 1.0
 WEIGHTED_KINDS = ("conv", "dense", "logits")
 
 
@@ -135,6 +137,7 @@ class Recorder:
         self.plan = self._plan(total_steps, steps_per_epoch)
         self.writer: RunWriter | None = None
         self._scalars: list[tuple[int, torch.Tensor]] = []
+        self._committed = time.monotonic()
 
     # -- the plan -------------------------------------------------------------------------
     def _activation_layers(self) -> list[str]:
@@ -352,9 +355,12 @@ class Recorder:
         self.writer.write("val/loss", step, np.float32(val_loss))
         self.writer.write("val/acc", step, np.float32(val_acc))
 
-    def flush(self, **progress: Any) -> tuple[float, float] | None:
-        """Copy buffered scalars to the store in one transfer and commit; returns the mean
-        loss and accuracy of the flushed steps (None when nothing was buffered).
+    def flush(self, force: bool = False, **progress: Any) -> tuple[float, float] | None:
+        """Copy buffered scalars to the store in one transfer; returns the mean loss and
+        accuracy of the flushed steps (None when nothing was buffered).
+
+        The manifest is committed at most every ``COMMIT_SECONDS`` (or when ``force``), so a
+        killed run loses at most that much and tiny fast models do not spend their time on it.
 
         Raises ``TrainingDiverged`` at the first non-finite loss, after committing the steps
         before it, so the run stays readable up to there.
@@ -374,7 +380,9 @@ class Recorder:
                     "there. Everything recorded before that step is kept. Lower the learning "
                     "rate (--lr) or use a gentler optimizer, then train again."
                 )
-        self.writer.commit(**progress)
+        if force or time.monotonic() - self._committed > COMMIT_SECONDS:
+            self.writer.commit(**progress)
+            self._committed = time.monotonic()
         return (float(values[:, 0].mean()), float(values[:, 1].mean())) if len(steps) else None
 
 

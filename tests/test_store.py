@@ -1,0 +1,115 @@
+"""The run store: round trips, crash safety at the file level, and the promised errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.errors import RunError
+from engine.store import Run, RunWriter, StreamInfo
+
+
+def make_run(folder, capacity=5, budget=1 << 30):
+    streams = [
+        StreamInfo("train/loss", "float32", (), capacity, cadence="every:1"),
+        StreamInfo("acts/conv1", "float16", (2, 3, 4), capacity, cadence="log:5"),
+    ]
+    header = {"model": {"arch": "test"}, "dataset": {"name": "none"}, "progress": {"step": 0}}
+    return RunWriter.create(folder, header=header, streams=streams, budget_bytes=budget)
+
+
+def test_round_trip_reads_only_committed_snapshots(tmp_path):
+    writer = make_run(tmp_path / "run")
+    acts = np.random.default_rng(0).normal(size=(3, 2, 3, 4)).astype(np.float16)
+    for step in range(3):
+        writer.write("acts/conv1", step * 10, acts[step])
+        writer.write("train/loss", step * 10, np.float32(1.0 / (step + 1)))
+    writer.commit(step=20)
+    writer.write("acts/conv1", 30, acts[0])  # written, never committed
+
+    run = Run(tmp_path / "run")
+    assert run.count("acts/conv1") == 3
+    np.testing.assert_array_equal(run.read("acts/conv1"), acts)
+    np.testing.assert_array_equal(run.steps("acts/conv1"), [0, 10, 20])
+    np.testing.assert_allclose(run.read("train/loss", -1), 1 / 3)
+    assert run.index_at("acts/conv1", 15) == 1
+    assert run.manifest["progress"]["step"] == 20
+
+
+def test_rewind_forgets_later_snapshots(tmp_path):
+    writer = make_run(tmp_path / "run")
+    for step in (0, 5, 9, 12):
+        writer.write("train/loss", step, np.float32(step))
+    writer.commit()
+    writer.rewind(9)
+    assert list(Run(tmp_path / "run").steps("train/loss")) == [0, 5, 9]
+    reopened = RunWriter.reopen(tmp_path / "run")
+    reopened.write("train/loss", 10, np.float32(10))
+    reopened.commit()
+    assert list(Run(tmp_path / "run").read("train/loss")) == [0, 5, 9, 10]
+
+
+def test_budget_refusal_names_streams_and_writes_nothing(tmp_path):
+    with pytest.raises(RunError) as info:
+        make_run(tmp_path / "run", capacity=1000, budget=1000)
+    message = str(info.value)
+    assert "acts/conv1" in message and "--snapshots" in message and "budget" in message
+    assert not (tmp_path / "run").exists()
+
+
+def test_existing_run_is_not_overwritten_silently(tmp_path):
+    make_run(tmp_path / "run")
+    with pytest.raises(RunError, match="--resume"):
+        make_run(tmp_path / "run")
+
+
+def test_missing_run_and_missing_stream_messages(tmp_path):
+    with pytest.raises(RunError, match="does not exist"):
+        Run(tmp_path / "nothing")
+    make_run(tmp_path / "run").commit()
+    with pytest.raises(RunError, match=r"no stream 'weights/fc'.*acts/conv1"):
+        Run(tmp_path / "run").read("weights/fc")
+
+
+def test_corrupt_manifest_is_named(tmp_path):
+    make_run(tmp_path / "run")
+    manifest = tmp_path / "run" / "manifest.json"
+    manifest.write_text(manifest.read_text()[:40])
+    with pytest.raises(RunError, match=r"manifest\.json is corrupt"):
+        Run(tmp_path / "run")
+
+
+def test_foreign_manifest_is_refused(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "manifest.json").write_text(json.dumps({"hello": 1}))
+    with pytest.raises(RunError, match="not an nnreel run manifest"):
+        Run(tmp_path / "run")
+
+
+def test_truncated_stream_is_named(tmp_path):
+    writer = make_run(tmp_path / "run")
+    writer.write("acts/conv1", 0, np.ones((2, 3, 4), np.float16))
+    writer.commit()
+    path = tmp_path / "run" / "streams" / "acts" / "conv1.npy"
+    path.write_bytes(path.read_bytes()[:150])
+    with pytest.raises(RunError, match=r"conv1\.npy is truncated"):
+        Run(tmp_path / "run")
+
+
+def test_foreign_stream_file_is_named(tmp_path):
+    writer = make_run(tmp_path / "run")
+    writer.commit()
+    (tmp_path / "run" / "streams" / "train" / "loss.npy").write_bytes(b"PK\x03\x04 zip file")
+    with pytest.raises(RunError, match=r"loss\.npy is not a \.npy file"):
+        Run(tmp_path / "run")
+
+
+def test_pickled_stream_is_never_loaded(tmp_path):
+    writer = make_run(tmp_path / "run")
+    writer.commit()
+    path = tmp_path / "run" / "streams" / "train" / "loss.npy"
+    np.save(path, np.array([{"evil": 1}] * 5, dtype=object), allow_pickle=True)
+    with pytest.raises(RunError):
+        Run(tmp_path / "run")

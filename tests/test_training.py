@@ -1,0 +1,258 @@
+"""Training that records: real accuracy, recorded tensors equal the model's own, determinism,
+resume, kill -9, Ctrl-C, divergence, the disk budget and torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import RunError
+from engine.presets import preset_config
+from engine.store import MODEL_FILE, Run
+from engine.training import resume, train
+from engine.training.loop import Trainer
+from engine.training.recorder import TrainingDiverged, plane_mesh
+from engine.training.schedule import schedule
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_cnn_config(seed: int = 0):
+    config = preset_config("smallcnn-synth")
+    config.data_settings.update(train_size=640, val_size=128)
+    config.epochs, config.seed = 1, seed
+    config.record.snapshots = "log:5"
+    config.record.probe_size = 4
+    return config
+
+
+def ring_config(epochs: int = 12):
+    config = preset_config("mlp-ring")
+    config.epochs = epochs
+    config.record.snapshots = config.record.weights = "log:20"
+    config.record.mesh = 32
+    return config
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs") / "cnn"
+    train(tiny_cnn_config(), folder, quiet=True)
+    return Run(folder)
+
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs") / "ring"
+    result = train(ring_config(), folder, quiet=True)
+    return Run(folder), result
+
+
+def capture_outputs(model, x, names):
+    seen = {}
+    handles = [
+        model.layer(n).register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o))
+        for n in names
+    ]
+    with torch.no_grad():
+        logits = model(x)
+    for handle in handles:
+        handle.remove()
+    return logits, seen
+
+
+def test_recorded_activations_are_the_models_own(cnn_run):
+    model = cnn_run.load_model()
+    images = cnn_run.read("probe/images", 0)
+    assert images.dtype == np.uint8 and images.shape == (4, 1, 28, 28)
+    assert list(cnn_run.read("probe/labels", 0)) == [0, 1, 2, 3]
+    x = torch.from_numpy(images).float() / 255
+    names = ["conv1", "pool1", "conv2", "pool2", "fc"]
+    logits, outputs = capture_outputs(model, x, names)
+    assert cnn_run.steps("acts/conv1")[-1] == cnn_run.manifest["progress"]["total_steps"]
+    for name in names:
+        recorded = cnn_run.read(f"acts/{name}", -1).astype(np.float32)
+        np.testing.assert_allclose(recorded, outputs[name].numpy(), rtol=2e-3, atol=2e-3)
+    assert cnn_run.read("acts/conv1", -1).min() >= 0  # post-ReLU
+    probs = torch.softmax(logits, 1).numpy()
+    np.testing.assert_allclose(cnn_run.read("probe/probs", -1), probs, rtol=1e-4, atol=1e-5)
+
+
+def test_recorded_weights_and_stats_follow_their_cadences(cnn_run):
+    config = tiny_cnn_config()
+    total = cnn_run.manifest["progress"]["total_steps"]
+    expected = schedule(config.record.weights, total, total)
+    np.testing.assert_array_equal(cnn_run.steps("weights/conv1"), expected)
+    model = cnn_run.load_model()
+    final = cnn_run.read("weights/conv1", -1).astype(np.float32)
+    np.testing.assert_allclose(final, model.layer("conv1").conv.weight.detach().numpy(), atol=1e-3)
+    assert cnn_run.meta("stats/grad_abs_mean")["layers"] == ["conv1", "conv2", "fc"]
+    grads = cnn_run.read("stats/grad_abs_mean")
+    assert grads.shape[1] == 3 and (grads > 0).all() and np.isfinite(grads).all()
+    assert len(cnn_run.read("train/loss")) == total
+    assert len(cnn_run.read("val/acc")) == 1
+
+
+def test_same_seed_same_numbers(tmp_path, cnn_run):
+    again = train(tiny_cnn_config(), tmp_path / "again", quiet=True)
+    other = Run(again.folder)
+    np.testing.assert_array_equal(other.read("train/loss"), cnn_run.read("train/loss"))
+    np.testing.assert_array_equal(other.read("acts/conv2"), cnn_run.read("acts/conv2"))
+    changed = train(tiny_cnn_config(seed=1), tmp_path / "seed1", quiet=True)
+    assert not np.array_equal(Run(changed.folder).read("train/loss"), cnn_run.read("train/loss"))
+
+
+def test_mlp_fits_ring_well_above_chance(ring_run):
+    run, result = ring_run
+    # Ring and disc overlap: the best possible accuracy is about 79 %, chance is 50 %.
+    assert result.val_acc > 0.7
+    assert run.read("val/acc", -1) == pytest.approx(result.val_acc)
+    probs = run.read("plane/val_prob", -1).astype(np.float32)
+    labels = run.read("data/val_y", 0)
+    assert (probs.argmax(1) == labels).mean() == pytest.approx(result.val_acc, abs=0.02)
+
+
+def test_recorded_plane_is_the_models_own_output(ring_run):
+    run, _ = ring_run
+    model = run.load_model()
+    meta = run.meta("plane/prob")
+    mesh = plane_mesh(meta["extent"], meta["mesh"])
+    logits, outputs = capture_outputs(model, mesh, ["hidden1", "hidden2"])
+    r = meta["mesh"]
+    p_ring = torch.sigmoid(logits[:, 0]).reshape(r, r).numpy()
+    np.testing.assert_allclose(run.read("plane/prob", -1)[1], p_ring, atol=2e-3)
+    np.testing.assert_array_equal(run.read("plane/class", -1), (p_ring > 0.5).astype(np.uint8))
+    hidden = outputs["hidden2"].T.reshape(-1, r, r).numpy()
+    np.testing.assert_allclose(run.read("plane/hidden2", -1), hidden, rtol=2e-3, atol=2e-3)
+    pre = run.read("plane/hidden1.pre", -1).astype(np.float32)
+    post = run.read("plane/hidden1", -1).astype(np.float32)
+    np.testing.assert_allclose(post, np.maximum(pre, 0), atol=1e-3)
+    assert (pre < 0).any()
+    np.testing.assert_array_equal(run.steps("plane/prob")[:3], [0, 1, 2])
+
+
+def test_budget_refusal_happens_before_writing(tmp_path):
+    config = tiny_cnn_config()
+    config.budget_gb = 1e-5
+    with pytest.raises(RunError, match=r"(?s)above the budget.*acts/conv1.*--budget-gb"):
+        train(config, tmp_path / "big", quiet=True)
+    assert not (tmp_path / "big").exists()
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_records(tmp_path):
+    config = ring_config(epochs=3)
+    config.lr, config.momentum = 1e30, 0.0
+    with pytest.raises(TrainingDiverged, match=r"loss became .* at step \d+.*--lr"):
+        train(config, tmp_path / "nan", quiet=True)
+    run = Run(tmp_path / "nan")
+    assert run.status == "failed" and "loss became" in run.manifest["message"]
+    assert np.isfinite(run.read("train/loss")).all()
+
+
+def test_training_without_recording_keeps_final_weights(tmp_path):
+    config = ring_config(epochs=1)
+    config.record = None
+    train(config, tmp_path / "plain", quiet=True)
+    run = Run(tmp_path / "plain")
+    assert run.streams == {} and (run.folder / MODEL_FILE).exists()
+    assert run.load_model().layer("hidden1").linear.weight.shape == (9, 2)
+
+
+def _train_in_subprocess(folder: Path, *extra: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "engine", "train", "mlp-ring", "--run", str(folder)]
+    command += ["--mesh", "16", "--snapshots", "log:40", "--checkpoint-every", "50", *extra]
+    return subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _wait_for_checkpoint(folder: Path, process: subprocess.Popen, past_step: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "training ended before it could be interrupted"
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text())
+            if (manifest.get("checkpoint") or {}).get("step", 0) > past_step:
+                return
+        except (FileNotFoundError, json.JSONDecodeError):
+            pass
+        time.sleep(0.02)
+    raise AssertionError("no checkpoint appeared")
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return torch.load(folder / MODEL_FILE, weights_only=True)
+
+
+def test_kill_9_leaves_a_readable_run_that_resumes_to_the_same_weights(tmp_path):
+    folder = tmp_path / "killed"
+    process = _train_in_subprocess(folder, "--epochs", "60")
+    _wait_for_checkpoint(folder, process, past_step=120)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    run = Run(folder)
+    assert run.status == "running"
+    for name in run.streams:
+        assert len(run.read(name)) == run.count(name) > 0
+    assert np.isfinite(run.read("train/loss")).all()
+    assert run.steps("train/loss")[-1] >= run.manifest["checkpoint"]["step"]
+
+    result = resume(folder, quiet=True)
+    assert result.status == "finished" and Run(folder).status == "finished"
+    uninterrupted = tmp_path / "straight"
+    config = preset_config("mlp-ring")
+    config.epochs, config.record.mesh, config.record.snapshots = 60, 16, "log:40"
+    config.checkpoint_every = 50
+    train(config, uninterrupted, quiet=True)
+    resumed, straight = _weights(folder), _weights(uninterrupted)
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0)
+    np.testing.assert_array_equal(
+        Run(folder).read("train/loss"), Run(uninterrupted).read("train/loss")
+    )
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
+    folder = tmp_path / "stopped"
+    process = _train_in_subprocess(folder, "--epochs", "60")
+    _wait_for_checkpoint(folder, process, past_step=0)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "--resume" in output
+    run = Run(folder)
+    assert run.status == "interrupted"
+    assert run.manifest["checkpoint"]["step"] == run.manifest["progress"]["step"]
+    assert run.steps("train/loss")[-1] == run.manifest["checkpoint"]["step"]
+
+
+def test_torchrun_trains_on_two_cpu_processes_recording_once(tmp_path):
+    folder = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_port", "29517", "-m", "engine", "train", "mlp-ring", "--run-name", str(folder),
+        "--epochs", "12", "--batch-size", "64", "--mesh", "16", "--snapshots", "log:10",
+        "--device", "cpu", "--quiet",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    run = Run(folder)
+    assert run.status == "finished"
+    assert run.read("val/acc", -1) > 0.7
+    assert run.count("train/loss") == run.manifest["progress"]["total_steps"]
+
+
+def test_small_models_on_tiny_data_pick_one_thread(tmp_path):
+    trainer = Trainer(ring_config(epochs=1), tmp_path / "t", quiet=True)
+    assert trainer.device.type == "cpu" and torch.get_num_threads() == 1
