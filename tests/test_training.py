@@ -256,3 +256,21 @@ def test_torchrun_trains_on_two_cpu_processes_recording_once(tmp_path):
 def test_small_models_on_tiny_data_pick_one_thread(tmp_path):
     trainer = Trainer(ring_config(epochs=1), tmp_path / "t", quiet=True)
     assert trainer.device.type == "cpu" and torch.get_num_threads() == 1
+
+
+def test_fine_tuning_from_weights_keeps_pruned_zeros(tmp_path, ring_run):
+    run, _ = ring_run
+    weights = torch.load(run.folder / MODEL_FILE, weights_only=True)
+    weights["hidden2.linear.weight"][:, :5] = 0
+    torch.save(weights, tmp_path / "pruned.pt")
+    config = ring_config(epochs=2)
+    config.init_weights, config.keep_zeros = str(tmp_path / "pruned.pt"), True
+    config.parent = str(run.folder)
+    train(config, tmp_path / "tuned", quiet=True)
+    tuned = Run(tmp_path / "tuned")
+    assert tuned.manifest["parent"] == str(run.folder)
+    after = torch.load(tmp_path / "tuned" / MODEL_FILE, weights_only=True)
+    assert (after["hidden2.linear.weight"][:, :5] == 0).all()
+    assert not torch.equal(
+        after["hidden2.linear.weight"][:, 5:], weights["hidden2.linear.weight"][:, 5:]
+    )

@@ -114,6 +114,8 @@ class Trainer:
         self.layers = layer_table(self.model)
         self._pick_threads()
         self.optimizer = self._optimizer()
+        if config.keep_zeros:
+            self._keep_zeros_at_zero()
         self.scheduler = self._scheduler()
         self.recorder = None
         if config.record is not None and self.cluster.main:
@@ -154,7 +156,25 @@ class Trainer:
                 f"dataset {self.config.dataset!r} gives {shape}. Set the dataset's image size or "
                 "channels to match."
             )
+        if self.config.init_weights:
+            model.load_state_dict(checkpoint.load(Path(self.config.init_weights)))
         return model
+
+    def _keep_zeros_at_zero(self) -> None:
+        """For fine-tuning a pruned network: weights that start at exactly zero stay there
+        (the mask is re-applied after every optimizer step), so the sparsity is kept."""
+        masks = [
+            (p, p.detach() != 0)
+            for name, p in self.model.named_parameters()
+            if name.endswith("weight")
+        ]
+
+        def reapply(optimizer, args, kwargs) -> None:
+            with torch.no_grad():
+                for parameter, mask in masks:
+                    parameter.mul_(mask)
+
+        self.optimizer.register_step_post_hook(reapply)
 
     def _pick_threads(self) -> None:
         """One CPU thread for tiny models: splitting a 127-parameter MLP's matrix products
@@ -202,7 +222,7 @@ class Trainer:
                 "steps_per_epoch": self.steps_per_epoch,
                 "total_steps": self.total_steps,
             },
-            "parent": None,
+            "parent": self.config.parent,
         }
 
     # -- running --------------------------------------------------------------------------
