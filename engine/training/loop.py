@@ -207,8 +207,6 @@ class Trainer:
                 "classes": data.classes,
                 "input_shape": list(data.input_shape),
                 "extent": list(data.extent) if data.extent else None,
-                "train_size": len(data.y_train),
-                "val_size": len(data.y_val),
                 "mean": mean,
                 "std": std,
             },
