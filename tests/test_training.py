@@ -274,3 +274,15 @@ def test_fine_tuning_from_weights_keeps_pruned_zeros(tmp_path, ring_run):
     assert not torch.equal(
         after["hidden2.linear.weight"][:, 5:], weights["hidden2.linear.weight"][:, 5:]
     )
+
+
+@pytest.mark.parametrize(
+    ("preset", "train_size", "epochs"), [("smallcnn-synth", 6400, 1), ("vgg16-synth", 4800, 2)]
+)
+def test_cnns_beat_90_percent_on_offline_digits(tmp_path, preset, train_size, epochs):
+    config = preset_config(preset)
+    config.data_settings.update(train_size=train_size, val_size=500)
+    config.epochs = epochs
+    config.record = None
+    result = train(config, tmp_path / preset, quiet=True)
+    assert result.val_acc > 0.9
