@@ -13,7 +13,7 @@ import sys
 from engine.console import console
 from engine.errors import NnreelError
 
-COMMANDS = ("train", "info")
+COMMANDS = ("train", "info", "prune")
 
 DESCRIPTION = """\
 nnreel trains small neural networks while recording what happens inside them (weights,

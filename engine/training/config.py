@@ -52,8 +52,9 @@ class TrainConfig:
     """A state-dict file (e.g. a parent run's model.pt) to start from instead of a fresh init."""
     keep_zeros: bool = False
     """Keep weights that start at exactly zero at zero (fine-tuning a pruned network)."""
-    parent: str | None = None
-    """The run this one derives from (a pruned or fine-tuned copy), for the manifest."""
+    parent: dict[str, Any] | None = None
+    """Where this run comes from when it derives from another (``{"run": …, "pruning": …}``),
+    written to the manifest."""
     record: RecordConfig | None = field(default_factory=RecordConfig)
     """None trains without recording anything but the final weights (benchmarks use it)."""
 

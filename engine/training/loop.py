@@ -245,6 +245,7 @@ class Trainer:
                 self.recorder.write_static()
                 self.recorder.snapshot(0)
             if self.cluster.main:
+                self._validate(0, epoch=0)
                 self._checkpoint(0)
         else:
             step = self._restore()
@@ -342,15 +343,17 @@ class Trainer:
 
     def _end_epoch(self, step: int, epoch: int) -> None:
         if self.cluster.main:
-            val_loss, self.val_acc = self.evaluate()
-            if self.recorder:
-                self.recorder.after_epoch(step, val_loss, self.val_acc)
+            self._validate(step, epoch + 1)
             self._checkpoint(step, epoch=epoch + 1)
-            self._say(
-                f"epoch {epoch + 1}/{self.config.epochs}: validation loss {val_loss:.4f}, "
-                f"accuracy {self.val_acc:.1%}"
-            )
         self.cluster.barrier()
+
+    def _validate(self, step: int, epoch: int) -> None:
+        """Validate and record it: at step 0 (the untrained network) and after each epoch."""
+        val_loss, self.val_acc = self.evaluate()
+        if self.recorder:
+            self.recorder.after_epoch(step, val_loss, self.val_acc)
+        when = "before training" if step == 0 else f"epoch {epoch}/{self.config.epochs}"
+        self._say(f"{when}: validation loss {val_loss:.4f}, accuracy {self.val_acc:.1%}")
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, float]:
@@ -404,8 +407,10 @@ def _validate(config: TrainConfig) -> None:
         raise UnknownNameError("optimizer", config.optimizer, OPTIMIZERS)
     if config.lr_schedule not in LR_SCHEDULES:
         raise UnknownNameError("learning-rate schedule", config.lr_schedule, LR_SCHEDULES)
-    for name in ("epochs", "batch_size", "checkpoint_every"):
+    for name in ("batch_size", "checkpoint_every"):
         if getattr(config, name) < 1:
             raise NnreelError(f"{name.replace('_', '-')} must be at least 1.")
+    if config.epochs < 0:
+        raise NnreelError("--epochs cannot be negative (0 records the network as it is).")
     if not config.lr > 0:
         raise NnreelError("The learning rate (--lr) must be positive.")

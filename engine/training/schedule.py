@@ -2,7 +2,7 @@
 
 Written as short strings so they fit on a command line and in the manifest:
 ``every:N`` (steps N, 2N, ...), ``log:N`` (about N steps spaced logarithmically, so early
-learning, where most changes, gets most frames), ``epoch`` (each epoch's last step),
+learning, where most changes, gets most frames), ``epoch`` (step 0, then each epoch's last step),
 ``once`` (a single snapshot). Step 0 is the untrained network; step t is after t updates.
 """
 
@@ -34,8 +34,8 @@ def schedule(cadence: str, total_steps: int, steps_per_epoch: int) -> np.ndarray
     if kind == "once":
         steps = np.array([0])
     elif kind == "epoch":
-        steps = np.arange(steps_per_epoch, total_steps + 1, steps_per_epoch)
-        if len(steps) == 0 or steps[-1] != total_steps:
+        steps = np.arange(0, total_steps + 1, steps_per_epoch)
+        if steps[-1] != total_steps:
             steps = np.append(steps, total_steps)
     elif kind == "every":
         steps = np.arange(0, total_steps + 1, n)
