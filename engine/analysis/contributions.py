@@ -1,0 +1,146 @@
+"""Weight contributions in an MLP, and the path of strongest weights back to the input.
+
+Seed 002 showed, for one neuron, each of its input neurons' response maps "sized by |w| and
+colour-inverted where w < 0". That picture is the *contribution* of each input: its map times
+the weight, sign kept. Summed over the inputs, plus the bias, it is the neuron's recorded
+pre-activation exactly, so what a scene shows is what the neuron really receives.
+
+Weights use PyTorch's layout: layer ``l``'s matrix is ``[out, in]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import RunError
+from engine.store import Run
+
+MLP_KINDS = ("dense", "logits")
+INPUT = "input"
+
+
+def contributions(input_maps: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """What each input adds to one neuron: ``input_maps[i] × weights[i]`` (sign kept).
+
+    ``input_maps`` is [n_in, ...] (a response map per input neuron), ``weights`` the neuron's
+    incoming weights [n_in]; the result has the shape of ``input_maps``.
+    """
+    maps = np.asarray(input_maps, dtype=np.float32)
+    w = np.asarray(weights, dtype=np.float32)
+    if w.shape != maps.shape[:1]:
+        raise ValueError(f"{len(maps)} input maps but {w.shape} weights")
+    return maps * w.reshape((-1,) + (1,) * (maps.ndim - 1))
+
+
+def ranking(weights: np.ndarray) -> np.ndarray:
+    """Input indices by |w|, largest first (ties keep index order, so the choice is stable)."""
+    return np.argsort(-np.abs(np.asarray(weights, dtype=np.float64)), kind="stable")
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One neuron on the traced path, with the inputs that feed it."""
+
+    column: int
+    """Its column: 1 = the first hidden layer, ``len(weights)`` = the output layer."""
+    unit: int
+    weights: np.ndarray
+    """Its incoming weights [n_in]."""
+    bias: float
+
+    @property
+    def order(self) -> np.ndarray:
+        return ranking(self.weights)
+
+    @property
+    def strongest(self) -> int:
+        """The input with the largest |w|: the next neuron on the path."""
+        return int(self.order[0])
+
+
+def trace(
+    weights: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None = None, start: int = 0
+) -> list[Hop]:
+    """From unit ``start`` of the last layer back to the input, following at each neuron the
+    input with the largest |w|: one ``Hop`` per layer, the output's first.
+
+    ``weights[l]`` is layer ``l``'s [out, in] matrix (layer 0 reads the input). The input that
+    the last hop's ``strongest`` names is an input feature (x or y of the plane).
+    """
+    if not weights:
+        raise ValueError("a network needs at least one layer of weights")
+    unit, hops = int(start), []
+    for column in range(len(weights), 0, -1):
+        w = np.asarray(weights[column - 1], dtype=np.float32)
+        if not 0 <= unit < w.shape[0]:
+            raise ValueError(f"layer {column} has {w.shape[0]} units; unit {unit} does not exist")
+        bias = 0.0 if biases is None else float(np.asarray(biases[column - 1])[unit])
+        hop = Hop(column, unit, w[unit], bias)
+        hops.append(hop)
+        unit = hop.strongest
+    return hops
+
+
+def path(hops: Sequence[Hop]) -> list[tuple[int, int]]:
+    """The traced neurons as (column, unit), from the output down to the input feature
+    (column 0), in the form ``NetworkGraph.highlight_path`` takes."""
+    return [(hop.column, hop.unit) for hop in hops] + [(0, hops[-1].strongest)]
+
+
+def input_maps(extent: Sequence[float], mesh: int) -> np.ndarray:
+    """The input neurons' "response" over the plane: x and y themselves ([2, mesh, mesh]),
+    on the recorder's grid (row 0 at the top, y = ymax)."""
+    xmin, xmax, ymin, ymax = (float(v) for v in extent)
+    xs = np.linspace(xmin, xmax, mesh, dtype=np.float32)
+    ys = np.linspace(ymax, ymin, mesh, dtype=np.float32)
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    return np.stack([grid_x, grid_y])
+
+
+@dataclass(frozen=True)
+class MlpWeights:
+    """An MLP's recorded weights at every weight snapshot, as float32."""
+
+    names: list[str]
+    """Column names: ``input``, then each layer."""
+    steps: np.ndarray
+    weights: list[np.ndarray]
+    """Per layer, [snapshots, out, in]."""
+    biases: list[np.ndarray]
+    """Per layer, [snapshots, out] (zeros for a layer without bias)."""
+
+    @property
+    def widths(self) -> list[int]:
+        return [self.weights[0].shape[2], *(w.shape[1] for w in self.weights)]
+
+    def limits(self) -> list[float]:
+        """Each layer's largest |w| over all snapshots: a fixed scale, so growth shows."""
+        return [float(np.abs(w).max()) or 1.0 for w in self.weights]
+
+
+def recorded_weights(run: Run) -> MlpWeights:
+    """Every layer's weights from a run of an MLP (``weights/<layer>`` streams)."""
+    layers = [info for info in run.layers if info.kind != "flatten"]
+    others = [f"{info.name} ({info.kind})" for info in layers if info.kind not in MLP_KINDS]
+    if others or not layers:
+        raise RunError(
+            f"Run {run.name!r} is not an MLP (layers {', '.join(others) or 'none'}): weight "
+            "contributions are traced through dense layers only. Train one with "
+            "`python -m engine train mlp-ring`."
+        )
+    steps = run.steps(f"weights/{layers[0].name}")
+    weights, biases = [], []
+    for info in layers:
+        name = f"weights/{info.name}"
+        if not np.array_equal(run.steps(name), steps):
+            raise RunError(
+                f"Run {run.name!r}: the weight streams were recorded at different steps."
+            )
+        w = run.read(name).astype(np.float32)
+        weights.append(w)
+        bias = f"{name}.bias"
+        biases.append(run.read(bias).astype(np.float32) if run.has(bias) else np.zeros(w.shape[:2]))
+    return MlpWeights([INPUT, *(info.name for info in layers)], steps, weights, biases)

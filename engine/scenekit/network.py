@@ -1,0 +1,303 @@
+"""``NetworkGraph``: an MLP drawn the way 3Blue1Brown draws one. Neurons are circles in columns,
+and every edge is a line whose width and colour (diverging, centred on zero) are the real
+weight. The graph is built from a run and updated in place as training goes on::
+
+    from engine.analysis.contributions import recorded_weights
+    from engine.scenekit.network import NetworkGraph
+
+    graph = NetworkGraph.from_run(run, width=4.0, height=4.5)
+    recorded = recorded_weights(run)                  # [snapshots, out, in] per layer
+    graph.set_weights([w[-1] for w in recorded.weights], limits=recorded.limits())
+    graph.highlight_path([(3, 0), (2, 4), (1, 7), (0, 1)])   # (column, unit) pairs
+    legend = graph.legend()
+
+Columns are numbered from the input (0) to the output. Layers wider than ``max_shown`` show a
+sample (their first and last units) with an ellipsis between, as 3Blue1Brown's videos do;
+edges are drawn between shown units only, and highlighting a unit that is not shown does
+nothing.
+
+Speed: the edges are a fixed handful of VMobjects, one per weight level (w / limit rounded to
+``1 / LEVELS``), each holding all its edges as separate sub-paths. A frame therefore draws at
+most ``2 · LEVELS + 1`` paths however many edges there are, and ``set_weights`` only rewrites
+point arrays (no mobject is created). ``bench/mlp_render_bench.py`` measures it against one
+``Line`` per edge.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from manim import DOWN, LEFT, UP, Circle, Group, VGroup, VMobject
+
+from engine.errors import RunError
+from engine.scenekit import raster as rs
+from engine.scenekit import theme
+from engine.scenekit.widgets import ColorBar
+from engine.store import Run
+
+LEVELS = 8
+"""Weight levels per sign: edges are quantised to 2·LEVELS + 1 colours and widths."""
+MIN_WIDTH, MAX_WIDTH = 0.8, 7.0
+"""Stroke widths of the weakest and the strongest edges."""
+MIN_OPACITY = 0.2
+GLOW_WIDTH = 3.0
+"""A highlighted edge gets a halo this much wider than the widest edge, drawn beneath the
+edges so that its own colour and width still show."""
+ELLIPSIS = "⋮"
+
+
+def sample_units(width: int, max_shown: int) -> np.ndarray:
+    """The units of a layer to draw: all of them, or the first and last ``max_shown // 2``-ish
+    when the layer is wider (the ellipsis sits between the two halves)."""
+    if width <= max_shown:
+        return np.arange(width)
+    head = (max_shown + 1) // 2
+    return np.concatenate([np.arange(head), np.arange(width - (max_shown - head), width)])
+
+
+def level_style(level: int) -> tuple[str, float, float]:
+    """(colour, stroke width, opacity) of edges at ``level`` (−LEVELS … LEVELS)."""
+    strength = abs(level) / LEVELS
+    colour = rs.colormap("diverging").lut[round((level / LEVELS + 1) / 2 * 255)]
+    width = MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * strength
+    return rs.rgb_hex(colour), width, MIN_OPACITY + (1 - MIN_OPACITY) * strength
+
+
+def segments(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Straight lines as cubic Bézier control points: [n, 4, 3] (Manim's point layout)."""
+    t = np.array([0.0, 1 / 3, 2 / 3, 1.0]).reshape(1, 4, 1)
+    return starts[:, None, :] * (1 - t) + ends[:, None, :] * t
+
+
+class NetworkGraph(VGroup):
+    """An MLP's neurons and weighted edges (see the module docstring).
+
+    ``widths`` are the units per column, input first; ``names`` label the columns (default
+    ``input``, ``layer1`` …). The graph spans ``width`` × ``height`` frame units, labels aside.
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int],
+        names: Sequence[str] | None = None,
+        *,
+        width: float = 4.0,
+        height: float = 4.0,
+        max_shown: int = 16,
+        labels: bool = True,
+    ):
+        super().__init__()
+        if len(widths) < 2:
+            raise ValueError("a network graph needs at least two columns")
+        self.widths = [int(w) for w in widths]
+        self.names = list(names or ["input", *(f"layer{i}" for i in range(1, len(widths)))])
+        self.shown = [sample_units(w, max_shown) for w in self.widths]
+        rows = max(len(s) + (len(s) < w) for s, w in zip(self.shown, self.widths, strict=True))
+        spacing = height / max(rows - 1, 1)
+        self.radius = min(0.2, 0.36 * spacing, 0.18 * width / (len(widths) - 1))
+        xs = np.linspace(-width / 2, width / 2, len(widths))
+        centres = [
+            self._column(x, units, w, spacing)
+            for x, units, w in zip(xs, self.shown, self.widths, strict=True)
+        ]
+        self.edges = VGroup(*(VMobject() for _ in range(2 * LEVELS + 1)))
+        self._edge_order = sorted(range(-LEVELS, LEVELS + 1), key=abs)
+        for mob, level in zip(self.edges, self._edge_order, strict=True):
+            colour, stroke, opacity = level_style(level)
+            mob.set_stroke(colour, stroke, opacity).set_fill(opacity=0)
+        self._segments: list[np.ndarray] = []
+        self._placed: tuple | None = None
+        self.glow = VMobject().set_stroke(theme.ACCENT, MAX_WIDTH + GLOW_WIDTH, 1.0)
+        self.glow.set_fill(opacity=0)
+        self.neurons = VGroup(*(self._circles(c) for c in centres))
+        self.dots = VGroup(*self._ellipses(xs, centres, spacing))
+        self.add(self.glow, self.edges, self.neurons, self.dots)
+        self.labels = VGroup()
+        if labels:
+            self.labels = self._labels(xs, -height / 2 - self.radius - 0.15)
+            self.add(self.labels)
+        self._levels = [np.zeros((len(b), len(a)), int) for a, b in itertools.pairwise(self.shown)]
+
+    @classmethod
+    def from_run(cls, run: Run, **kwargs) -> NetworkGraph:
+        """The graph of a run's MLP: its input, then each dense layer and the output."""
+        layers = [info for info in run.layers if info.kind != "flatten"]
+        if not layers or any(info.kind not in ("dense", "logits") for info in layers):
+            raise RunError(
+                f"Run {run.name!r} is not an MLP ({', '.join(i.kind for i in layers)}): "
+                "NetworkGraph draws dense layers only."
+            )
+        inputs = int(np.prod(run.dataset.get("input_shape") or [0])) or None
+        if inputs is None:
+            raise RunError(f"Run {run.name!r} does not record its input shape.")
+        widths = [inputs, *(int(np.prod(info.output_shape)) for info in layers)]
+        return cls(widths, ["input", *(info.name for info in layers)], **kwargs)
+
+    # -- building -------------------------------------------------------------------------
+    def _column(self, x: float, units: np.ndarray, width: int, spacing: float) -> np.ndarray:
+        """Centres of a column's shown neurons, top to bottom, with a gap for the ellipsis."""
+        slots = np.arange(len(units), dtype=float)
+        if len(units) < width:
+            slots[(len(units) + 1) // 2 :] += 1
+        slots -= (slots[-1] if len(slots) else 0) / 2
+        return np.stack([np.full(len(units), x), -slots * spacing, np.zeros(len(units))], 1)
+
+    def segments_now(self) -> list[np.ndarray]:
+        """Every shown edge into each column ([out, in, 4, 3]), circle rim to circle rim, where
+        the circles are now (the graph may have been moved or scaled since it was built)."""
+        first, last = self.neurons[0][0], self.neurons[-1][-1]
+        placed = (*first.get_center(), *last.get_center(), first.width)
+        if placed != self._placed:
+            centres = [np.array([c.get_center() for c in circles]) for circles in self.neurons]
+            radius = first.width / 2
+            self._segments = [
+                self._layer_segments(src, dst, radius) for src, dst in itertools.pairwise(centres)
+            ]
+            self._placed = placed
+        return self._segments
+
+    @staticmethod
+    def _layer_segments(src: np.ndarray, dst: np.ndarray, radius: float) -> np.ndarray:
+        starts = np.repeat(src[None], len(dst), 0).reshape(-1, 3)
+        ends = np.repeat(dst[:, None], len(src), 1).reshape(-1, 3)
+        direction = ends - starts
+        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+        lines = segments(starts + radius * direction, ends - radius * direction)
+        return lines.reshape(len(dst), len(src), 4, 3)
+
+    def _circles(self, centres: np.ndarray) -> VGroup:
+        return VGroup(
+            *(
+                Circle(self.radius, stroke_color=theme.MUTED, stroke_width=2.0)
+                .set_fill(theme.PANEL, 1.0)
+                .move_to(c)
+                for c in centres
+            )
+        )
+
+    def _ellipses(
+        self, xs: np.ndarray, centres: list[np.ndarray], spacing: float
+    ) -> list[VMobject]:
+        dots = []
+        for x, units, width, column in zip(xs, self.shown, self.widths, centres, strict=True):
+            if len(units) < width:
+                gap = column[(len(units) + 1) // 2 - 1, 1] - spacing
+                dots.append(theme.text(ELLIPSIS, theme.HEADING, theme.TEXT).move_to([x, gap, 0]))
+        return dots
+
+    def _labels(self, xs: np.ndarray, y: float) -> VGroup:
+        """Each column's name and width under it; every other one a line lower when
+        neighbours would touch."""
+        labels = VGroup()
+        for x, name, width in zip(xs, self.names, self.widths, strict=True):
+            label = VGroup(
+                theme.text(name, theme.SMALL, theme.TEXT),
+                theme.text(f"{width:,}", theme.SMALL, theme.MUTED),
+            ).arrange(DOWN, buff=0.06)
+            labels.add(label.move_to([x, 0, 0]).align_to([0, y, 0], UP))
+        spacing = xs[1] - xs[0]
+        if max(label.width for label in labels) > spacing - 0.12:
+            for label in labels[1::2]:
+                label.shift(0.55 * DOWN)
+        return labels
+
+    # -- reading ------------------------------------------------------------------------------
+    def column(self, layer: int | str) -> int:
+        """A column's index, by index or by name."""
+        if isinstance(layer, str):
+            return self.names.index(layer)
+        return int(layer)
+
+    def _slot(self, column: int, unit: int) -> int | None:
+        found = np.flatnonzero(self.shown[column] == unit)
+        return int(found[0]) if len(found) else None
+
+    def neuron(self, layer: int | str, unit: int) -> Circle | None:
+        """The circle of a unit, or None when the unit is hidden behind the ellipsis."""
+        column = self.column(layer)
+        slot = self._slot(column, unit)
+        return None if slot is None else self.neurons[column][slot]
+
+    # -- updating -----------------------------------------------------------------------------
+    def set_weights(
+        self, weights: Sequence[np.ndarray], limits: Sequence[float] | None = None
+    ) -> NetworkGraph:
+        """Show these weights: ``weights[l]`` is the [out, in] matrix into column ``l + 1``.
+
+        Width and colour are w / limit per layer: pass fixed ``limits`` (e.g. the largest |w|
+        over all of training) so that weights visibly grow; by default each layer's own
+        largest |w| now.
+        """
+        segs = self.segments_now()
+        if len(weights) != len(segs):
+            raise ValueError(f"{len(segs)} weight matrices expected, {len(weights)} given")
+        if limits is None:
+            limits = [float(np.abs(w).max()) for w in weights]
+        levels, lines = [], []
+        for column, (w, limit) in enumerate(zip(weights, limits, strict=True), start=1):
+            shown = np.asarray(w, dtype=np.float32)[
+                np.ix_(self.shown[column], self.shown[column - 1])
+            ]
+            scaled = shown / limit if limit > 0 else np.zeros_like(shown)
+            levels.append(np.clip(np.round(scaled * LEVELS), -LEVELS, LEVELS).astype(int).ravel())
+            lines.append(segs[column - 1].reshape(-1, 4, 3))
+        self._levels = [lv.reshape(s.shape[:2]) for lv, s in zip(levels, segs, strict=True)]
+        every_level, every_line = np.concatenate(levels), np.concatenate(lines)
+        for mob, level in zip(self.edges, self._edge_order, strict=True):
+            mob.points = every_line[every_level == level].reshape(-1, 3)
+        return self
+
+    def highlight(
+        self,
+        neurons: Iterable[tuple[int | str, int]] = (),
+        edges: Iterable[tuple[int | str, int, int]] = (),
+    ) -> NetworkGraph:
+        """Mark neurons (column, unit) and edges (column, out unit, in unit) — an edge into
+        ``column`` from the column before — in the accent colour; everything else unmarked."""
+        for circles in self.neurons:
+            for circle in circles:
+                circle.set_stroke(theme.MUTED, 2.0).set_fill(theme.PANEL, 1.0)
+        for layer, unit in neurons:
+            circle = self.neuron(layer, unit)
+            if circle is not None:
+                circle.set_stroke(theme.ACCENT, 5.0).set_fill(theme.ACCENT, 0.45)
+        segs, lines = self.segments_now(), []
+        for layer, out, inp in edges:
+            column = self.column(layer)
+            slot_out, slot_in = self._slot(column, out), self._slot(column - 1, inp)
+            if slot_out is not None and slot_in is not None:
+                lines.append(segs[column - 1][slot_out, slot_in])
+        self.glow.points = np.concatenate(lines).reshape(-1, 3) if lines else np.zeros((0, 3))
+        return self
+
+    def highlight_path(self, path: Sequence[tuple[int | str, int]]) -> NetworkGraph:
+        """Mark a chain of neurons in consecutive columns (in either direction) and the edges
+        between them, e.g. a path traced from the output back to an input."""
+        columns = [(self.column(layer), unit) for layer, unit in path]
+        edges = []
+        for (c1, u1), (c2, u2) in itertools.pairwise(columns):
+            if abs(c1 - c2) != 1:
+                raise ValueError(f"columns {c1} and {c2} are not neighbours")
+            edges.append((c1, u1, u2) if c1 > c2 else (c2, u2, u1))
+        return self.highlight(columns, edges)
+
+    # -- legend -------------------------------------------------------------------------------
+    def legend(self, length: float = 2.4) -> Group:
+        """A colour bar for the edges (blue negative, white zero, red positive) and a line
+        saying that the width is |w| too, on each layer's own scale."""
+        bar = ColorBar(
+            "diverging",
+            low="w < 0",
+            high="w > 0",
+            title="edges: weight w (0 = white)",
+            length=length,
+        )
+        note = theme.text("width ∝ |w|, per layer", theme.SMALL, theme.MUTED)
+        return Group(bar, note.next_to(bar, DOWN, buff=0.12, aligned_edge=LEFT))
+
+    def edge_levels(self, layer: int | str) -> np.ndarray:
+        """The level (−LEVELS … LEVELS) each shown edge into ``layer`` is drawn at now,
+        [shown out, shown in]: what the picture says about the weights (for tests)."""
+        return self._levels[self.column(layer) - 1]

@@ -1,0 +1,262 @@
+"""Neurons: every neuron of a recorded MLP over the input plane, layer by layer, over training.
+
+Each small map is one neuron's real recorded response at every point of the plane, in a
+diverging colour map centred on zero (white): by default its pre-activation (the weighted sum
+plus bias, so the white line is where its ReLU switches on and the blue side is cut to 0), or
+with ``value=output`` its output after the ReLU, and the output neuron through its sigmoid,
+P(class). The maps evolve with training beside the network diagram, whose edges are the
+weights at that step; then a tour points at each neuron, in the diagram and its map, in turn.
+
+    manim scenes/neurons.py                                  # the default run (mlp-ring)
+    NNREEL_RUN=spiral manim -ql scenes/neurons.py
+    NNREEL_SET="value=output norm=layer tour=0" manim -ql scenes/neurons.py
+
+Options (``NNREEL_SET`` or ``python -m engine render neurons --set KEY=VALUE``): see
+``OPTIONS``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Group, ImageMobject, Rectangle, VGroup
+
+from engine.analysis.contributions import recorded_weights
+from engine.scenekit import ColorBar, Option, RunScene, raster_image, set_pixels, theme
+from engine.scenekit.network import NetworkGraph, sample_units
+from engine.store import Run
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scene files
+import fitting  # scenes/ is not a package: one scene per file for `manim`
+
+OPTIONS: dict[str, Option] = {
+    **fitting.OPTIONS,
+    "tour": Option(0.6, fitting.pause, "seconds on each neuron in the tour (0 skips it)"),
+    "value": Option(
+        "pre",
+        fitting.choice("pre", "output"),
+        "pre (before the activation: the weighted sum plus bias) or output (after it)",
+    ),
+    "norm": Option(
+        "neuron",
+        fitting.choice("neuron", "layer"),
+        "neuron (each map scaled to its own largest |value|) or layer (one scale per layer)",
+    ),
+}
+ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "elu": "ELU"}
+MAX_MAPS = 16
+"""Neurons shown per layer (the network diagram's sample when a layer is wider)."""
+GRAPH_CENTRE, GRAPH_SIZE = (-4.95, 0.2, 0.0), (3.1, 3.9)
+BLOCKS_LEFT, BLOCKS_RIGHT = -2.75, 6.76
+BLOCKS_TOP, BLOCKS_BOTTOM = 2.05, -2.3
+TOUR_Y = -2.3
+
+
+@dataclass
+class Block:
+    """One layer's maps: which units, the stream they come from, and their raster."""
+
+    column: int
+    name: str
+    units: np.ndarray
+    series: fitting.Series
+    grid: fitting.MapGrid
+    centre: float = 0.0
+    """The value drawn white: 0, or 0.5 for a probability."""
+    image: ImageMobject | None = None
+    scale: fitting.LiveText | None = None
+
+    def maps(self, step: float) -> np.ndarray:
+        return self.series.at(step)[self.units]
+
+
+def blocks(run: Run, value: str) -> list[Block]:
+    """The hidden layers and the output, each with the recorded maps to show."""
+    hidden = [info for info in run.layers if info.kind == "dense"]
+    output = [info for info in run.layers if info.kind == "logits"][-1]
+    mesh = int(run.meta("plane/prob")["mesh"])
+    chosen = []
+    for column, info in enumerate(hidden, start=1):
+        name = f"plane/{info.name}" + (".pre" if value == "pre" else "")
+        units = sample_units(int(info.output_shape[0]), MAX_MAPS)
+        chosen.append((column, info.name, units, fitting.Series.load(run, name), 0.0))
+    if value == "pre":
+        series = fitting.Series.load(run, f"plane/{output.name}")  # the logit: pre-sigmoid
+        units, centre = np.arange(series.values.shape[1]), 0.0
+    else:
+        series = fitting.Series.load(run, "plane/prob")
+        units, centre = np.array([1]), 0.5  # the sigmoid output: P(class 1)
+    chosen.append((len(hidden) + 1, output.name, units, series, centre))
+    return [
+        Block(column, name, units, series, map_grid(mesh, len(units)), centre)
+        for column, name, units, series, centre in chosen
+    ]
+
+
+def map_grid(mesh: int, count: int) -> fitting.MapGrid:
+    return fitting.MapGrid(mesh, count, cols=int(np.ceil(np.sqrt(count))))
+
+
+def limits(maps: np.ndarray, centre: float, norm: str) -> np.ndarray:
+    """The colour scale: ± the largest |value − centre| of the layer, or of each map."""
+    spread = np.abs(maps - centre).reshape(len(maps), -1).max(axis=1)
+    if centre == 0.5:
+        return np.full(len(maps), 0.5)  # a probability: 0 … 1 always
+    return spread if norm == "neuron" else np.full(len(maps), spread.max())
+
+
+def layout(items: list[Block]) -> float:
+    """Frame units per raster pixel, the same for every block, so that all maps have one
+    size and the blocks fill the space beside the diagram."""
+    gaps = 0.5 * (len(items) - 1)
+    width = sum(b.grid.shape[1] for b in items)
+    height = max(b.grid.shape[0] for b in items)
+    return min((BLOCKS_RIGHT - BLOCKS_LEFT - gaps) / width, (BLOCKS_TOP - BLOCKS_BOTTOM) / height)
+
+
+def caption(run: Run, block: Block, value: str) -> VGroup:
+    count = len(block.units)
+    width = int(run.layer(block.name).output_shape[0])
+    shown = f"{count} of {width}" if count < width else f"{width} neuron{'s' * (width > 1)}"
+    activation = str(run.model.get("config", {}).get("activation", "relu"))
+    activation = ACTIVATIONS.get(activation, activation)
+    if block.centre == 0.5:
+        detail = f"P({run.classes[1]})"
+    elif block.column == len(run.layers):
+        detail = "logit"
+    else:
+        detail = f"{shown}, {'before' if value == 'pre' else 'after'} {activation}"
+    return VGroup(
+        theme.text(block.name, theme.HEADING, weight="BOLD"),
+        theme.text(detail, theme.SMALL, theme.MUTED),
+    ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
+
+
+def describe_unit(block: Block, unit: int, maps: np.ndarray) -> str:
+    """What the tour says about one neuron, from its recorded map."""
+    values = maps[list(block.units).index(unit)]
+    if block.centre == 0.5:
+        inside = float((values >= 0.5).mean())
+        return f"{block.name} through its sigmoid: P ≥ 0.5 on {100 * inside:.0f}% of the plane"
+    if not np.any(values != 0):
+        return f"{block.name} · neuron {unit}: zero everywhere (a dead ReLU)"
+    active = float((values > 0).mean())
+    return (
+        f"{block.name} · neuron {unit}: from {values.min():.2f} to {values.max():.2f}, "
+        f"above 0 on {100 * active:.0f}% of the plane"
+    )
+
+
+def neurons_part(scene: RunScene) -> None:
+    """Play the neuron maps over training, then the tour (used by ``mlp`` too)."""
+    run, s = scene.run, scene.settings
+    fitting.check_plane_run(run)
+    items = blocks(run, s["value"])
+    clock = fitting.Clock.paced(fitting.Series.load(run, "plane/prob"))
+    recorded = recorded_weights(run)
+    weights, _ = fitting.weight_series(recorded)
+    graph = NetworkGraph.from_run(run, width=GRAPH_SIZE[0], height=GRAPH_SIZE[1])
+    graph.move_to(GRAPH_CENTRE)
+    head = theme.title("Every neuron over the plane", f"{fitting.describe(run)}  ·  run {run.name}")
+    per_pixel = layout(items)
+    captions, images, scales, columns = VGroup(), Group(), Group(), Group()
+    for block in items:
+        height, width = block.grid.shape
+        block.image = raster_image(np.zeros((height, width, 3), np.uint8), width=width * per_pixel)
+        words = caption(run, block, s["value"])
+        images.add(block.image)
+        captions.add(words)
+        columns.add(Group(words, block.image).arrange(DOWN, aligned_edge=LEFT, buff=0.15))
+    columns.arrange(RIGHT, buff=0.45, aligned_edge=UP)
+    columns.move_to([(BLOCKS_LEFT + BLOCKS_RIGHT) / 2, 0, 0])
+    columns.align_to([0, BLOCKS_TOP + captions.height + 0.15, 0], UP)
+    for block in items:
+        block.scale = fitting.LiveText("± 0.00", theme.SMALL, theme.MUTED)
+        block.scale.shift(block.image.get_corner(DOWN + LEFT) + 0.32 * DOWN)
+        scales.add(block.scale)
+    legend = neuron_legend(s["norm"]).to_corner(DOWN + RIGHT, buff=theme.MARGIN)
+    edge_legend = graph.legend(length=2.2).to_corner(DOWN + LEFT, buff=theme.MARGIN)
+    tour = fitting.LiveText("", theme.LABEL, theme.ACCENT)
+    tour.shift([columns.get_left()[0], TOUR_Y, 0] - tour.anchor.get_center())
+    counter = fitting.LiveCounter(run.manifest["progress"])
+    limits_ = recorded.limits()
+
+    def draw(step: float) -> None:
+        graph.set_weights([w.at(step) for w in weights], limits_)
+        for block in items:
+            maps = block.maps(step)
+            scale = limits(maps, block.centre, s["norm"])
+            set_pixels(block.image, block.grid.image(maps, scale, block.centre))
+            block.scale.set(scale_words(block, scale))
+        counter.set_step(round(step))
+
+    draw(0.0)
+    moving = Group(graph, images, scales, counter)
+    fixed = Group(head, captions, legend, edge_legend)
+    scene.play(FadeIn(fixed), FadeIn(moving), run_time=0.8)
+    scene.wait(1.0)
+    fitting.replay(scene, moving, clock, s["seconds"], draw)
+    scene.wait(1.0)
+    if s["tour"] > 0:
+        neuron_tour(scene, graph, items, tour, float(clock.steps[-1]), s["tour"])
+    scene.wait(1.5)
+
+
+def scale_words(block: Block, scale: np.ndarray) -> str:
+    if block.centre == 0.5:
+        return "0 … 1"
+    if len(set(scale.tolist())) > 1:
+        return "each map to its own max |value|"
+    return f"± {scale[0]:.2f}"
+
+
+def neuron_tour(
+    scene: RunScene,
+    graph: NetworkGraph,
+    items: list[Block],
+    words: fitting.LiveText,
+    step: float,
+    dwell: float,
+) -> None:
+    """Point at each neuron in turn: its map framed, its circle and incoming edges lit."""
+    frame = Rectangle(width=1, height=1, stroke_color=theme.ACCENT, stroke_width=5)
+    scene.add(words, frame)
+    for block in items:
+        maps = block.maps(step)
+        for index, unit in enumerate(block.units):
+            centre, side = block.grid.locate(block.image, index)
+            frame.stretch_to_fit_width(side + 0.08).stretch_to_fit_height(side + 0.08)
+            frame.move_to(centre)
+            neuron = 0 if block.centre == 0.5 else int(unit)
+            inputs = graph.shown[block.column - 1]
+            graph.highlight([(block.column, neuron)], [(block.column, neuron, i) for i in inputs])
+            words.set(describe_unit(block, int(unit), maps))
+            scene.wait(dwell)
+    graph.highlight()
+    scene.remove(frame, words)
+
+
+def neuron_legend(norm: str) -> Group:
+    """The maps' colour bar: white is zero; what ± max means (written under each layer)."""
+    scope = "each map" if norm == "neuron" else "each layer"
+    bar = ColorBar("diverging", low="− max", high="+ max", title="neuron output", length=2.2)
+    note = theme.text(
+        f"white = 0 · {scope} on its own scale · red frame: 0 everywhere",
+        theme.SMALL,
+        theme.MUTED,
+    )
+    return Group(bar, note.next_to(bar, DOWN, buff=0.12, aligned_edge=LEFT))
+
+
+class Neurons(RunScene):
+    """Every neuron's response over the input plane, layer by layer, over training."""
+
+    default_preset = "mlp-ring"
+    options: ClassVar[dict[str, Option]] = OPTIONS
+
+    def construct(self) -> None:
+        neurons_part(self)

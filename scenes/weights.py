@@ -1,0 +1,245 @@
+"""Weights: which weights carry an MLP's decision — seed 002's weight figure done right.
+
+Start at the output neuron: each of its input neurons' recorded maps times its weight (sign
+kept, so a negative weight shows the map colour-inverted) is what that input really adds to
+it; with the bias they sum to the neuron's recorded pre-activation, shown at the end of the
+row. Follow the input with the largest |w| back, layer by layer, down to the input plane (x
+and y). Beside it, the whole network as a graph whose edges' width and colour are the weights;
+then training replays and every row, the traced path and the edges change with it.
+
+    manim scenes/weights.py                                  # the default run (mlp-ring)
+    NNREEL_RUN=spiral manim -ql scenes/weights.py
+    NNREEL_SET="dwell=4 seconds=20" manim -ql scenes/weights.py
+
+Options (``NNREEL_SET`` or ``python -m engine render weights --set KEY=VALUE``): see
+``OPTIONS``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Group, ImageMobject, Mobject, Rectangle, VGroup
+
+from engine.analysis.contributions import (
+    Hop,
+    contributions,
+    input_maps,
+    path,
+    recorded_weights,
+    trace,
+)
+from engine.errors import NnreelError
+from engine.scenekit import ColorBar, Option, RunScene, raster_image, set_pixels, theme
+from engine.scenekit.network import NetworkGraph
+from engine.store import Run
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scene files
+import fitting  # scenes/ is not a package: one scene per file for `manim`
+
+OPTIONS: dict[str, Option] = {
+    **fitting.OPTIONS,
+    "dwell": Option(2.5, fitting.pause, "seconds on each layer while the path is traced"),
+    "inputs": Option(9, int, "show at most this many inputs per neuron (the largest |w|)"),
+}
+GRAPH_CENTRE, GRAPH_SIZE = (-5.0, 0.2, 0.0), (3.2, 3.7)
+ROWS_LEFT, ROWS_RIGHT, ROWS_TOP, ROWS_BOTTOM = -3.05, 6.76, 2.45, -2.8
+TILE_PIXELS = 120
+
+
+@dataclass
+class Row:
+    """One neuron on the path: its inputs' contributions, and its recorded pre-activation."""
+
+    grid: fitting.MapGrid
+    total: fitting.MapGrid
+    image: ImageMobject
+    sum_image: ImageMobject
+    heading: fitting.LiveText
+    labels: list[fitting.LiveText]
+    bias: fitting.LiveText
+    frame: Rectangle
+    equals: Mobject
+
+
+class Tracer:
+    """Everything the rows need at any (fractional) step: weights, biases, every layer's
+    recorded output maps and pre-activations, read once."""
+
+    def __init__(self, run: Run):
+        self.recorded = recorded_weights(run)
+        self.weights, self.biases = fitting.weight_series(self.recorded)
+        meta = run.meta("plane/prob")
+        self.mesh = int(meta["mesh"])
+        self.plane = input_maps(meta["extent"], self.mesh)
+        layers = self.recorded.names[1:]
+        self.outputs = [fitting.Series.load(run, f"plane/{name}") for name in layers[:-1]]
+        self.pre = [fitting.Series.load(run, f"plane/{name}.pre") for name in layers[:-1]]
+        self.pre.append(fitting.Series.load(run, f"plane/{layers[-1]}"))  # the output's logit
+
+    def hops(self, step: float) -> list[Hop]:
+        return trace([w.at(step) for w in self.weights], [b.at(step) for b in self.biases], start=0)
+
+    def inputs(self, column: int, step: float) -> np.ndarray:
+        """The maps that feed a neuron of ``column``: the previous layer's recorded outputs,
+        or x and y for the first layer."""
+        return self.plane if column == 1 else self.outputs[column - 2].at(step)
+
+    def row(self, hop: Hop, step: float, shown: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the inputs shown: the ``shown`` largest |w|, in unit order; their contributions;
+        the neuron's recorded pre-activation) of one hop."""
+        chosen = np.sort(hop.order[:shown])
+        parts = contributions(self.inputs(hop.column, step)[chosen], hop.weights[chosen])
+        return chosen, parts, self.pre[hop.column - 1].at(step)[hop.unit]
+
+
+def inputs_words(chosen: np.ndarray, width: int) -> str:
+    """Which inputs a row shows: 'n0 … n8', or the chosen few of a wider layer."""
+    if len(chosen) == width:
+        return f"n0 … n{width - 1}"
+    return f"n{', n'.join(str(i) for i in chosen)} (largest |w| of {width})"
+
+
+def unit_name(names: list[str], column: int, unit: int, width: int) -> str:
+    if column == 0:
+        return "xy"[unit] if width == 2 else f"input {unit}"
+    return names[column] if width == 1 else f"{names[column]} neuron {unit}"
+
+
+def weights_part(scene: RunScene) -> None:
+    """Trace the contributions from the output back, then replay training (used by ``mlp``)."""
+    run, s = scene.run, scene.settings
+    fitting.check_plane_run(run)
+    if s["inputs"] < 1:
+        raise NnreelError("inputs= must be at least 1 (inputs shown per neuron).")
+    tracer = Tracer(run)
+    widths, names = tracer.recorded.widths, tracer.recorded.names
+    clock = fitting.Clock.paced(fitting.Series.load(run, "plane/prob"))
+    final = float(clock.steps[-1])
+    graph = NetworkGraph.from_run(run, width=GRAPH_SIZE[0], height=GRAPH_SIZE[1])
+    graph.move_to(GRAPH_CENTRE)
+    head = theme.title(
+        "Which weights carry the decision",
+        f"{fitting.describe(run)}  ·  run {run.name}",
+    )
+    shown = [min(s["inputs"], widths[c - 1]) for c in range(len(widths) - 1, 0, -1)]
+    rows = build_rows(tracer.mesh, shown)
+    legends = Group(
+        graph.legend(length=2.0).to_corner(DOWN + LEFT, buff=theme.MARGIN),
+        contribution_legend().to_corner(DOWN + RIGHT, buff=theme.MARGIN),
+    )
+    counter = fitting.LiveCounter(run.manifest["progress"])
+    limits = tracer.recorded.limits()
+
+    def draw(step: float, visible: int = len(rows)) -> None:
+        hops = tracer.hops(step)
+        graph.set_weights([w.at(step) for w in tracer.weights], limits)
+        graph.highlight_path(path(hops)[: visible + 1] if visible < len(rows) else path(hops))
+        for hop, row, count in zip(hops, rows, shown, strict=True):
+            chosen, parts, pre = tracer.row(hop, step, count)
+            limit, total = float(np.abs(parts).max()), float(np.abs(pre).max())
+            set_pixels(row.image, row.grid.image(parts, limit))
+            set_pixels(row.sum_image, row.total.image(pre[None], total))
+            width = widths[hop.column - 1]
+            source = names[hop.column - 1] if hop.column > 1 else "the input plane"
+            inputs = "x, y" if hop.column == 1 and width == 2 else inputs_words(chosen, width)
+            row.heading.set(
+                f"{unit_name(names, hop.column, hop.unit, widths[hop.column])} ← {source} "
+                f"{inputs}   ·   tiles ± {limit:.3g}, sum ± {total:.3g}"
+            )
+            for label, i in zip(row.labels, chosen, strict=True):
+                label.set(f"{hop.weights[i]:+.2f}")
+            strongest = int(np.flatnonzero(chosen == hop.strongest)[0])
+            row.frame.move_to(row.grid.locate(row.image, strongest)[0])
+            row.bias.set(f"b {hop.bias:+.2f}")
+        counter.set_step(round(step))
+
+    draw(final, visible=0)
+    scene.play(FadeIn(Group(head, legends)), FadeIn(Group(graph, counter)), run_time=0.8)
+    scene.wait(0.5)
+    for k, row in enumerate(rows, start=1):
+        draw(final, visible=k)
+        scene.add(row_group(row))
+        scene.wait(s["dwell"])
+    moving = Group(graph, counter, *(row_group(row) for row in rows))
+    fitting.replay(scene, moving, clock, s["seconds"], draw)
+    scene.wait(2.0)
+
+
+def row_group(row: Row) -> Group:
+    return Group(
+        row.image, row.sum_image, row.heading, *row.labels, row.bias, row.frame, row.equals
+    )
+
+
+def build_rows(mesh: int, shown: list[int]) -> list[Row]:
+    """One row per layer, from the output down: a heading, the contribution tiles with each
+    input's index and weight under it, then '+ b =' and the recorded pre-activation."""
+    pitch = (ROWS_TOP - ROWS_BOTTOM) / len(shown)
+    grids = [fitting.MapGrid(mesh, count, cols=count, tile=TILE_PIXELS) for count in shown]
+    total = fitting.MapGrid(mesh, 1, cols=1, tile=TILE_PIXELS)
+    equals = theme.text("+ b =", theme.BODY, theme.MUTED)
+    room = ROWS_RIGHT - ROWS_LEFT - equals.width - 0.3
+    widest = max(grid.shape[1] for grid in grids) + total.shape[1]
+    per_pixel = min(room / widest, (pitch - 0.75) / total.shape[0])
+    rows = []
+    for k, grid in enumerate(grids):
+        top = ROWS_TOP - k * pitch
+        image = blank(grid, per_pixel).move_to([ROWS_LEFT, top - 0.3, 0], aligned_edge=UP + LEFT)
+        sign = equals.copy().next_to(image, RIGHT, buff=0.15)
+        sum_image = blank(total, per_pixel).next_to(sign, RIGHT, buff=0.15)
+        heading = fitting.LiveText("", theme.LABEL, theme.TEXT)
+        heading.shift([ROWS_LEFT, top - 0.2, 0] - heading.anchor.get_center())
+        labels = [under(grid, image, i) for i in range(grid.count)]
+        centre, side = grid.locate(image, 0)
+        frame = Rectangle(
+            width=side + 0.08, height=side + 0.08, stroke_color=theme.ACCENT, stroke_width=4
+        ).move_to(centre)
+        bias = under(total, sum_image, 0)
+        rows.append(Row(grid, total, image, sum_image, heading, labels, bias, frame, sign))
+    return rows
+
+
+def under(grid: fitting.MapGrid, image: ImageMobject, index: int) -> fitting.LiveText:
+    """A live label centred under one tile."""
+    centre, side = grid.locate(image, index)
+    label = fitting.LiveText("", theme.SMALL, theme.MUTED, align="centre")
+    return label.shift(centre + (side / 2 + 0.25) * DOWN - label.anchor.get_center())
+
+
+def blank(grid: fitting.MapGrid, per_pixel: float) -> ImageMobject:
+    height, width = grid.shape
+    return raster_image(np.zeros((height, width, 3), np.uint8), width=width * per_pixel)
+
+
+def contribution_legend() -> Group:
+    """The tiles' colour bar, and what the rows mean."""
+    bar = ColorBar(
+        "diverging", low="− max", high="+ max", title="input's map × its weight", length=2.2
+    )
+    notes = VGroup(
+        *(
+            theme.text(words, theme.SMALL, theme.MUTED)
+            for words in (
+                "white = 0 · its weight w under each tile",
+                "yellow frame: the largest |w|, followed down",
+                "red frame: an input that is 0 everywhere",
+                "last tile: the neuron's recorded pre-activation",
+            )
+        )
+    ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+    return Group(bar, notes.next_to(bar, RIGHT, buff=0.3).align_to(bar, DOWN))
+
+
+class Weights(RunScene):
+    """Contributions traced from the output neuron back to the input plane, over training."""
+
+    default_preset = "mlp-ring"
+    options: ClassVar[dict[str, Option]] = OPTIONS
+
+    def construct(self) -> None:
+        weights_part(self)

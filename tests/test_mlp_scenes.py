@@ -1,0 +1,278 @@
+"""The MLP scenes (fitting, neurons, weights, mlp) and the network widget: what they compute
+from a recorded run, and real renders checked frame by frame with PyAV."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import NnreelError, RunError
+from engine.scenekit import RUN_ENV, SET_ENV, parse_options
+from engine.scenekit.network import LEVELS, NetworkGraph, sample_units
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE, FPS = (320, 180), 5
+SHORT = {
+    "fitting": "seconds=1.5",
+    "neurons": "seconds=1.5 tour=0.2",
+    "weights": "seconds=1.5 dwell=0.4",
+    "mlp": "seconds=1.5 tour=0.2 dwell=0.4",
+}
+"""Scene options that keep the test renders to a few seconds each."""
+
+sys.path.insert(0, str(ROOT / "scenes"))
+import fitting  # noqa: E402  (scenes/ is not a package: one scene per file for `manim`)
+import neurons  # noqa: E402
+import weights  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ring(tmp_path_factory) -> Path:
+    """Seed 002's MLP on ring-vs-disc, 10 epochs on a 32×32 mesh: seconds to train."""
+    from engine.presets import preset_config
+    from engine.training import train
+
+    config = preset_config("mlp-ring")
+    config.epochs, config.record.mesh = 10, 32
+    config.record.snapshots = config.record.weights = "log:12"
+    folder = tmp_path_factory.mktemp("runs") / "ring"
+    train(config, folder, quiet=True)
+    return folder
+
+
+@pytest.fixture
+def run(ring):
+    from engine.store import Run
+
+    return Run(ring)
+
+
+# -- what the scenes show ---------------------------------------------------------------------
+def test_the_fit_is_well_above_chance_on_held_out_points(run):
+    """The held-out accuracy the fitting scene prints: from the model's own recorded
+    probabilities, the same as the recorded validation accuracy (Bayes ≈ 79 %, chance 50 %)."""
+    panels = fitting.FitPanels(run)
+    val = fitting.Series.load(run, "plane/val_prob")
+    final = panels.right(val.at(val.steps[-1])[:, 1]) / len(panels.val_y)
+    assert final > 0.7
+    assert final == pytest.approx(float(run.read("val/acc", -1)), abs=0.006)
+    assert panels.right(val.at(0)[:, 1]) / len(panels.val_y) < 0.65  # untrained
+
+
+def test_panels_draw_the_recorded_surface(run):
+    panels = fitting.FitPanels(run)
+    p1 = run.read("plane/prob", -1).astype(np.float32)[1]
+    surface = panels.canvas.smooth(p1)
+    assert surface.shape == (fitting.PIXELS, fitting.PIXELS)
+    assert surface.min() >= p1.min() - 1e-5 and surface.max() <= p1.max() + 1e-5
+    hard = panels.hard(surface).reshape(-1, 3)
+    middle = (fitting.PIXELS // 2) * (fitting.PIXELS + 1)  # the centre pixel, flattened
+    regions = (surface.ravel() >= 0.5).astype(int)
+    points, owner = panels.train
+    ink = np.zeros(len(hard), dtype=bool)
+    ink[points] = True
+    assert regions[middle] == 0 and regions[0] == 1  # disc in the middle, ring far out
+    assert np.array_equal(hard[~ink], fitting.CLASS_FILL[regions[~ink]])
+    drawn = (hard[points] == fitting.CLASS_INK[panels.train_y[owner]]).all(axis=1)
+    assert drawn.mean() > 0.9  # the rest: where points of both classes overlap
+
+
+def test_series_blends_between_snapshots_and_is_exact_on_them(run):
+    prob = fitting.Series.load(run, "plane/prob")
+    a, b = prob.steps[4], prob.steps[5]
+    assert np.array_equal(prob.at(a), run.read("plane/prob", 4).astype(np.float32))
+    middle = prob.at((a + b) / 2)
+    assert np.allclose(middle, (prob.values[4] + prob.values[5]) / 2, atol=1e-6)
+    assert np.array_equal(prob.at(-5), prob.values[0])
+    assert np.array_equal(prob.at(1e9), prob.values[-1])
+
+
+def test_clock_spends_time_where_the_fit_changes(run):
+    prob = fitting.Series.load(run, "plane/prob")
+    clock = fitting.Clock.paced(prob)
+    assert clock.marks[0] == 0 and clock.marks[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(clock.marks) > 0)
+    assert clock.step(0.0) == prob.steps[0] and clock.step(1.0) == prob.steps[-1]
+    change = np.abs(np.diff(prob.values.reshape(len(prob.steps), -1), axis=0)).mean(1)
+    gaps = np.diff(clock.marks)
+    assert gaps[np.argmax(change)] == gaps.max()
+
+
+def test_live_text_lays_out_like_pango():
+    from manim import Text
+
+    words = "step 1,234 of 4,720"
+    live = fitting.LiveText(words, 20, weight="BOLD")
+    text = Text(words, font=fitting.theme.FONT, font_size=20, weight="BOLD")
+    assert live.ink.width == pytest.approx(text.width, rel=0.02)
+    assert live.ink.height == pytest.approx(text.height, rel=0.02)
+    right = fitting.LiveText("0.5", align="right").shift([3, 1, 0])
+    right.set("0.4815")
+    assert right.ink.get_right()[0] == pytest.approx(3.0, abs=0.03)
+    with pytest.raises(ValueError, match="cannot draw"):
+        right.set("€")
+
+
+def test_neuron_blocks_and_their_words(run):
+    blocks = neurons.blocks(run, "output")
+    assert [b.name for b in blocks] == ["hidden1", "hidden2", "output"]
+    assert [len(b.units) for b in blocks] == [9, 9, 1] and blocks[-1].centre == 0.5
+    maps = blocks[0].maps(blocks[0].series.steps[-1])
+    assert np.array_equal(maps, run.read("plane/hidden1", -1).astype(np.float32))
+    words = neurons.describe_unit(blocks[0], 0, maps)
+    assert words.startswith("hidden1 · neuron 0: ") and "of the plane" in words
+    pre = neurons.blocks(run, "pre")
+    assert pre[-1].centre == 0.0 and pre[-1].series.values.shape[1] == 1  # the logit
+
+
+def test_weight_rows_follow_the_largest_weight(run):
+    tracer = weights.Tracer(run)
+    step = float(tracer.recorded.steps[-1])
+    hops = tracer.hops(step)
+    out = tracer.recorded.weights[-1][-1, 0]
+    assert hops[0].strongest == int(np.argmax(np.abs(out)))
+    chosen, parts, pre = tracer.row(hops[0], step, 4)
+    assert list(chosen) == sorted(np.argsort(-np.abs(out))[:4].tolist())
+    assert parts.shape == (4, 32, 32) and pre.shape == (32, 32)
+    first = tracer.row(hops[-1], step, 9)[0]
+    assert first.tolist() == [0, 1]  # x and y: the input plane
+
+
+def test_options_are_checked():
+    assert parse_options(neurons.OPTIONS, "value=output tour=0")["tour"] == 0
+    with pytest.raises(NnreelError, match=r"value='sideways' is not valid: pre .* or output"):
+        parse_options(neurons.OPTIONS, "value=sideways")
+    with pytest.raises(NnreelError, match=r"seconds=.*positive"):
+        parse_options(fitting.OPTIONS, "seconds=0")
+
+
+def test_a_run_without_a_plane_is_refused_with_what_to_do(run):
+    class ImageRun(type(run)):
+        def has(self, name):
+            return not name.startswith("plane/")
+
+    with pytest.raises(RunError, match=r"recorded no fitted plane.*engine train mlp-ring"):
+        fitting.check_plane_run(ImageRun(run.folder))
+
+
+# -- the network widget -----------------------------------------------------------------------
+def test_graph_from_a_run_and_its_weights(run):
+    graph = NetworkGraph.from_run(run, width=4, height=4)
+    assert graph.widths == [2, 9, 9, 1] and graph.names[-1] == "output"
+    w = [np.zeros((9, 2)), np.zeros((9, 9)), np.zeros((1, 9))]
+    w[1][3, 4], w[1][0, 0], w[2][0, 5] = -2.0, 0.5, 1.0
+    edges_before = list(graph.edges)
+    graph.set_weights(w, limits=[1.0, 2.0, 1.0])
+    assert list(graph.edges) == edges_before  # updated in place, no new mobjects
+    assert graph.edge_levels("hidden2")[3, 4] == -LEVELS
+    assert graph.edge_levels("hidden2")[0, 0] == round(0.25 * LEVELS)
+    assert graph.edge_levels(3)[0, 5] == LEVELS and graph.edge_levels(3).sum() == LEVELS
+    drawn = sum(len(mob.points) for mob in graph.edges) // 4
+    assert drawn == 2 * 9 + 9 * 9 + 9  # one Bézier segment per edge
+    strongest = graph.edges[-1]  # bins are drawn weakest first
+    assert len(strongest.points) in (4, 8)
+
+
+def test_graph_highlights_a_path_and_samples_wide_layers():
+    graph = NetworkGraph([784, 32, 10], ["input", "fc1", "out"], width=5, height=4)
+    assert list(graph.shown[0]) == list(sample_units(784, 16))
+    assert len(graph.shown[0]) == 16 and graph.shown[0][-1] == 783 and len(graph.dots) == 2
+    assert graph.neuron("input", 400) is None
+    graph.shift([2, 1, 0]).set_weights([np.ones((32, 784)), -np.ones((10, 32))])
+    graph.highlight_path([(2, 3), (1, 31), (0, 783)])
+    assert len(graph.glow.points) == 8  # two edges
+    assert np.allclose(graph.glow.points[-4], graph.neuron(0, 783).get_center(), atol=0.2)
+    assert graph.neuron("fc1", 31).get_stroke_color().to_hex().lower() == "#ffc857"
+    graph.highlight_path([(2, 3), (1, 20)])  # unit 20 of fc1 is behind the ellipsis
+    assert len(graph.glow.points) == 0
+    with pytest.raises(ValueError, match="not neighbours"):
+        graph.highlight_path([(2, 3), (0, 1)])
+
+
+# -- real renders -----------------------------------------------------------------------------
+def decode(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        frames = [(f.time, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    return np.array([t for t, _ in frames]), np.stack([a for _, a in frames])
+
+
+def render(name: str, tmp_path: Path, monkeypatch, ring: Path) -> tuple[np.ndarray, np.ndarray]:
+    from engine.cli.render import render_scene
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv(RUN_ENV, str(ring))
+    monkeypatch.setenv(SET_ENV, SHORT[name])
+    video = render_scene(name, resolution=SIZE, fps=FPS, media_dir=tmp_path)
+    assert video.is_relative_to(tmp_path) and video.suffix == ".mp4"
+    times, frames = decode(video)
+    assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
+    assert len(frames) == pytest.approx(times[-1] * FPS, abs=2)
+    return times, frames
+
+
+def blank_runs(frames: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) of each run of frames with (almost) nothing on them: fades."""
+    runs: list[tuple[int, int]] = []
+    for i, frame in enumerate(frames):
+        if frame.std() < 10:
+            runs = (
+                [*runs[:-1], (runs[-1][0], i)] if runs and runs[-1][1] == i - 1 else [*runs, (i, i)]
+            )
+    return runs
+
+
+def moving(frames: np.ndarray) -> int:
+    """How many frame-to-frame steps visibly change the picture."""
+    return int((np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3)) > 0.3).sum())
+
+
+def panel(frame: np.ndarray, x: float) -> np.ndarray:
+    """The pixels of the fitting panel centred at ``x`` (frame units)."""
+    scale = SIZE[0] / 14.222
+    half = fitting.PANEL / 2 * scale * 0.9
+    cx, cy = (x + 7.111) * scale, (4 - fitting.PANEL_Y) * scale
+    return frame[int(cy - half) : int(cy + half), int(cx - half) : int(cx + half)]
+
+
+@pytest.mark.render
+def test_fitting_renders_the_fit_forming(ring, tmp_path, monkeypatch):
+    times, frames = render("fitting", tmp_path, monkeypatch, ring)
+    assert 5 <= times[-1] <= 7 and blank_runs(frames) in ([], [(0, 1)])
+    assert moving(frames) >= 6
+    soft = panel(frames[-1], fitting.PANEL_XS[1]).astype(int)
+    red = (soft[..., 0] - soft[..., 2] > 80).mean()
+    blue = (soft[..., 2] - soft[..., 0] > 80).mean()
+    assert red > 0.3 and blue > 0.015  # P(ring) high outside, low in the disc
+    untrained = panel(frames[3], fitting.PANEL_XS[1]).astype(int)
+    assert (
+        np.abs(untrained[..., 0] - untrained[..., 2]).mean()
+        < np.abs(soft[..., 0] - soft[..., 2]).mean()
+    )
+
+
+@pytest.mark.render
+def test_neurons_renders(ring, tmp_path, monkeypatch):
+    times, frames = render("neurons", tmp_path, monkeypatch, ring)
+    assert 7 <= times[-1] <= 12 and blank_runs(frames) in ([], [(0, 1)])
+    assert moving(frames) >= 10  # training, then the tour moving from neuron to neuron
+
+
+@pytest.mark.render
+def test_weights_renders(ring, tmp_path, monkeypatch):
+    times, frames = render("weights", tmp_path, monkeypatch, ring)
+    assert 5 <= times[-1] <= 8 and blank_runs(frames) in ([], [(0, 1)])
+    assert moving(frames) >= 6
+
+
+@pytest.mark.render
+def test_mlp_chains_the_three(ring, tmp_path, monkeypatch):
+    times, frames = render("mlp", tmp_path, monkeypatch, ring)
+    assert 20 <= times[-1] <= 30
+    runs = blank_runs(frames)  # the fade-in, then where one part fades into the next
+    assert len(runs) == 3 and runs[0][0] == 0 and all(b - a < 5 for a, b in runs)
+    assert moving(frames) >= 25
