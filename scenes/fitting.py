@@ -17,7 +17,6 @@ import it): reading a 2-D run, blending snapshots, and replaying training frame 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -35,12 +34,9 @@ from manim import (
     Line,
     Mobject,
     Scene,
-    Text,
     ValueTracker,
-    VectorizedPoint,
     VGroup,
     VMobject,
-    config,
     linear,
 )
 
@@ -48,6 +44,7 @@ from engine.analysis.contributions import MlpWeights
 from engine.errors import RunError
 from engine.scenekit import Option, RunScene, raster_image, set_pixels, theme
 from engine.scenekit import raster as rs
+from engine.scenekit.label import Label
 from engine.store import Run
 
 
@@ -126,10 +123,13 @@ class Series:
     def load(cls, run: Run, name: str) -> Series:
         return cls(run.steps(name).astype(np.float64), run.read(name).astype(np.float32))
 
+    def index(self, step: float) -> int:
+        """The last snapshot at or before ``step`` (the first, before it)."""
+        found = np.searchsorted(self.steps, step, side="right") - 1
+        return int(np.clip(found, 0, len(self.steps) - 1))
+
     def at(self, step: float) -> np.ndarray:
-        i = int(
-            np.clip(np.searchsorted(self.steps, step, side="right") - 1, 0, len(self.steps) - 1)
-        )
+        i = self.index(step)
         if i + 1 >= len(self.steps) or step <= self.steps[i]:
             return self.values[i]
         a = float((step - self.steps[i]) / (self.steps[i + 1] - self.steps[i]))
@@ -190,132 +190,32 @@ def replay(
     draw(float(clock.steps[-1]))
 
 
-ATLAS_LINE = 12
-"""Characters per line of the glyph atlas (short enough for a 320-pixel-wide video)."""
-ALPHABET = (
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,:;%()+-–−/×·=|'±<>…≥≤←→"
-)
-
-
-@functools.cache
-def glyphs(size: int, weight: str, frame: float) -> dict[str, tuple[np.ndarray, float]]:
-    """Each character's outline (Bézier points, relative to its start on the baseline) and
-    advance, in the theme's font, laid out by Pango once per style (and frame size, as
-    ``theme.text`` caches): the alphabet between zeros, where the distance between two zeros
-    is the advance of what lies between them. Short lines, because Manim's Text draws on a
-    canvas of the video's pixel size and drops what falls outside it at low resolutions."""
-    lines = [ALPHABET[k : k + ATLAS_LINE] for k in range(0, len(ALPHABET), ATLAS_LINE)]
-    atlas = "\n".join("00" + "".join(c + "0" for c in line) for line in lines)
-    marks = iter(Text(atlas, font=theme.FONT, font_size=size, weight=weight).submobjects)
-    table: dict[str, tuple[np.ndarray, float]] = {}
-    for line in lines:
-        before, after = next(marks), next(marks)
-        zero = float(after.get_center()[0] - before.get_center()[0])
-        baseline = float(before.get_bottom()[1])
-        origin = float(before.get_center()[0]) - zero / 2
-        table["0"] = (before.points - [origin, baseline, 0.0], zero)
-        for c in line:
-            before = after
-            glyph = None if c == " " else next(marks)
-            after = next(marks)
-            start = float(before.get_center()[0]) + zero / 2
-            advance = float(after.get_center()[0] - before.get_center()[0]) - zero
-            points = np.zeros((0, 3)) if glyph is None else glyph.points - [start, baseline, 0.0]
-            table[c] = (points, advance)
-    return table
-
-
-class LiveText(VGroup):
-    """A line of text that can change every frame at almost no cost: the characters are
-    drawn from outlines made once per style (``glyphs``), so ``set`` only rewrites one point
-    array. (A ``Text`` costs 30–100 ms to build; per frame, that is most of a render.)
-
-    It stays anchored where it is placed, on the baseline: at its left end, its centre or its
-    right end (``align``)."""
-
-    def __init__(
-        self,
-        words: str,
-        size: int = theme.BODY,
-        color: str = theme.TEXT,
-        *,
-        weight: str = "NORMAL",
-        align: str = "left",
-    ):
-        super().__init__()
-        self.table = glyphs(size, weight, float(config.frame_width))
-        self.shift_by = {"left": 0.0, "centre": 0.5, "right": 1.0}[align]
-        self.anchor = VectorizedPoint()
-        self.ink = VMobject().set_fill(color, 1.0).set_stroke(width=0)
-        self.add(self.anchor, self.ink)
-        self.words = ""
-        self.set(words)
-
-    def set(self, words: str) -> LiveText:
-        if words == self.words:
-            return self
-        missing = sorted(set(words) - set(self.table))
-        if missing:
-            raise ValueError(f"LiveText cannot draw {''.join(missing)!r}")
-        pieces, x = [np.zeros((0, 3))], 0.0
-        for c in words:
-            points, advance = self.table[c]
-            pieces.append(points + x * RIGHT)
-            x += advance
-        start = self.anchor.get_center() - self.shift_by * x * RIGHT
-        self.ink.points = np.concatenate(pieces) + start
-        self.words = words
-        return self
-
-
-class LiveCounter(VGroup):
-    """The step counter of the MLP scenes: the kit's ``StepCounter`` wording ('step 120 of
-    4,720' over 'epoch 2 of 40' or 'untrained'), drawn with ``LiveText`` so that it can
-    change on every frame."""
-
-    def __init__(self, progress: dict, step: int = 0):
-        super().__init__()
-        self.progress = progress
-        self.total = int(progress.get("total_steps") or progress.get("step") or 0)
-        self.lines = [
-            LiveText("step", theme.BODY, weight="BOLD", align="right"),
-            LiveText("epoch", theme.LABEL, theme.MUTED, align="right"),
-        ]
-        corner = np.array([config.frame_width / 2, config.frame_height / 2, 0]) - theme.MARGIN
-        for line, drop in zip(self.lines, (0.25, 0.62), strict=True):
-            line.shift(corner + drop * DOWN - line.anchor.get_center())
-        self.add(*self.lines)
-        self.set_step(step)
-
-    def set_step(self, step: int) -> LiveCounter:
-        per_epoch = self.progress.get("steps_per_epoch") or 0
-        epochs = self.progress.get("epochs")
-        second = ""
-        if step == 0:
-            second = "untrained"
-        elif per_epoch and epochs:
-            second = f"epoch {min(epochs, 1 + (step - 1) // per_epoch)} of {epochs}"
-        self.lines[0].set(f"step {step:,} of {self.total:,}")
-        self.lines[1].set(second)
-        return self
-
-
 # -- the plane as pixels --------------------------------------------------------------------
-def resampler(mesh: int, size: int) -> np.ndarray:
-    """[size, mesh] weights of linear interpolation from the recorder's mesh (samples at both
-    ends of the extent) to ``size`` pixel centres."""
-    position = (np.arange(size) + 0.5) / size * (mesh - 1)
-    low = np.clip(np.floor(position).astype(int), 0, mesh - 2)
-    a = (position - low).astype(np.float32)
-    weights = np.zeros((size, mesh), dtype=np.float32)
-    weights[np.arange(size), low] = 1 - a
-    weights[np.arange(size), low + 1] += a
-    return weights
+@dataclass(frozen=True)
+class Resampler:
+    """Linear interpolation from the recorder's mesh (samples at both ends of the extent) to
+    ``size`` pixel centres, along the last two axes: two taps per pixel, gathered, so a
+    96² mesh becomes 480² pixels in about a millisecond."""
+
+    low: np.ndarray
+    frac: np.ndarray
+
+    @classmethod
+    def between(cls, mesh: int, size: int) -> Resampler:
+        position = (np.arange(size) + 0.5) / size * (mesh - 1)
+        low = np.clip(np.floor(position).astype(int), 0, mesh - 2)
+        return cls(low, (position - low).astype(np.float32))
+
+    def __call__(self, grid: np.ndarray) -> np.ndarray:
+        grid = np.asarray(grid, dtype=np.float32)
+        a = self.frac[:, None]
+        rows = grid[..., self.low, :] * (1 - a) + grid[..., self.low + 1, :] * a
+        return rows[..., self.low] * (1 - self.frac) + rows[..., self.low + 1] * self.frac
 
 
 class Canvas:
-    """Pixel geometry of a plane panel: the recorded mesh interpolated (bilinearly, by two
-    small matrix products) to ``pixels`` × ``pixels``, and where data points fall on it. A
+    """Pixel geometry of a plane panel: ``smooth`` interpolates the recorded mesh bilinearly
+    to ``pixels`` × ``pixels``; ``pixel`` and ``stamp`` say where data points fall on it. A
     non-square extent keeps square pixels in the array and is stretched on screen."""
 
     def __init__(self, extent: list[float], mesh: int, pixels: int = PIXELS):
@@ -323,16 +223,12 @@ class Canvas:
             raise RunError(f"A plane mesh of {mesh} cannot be drawn; train with --mesh 32 or more.")
         self.extent = [float(v) for v in extent]
         self.size = pixels
-        self.weights = resampler(mesh, pixels)
+        self.smooth = Resampler.between(mesh, pixels)
 
     @property
     def aspect(self) -> float:
         xmin, xmax, ymin, ymax = self.extent
         return (xmax - xmin) / (ymax - ymin)
-
-    def smooth(self, grid: np.ndarray) -> np.ndarray:
-        """A [mesh, mesh] recorded grid at the canvas's resolution."""
-        return self.weights @ grid.astype(np.float32) @ self.weights.T
 
     def pixel(self, xy: np.ndarray) -> np.ndarray:
         """Data coordinates [N, 2] → (row, col) pixels [N, 2] (row 0 at the top, y = ymax)."""
@@ -363,7 +259,7 @@ class MapGrid:
     and the geometry to point at one tile on screen."""
 
     def __init__(self, mesh: int, count: int, cols: int, tile: int = 160, pad: int = 8):
-        self.weights = resampler(mesh, tile)
+        self.smooth = Resampler.between(mesh, tile)
         self.count, self.cols, self.tile, self.pad = count, cols, tile, pad
         self.rows = -(-count // cols)
         self.border = max(2, tile // 40)
@@ -380,7 +276,7 @@ class MapGrid:
         maps = np.asarray(maps, dtype=np.float32)
         limits = np.broadcast_to(np.asarray(limits, dtype=np.float32), (len(maps),))
         safe = np.where(limits > 0, limits, 1.0)[:, None, None]
-        smooth = self.weights @ maps @ self.weights.T
+        smooth = self.smooth(maps)
         rgb = rs.apply_colormap(np.clip(0.5 + 0.5 * (smooth - centre) / safe, 0, 1), "diverging")
         borders = np.full((len(maps), 3), -1, dtype=np.int16)
         borders[~np.any(maps.reshape(len(maps), -1) != 0, axis=1)] = rs.hex_rgb(theme.BAD)
@@ -466,10 +362,10 @@ def log_bins(
     return ends, means
 
 
-class LossChart(VGroup):
+class LossChart(Group):
     """Training loss (mean over log-spaced bins of steps) and held-out loss per epoch against
-    the step on a log axis; ``show_until`` draws both up to the current step. Built with its
-    origin (step 0, loss 0) at ``origin``."""
+    the step on a log axis, with its origin (step 0, loss 0) at ``origin``. ``axes`` never
+    change; ``curves`` are drawn up to the current step by ``show_until``."""
 
     def __init__(self, run: Run, origin: np.ndarray, width: float, height: float):
         super().__init__()
@@ -480,21 +376,22 @@ class LossChart(VGroup):
         self.val = (run.steps("val/loss").astype(float), run.read("val/loss").astype(float))
         top = max(self.train[1].max(), self.val[1].max(initial=0.0))
         self.top = float(np.ceil(top * 10) / 10)
-        self.add(self._axes())
+        self.axes = self._axes()
         self.val_line = VMobject().set_stroke(theme.GOOD, 3.0).set_fill(opacity=0)
         self.train_line = VMobject().set_stroke(theme.BAR, 3.0).set_fill(opacity=0)
         self.head = Dot(radius=0.07, color=theme.BAR)
-        self.add(self.val_line, self.train_line, self.head)
+        self.curves = VGroup(self.val_line, self.train_line, self.head)
+        self.add(self.axes, self.curves)
 
     def point(self, step: np.ndarray, value: np.ndarray) -> np.ndarray:
         x = np.log1p(step) / np.log1p(self.total) * self.size[0]
         y = np.asarray(value, dtype=float) / self.top * self.size[1]
         return self.origin + np.stack([x, y, np.zeros_like(x)], 1)
 
-    def _axes(self) -> VGroup:
+    def _axes(self) -> Group:
         width, height = self.size
         o = self.origin
-        axes = VGroup(
+        axes = Group(
             Line(o, o + width * RIGHT, stroke_width=2, color=theme.MUTED),
             Line(o, o + height * UP, stroke_width=2, color=theme.MUTED),
         )
@@ -539,11 +436,14 @@ PANEL_Y = 0.55
 PANEL_XS = (-4.45, 0.0, 4.45)
 CHART_ORIGIN = np.array([-5.6, -3.25, 0.0])
 CHART_SIZE = (7.6, 1.0)
-READOUT_X = (2.9, 4.75)
+READOUT_X = (2.75, 4.55)
 
 
 def fitting_part(scene: RunScene) -> None:
-    """Play the fitting: the three panels and the loss over training (used by ``mlp`` too)."""
+    """Play the fitting: the three panels and the loss over training (used by ``mlp`` too).
+
+    The surface morphs on every frame; the held-out marks, the numbers and the step counter
+    are those of the last recorded snapshot, so every number on screen was recorded."""
     run = scene.run
     check_plane_run(run)
     prob, val = Series.load(run, "plane/prob"), Series.load(run, "plane/val_prob")
@@ -561,35 +461,43 @@ def fitting_part(scene: RunScene) -> None:
         for x in PANEL_XS
     ]
     names = ("decision regions", f"P({run.classes[1]})", "held-out points")
-    captions = VGroup(
+    captions = Group(
         *(
             theme.text(name, theme.HEADING, weight="BOLD").next_to(image, UP, buff=0.15)
             for name, image in zip(names, images, strict=True)
         )
     )
     chart = LossChart(run, CHART_ORIGIN, *CHART_SIZE)
-    chart_keys = VGroup(
+    chart_keys = Group(
         theme.text("training loss (mean of nearby steps)", theme.SMALL, theme.BAR),
         theme.text("held-out loss (each epoch)", theme.SMALL, theme.GOOD),
     ).arrange(RIGHT, buff=0.4)
     chart_keys.move_to(CHART_ORIGIN + (CHART_SIZE[1] + 0.25) * UP, aligned_edge=LEFT)
     chart_keys.shift(0.15 * RIGHT)
     labels, loss, accuracy, right = readouts(len(panels.val_y))
-    counter = LiveCounter(run.manifest["progress"])
-    fixed = Group(head, captions, fit_keys(run, images), chart_keys, labels)
-    moving = Group(*images, chart, loss, accuracy, right, counter)
+    counter = scene.step_counter(0)
+    fixed = Group(head, captions, fit_keys(run, images), chart.axes, chart_keys, labels)
+    moving = Group(*images, chart.curves, loss, accuracy, right, counter)
+
+    def snapshot(i: int) -> np.ndarray:
+        """What changes once per recorded snapshot: the held-out marks (returned), the
+        numbers and the counter."""
+        val_p1 = val.values[i][:, 1]
+        correct = panels.right(val_p1)
+        accuracy.set_text(f"{100 * correct / len(panels.val_y):.1f}%")
+        right.set_text(f"{correct} of {len(panels.val_y)} right")
+        counter.set_step(int(val.steps[i]))
+        return val_p1
+
+    marks = OnSnapshot(val, snapshot)
 
     def draw(step: float) -> None:
-        surface, val_p1 = panels.canvas.smooth(prob.at(step)[1]), val.at(step)[:, 1]
+        surface = panels.canvas.smooth(prob.at(step)[1])
         set_pixels(images[0], panels.hard(surface))
         set_pixels(images[1], panels.soft(surface))
-        set_pixels(images[2], panels.held_out(surface, val_p1))
+        set_pixels(images[2], panels.held_out(surface, marks(step)))
         latest = chart.show_until(step)
-        loss.set("–" if latest is None else f"{latest:.3f}")
-        correct = panels.right(val_p1)
-        accuracy.set(f"{100 * correct / len(panels.val_y):.1f}%")
-        right.set(f"{correct} of {len(panels.val_y)} right")
-        counter.set_step(round(step))
+        loss.set_text("–" if latest is None else f"{latest:.3f}")
 
     draw(0.0)
     scene.play(FadeIn(fixed), FadeIn(moving), run_time=0.8)
@@ -598,32 +506,46 @@ def fitting_part(scene: RunScene) -> None:
     scene.wait(2.0)
 
 
-def readouts(held_out: int) -> tuple[VGroup, LiveText, LiveText, LiveText]:
+class OnSnapshot:
+    """Calls ``update(index)`` when the recorded snapshot on screen changes, and returns its
+    last result: numbers and labels are redrawn once per snapshot, not on every frame."""
+
+    def __init__(self, series: Series, update: Callable[[int], object]):
+        self.series, self.update = series, update
+        self.shown, self.result = -1, None
+
+    def __call__(self, step: float):
+        i = self.series.index(step)
+        if i != self.shown:
+            self.result, self.shown = self.update(i), i
+        return self.result
+
+
+def readouts(held_out: int) -> tuple[Group, Label, Label, Label]:
     """The live numbers beside the loss chart, under their (fixed) labels."""
     top = CHART_ORIGIN[1] + CHART_SIZE[1] + 0.3
-    labels = VGroup(
+    labels = Group(
         theme.text("training loss", theme.LABEL, theme.MUTED),
         theme.text("held-out accuracy", theme.LABEL, theme.MUTED),
     )
-    for label, x in zip(labels, READOUT_X, strict=True):
-        label.move_to([x, top, 0], aligned_edge=UP + LEFT)
     numbers = (
-        LiveText("0.000", theme.TITLE, theme.BAR, weight="BOLD"),
-        LiveText("00.0%", theme.TITLE, theme.ACCENT, weight="BOLD"),
+        theme.text("0.000", theme.TITLE, theme.BAR, weight="BOLD"),
+        theme.text("00.0%", theme.TITLE, theme.ACCENT, weight="BOLD"),
     )
-    for number, x in zip(numbers, READOUT_X, strict=True):
-        number.shift([x, top - 0.75, 0] - number.anchor.get_center())
-    right = LiveText(f"{held_out} of {held_out} right", theme.SMALL, theme.MUTED)
-    right.shift([READOUT_X[1], top - 1.15, 0] - right.anchor.get_center())
+    for label, number, x in zip(labels, numbers, READOUT_X, strict=True):
+        label.move_to([x, top, 0], aligned_edge=UP + LEFT)
+        number.next_to(label, DOWN, buff=0.1, aligned_edge=LEFT)
+    right = theme.text(f"{held_out} of {held_out} right", theme.SMALL, theme.MUTED)
+    right.next_to(numbers[1], DOWN, buff=0.1, aligned_edge=LEFT)
     return labels, *numbers, right
 
 
 def fit_keys(run: Run, images: list) -> Group:
     """What each panel's colours and marks mean, under it."""
     first, second = run.classes
-    regions = VGroup(
+    regions = Group(
         *(
-            VGroup(
+            Group(
                 Dot(radius=0.09, color=rs.rgb_hex(colour)), theme.text(name, theme.SMALL)
             ).arrange(RIGHT, buff=0.1)
             for name, colour in ((first, CLASS_FILL[0]), (second, CLASS_FILL[1]))
@@ -635,7 +557,7 @@ def fit_keys(run: Run, images: list) -> Group:
     soft = Group(
         theme.text(f"0 {first}", theme.SMALL), bar, theme.text(f"{second} 1", theme.SMALL)
     ).arrange(RIGHT, buff=0.12)
-    marks = VGroup(
+    marks = Group(
         marker(CLASS_INK[0], theme.BACKGROUND, "right", theme.TEXT),
         marker(CLASS_INK[1], theme.ACCENT, "wrong", theme.ACCENT),
         theme.text("fill: true class", theme.SMALL, theme.MUTED),
@@ -646,10 +568,10 @@ def fit_keys(run: Run, images: list) -> Group:
     return keys
 
 
-def marker(fill: np.ndarray, rim: str, words: str, color: str) -> VGroup:
+def marker(fill: np.ndarray, rim: str, words: str, color: str) -> Group:
     dot = Dot(radius=0.08, color=rs.rgb_hex(fill))
     dot.add(Circle(0.1, color=rim, stroke_width=3))
-    return VGroup(dot, theme.text(words, theme.SMALL, color)).arrange(RIGHT, buff=0.1)
+    return Group(dot, theme.text(words, theme.SMALL, color)).arrange(RIGHT, buff=0.1)
 
 
 class Fitting(RunScene):

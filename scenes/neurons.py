@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Group, ImageMobject, Rectangle, VGroup
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Group, ImageMobject, Rectangle
 
 from engine.analysis.contributions import recorded_weights
 from engine.scenekit import ColorBar, Option, RunScene, raster_image, set_pixels, theme
+from engine.scenekit.label import Label
 from engine.scenekit.network import NetworkGraph, sample_units
 from engine.store import Run
 
@@ -52,8 +53,7 @@ MAX_MAPS = 16
 """Neurons shown per layer (the network diagram's sample when a layer is wider)."""
 GRAPH_CENTRE, GRAPH_SIZE = (-4.95, 0.2, 0.0), (3.1, 3.9)
 BLOCKS_LEFT, BLOCKS_RIGHT = -2.75, 6.76
-BLOCKS_TOP, BLOCKS_BOTTOM = 2.05, -2.3
-TOUR_Y = -2.3
+BLOCKS_TOP, BLOCKS_BOTTOM = 2.05, -2.0
 
 
 @dataclass
@@ -68,7 +68,7 @@ class Block:
     centre: float = 0.0
     """The value drawn white: 0, or 0.5 for a probability."""
     image: ImageMobject | None = None
-    scale: fitting.LiveText | None = None
+    scale: Label | None = None
 
     def maps(self, step: float) -> np.ndarray:
         return self.series.at(step)[self.units]
@@ -118,7 +118,7 @@ def layout(items: list[Block]) -> float:
     return min((BLOCKS_RIGHT - BLOCKS_LEFT - gaps) / width, (BLOCKS_TOP - BLOCKS_BOTTOM) / height)
 
 
-def caption(run: Run, block: Block, value: str) -> VGroup:
+def caption(run: Run, block: Block, value: str) -> Group:
     count = len(block.units)
     width = int(run.layer(block.name).output_shape[0])
     shown = f"{count} of {width}" if count < width else f"{width} neuron{'s' * (width > 1)}"
@@ -130,7 +130,7 @@ def caption(run: Run, block: Block, value: str) -> VGroup:
         detail = "logit"
     else:
         detail = f"{shown}, {'before' if value == 'pre' else 'after'} {activation}"
-    return VGroup(
+    return Group(
         theme.text(block.name, theme.HEADING, weight="BOLD"),
         theme.text(detail, theme.SMALL, theme.MUTED),
     ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
@@ -163,7 +163,7 @@ def neurons_part(scene: RunScene) -> None:
     graph.move_to(GRAPH_CENTRE)
     head = theme.title("Every neuron over the plane", f"{fitting.describe(run)}  ·  run {run.name}")
     per_pixel = layout(items)
-    captions, images, scales, columns = VGroup(), Group(), Group(), Group()
+    captions, images, scales, columns = Group(), Group(), Group(), Group()
     for block in items:
         height, width = block.grid.shape
         block.image = raster_image(np.zeros((height, width, 3), np.uint8), width=width * per_pixel)
@@ -175,15 +175,24 @@ def neurons_part(scene: RunScene) -> None:
     columns.move_to([(BLOCKS_LEFT + BLOCKS_RIGHT) / 2, 0, 0])
     columns.align_to([0, BLOCKS_TOP + captions.height + 0.15, 0], UP)
     for block in items:
-        block.scale = fitting.LiveText("± 0.00", theme.SMALL, theme.MUTED)
-        block.scale.shift(block.image.get_corner(DOWN + LEFT) + 0.32 * DOWN)
+        block.scale = theme.text("± 0.00", theme.SMALL, theme.MUTED)
+        block.scale.next_to(block.image, DOWN, buff=0.12, aligned_edge=LEFT)
         scales.add(block.scale)
     legend = neuron_legend(s["norm"]).to_corner(DOWN + RIGHT, buff=theme.MARGIN)
     edge_legend = graph.legend(length=2.2).to_corner(DOWN + LEFT, buff=theme.MARGIN)
-    tour = fitting.LiveText("", theme.LABEL, theme.ACCENT)
-    tour.shift([columns.get_left()[0], TOUR_Y, 0] - tour.anchor.get_center())
-    counter = fitting.LiveCounter(run.manifest["progress"])
+    tour = theme.text(" ", theme.LABEL, theme.ACCENT)
+    tour.next_to(scales, DOWN, buff=0.2).align_to(columns, LEFT)
+    counter = scene.step_counter(0)
     limits_ = recorded.limits()
+
+    def snapshot(i: int) -> None:
+        """The recorded numbers: each layer's scale and the step."""
+        for block in items:
+            maps = block.series.values[i][block.units]
+            block.scale.set_text(scale_words(block, limits(maps, block.centre, s["norm"])))
+        counter.set_step(int(items[0].series.steps[i]))
+
+    numbers = fitting.OnSnapshot(items[0].series, snapshot)
 
     def draw(step: float) -> None:
         graph.set_weights([w.at(step) for w in weights], limits_)
@@ -191,8 +200,7 @@ def neurons_part(scene: RunScene) -> None:
             maps = block.maps(step)
             scale = limits(maps, block.centre, s["norm"])
             set_pixels(block.image, block.grid.image(maps, scale, block.centre))
-            block.scale.set(scale_words(block, scale))
-        counter.set_step(round(step))
+        numbers(step)
 
     draw(0.0)
     moving = Group(graph, images, scales, counter)
@@ -218,7 +226,7 @@ def neuron_tour(
     scene: RunScene,
     graph: NetworkGraph,
     items: list[Block],
-    words: fitting.LiveText,
+    words: Label,
     step: float,
     dwell: float,
 ) -> None:
@@ -234,7 +242,7 @@ def neuron_tour(
             neuron = 0 if block.centre == 0.5 else int(unit)
             inputs = graph.shown[block.column - 1]
             graph.highlight([(block.column, neuron)], [(block.column, neuron, i) for i in inputs])
-            words.set(describe_unit(block, int(unit), maps))
+            words.set_text(describe_unit(block, int(unit), maps))
             scene.wait(dwell)
     graph.highlight()
     scene.remove(frame, words)

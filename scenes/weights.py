@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Group, ImageMobject, Mobject, Rectangle, VGroup
+from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, Group, ImageMobject, Mobject, Rectangle
 
 from engine.analysis.contributions import (
     Hop,
@@ -35,6 +35,7 @@ from engine.analysis.contributions import (
 )
 from engine.errors import NnreelError
 from engine.scenekit import ColorBar, Option, RunScene, raster_image, set_pixels, theme
+from engine.scenekit.label import Label
 from engine.scenekit.network import NetworkGraph
 from engine.store import Run
 
@@ -59,9 +60,9 @@ class Row:
     total: fitting.MapGrid
     image: ImageMobject
     sum_image: ImageMobject
-    heading: fitting.LiveText
-    labels: list[fitting.LiveText]
-    bias: fitting.LiveText
+    heading: Label
+    labels: list[Label]
+    bias: Label
     frame: Rectangle
     equals: Mobject
 
@@ -81,8 +82,12 @@ class Tracer:
         self.pre = [fitting.Series.load(run, f"plane/{name}.pre") for name in layers[:-1]]
         self.pre.append(fitting.Series.load(run, f"plane/{layers[-1]}"))  # the output's logit
 
-    def hops(self, step: float) -> list[Hop]:
-        return trace([w.at(step) for w in self.weights], [b.at(step) for b in self.biases], start=0)
+    def hops(self, snapshot: int) -> list[Hop]:
+        """The path of largest |w| through the weights recorded at one snapshot."""
+        recorded = self.recorded
+        return trace(
+            [w[snapshot] for w in recorded.weights], [b[snapshot] for b in recorded.biases]
+        )
 
     def inputs(self, column: int, step: float) -> np.ndarray:
         """The maps that feed a neuron of ``column``: the previous layer's recorded outputs,
@@ -90,10 +95,11 @@ class Tracer:
         return self.plane if column == 1 else self.outputs[column - 2].at(step)
 
     def row(self, hop: Hop, step: float, shown: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(the inputs shown: the ``shown`` largest |w|, in unit order; their contributions;
-        the neuron's recorded pre-activation) of one hop."""
+        """(the inputs shown: the ``shown`` largest |w|, in unit order; their contributions
+        at ``step``; the neuron's recorded pre-activation there) of one hop."""
         chosen = np.sort(hop.order[:shown])
-        parts = contributions(self.inputs(hop.column, step)[chosen], hop.weights[chosen])
+        w = self.weights[hop.column - 1].at(step)[hop.unit]
+        parts = contributions(self.inputs(hop.column, step)[chosen], w[chosen])
         return chosen, parts, self.pre[hop.column - 1].at(step)[hop.unit]
 
 
@@ -132,31 +138,41 @@ def weights_part(scene: RunScene) -> None:
         graph.legend(length=2.0).to_corner(DOWN + LEFT, buff=theme.MARGIN),
         contribution_legend().to_corner(DOWN + RIGHT, buff=theme.MARGIN),
     )
-    counter = fitting.LiveCounter(run.manifest["progress"])
+    counter = scene.step_counter(0)
     limits = tracer.recorded.limits()
 
-    def draw(step: float, visible: int = len(rows)) -> None:
-        hops = tracer.hops(step)
-        graph.set_weights([w.at(step) for w in tracer.weights], limits)
-        graph.highlight_path(path(hops)[: visible + 1] if visible < len(rows) else path(hops))
+    def snapshot(i: int) -> list[Hop]:
+        """The path traced through the weights recorded at snapshot ``i``, and the recorded
+        numbers: each row's weights, bias and scales, and the step."""
+        step = float(tracer.recorded.steps[i])
+        hops = tracer.hops(i)
         for hop, row, count in zip(hops, rows, shown, strict=True):
             chosen, parts, pre = tracer.row(hop, step, count)
-            limit, total = float(np.abs(parts).max()), float(np.abs(pre).max())
-            set_pixels(row.image, row.grid.image(parts, limit))
-            set_pixels(row.sum_image, row.total.image(pre[None], total))
             width = widths[hop.column - 1]
             source = names[hop.column - 1] if hop.column > 1 else "the input plane"
             inputs = "x, y" if hop.column == 1 and width == 2 else inputs_words(chosen, width)
-            row.heading.set(
+            row.heading.set_text(
                 f"{unit_name(names, hop.column, hop.unit, widths[hop.column])} ← {source} "
-                f"{inputs}   ·   tiles ± {limit:.3g}, sum ± {total:.3g}"
+                f"{inputs}   ·   tiles ± {np.abs(parts).max():.3g}, sum ± {np.abs(pre).max():.3g}"
             )
-            for label, i in zip(row.labels, chosen, strict=True):
-                label.set(f"{hop.weights[i]:+.2f}")
+            for label, unit in zip(row.labels, chosen, strict=True):
+                label.set_text(f"{hop.weights[unit]:+.2f}", keep=ORIGIN)
+            row.bias.set_text(f"b {hop.bias:+.2f}", keep=ORIGIN)
             strongest = int(np.flatnonzero(chosen == hop.strongest)[0])
             row.frame.move_to(row.grid.locate(row.image, strongest)[0])
-            row.bias.set(f"b {hop.bias:+.2f}")
-        counter.set_step(round(step))
+        counter.set_step(int(step))
+        return hops
+
+    traced = fitting.OnSnapshot(tracer.weights[0], snapshot)
+
+    def draw(step: float, visible: int = len(rows)) -> None:
+        hops = traced(step)
+        graph.set_weights([w.at(step) for w in tracer.weights], limits)
+        graph.highlight_path(path(hops)[: visible + 1] if visible < len(rows) else path(hops))
+        for hop, row, count in zip(hops, rows, shown, strict=True):
+            _, parts, pre = tracer.row(hop, step, count)
+            set_pixels(row.image, row.grid.image(parts, np.abs(parts).max()))
+            set_pixels(row.sum_image, row.total.image(pre[None], np.abs(pre).max()))
 
     draw(final, visible=0)
     scene.play(FadeIn(Group(head, legends)), FadeIn(Group(graph, counter)), run_time=0.8)
@@ -165,7 +181,7 @@ def weights_part(scene: RunScene) -> None:
         draw(final, visible=k)
         scene.add(row_group(row))
         scene.wait(s["dwell"])
-    moving = Group(graph, counter, *(row_group(row) for row in rows))
+    moving = Group(graph, counter, *(row_group(row) for row in rows))  # all rows: the path moves
     fitting.replay(scene, moving, clock, s["seconds"], draw)
     scene.wait(2.0)
 
@@ -192,8 +208,8 @@ def build_rows(mesh: int, shown: list[int]) -> list[Row]:
         image = blank(grid, per_pixel).move_to([ROWS_LEFT, top - 0.3, 0], aligned_edge=UP + LEFT)
         sign = equals.copy().next_to(image, RIGHT, buff=0.15)
         sum_image = blank(total, per_pixel).next_to(sign, RIGHT, buff=0.15)
-        heading = fitting.LiveText("", theme.LABEL, theme.TEXT)
-        heading.shift([ROWS_LEFT, top - 0.2, 0] - heading.anchor.get_center())
+        heading = theme.text(" ", theme.LABEL, theme.TEXT)
+        heading.move_to([ROWS_LEFT, top - 0.15, 0], aligned_edge=LEFT)
         labels = [under(grid, image, i) for i in range(grid.count)]
         centre, side = grid.locate(image, 0)
         frame = Rectangle(
@@ -204,11 +220,11 @@ def build_rows(mesh: int, shown: list[int]) -> list[Row]:
     return rows
 
 
-def under(grid: fitting.MapGrid, image: ImageMobject, index: int) -> fitting.LiveText:
-    """A live label centred under one tile."""
+def under(grid: fitting.MapGrid, image: ImageMobject, index: int) -> Label:
+    """A label centred under one tile (``set_text(..., keep=ORIGIN)`` keeps it centred)."""
     centre, side = grid.locate(image, index)
-    label = fitting.LiveText("", theme.SMALL, theme.MUTED, align="centre")
-    return label.shift(centre + (side / 2 + 0.25) * DOWN - label.anchor.get_center())
+    label = theme.text("+0.00", theme.SMALL, theme.MUTED)
+    return label.move_to(centre + (side / 2 + 0.2) * DOWN)
 
 
 def blank(grid: fitting.MapGrid, per_pixel: float) -> ImageMobject:
@@ -221,7 +237,7 @@ def contribution_legend() -> Group:
     bar = ColorBar(
         "diverging", low="− max", high="+ max", title="input's map × its weight", length=2.2
     )
-    notes = VGroup(
+    notes = Group(
         *(
             theme.text(words, theme.SMALL, theme.MUTED)
             for words in (

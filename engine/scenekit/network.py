@@ -29,7 +29,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from manim import DOWN, LEFT, UP, Circle, Group, VGroup, VMobject
+from manim import DOWN, LEFT, UP, Circle, Group, Mobject, VGroup, VMobject
 
 from engine.errors import RunError
 from engine.scenekit import raster as rs
@@ -71,7 +71,7 @@ def segments(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return starts[:, None, :] * (1 - t) + ends[:, None, :] * t
 
 
-class NetworkGraph(VGroup):
+class NetworkGraph(Group):
     """An MLP's neurons and weighted edges (see the module docstring).
 
     ``widths`` are the units per column, input first; ``names`` label the columns (default
@@ -112,9 +112,9 @@ class NetworkGraph(VGroup):
         self.glow = VMobject().set_stroke(theme.ACCENT, MAX_WIDTH + GLOW_WIDTH, 1.0)
         self.glow.set_fill(opacity=0)
         self.neurons = VGroup(*(self._circles(c) for c in centres))
-        self.dots = VGroup(*self._ellipses(xs, centres, spacing))
+        self.dots = Group(*self._ellipses(xs, centres, spacing))
         self.add(self.glow, self.edges, self.neurons, self.dots)
-        self.labels = VGroup()
+        self.labels = Group()
         if labels:
             self.labels = self._labels(xs, -height / 2 - self.radius - 0.15)
             self.add(self.labels)
@@ -177,9 +177,7 @@ class NetworkGraph(VGroup):
             )
         )
 
-    def _ellipses(
-        self, xs: np.ndarray, centres: list[np.ndarray], spacing: float
-    ) -> list[VMobject]:
+    def _ellipses(self, xs: np.ndarray, centres: list[np.ndarray], spacing: float) -> list[Mobject]:
         dots = []
         for x, units, width, column in zip(xs, self.shown, self.widths, centres, strict=True):
             if len(units) < width:
@@ -187,12 +185,12 @@ class NetworkGraph(VGroup):
                 dots.append(theme.text(ELLIPSIS, theme.HEADING, theme.TEXT).move_to([x, gap, 0]))
         return dots
 
-    def _labels(self, xs: np.ndarray, y: float) -> VGroup:
+    def _labels(self, xs: np.ndarray, y: float) -> Group:
         """Each column's name and width under it; every other one a line lower when
         neighbours would touch."""
-        labels = VGroup()
+        labels = Group()
         for x, name, width in zip(xs, self.names, self.widths, strict=True):
-            label = VGroup(
+            label = Group(
                 theme.text(name, theme.SMALL, theme.TEXT),
                 theme.text(f"{width:,}", theme.SMALL, theme.MUTED),
             ).arrange(DOWN, buff=0.06)

@@ -1,0 +1,167 @@
+"""Render speed of the MLP scenes, each measured side by side with its floor in one process:
+
+- Fitting, Neurons and Weights at 1080p60 against a scene of the same length with one moving
+  dot (the floor: clearing and encoding frames). Target: at most 1.5×.
+- The network graph's edges with their weights changing on every frame, drawn as we draw them
+  (one VMobject per weight level, points rewritten in place) against one ``Line`` per edge
+  restyled every frame, for a 16-16-16-16-10 network (784 edges).
+
+    python -m bench.mlp_render_bench               # 1080p60; several minutes on 2 cores
+    python -m bench.mlp_render_bench --quick       # 480p15, for a fast look
+    python -m bench.mlp_render_bench --scenes fitting,weights
+
+Uses the default run (mlp-ring; trained first if missing) or --run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from manim import LEFT, RIGHT, Dot, Line, Scene, ValueTracker, VGroup, linear
+
+from engine.cli.render import manim_config, render_scene
+from engine.console import console
+from engine.scenekit import RUN_ENV, find_run
+from engine.scenekit.network import NetworkGraph, level_style
+
+SCENES = ("fitting", "neurons", "weights")
+WIDTHS = (16, 16, 16, 16, 10)
+
+
+class MovingDot(Scene):
+    """The floor: one dot crossing the frame for ``seconds``."""
+
+    seconds: ClassVar[float] = 5.0
+
+    def construct(self) -> None:
+        dot = Dot().shift(5 * LEFT)
+        self.play(dot.animate.shift(10 * RIGHT), run_time=self.seconds, rate_func=linear)
+
+
+def weights_at(t: float, rng_seed: int = 0) -> list[np.ndarray]:
+    """Weights that drift smoothly with ``t``, so every frame restyles the edges."""
+    rng = np.random.default_rng(rng_seed)
+    return [
+        np.sin(t * 3 + rng.uniform(0, 6, (out, inp))) for inp, out in itertools.pairwise(WIDTHS)
+    ]
+
+
+class BinnedEdges(Scene):
+    """The graph as NetworkGraph draws it, weights changing on every frame."""
+
+    seconds: ClassVar[float] = 3.0
+
+    def construct(self) -> None:
+        graph = NetworkGraph(list(WIDTHS), width=9, height=5.5)
+        clock = ValueTracker(0.0)
+        graph.add_updater(lambda g: g.set_weights(weights_at(clock.get_value()), [1.0] * 4))
+        self.add(graph)
+        self.play(clock.animate.set_value(1.0), run_time=self.seconds, rate_func=linear)
+
+
+class LineEdges(Scene):
+    """The same graph with one Line per edge, each restyled on every frame."""
+
+    seconds: ClassVar[float] = 3.0
+
+    def construct(self) -> None:
+        graph = NetworkGraph(list(WIDTHS), width=9, height=5.5)
+        lines = VGroup()
+        for column in range(1, len(WIDTHS)):
+            for out in graph.neurons[column]:
+                for inp in graph.neurons[column - 1]:
+                    lines.add(Line(inp.get_center(), out.get_center()))
+        clock = ValueTracker(0.0)
+
+        def restyle(group: VGroup) -> None:
+            levels = np.concatenate(
+                [np.round(w * 8).ravel() for w in weights_at(clock.get_value())]
+            )
+            for line, level in zip(group, levels.astype(int), strict=True):
+                colour, width, opacity = level_style(level)
+                line.set_stroke(colour, width, opacity)
+
+        lines.add_updater(restyle)
+        self.add(lines, graph.neurons)
+        self.play(clock.animate.set_value(1.0), run_time=self.seconds, rate_func=linear)
+
+
+def timed(render) -> tuple[float, Path]:
+    start = time.perf_counter()
+    path = render()
+    return time.perf_counter() - start, path
+
+
+def render_class(cls: type[Scene], media: Path, **settings) -> Path:
+    with manim_config(media_dir=media, **settings):
+        scene = cls()
+        scene.render()
+        return Path(scene.renderer.file_writer.movie_file_path)
+
+
+def video_seconds(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as container:
+        return float(container.duration / av.time_base)
+
+
+def scene_speed(name: str, media: Path, quality: str) -> dict:
+    """One scene against the moving dot for the same number of seconds."""
+    ours, video = timed(lambda: render_scene(name, quality=quality, media_dir=media))
+    MovingDot.seconds = video_seconds(video)
+    floor, _ = timed(lambda: render_class(MovingDot, media, quality=quality))
+    return {
+        "figure": f"{name} vs one moving dot, {quality}, {MovingDot.seconds:.1f} s",
+        "ratio": ours / floor,
+        "detail": f"{ours:.1f} s vs {floor:.1f} s",
+        "target": "≤ 1.5",
+    }
+
+
+def edge_speed(media: Path, quality: str) -> dict:
+    lines, _ = timed(lambda: render_class(LineEdges, media, quality=quality))
+    binned, _ = timed(lambda: render_class(BinnedEdges, media, quality=quality))
+    edges = sum(a * b for a, b in itertools.pairwise(WIDTHS))
+    return {
+        "figure": f"{edges} changing edges as one Line each vs NetworkGraph, {quality}, 3 s",
+        "ratio": lines / binned,
+        "detail": f"{lines:.1f} s vs {binned:.1f} s",
+        "target": "> 1",
+    }
+
+
+def run(quick: bool = False, run_name: str | None = None, scenes=SCENES) -> list[dict]:
+    if run_name:
+        os.environ[RUN_ENV] = run_name
+    find_run("mlp-ring")  # train the default run before anything is timed
+    quality = "low" if quick else "high"
+    with tempfile.TemporaryDirectory() as tmp:
+        media = Path(tmp)
+        rows = [scene_speed(name, media, quality) for name in scenes]
+        return [*rows, edge_speed(media, quality)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="480p15 instead of 1080p60")
+    parser.add_argument("--run", help="the run the scenes show (default: mlp-ring)")
+    parser.add_argument("--scenes", default=",".join(SCENES), help="comma-separated scenes")
+    args = parser.parse_args()
+    scenes = [s for s in args.scenes.split(",") if s]
+    for row in run(args.quick, args.run, scenes):
+        console.print(
+            f"{row['figure']}: [bold]{row['ratio']:.2f}×[/] ({row['detail']}; "
+            f"target {row['target']})"
+        )
+
+
+if __name__ == "__main__":
+    main()
