@@ -1,0 +1,234 @@
+"""``RunScene``: the base of every nnreel scene. It finds the run to show, trains the default
+run on the spot when it does not exist yet, sends videos to ``renders/``, and turns nnreel's
+errors into one clear message instead of Manim's traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from manim import BLACK, RIGHT, UP, Scene, config
+
+from engine.console import console
+from engine.errors import NnreelError, RunError, UnknownNameError
+from engine.presets import DEFAULT_PRESET, preset_config
+from engine.scenekit import theme
+from engine.scenekit.camera import RasterCamera
+from engine.scenekit.widgets import StepCounter
+from engine.store import Run, resolve_run
+
+RUN_ENV = "NNREEL_RUN"
+"""Environment variable naming the run a scene shows (a name under runs/ or a folder)."""
+SET_ENV = "NNREEL_SET"
+"""Environment variable with scene options, e.g. ``NNREEL_SET="image=3 layers=conv1_1,pool1"``."""
+MANIM_MEDIA_DIR = "./media"
+
+
+# -- where videos go --------------------------------------------------------------------------
+def renders_dir(scene_file: str | Path | None) -> Path:
+    """``renders/`` of the project a scene file belongs to: beside the ``scenes/`` folder that
+    holds it (so the output does not depend on the working directory), else ``./renders``."""
+    if scene_file:
+        folder = Path(scene_file).resolve().parent
+        if folder.name == "scenes":
+            return folder.parent / "renders"
+    return Path("renders").resolve()
+
+
+def route_output(scene_file: str | Path | None) -> None:
+    """Point Manim's media folder at ``renders/`` and its videos at
+    ``renders/<scene file>/<quality>/``, unless the user chose a media folder themselves."""
+    if str(config.media_dir) != MANIM_MEDIA_DIR:
+        return
+    config.media_dir = str(renders_dir(scene_file))
+    config.video_dir = "{media_dir}/{module_name}/{quality}"
+
+
+# -- which run --------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock file, so two renders never train the same default run at once."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; a race here only costs a retrain
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_default_run(preset: str) -> Run:
+    """The run named after ``preset``: trained now (and kept) if missing, finished if a
+    previous attempt was interrupted."""
+    from engine.training import resume, train
+
+    folder = resolve_run(preset)
+    with _locked(folder.parent / f".{preset}.lock"):
+        if not (folder / "manifest.json").exists():
+            console.print(
+                f"[bold]No run {preset!r} yet[/]: training it now on the offline data "
+                f"(once; it is kept in {folder} for next time)."
+            )
+            result = train(preset_config(preset), folder)
+        elif Run(folder).status in ("running", "interrupted"):
+            console.print(f"Run {preset!r} is unfinished: continuing its training first.")
+            result = resume(folder)
+        else:
+            return Run(folder)
+    if result.status != "finished":
+        raise RunError(
+            f"Training of {preset!r} stopped at step {result.step:,}. Run the same command "
+            f"again to continue it, or `python -m engine train --resume {folder}`."
+        )
+    return Run(folder)
+
+
+def find_run(default_preset: str) -> Run:
+    """The run named by ``$NNREEL_RUN``, else the scene's default run (made if missing)."""
+    name = os.environ.get(RUN_ENV, "").strip()
+    if not name:
+        return ensure_default_run(default_preset)
+    try:
+        run = Run(name)
+    except RunError as exc:
+        raise RunError(
+            f"The run {name!r} (from ${RUN_ENV}) cannot be used: {exc}\n"
+            f"Train it with `python -m engine train PRESET --run {name}`, list the runs with "
+            f"`python -m engine info`, or unset {RUN_ENV} to use the default run "
+            f"({default_preset!r}, trained on the spot if missing)."
+        ) from None
+    if run.status != "finished":
+        step = run.manifest["progress"].get("step", 0)
+        console.print(
+            f"[yellow]Run {run.name!r} is {run.status} at step {step:,}; showing what it "
+            "recorded so far."
+        )
+    return run
+
+
+ARCH_NAMES = {
+    "vgg16": "VGG-16",
+    "vggcifar": "VGG (CIFAR)",
+    "imagenet-vgg16": "VGG-16 (ImageNet)",
+    "smallcnn": "small CNN",
+    "mlp": "MLP",
+}
+
+
+DATASET_NAMES = {
+    "digits": "procedural digits",
+    "mnist": "MNIST",
+    "mnist-test": "MNIST",
+    "fashion-mnist": "Fashion-MNIST",
+    "cifar10": "CIFAR-10",
+    "svhn": "SVHN",
+}
+
+
+def dataset_name(run: Run) -> str:
+    name = str(run.dataset.get("name", "?"))
+    return DATASET_NAMES.get(name, name)
+
+
+def model_name(run: Run) -> str:
+    """A short human name for a run's model: 'slim VGG-16 (width 0.25)', 'small CNN'."""
+    arch = run.model["arch"]
+    name = ARCH_NAMES.get(arch, arch)
+    width = run.model.get("config", {}).get("width", 1.0)
+    if width and width < 1:
+        return f"slim {name} (width {width:g})"
+    return name
+
+
+# -- scene options ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Option:
+    """A scene setting the user can change through ``$NNREEL_SET`` (or ``render --set``)."""
+
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+
+def names(value: str) -> list[str]:
+    """Option parser for comma-separated names."""
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def parse_options(spec: dict[str, Option], text: str) -> dict[str, Any]:
+    """``"image=3 layers=a,b"`` → ``{"image": 3, "layers": ["a", "b"]}`` on top of defaults."""
+    values = {key: option.default for key, option in spec.items()}
+    for item in text.split():
+        key, sep, raw = item.partition("=")
+        if key not in spec:
+            raise UnknownNameError("scene option", key, spec)
+        if not sep:
+            raise NnreelError(f"Scene option {item!r} needs a value: {key}=VALUE.")
+        try:
+            values[key] = spec[key].parse(raw)
+        except ValueError:
+            raise NnreelError(
+                f"Scene option {key}={raw!r} is not valid: {spec[key].help}."
+            ) from None
+    return values
+
+
+# -- the base scene ---------------------------------------------------------------------------
+class RunScene(Scene):
+    """A scene that shows one recorded run.
+
+    Subclasses set ``default_preset`` (the run used when ``$NNREEL_RUN`` is unset) and
+    ``options``, and read ``self.run`` and ``self.settings`` in ``construct``. Raise
+    ``NnreelError`` for anything the user can fix; it is printed as one message and the
+    render exits with status 2.
+    """
+
+    default_preset: ClassVar[str] = DEFAULT_PRESET
+    options: ClassVar[dict[str, Option]] = {}
+    run: Run
+    settings: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        route_output(config.input_file or inspect.getsourcefile(type(self)))
+        if config.background_color == BLACK:
+            config.background_color = theme.BACKGROUND
+        if config.max_inflight_encoders == 1:
+            # Scenes here are many short animations, each its own video segment: let the
+            # encoding of one overlap the drawing of the next (Manim's own advice: 4).
+            config.max_inflight_encoders = 4
+        kwargs.setdefault("camera_class", RasterCamera)
+        super().__init__(*args, **kwargs)
+
+    def setup(self) -> None:
+        self.settings = parse_options(self.options, os.environ.get(SET_ENV, ""))
+        self.run = find_run(self.default_preset)
+
+    def render(self, preview: bool = False) -> bool:
+        try:
+            return super().render(preview)
+        except NnreelError as exc:
+            # Manim's CLI prints a full traceback for any Exception; SystemExit passes it by.
+            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            raise SystemExit(2) from None
+
+    # -- reading the run ----------------------------------------------------------------------
+    def activations(self, layer: str, snapshot: int = -1) -> np.ndarray:
+        """Recorded activations of ``layer`` on the probe batch at one snapshot (float32)."""
+        self.run.layer(layer)  # an unknown layer names the valid ones
+        return self.run.read(f"acts/{layer}", snapshot).astype(np.float32)
+
+    def step_counter(self, step: int) -> StepCounter:
+        """A step/epoch counter in the top-right corner."""
+        counter = StepCounter(self.run.manifest["progress"], step)
+        return counter.to_corner(UP + RIGHT, buff=theme.MARGIN)

@@ -1,0 +1,312 @@
+"""Numpy rasters for scenes: colour maps, normalisation, grids of maps, top-k channels.
+
+Everything here turns recorded arrays into plain ``uint8`` RGB images ([H, W, 3]), so a scene
+shows a whole layer as one ``ImageMobject`` instead of one mobject per map or per pixel. No
+Manim import: these functions are cheap to test and to call once per frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.errors import UnknownNameError
+
+RGB = tuple[int, int, int]
+
+
+def hex_rgb(code: str) -> RGB:
+    code = code.lstrip("#")
+    return int(code[0:2], 16), int(code[2:4], 16), int(code[4:6], 16)
+
+
+def rgb_hex(rgb) -> str:
+    """(r, g, b) → '#rrggbb', as Manim takes colours."""
+    return "#" + "".join(f"{int(c):02x}" for c in rgb[:3])
+
+
+def _lut(anchors: str) -> np.ndarray:
+    """A 256-entry lookup table linearly interpolated between evenly spaced anchor colours
+    (hex codes separated by spaces)."""
+    points = np.array([hex_rgb(c) for c in anchors.split()], dtype=np.float64)
+    x = np.linspace(0.0, 1.0, len(points))
+    t = np.linspace(0.0, 1.0, 256)
+    return (
+        np.stack([np.interp(t, x, points[:, i]) for i in range(3)], axis=1).round().astype(np.uint8)
+    )
+
+
+@dataclass(frozen=True)
+class Colormap:
+    """A colour map: a 256-entry lookup table, and whether it is centred on zero."""
+
+    name: str
+    lut: np.ndarray
+    """[256, 3] uint8."""
+    diverging: bool
+
+
+COLORMAPS: dict[str, Colormap] = {
+    # matplotlib's viridis at 17 even steps: perceptually uniform, dark = low, yellow = high.
+    "viridis": Colormap(
+        "viridis",
+        _lut(
+            "440154 48186a 472d7b 424086 3b528b 33638d 2c728e 26828e 21918c "
+            "1fa088 28ae80 3fbc73 5ec962 84d44b addc30 d8e219 fde725"
+        ),
+        diverging=False,
+    ),
+    # Seed 004's activation plots: white = silent, darker green = stronger (ColorBrewer Greens).
+    "greens": Colormap(
+        "greens",
+        _lut("f7fcf5 e5f5e0 c7e9c0 a1d99b 74c476 41ab5d 238b45 006d2c 00441b"),
+        diverging=False,
+    ),
+    # ColorBrewer RdBu reversed: blue negative, white zero, red positive.
+    "diverging": Colormap(
+        "diverging",
+        _lut("2166ac 4393c3 92c5de d1e5f0 f7f7f7 fddbc7 f4a582 d6604d b2182b"),
+        diverging=True,
+    ),
+    "gray": Colormap("gray", _lut("000000 ffffff"), diverging=False),
+}
+
+
+def colormap(name: str) -> Colormap:
+    if name not in COLORMAPS:
+        raise UnknownNameError("colour map", name, COLORMAPS)
+    return COLORMAPS[name]
+
+
+def apply_colormap(unit: np.ndarray, cmap: str | Colormap = "viridis") -> np.ndarray:
+    """Values in [0, 1] (any shape) → uint8 RGB with a trailing axis of 3. NaN maps to 0."""
+    lut = (colormap(cmap) if isinstance(cmap, str) else cmap).lut
+    index = np.nan_to_num(np.asarray(unit, dtype=np.float32), nan=0.0)
+    index = np.clip(index * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return lut[index]
+
+
+# -- normalisation ----------------------------------------------------------------------------
+NORMALISATIONS = ("channel", "layer", "symmetric", "symmetric-channel")
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """Maps scaled to [0, 1], with the value range each map was scaled from."""
+
+    unit: np.ndarray
+    """Same shape as the input, float32 in [0, 1]."""
+    lo: np.ndarray
+    """Per map ([N]); the value shown at the bottom of the colour map."""
+    hi: np.ndarray
+    """Per map ([N]); the value shown at the top."""
+    mode: str
+
+    @property
+    def label(self) -> str:
+        """How the colours were scaled, in words a legend can show."""
+        sequential = "max" if np.all(self.lo == 0) else "range"
+        return {
+            "channel": f"each map scaled to its own {sequential}",
+            "layer": f"one scale for the whole layer (its {sequential})",
+            "symmetric": "one scale for the layer, 0 at the centre",
+            "symmetric-channel": "each map scaled on its own, 0 at the centre",
+        }[self.mode]
+
+
+def normalise(maps: np.ndarray, mode: str = "channel") -> Scaled:
+    """Scale N maps ([N, ...]) to [0, 1] for a colour map.
+
+    ``channel``/``layer``: sequential, from 0 (or the minimum, if negative values occur) to the
+    maximum of each map / of all maps, so post-ReLU zero is always the bottom colour.
+    ``symmetric``/``symmetric-channel``: diverging, ±max|x| so zero sits in the middle; for
+    weights and gradients. A constant map (a dead channel) scales to 0 (or 0.5 if diverging).
+    """
+    if mode not in NORMALISATIONS:
+        raise UnknownNameError("normalisation", mode, NORMALISATIONS)
+    x = np.asarray(maps, dtype=np.float32)
+    n = x.shape[0]
+    flat = x.reshape(n, -1) if n else x.reshape(0, 1)
+    per_map = mode in ("channel", "symmetric-channel")
+
+    def reduce(fn, values: np.ndarray) -> np.ndarray:
+        if per_map:
+            return fn(values, axis=1)
+        return np.full(n, fn(values) if values.size else 0.0, dtype=np.float32)
+
+    if mode.startswith("symmetric"):
+        hi = reduce(np.max, np.abs(flat))
+        lo = -hi
+    else:
+        hi = reduce(np.max, flat)
+        lo = np.minimum(reduce(np.min, flat), 0.0)
+    span = hi - lo
+    safe = np.where(span > 0, span, 1.0)
+    shape = (n,) + (1,) * (x.ndim - 1)
+    unit = (x - lo.reshape(shape)) / safe.reshape(shape)
+    if mode.startswith("symmetric"):
+        unit = np.where(span.reshape(shape) > 0, unit, 0.5)
+    return Scaled(np.clip(unit, 0.0, 1.0).astype(np.float32), lo, hi, mode)
+
+
+# -- choosing channels ------------------------------------------------------------------------
+def channel_scores(maps: np.ndarray) -> np.ndarray:
+    """Mean activation of each map ([N, ...] → [N]): how strongly a channel responds."""
+    x = np.asarray(maps, dtype=np.float32)
+    return x.reshape(x.shape[0], -1).mean(axis=1)
+
+
+def top_k(maps: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k most active maps (by mean activation), most active first; ties keep
+    channel order so the choice is stable."""
+    scores = channel_scores(maps)
+    order = np.argsort(-scores, kind="stable")
+    return order[: max(0, k)]
+
+
+def silent(maps: np.ndarray) -> np.ndarray:
+    """Maps that are zero everywhere ([N] bool): a dead ReLU channel on this input."""
+    x = np.asarray(maps, dtype=np.float32)
+    return ~np.any(x.reshape(x.shape[0], -1) != 0, axis=1)
+
+
+# -- composing images -------------------------------------------------------------------------
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscaling of [H, W, ...] by an integer factor (crisp pixels)."""
+    if factor <= 1:
+        return image
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def grid_shape(n: int, aspect: float = 16 / 9, tile_aspect: float = 1.0) -> tuple[int, int]:
+    """(rows, cols) for n tiles whose grid is closest to ``aspect`` (width / height)."""
+    if n <= 0:
+        return 0, 0
+    best, best_cost = (1, n), float("inf")
+    for rows in range(1, n + 1):
+        cols = -(-n // rows)
+        if (rows - 1) * cols >= n:
+            continue
+        cost = abs(np.log((cols * tile_aspect) / rows / aspect)) + 0.02 * (rows * cols - n)
+        if cost < best_cost:
+            best, best_cost = (rows, cols), cost
+    return best
+
+
+def tile(
+    tiles: np.ndarray,
+    *,
+    rows: int | None = None,
+    cols: int | None = None,
+    aspect: float = 16 / 9,
+    scale: int = 1,
+    pad: int = 1,
+    background: RGB = (0, 0, 0),
+    borders: np.ndarray | None = None,
+    border: int = 1,
+) -> np.ndarray:
+    """Compose N RGB tiles ([N, h, w, 3] uint8) into one grid image.
+
+    Tiles are upscaled by ``scale`` (nearest) first, so ``pad`` and ``border`` are in output
+    pixels. ``borders``, an optional [N, 3] uint8 array, frames each tile in its own colour
+    (e.g. to mark silent channels); rows of value (-1) or a None array draw no frame.
+    """
+    n, h, w = tiles.shape[:3]
+    if rows is None and cols is None:
+        rows, cols = grid_shape(n, aspect, w / h)
+    elif rows is None:
+        rows = -(-n // cols)
+    elif cols is None:
+        cols = -(-n // rows)
+    th, tw = h * scale, w * scale
+    frame = border if borders is not None else 0
+    cell_h, cell_w = th + 2 * frame, tw + 2 * frame
+    height = rows * cell_h + (rows + 1) * pad
+    width = cols * cell_w + (cols + 1) * pad
+    canvas = np.empty((height, width, 3), dtype=np.uint8)
+    canvas[:] = background
+    for i in range(min(n, rows * cols)):
+        r, c = divmod(i, cols)
+        y = pad + r * (cell_h + pad)
+        x = pad + c * (cell_w + pad)
+        if frame and borders is not None and np.all(borders[i] >= 0):
+            canvas[y : y + cell_h, x : x + cell_w] = borders[i]
+        canvas[y + frame : y + frame + th, x + frame : x + frame + tw] = upscale(tiles[i], scale)
+    return canvas
+
+
+def tile_scale(height: int, min_tile: int = 24) -> tuple[int, int]:
+    """(scale, pad) for maps ``height`` pixels high: the integer upscaling that makes a tile
+    at least ``min_tile`` pixels, and padding about 1/16 of a tile."""
+    scale = max(1, -(-min_tile // height))
+    return scale, max(1, (height * scale) // 16)
+
+
+def feature_grid(
+    maps: np.ndarray,
+    *,
+    cmap: str = "viridis",
+    mode: str = "channel",
+    rows: int | None = None,
+    cols: int | None = None,
+    aspect: float = 16 / 9,
+    min_tile: int = 24,
+    scale: int | None = None,
+    pad: int | None = None,
+    background: RGB = (0, 0, 0),
+    mark_silent: RGB | None = None,
+) -> tuple[np.ndarray, Scaled]:
+    """Feature maps ([N, H, W]) → one colour-mapped grid image, and how it was scaled.
+
+    Maps are upscaled (by ``scale``, else enough to reach ``min_tile`` pixels) so the padding
+    between them stays thin next to the maps; pass the same ``scale`` and ``pad`` to two grids
+    to draw them at the same pixel size (a layer and its pooled output). With
+    ``mark_silent``, maps that are zero everywhere get a frame in that colour (dead channels
+    are marked, not left looking like any other dark map).
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    scaled = normalise(maps, mode)
+    rgb = apply_colormap(scaled.unit, cmap)
+    auto_scale, auto_pad = tile_scale(maps.shape[1], min_tile)
+    scale = auto_scale if scale is None else scale
+    pad = auto_pad if pad is None else pad
+    borders = None
+    if mark_silent is not None:
+        borders = np.full((len(maps), 3), -1, dtype=np.int16)
+        borders[silent(maps)] = mark_silent
+    image = tile(
+        rgb,
+        rows=rows,
+        cols=cols,
+        aspect=aspect,
+        scale=scale,
+        pad=pad,
+        background=background,
+        borders=borders,
+        border=pad,
+    )
+    return image, scaled
+
+
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """A dataset image as uint8 RGB [H, W, 3]: accepts [C, H, W] or [H, W] / [H, W, C], one or
+    three channels, uint8 or floats in [0, 1]."""
+    x = np.asarray(image)
+    if x.dtype != np.uint8:
+        x = np.clip(x.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if x.ndim == 2:
+        x = x[..., None]
+    elif x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[2] not in (1, 3):
+        x = np.moveaxis(x, 0, -1)
+    if x.shape[2] == 1:
+        x = np.repeat(x, 3, axis=2)
+    return np.ascontiguousarray(x[..., :3])
+
+
+def gradient_bar(cmap: str = "viridis", length: int = 256, vertical: bool = True) -> np.ndarray:
+    """A colour-bar raster: low at the bottom (vertical) or left (horizontal)."""
+    ramp = np.linspace(0.0, 1.0, length, dtype=np.float32)
+    if vertical:
+        return apply_colormap(ramp[::-1, None], cmap)
+    return apply_colormap(ramp[None, :], cmap)

@@ -1,0 +1,192 @@
+"""Manim building blocks shared by scenes: raster panels, a step counter, probability bars and a
+colour-bar legend. Each is a handful of mobjects however much data it shows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from manim import (
+    DOWN,
+    LEFT,
+    RESAMPLING_ALGORITHMS,
+    RIGHT,
+    UP,
+    Group,
+    ImageMobject,
+    Rectangle,
+    VGroup,
+)
+from manim.utils.images import change_to_rgba_array
+
+from engine.scenekit import raster as rs
+from engine.scenekit import theme
+
+
+def _rgba(rgb: np.ndarray) -> np.ndarray:
+    return change_to_rgba_array(np.ascontiguousarray(rgb, dtype=np.uint8), "uint8")
+
+
+def raster_image(
+    rgb: np.ndarray, *, height: float | None = None, width: float | None = None
+) -> ImageMobject:
+    """An ``ImageMobject`` showing a uint8 RGB array with crisp (nearest-neighbour) pixels,
+    sized by ``height`` or ``width`` in frame units (whichever is given; height wins)."""
+    image = ImageMobject(_rgba(rgb))
+    image.set_resampling_algorithm(RESAMPLING_ALGORITHMS["nearest"])
+    if height is not None:
+        image.height = height
+    elif width is not None:
+        image.width = width
+    return image
+
+
+def set_pixels(image: ImageMobject, rgb: np.ndarray) -> ImageMobject:
+    """Replace what a raster shows, keeping its place and size (cheap: one array copy), e.g. in
+    an updater that steps through training snapshots. The new array should have the old one's
+    aspect ratio, or it is stretched to the old size."""
+    image.pixel_array = _rgba(rgb)
+    image.orig_alpha_pixel_array = image.pixel_array[:, :, 3].copy()
+    return image
+
+
+def framed(mobject, color: str = theme.ACCENT, buff: float = 0.06, width: float = 3.0) -> Rectangle:
+    """A rectangle around ``mobject``: to point at a panel or a tile."""
+    return Rectangle(
+        width=mobject.width + 2 * buff,
+        height=mobject.height + 2 * buff,
+        stroke_color=color,
+        stroke_width=width,
+    ).move_to(mobject)
+
+
+class StepCounter(Group):
+    """Where in training the numbers on screen come from: 'step 120 of 375' over
+    'epoch 1 of 2' (the epoch that step belongs to) or 'untrained', right-aligned.
+
+    Build it from a run's progress (``run.manifest['progress']``), place it, then call
+    ``set_step`` as time passes: it redraws its two labels in place.
+    """
+
+    def __init__(self, progress: dict, step: int):
+        super().__init__()
+        self.progress = progress
+        self.total = int(progress.get("total_steps") or progress.get("step") or 0)
+        self.words = self.describe(int(step))
+        self.add(
+            theme.text(self.words[0], theme.BODY, weight="BOLD"),
+            theme.text(self.words[1], theme.LABEL, theme.MUTED),
+        )
+        self.arrange(DOWN, aligned_edge=RIGHT, buff=0.02)
+
+    def describe(self, step: int) -> tuple[str, str]:
+        per_epoch = self.progress.get("steps_per_epoch") or 0
+        epochs = self.progress.get("epochs")
+        second = ""
+        if step == 0:
+            second = "untrained"
+        elif per_epoch and epochs:
+            second = f"epoch {min(epochs, 1 + (step - 1) // per_epoch)} of {epochs}"
+        return f"step {step:,} of {self.total:,}", second
+
+    def set_step(self, step: int) -> StepCounter:
+        self.words = self.describe(int(step))
+        for line, words in zip(self, self.words, strict=True):
+            line.set_text(words, keep=RIGHT)
+        return self
+
+
+class ProbabilityBars(Group):
+    """Class probabilities as horizontal bars under a heading: the predicted class's bar in
+    the accent colour with its percentage, the true class's name in green, and a key saying so.
+
+    ``set_probs`` moves the bars and the percentage in place, so stepping through dozens of
+    training snapshots stays cheap.
+    """
+
+    def __init__(
+        self,
+        classes: Sequence[str],
+        probs: np.ndarray,
+        *,
+        true_label: int | None = None,
+        width: float = 3.3,
+        row_height: float = 0.3,
+        size: int = theme.LABEL,
+        heading: str = "class probabilities",
+    ):
+        super().__init__()
+        names = Group(
+            *(
+                theme.text(
+                    str(name),
+                    size,
+                    theme.GOOD if i == true_label else theme.MUTED,
+                    weight="BOLD" if i == true_label else "NORMAL",
+                )
+                for i, name in enumerate(classes)
+            )
+        )
+        name_width = max(n.width for n in names)
+        self.value = theme.text("100%", size, theme.ACCENT)
+        self.bar_length = max(width - name_width - self.value.width - 0.3, 0.4)
+        self.bars = VGroup()
+        for i, name in enumerate(names):
+            y = -i * row_height
+            name.move_to([name_width - name.width / 2, y, 0])
+            bar = Rectangle(width=1.0, height=row_height * 0.62, stroke_width=0, fill_opacity=1)
+            self.bars.add(bar.move_to([name_width + 0.65, y, 0]))
+        head = theme.text(heading, size, theme.TEXT).next_to(names, UP, buff=0.2)
+        key = Group(
+            theme.text("yellow: predicted", theme.SMALL, theme.ACCENT),
+            theme.text("green: true class", theme.SMALL, theme.GOOD),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
+        key.next_to(names, DOWN, buff=0.2)
+        self.add(names, self.bars, self.value, head.align_to(names, LEFT))
+        self.add(key.align_to(names, LEFT))
+        self.set_probs(probs)
+
+    def set_probs(self, probs: np.ndarray) -> ProbabilityBars:
+        probs = np.asarray(probs, dtype=np.float64)
+        self.predicted = int(np.argmax(probs))
+        left = self.bars.get_left()[0]
+        for i, (bar, p) in enumerate(zip(self.bars, probs, strict=True)):
+            bar.stretch_to_fit_width(max(float(p) * self.bar_length, 0.02))
+            bar.align_to([left, 0, 0], LEFT)
+            bar.set_fill(theme.ACCENT if i == self.predicted else theme.BAR)
+        self.value.set_text(f"{100 * probs[self.predicted]:.0f}%")
+        self.value.next_to(self.bars[self.predicted], RIGHT, buff=0.1)
+        return self
+
+
+class ColorBar(Group):
+    """A colour-bar legend: a title (what is shown and how it was normalised), the colour map,
+    and what its two ends mean. Horizontal (labels under the ends) or vertical."""
+
+    def __init__(
+        self,
+        cmap: str,
+        *,
+        low: str,
+        high: str,
+        title: str,
+        length: float = 2.4,
+        vertical: bool = False,
+        size: int = theme.SMALL,
+    ):
+        super().__init__()
+        head = theme.text(title, size, theme.TEXT)
+        bar = raster_image(rs.gradient_bar(cmap, 128, vertical=vertical))
+        if vertical:
+            bar.stretch_to_fit_height(length).stretch_to_fit_width(0.24)
+        else:  # at least as long as its title, which sits on it
+            bar.stretch_to_fit_width(max(length, head.width)).stretch_to_fit_height(0.2)
+        lo = theme.text(low, size, theme.MUTED)
+        hi = theme.text(high, size, theme.MUTED)
+        if vertical:
+            hi.next_to(bar, RIGHT, buff=0.1).align_to(bar, UP)
+            lo.next_to(bar, RIGHT, buff=0.1).align_to(bar, DOWN)
+        else:
+            lo.next_to(bar, DOWN, buff=0.1).align_to(bar, LEFT)
+            hi.next_to(bar, DOWN, buff=0.1).align_to(bar, RIGHT)
+        self.add(bar, lo, hi, head.next_to(bar, UP, buff=0.1, aligned_edge=LEFT))

@@ -1,0 +1,428 @@
+"""FeatureMaps: one real validation image going through every conv layer of a recorded CNN.
+
+For each conv and pool layer, in order, the run's recorded post-ReLU activations on that
+image are shown as one grid of maps (the most active channels when there are too many to
+read); pooling visibly shrinks the grid to half. Then the dense layers and the class
+probabilities with the prediction marked, and finally the same maps and probabilities at every
+recorded training step, so the viewer sees the features emerge.
+
+    manim scenes/featuremaps.py                              # the default run (vgg16-synth)
+    NNREEL_RUN=smallcnn-synth manim -ql scenes/featuremaps.py
+    NNREEL_SET="image=5 layers=conv1_1,pool1,conv2_1" manim -ql scenes/featuremaps.py
+
+Options (``NNREEL_SET`` or ``python -m engine render featuremaps --set KEY=VALUE``): see
+``FeatureMaps.options``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    FadeIn,
+    FadeTransform,
+    Group,
+    ImageMobject,
+    Rectangle,
+    VGroup,
+)
+
+from engine.errors import NnreelError, RunError
+from engine.scenekit import (
+    ColorBar,
+    Option,
+    ProbabilityBars,
+    RunScene,
+    dataset_name,
+    model_name,
+    names,
+    raster_image,
+    set_pixels,
+    theme,
+)
+from engine.scenekit import raster as rs
+from engine.store import LayerInfo, Run
+
+MAP_KINDS = ("conv", "pool")
+VECTOR_KINDS = ("dense", "gap")
+
+# Layout, in frame units (the frame is about 14.2 × 8).
+BOX = (-3.9, 6.76, -2.35, 1.95)
+"""Left, right, bottom, top of the main panel."""
+SPLIT = 3.3
+"""Where the probability bars begin when they share the panel."""
+INPUT_X = -5.55
+STRIP_BOTTOM = -3.3
+STRIP_HEIGHT = 0.8
+EVOLVE_STEPS = 16
+"""At most this many training snapshots in the last part (evenly chosen among those recorded,
+which are log-spaced: dense early, when features change fastest)."""
+
+
+def map_layers(run: Run, requested: list[str] | None = None) -> list[LayerInfo]:
+    """The layers with recorded feature maps to show, in network order (or as requested)."""
+    recorded = [
+        info
+        for info in run.layers
+        if info.kind in MAP_KINDS and len(info.output_shape) == 3 and run.has(f"acts/{info.name}")
+    ]
+    if not requested:
+        if not recorded:
+            raise RunError(
+                f"Run {run.name!r} ({model_name(run)} on {run.dataset.get('name')}) recorded no "
+                "feature maps: FeatureMaps needs a CNN run with the activations of its conv "
+                "layers (streams acts/<layer>). Show a CNN run, e.g. NNREEL_RUN=smallcnn-synth, "
+                "or train one: python -m engine train vgg16-synth"
+            )
+        return recorded
+    chosen = []
+    for name in requested:
+        info = run.layer(name)  # an unknown name lists the run's layers
+        if info not in recorded:
+            raise NnreelError(
+                f"Layer {name!r} of run {run.name!r} is a {info.kind} layer with output "
+                f"{theme.shape_text(info.output_shape)}, not recorded feature maps. Layers "
+                f"FeatureMaps can show: {', '.join(i.name for i in recorded)}."
+            )
+        chosen.append(info)
+    return chosen
+
+
+def vector_layers(run: Run, after: LayerInfo) -> list[LayerInfo]:
+    """Dense layers after the last map layer whose activations were recorded (at most 3)."""
+    names_ = [info.name for info in run.layers]
+    tail = run.layers[names_.index(after.name) + 1 :]
+    found = [i for i in tail if i.kind in VECTOR_KINDS and run.has(f"acts/{i.name}")]
+    return found[-3:]
+
+
+def evolving_layers(run: Run, layers: list[LayerInfo], requested: list[str] | None) -> list[str]:
+    """Layers shown changing over training: as requested, else the last conv before each of the
+    first three pools whose maps are still at least 8 pixels wide."""
+    if requested is not None:
+        shown = {info.name for info in map_layers(run, requested)}
+        return [name for name in requested if name in shown]
+    chosen = []
+    for previous, info in itertools.pairwise(layers):
+        if info.kind == "pool" and previous.kind == "conv" and previous.output_shape[1] >= 8:
+            chosen.append(previous.name)
+    return chosen[:3]
+
+
+def pick_image(run: Run, requested: int | None) -> int:
+    """Which probe image to show: as requested, else the fourth (a '3' on digits)."""
+    count = len(run.read("probe/labels", 0))
+    if requested is None:
+        return min(3, count - 1)
+    if not 0 <= requested < count:
+        raise NnreelError(
+            f"image={requested} is out of range: the run's probe has {count} images "
+            f"(0 … {count - 1})."
+        )
+    return requested
+
+
+@dataclass
+class Stage:
+    """One map layer as drawn: its grid raster and what the caption says."""
+
+    info: LayerInfo
+    count: int
+    """Channels the layer has."""
+    channels: np.ndarray
+    """The channels shown, in grid order."""
+    rows: int
+    cols: int
+    scale: int
+    pad: int
+    image: np.ndarray
+    silent: int
+    scaling: rs.Scaled
+
+
+class FeatureMaps(RunScene):
+    """A real image through every conv layer of a recorded CNN, then its prediction, then the
+    same maps over training."""
+
+    default_preset = "vgg16-synth"
+    options: ClassVar[dict[str, Option]] = {
+        "image": Option(None, int, "a probe image index (0 = the first)"),
+        "layers": Option(None, names, "comma-separated conv/pool layers, e.g. conv1_1,pool1"),
+        "evolve": Option(None, names, "layers shown over training; empty to skip that part"),
+        "maps": Option(32, int, "show at most this many maps per layer (the most active)"),
+        "cmap": Option("viridis", str, "viridis or greens"),
+        "norm": Option("channel", str, "channel (each map to its own max) or layer"),
+        "evolve_maps": Option(8, int, "maps per layer in the training part"),
+    }
+
+    def construct(self) -> None:
+        s = self.settings
+        rs.colormap(s["cmap"])
+        if s["norm"] not in ("channel", "layer"):
+            raise NnreelError(f"norm={s['norm']!r}: use channel or layer.")
+        self.layers = map_layers(self.run, s["layers"])
+        self.index = pick_image(self.run, s["image"])
+        first = f"acts/{self.layers[0].name}"
+        self.step = int(self.run.steps(first)[-1])
+        self.label = int(self.run.read("probe/labels", 0)[self.index])
+
+        self.add_frame()
+        self.forward_pass()
+        self.prediction()
+        evolve = evolving_layers(self.run, self.layers, s["evolve"])
+        if evolve and len(self.run.steps(first)) > 1:
+            self.over_training(evolve)
+        self.wait(1.5)
+
+    # -- the fixed parts ------------------------------------------------------------------
+    def add_frame(self) -> None:
+        convs = sum(info.kind == "conv" for info in self.layers)
+        head = theme.title(
+            f"Feature maps  ·  {model_name(self.run)}",
+            f"one validation image ({dataset_name(self.run)}) through {convs} conv layers  ·  "
+            f"run {self.run.name}",
+        )
+        self.counter = self.step_counter(self.step)
+        image = rs.to_rgb(self.run.read("probe/images", 0)[self.index])
+        shape = theme.shape_text(self.run.read("probe/images", 0).shape[1:])
+        picture = raster_image(image, height=2.1).move_to([INPUT_X, 0.35, 0])
+        classes = self.run.classes
+        name = classes[self.label] if self.label < len(classes) else str(self.label)
+        above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.2)
+        below = Group(
+            theme.text(shape, theme.LABEL, theme.MUTED),
+            theme.text(f"true class: {name}", theme.LABEL, theme.GOOD),
+        ).arrange(DOWN, buff=0.05)
+        below.next_to(picture, DOWN, buff=0.2)
+        self.legend = self.color_bar("map")
+        self.strip = self.network_strip()
+        self.add(self.counter, picture, above, below, self.strip, self.legend)
+        self.play(FadeIn(head), run_time=0.6)
+
+    def color_bar(self, unit: str) -> ColorBar:
+        """The legend, bottom right: post-ReLU activations from 0 to the normalising max."""
+        per = unit if self.settings["norm"] == "channel" else "layer"
+        bar = ColorBar(
+            self.settings["cmap"], low="0", high="max", title=f"activation, scaled per {per}"
+        )
+        corner = np.array([BOX[1], STRIP_BOTTOM + 0.25, 0])
+        return bar.shift(corner - bar[0].get_corner(DOWN + RIGHT))
+
+    def network_strip(self) -> Group:
+        """One bar per map layer, its height the map size: pooling shows as a step down."""
+        biggest = max(info.output_shape[1] for info in self.layers)
+        chips, labels = VGroup(), Group()
+        x = BOX[0]
+        previous = None
+        for info in self.layers:
+            size = info.output_shape[1]
+            if previous is not None and previous.kind == "pool":
+                x += 0.14
+            height = max(STRIP_HEIGHT * size / biggest, 0.03)
+            chip = Rectangle(width=0.3, height=height, stroke_width=0, fill_opacity=1.0)
+            chip.set_fill(theme.BAR if info.kind == "conv" else theme.MUTED, opacity=0.45)
+            chip.move_to([x + 0.15, STRIP_BOTTOM + height / 2, 0])
+            chips.add(chip)
+            if info.kind == "conv" and (previous is None or previous.kind == "pool"):
+                label = theme.text(f"{size}×{info.output_shape[2]}", theme.SMALL, theme.MUTED)
+                labels.add(label.next_to(chip, DOWN, buff=0.1, aligned_edge=LEFT))
+            x += 0.36
+            previous = info
+        key = theme.text("map size per layer:", theme.SMALL, theme.MUTED)
+        key.next_to(chips, LEFT, buff=0.3).align_to(chips, DOWN)
+        self.chips = chips
+        return Group(key, chips, labels)
+
+    def highlight(self, names_: set[str]) -> None:
+        """Mark the strip's bars of the layers on screen (at once: no animation to build)."""
+        for chip, info in zip(self.chips, self.layers, strict=True):
+            if info.name in names_:
+                chip.set_fill(theme.ACCENT, opacity=1.0)
+            else:
+                chip.set_fill(theme.BAR if info.kind == "conv" else theme.MUTED, opacity=0.45)
+
+    def swap(self, old, new) -> None:
+        """Replace one caption or legend by another at once (fading text costs a deep copy of
+        every glyph per animation)."""
+        if old is not None:
+            self.remove(old)
+        self.add(new)
+
+    # -- part 1: layer by layer -----------------------------------------------------------
+    def stage(self, info: LayerInfo, previous: Stage | None) -> Stage:
+        """The grid of one layer. A pool keeps the channels, layout and pixel size of the conv
+        before it, so each map visibly shrinks in place."""
+        acts = self.activations(info.name)[self.index]
+        s = self.settings
+        if info.kind == "pool" and previous is not None and previous.count == acts.shape[0]:
+            channels, rows, cols = previous.channels, previous.rows, previous.cols
+            scale, pad = previous.scale, previous.pad
+        else:
+            channels = np.arange(len(acts)) if len(acts) <= s["maps"] else rs.top_k(acts, s["maps"])
+            width, height = BOX[1] - BOX[0], BOX[3] - BOX[2]
+            rows, cols = rs.grid_shape(len(channels), width / height, acts.shape[2] / acts.shape[1])
+            scale, pad = rs.tile_scale(acts.shape[1])
+        maps = acts[channels]
+        image, scaling = rs.feature_grid(
+            maps,
+            cmap=s["cmap"],
+            mode=s["norm"],
+            rows=rows,
+            cols=cols,
+            scale=scale,
+            pad=pad,
+            background=rs.hex_rgb(theme.PANEL),
+            mark_silent=rs.hex_rgb(theme.BAD),
+        )
+        silent = int(rs.silent(maps).sum())
+        return Stage(info, len(acts), channels, rows, cols, scale, pad, image, silent, scaling)
+
+    def fit(self, stage: Stage, previous: tuple[Stage, ImageMobject] | None) -> ImageMobject:
+        """The grid as a raster centred in the main panel: fitted to it, or for a pool at its
+        conv's size per pixel, so the grid shows at half the size."""
+        h, w = stage.image.shape[:2]
+        if stage.info.kind == "pool" and previous is not None:
+            before, shown = previous
+            image = raster_image(stage.image, height=h * shown.height / before.image.shape[0])
+        else:
+            width, height = BOX[1] - BOX[0], BOX[3] - BOX[2]
+            image = raster_image(stage.image, height=min(height, width * h / w))
+        return image.move_to([(BOX[0] + BOX[1]) / 2, (BOX[2] + BOX[3]) / 2, 0])
+
+    def caption(self, stage: Stage, before: Stage | None) -> Group:
+        c, h, w = stage.info.output_shape
+        shown = len(stage.channels)
+        if stage.info.kind == "pool" and before is not None:
+            bh, bw = before.info.output_shape[1:]
+            halves = " halves each map" if (bh, bw) == (2 * h, 2 * w) else ""
+            details = f"pooling{halves}: {bh}×{bw} → {h}×{w}"
+        else:
+            details = f"{c} channels of {h}×{w}  ·  post-ReLU"
+        if shown < c:
+            note = f"the {shown} most active of {c} channels, most active first"
+        else:
+            note = f"all {c} channels"
+        note += "  ·  " + stage.scaling.label
+        if stage.silent:
+            note += f"  ·  {stage.silent} silent (red frame)"
+        cap = theme.caption(stage.info.name, details, note)
+        return cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
+
+    def forward_pass(self) -> None:
+        stage, shown, caption = None, None, None
+        for info in self.layers:
+            new = self.stage(info, stage)
+            image = self.fit(new, (stage, shown) if stage else None)
+            cap = self.caption(new, stage)
+            self.highlight({info.name})
+            self.swap(caption, cap)
+            if info.kind == "pool" and shown is not None:
+                self.play(FadeTransform(shown, image), run_time=0.5)  # the grid halves
+            else:
+                # A cut, like turning a page: every fade frame would be drawn, encoded and
+                # stored in a GIF as a whole new picture.
+                self.swap(shown, image)
+            self.wait(0.9)
+            stage, shown, caption = new, image, cap
+        self.last_map = (stage, shown, caption)
+
+    # -- part 2: the prediction -----------------------------------------------------------
+    def prediction(self) -> None:
+        stage, shown, caption = self.last_map
+        probs = self.run.read("probe/probs", -1)[self.index]
+        bars = ProbabilityBars(
+            self.run.classes, probs, true_label=self.label, width=BOX[1] - SPLIT - 0.2
+        )
+        bars.move_to([SPLIT + 0.2, (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
+        vectors = self.vector_rows(vector_layers(self.run, stage.info), BOX[0], SPLIT - 0.3)
+        tail = " → ".join([*(v.name for v in vector_layers(self.run, stage.info)), "softmax"])
+        cap = theme.caption("prediction", tail, "dense activations, each row scaled to its own max")
+        cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
+        legend = self.color_bar("row")
+        self.highlight(set())
+        self.swap(caption, cap)
+        self.swap(self.legend, legend)
+        self.swap(shown, vectors)
+        self.add(bars)
+        self.legend = legend
+        self.wait(1.8)
+        self.bars, self.tail = bars, (vectors, cap)
+
+    def vector_rows(self, layers: list[LayerInfo], left: float, right: float) -> Group:
+        rows = Group()
+        for info in layers:
+            values = self.activations(info.name)[self.index].reshape(1, -1)
+            rgb = rs.apply_colormap(rs.normalise(values, "channel").unit, self.settings["cmap"])
+            strip = raster_image(rgb, height=0.32)
+            strip.stretch_to_fit_width(right - left)
+            label = theme.text(f"{info.name}  ·  {values.shape[1]} units", theme.LABEL, theme.MUTED)
+            rows.add(Group(label, strip).arrange(DOWN, aligned_edge=LEFT, buff=0.12))
+        rows.arrange(DOWN, aligned_edge=LEFT, buff=0.35)
+        return rows.move_to([left, (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
+
+    # -- part 3: over training ------------------------------------------------------------
+    def over_training(self, evolve: list[str]) -> None:
+        steps = self.run.steps(f"acts/{evolve[0]}")
+        snapshots = np.unique(np.linspace(0, len(steps) - 1, EVOLVE_STEPS).round().astype(int))
+        k = self.settings["evolve_maps"]
+        width = SPLIT - 0.3 - BOX[0]
+        tallest = (BOX[3] - BOX[2] - 0.7 * len(evolve)) / len(evolve)
+        rows, rasters, channels = Group(), [], []
+        for name in evolve:
+            final = self.activations(name)[self.index]
+            chosen = rs.top_k(final, k)
+            channels.append(chosen)
+            image = raster_image(self.evolution_row(name, chosen, len(steps) - 1), width=width)
+            if image.height > tallest:
+                image.height = tallest
+            label = theme.text(
+                f"{name}  ·  {len(chosen)} most active of {final.shape[0]}",
+                theme.LABEL,
+                theme.MUTED,
+            )
+            rasters.append(image)
+            rows.add(Group(label, image).arrange(DOWN, aligned_edge=LEFT, buff=0.1))
+        rows.arrange(DOWN, aligned_edge=LEFT, buff=0.3)
+        rows.move_to([BOX[0], (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
+        cap = theme.caption(
+            "during training",
+            "the same image at every recorded step",
+            "the maps most active at the end, each scaled to its own max at every step  ·  "
+            "red frame = silent",
+        )
+        cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
+        vectors, old_cap = self.tail
+        self.highlight(set(evolve))
+        self.swap(old_cap, cap)
+        self.swap(self.legend, self.color_bar("map"))
+        self.swap(vectors, rows)
+        probs = self.run.read("probe/probs")
+        prob_steps = self.run.steps("probe/probs")
+        pause = 6.0 / len(snapshots)
+        for i in snapshots:
+            for name, image, chosen in zip(evolve, rasters, channels, strict=True):
+                set_pixels(image, self.evolution_row(name, chosen, i))
+            j = max(0, int(np.searchsorted(prob_steps, steps[i], side="right")) - 1)
+            self.bars.set_probs(probs[j][self.index])
+            self.counter.set_step(int(steps[i]))
+            self.wait(1.0 if i in (0, len(steps) - 1) else pause)
+
+    def evolution_row(self, name: str, channels: np.ndarray, snapshot: int) -> np.ndarray:
+        maps = self.activations(name, snapshot)[self.index][channels]
+        image, _ = rs.feature_grid(
+            maps,
+            cmap=self.settings["cmap"],
+            mode="channel",
+            rows=1,
+            min_tile=32,
+            background=rs.hex_rgb(theme.PANEL),
+            mark_silent=rs.hex_rgb(theme.BAD),
+        )
+        return image

@@ -1,0 +1,203 @@
+"""FeatureMaps: which layers it shows, its messages, and real renders (MP4 and GIF) checked
+frame by frame, with key frames compared against tests/reference/.
+
+Regenerate the reference frames after an intended visual change with
+``NNREEL_UPDATE_REFERENCES=1 python -m pytest tests/test_featuremaps.py`` and look at them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import NnreelError, RunError, UnknownNameError
+from engine.scenekit import RUN_ENV, SET_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCES = Path(__file__).parent / "reference"
+UPDATE = os.environ.get("NNREEL_UPDATE_REFERENCES") == "1"
+SIZE, FPS = (320, 180), 5
+KEY_FRAMES = {
+    "conv1_2": 1.8,
+    "pool1": 3.2,
+    "conv3_1": 7.0,
+    "prediction": 18.8,
+    "untrained": 20.2,
+    "end": -1,
+}
+"""Times (s) of the frames compared with references, in the middle of each hold (at 5 fps a
+0.9 s hold lasts 4 frames, a 0.5 s pooling 2); -1 is the last frame."""
+
+sys.path.insert(0, str(ROOT / "scenes"))
+import featuremaps  # noqa: E402  (scenes/ is not a package: one scene per file for `manim`)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A deterministic slim VGG-16 run on 256 procedural digits: seconds to train."""
+    from engine.presets import preset_config
+    from engine.training import train
+
+    config = preset_config("vgg16-synth")
+    config.data_settings.update(train_size=256, val_size=64)
+    config.epochs = 1
+    config.record.snapshots, config.record.weights = "log:6", "once"
+    folder = tmp_path_factory.mktemp("runs") / "tiny-vgg"
+    train(config, folder, quiet=True)
+    return folder
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A copy of scenes/featuremaps.py in a scratch project, so renders land in its renders/."""
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    shutil.copy(ROOT / "scenes" / "featuremaps.py", scenes)
+    from engine.cli import render
+
+    monkeypatch.setattr(render, "scenes_dir", lambda: scenes)
+    monkeypatch.setenv(RUN_ENV, "")
+    monkeypatch.setenv(SET_ENV, "")
+    return tmp_path
+
+
+# -- what the scene shows ---------------------------------------------------------------------
+def test_every_conv_and_pool_layer_in_order(tiny_run):
+    from engine.store import Run
+
+    run = Run(tiny_run)
+    layers = featuremaps.map_layers(run)
+    names = [info.name for info in layers]
+    assert sum(info.kind == "conv" for info in layers) == 13
+    assert names[:3] == ["conv1_1", "conv1_2", "pool1"] and names[-1] == "pool5"
+    assert [i.output_shape[1] for i in layers if i.kind == "pool"] == [16, 8, 4, 2, 1]
+    assert featuremaps.evolving_layers(run, layers, None) == ["conv1_2", "conv2_2", "conv3_3"]
+    assert [i.name for i in featuremaps.vector_layers(run, layers[-1])] == ["fc1", "fc2"]
+    assert featuremaps.pick_image(run, None) == 3
+    with pytest.raises(NnreelError, match="out of range"):
+        featuremaps.pick_image(run, 99)
+
+
+def test_unknown_and_unsuitable_layers_are_named(tiny_run):
+    from engine.store import Run
+
+    run = Run(tiny_run)
+    with pytest.raises(UnknownNameError, match="Did you mean 'conv5_3'"):
+        featuremaps.map_layers(run, ["conv9_3"])
+    with pytest.raises(NnreelError, match=r"fc1.*dense layer.*FeatureMaps can show: conv1_1"):
+        featuremaps.map_layers(run, ["fc1"])
+
+
+def test_a_run_without_feature_maps_says_what_to_show(tiny_run):
+    from engine.store import Run
+
+    class MlpLike(Run):
+        def has(self, name):
+            return not name.startswith("acts/")
+
+    with pytest.raises(RunError, match=r"recorded no feature maps.*NNREEL_RUN=smallcnn-synth"):
+        featuremaps.map_layers(MlpLike(tiny_run))
+
+
+# -- messages through Manim's own CLI and ours ------------------------------------------------
+def test_manim_cli_prints_one_message_for_a_missing_run(tmp_path):
+    env = {**os.environ, RUN_ENV: "no-such-run", "NNREEL_RUNS": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "manim", "-ql", str(ROOT / "scenes" / "featuremaps.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "error: The run 'no-such-run' (from $NNREEL_RUN) cannot be used" in done.stderr
+    assert "python -m engine train" in done.stderr
+
+
+def test_render_cli_messages(project, tiny_run, tmp_path, monkeypatch, capsys):
+    from engine.cli import main
+
+    assert main(["render", "nosuchscene"]) == 2
+    assert "Unknown scene 'nosuchscene'" in capsys.readouterr().err
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text('{"format": "nnreel-run"')
+    with pytest.raises(SystemExit) as exit_:
+        main(["render", "featuremaps", "--run", str(broken), "--quality", "low"])
+    assert exit_.value.code == 2
+    assert "is corrupt" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit):
+        main(["render", "featuremaps", "--run", str(tiny_run), "--set", "layers=conv1_1,convx"])
+    assert "Unknown layer 'convx'" in capsys.readouterr().err
+
+
+# -- real renders -----------------------------------------------------------------------------
+def decode(path: Path) -> tuple[list[float], np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        frames = [(f.time, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    return [t for t, _ in frames], np.stack([a for _, a in frames])
+
+
+def frame_at(times: list[float], frames: np.ndarray, t: float) -> np.ndarray:
+    if t < 0:
+        return frames[-1]
+    return frames[int(np.argmin(np.abs(np.asarray(times) - t)))]
+
+
+def matches(frame: np.ndarray, reference: np.ndarray) -> tuple[bool, str]:
+    """Alike up to video-codec noise and font antialiasing; a moved or missing panel, label or
+    colour change is not."""
+    if frame.shape != reference.shape:
+        return False, f"shape {frame.shape} != {reference.shape}"
+    diff = np.abs(frame.astype(int) - reference.astype(int)).max(axis=2)
+    mean, changed = diff.mean(), (diff > 48).mean()
+    return mean < 4.0 and changed < 0.01, f"mean diff {mean:.2f}, {changed:.2%} pixels changed"
+
+
+@pytest.mark.render
+def test_render_mp4_and_gif(project, tiny_run, monkeypatch, capsys):
+    from PIL import Image
+
+    from engine.cli import main
+
+    monkeypatch.setenv(RUN_ENV, str(tiny_run))
+    width, height = SIZE
+    args = ["render", "featuremaps", "--resolution", f"{width},{height}", "--fps", str(FPS)]
+    assert main([*args, "--format", "gif"]) == 0
+    video = project / "renders" / "featuremaps" / f"{height}p{FPS}" / "FeatureMaps.mp4"
+    assert str(video.relative_to(project)) in capsys.readouterr().err.replace("\n", "")
+
+    times, frames = decode(video)
+    assert frames.shape[1:] == (height, width, 3)
+    assert 25 <= times[-1] <= 45 and len(frames) == pytest.approx(times[-1] * FPS, abs=2)
+    steps = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+    assert (steps > 0.5).sum() >= 20  # it moves: layer after layer, then training
+    assert all(frame.std() > 10 for frame in frames[3:])  # nothing blank after the fade-in
+
+    with Image.open(video.with_suffix(".gif")) as gif:
+        assert gif.size == (width, height) and gif.n_frames >= 20
+
+    REFERENCES.mkdir(exist_ok=True)
+    failures = []
+    for name, t in KEY_FRAMES.items():
+        frame, path = frame_at(times, frames, t), REFERENCES / f"featuremaps_{name}.png"
+        if UPDATE or not path.exists():
+            Image.fromarray(frame).save(path)
+            continue
+        ok, why = matches(frame, np.asarray(Image.open(path).convert("RGB")))
+        if not ok:
+            Image.fromarray(frame).save(video.parent / path.name)
+            failures.append(f"{name} (t={t}): {why}; got {video.parent / path.name}")
+    assert not failures, "frames differ from tests/reference:\n" + "\n".join(failures)

@@ -1,0 +1,273 @@
+"""The scene kit: rasters, options, finding (and making) the run, output folders, GIF export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import NnreelError, RunError, UnknownNameError
+from engine.scenekit import base
+from engine.scenekit import raster as rs
+
+
+# -- colour maps and normalisation ------------------------------------------------------------
+def test_colormaps_have_their_known_ends():
+    assert tuple(rs.colormap("viridis").lut[0]) == rs.hex_rgb("440154")
+    assert tuple(rs.colormap("viridis").lut[255]) == rs.hex_rgb("fde725")
+    greens = rs.colormap("greens").lut
+    assert greens[255].sum() < greens[0].sum()  # darker green = stronger
+    assert rs.colormap("diverging").diverging
+    with pytest.raises(UnknownNameError, match="Valid colour maps: viridis"):
+        rs.colormap("jet")
+
+
+def test_apply_colormap_shapes_and_nan():
+    rgb = rs.apply_colormap(np.array([[0.0, 1.0], [np.nan, 0.5]]), "gray")
+    assert rgb.shape == (2, 2, 3) and rgb.dtype == np.uint8
+    assert rgb[0, 0].tolist() == [0, 0, 0] and rgb[0, 1].tolist() == [255, 255, 255]
+    assert rgb[1, 0].tolist() == [0, 0, 0]
+
+
+def test_normalise_per_channel_and_layer():
+    maps = np.stack([np.full((2, 2), 2.0), np.full((2, 2), 4.0)])
+    maps[0, 0, 0] = 0.0
+    channel = rs.normalise(maps, "channel")
+    assert channel.unit[0].max() == 1.0 and channel.unit[1].max() == 1.0
+    assert channel.hi.tolist() == [2.0, 4.0] and channel.lo.tolist() == [0.0, 0.0]
+    assert channel.label == "each map scaled to its own max"
+    layer = rs.normalise(maps, "layer")
+    assert layer.unit[0, 0, 1] == pytest.approx(0.5) and layer.unit[1].max() == 1.0
+    assert "whole layer" in layer.label
+
+
+def test_symmetric_normalisation_centres_zero():
+    weights = np.array([[[-2.0, 0.0, 1.0]]])
+    scaled = rs.normalise(weights, "symmetric")
+    assert scaled.unit[0, 0].tolist() == pytest.approx([0.0, 0.5, 0.75])
+    white = rs.apply_colormap(scaled.unit, "diverging")[0, 0, 1]
+    assert np.abs(white.astype(int) - rs.hex_rgb("f7f7f7")).max() <= 2
+
+
+def test_constant_maps_do_not_divide_by_zero():
+    dead = np.zeros((2, 3, 3))
+    assert np.all(rs.normalise(dead, "channel").unit == 0)
+    assert np.all(rs.normalise(dead, "symmetric-channel").unit == 0.5)
+    with pytest.raises(UnknownNameError, match="normalisation"):
+        rs.normalise(dead, "global")
+
+
+# -- channels, grids, images ------------------------------------------------------------------
+def test_top_k_and_silent_channels():
+    maps = np.zeros((5, 2, 2))
+    maps[1] = 3.0
+    maps[3] = 1.0
+    maps[4, 0, 0] = 1.0
+    assert rs.top_k(maps, 3).tolist() == [1, 3, 4]
+    assert rs.top_k(maps, 10).tolist() == [1, 3, 4, 0, 2]  # ties keep channel order
+    assert rs.silent(maps).tolist() == [True, False, True, False, False]
+
+
+@pytest.mark.parametrize("n", [1, 5, 16, 32, 64, 128])
+def test_grid_shape_holds_every_tile_without_an_empty_row(n):
+    rows, cols = rs.grid_shape(n, aspect=16 / 9)
+    assert rows * cols >= n and (rows - 1) * cols < n
+
+
+def test_tile_places_tiles_pads_and_borders():
+    tiles = np.zeros((3, 2, 2, 3), dtype=np.uint8)
+    tiles[1] = 200
+    borders = np.array([[-1, -1, -1], [255, 0, 0], [-1, -1, -1]], dtype=np.int16)
+    image = rs.tile(tiles, rows=1, scale=2, pad=1, background=(9, 9, 9), borders=borders)
+    cell = 4 + 2  # 2×2 upscaled by 2, plus a 1-pixel frame each side
+    assert image.shape == (1 * cell + 2, 3 * cell + 4, 3)
+    assert image[0, 0].tolist() == [9, 9, 9]
+    x1 = 1 + cell + 1  # second cell's left edge
+    assert image[1, x1].tolist() == [255, 0, 0]  # its frame
+    assert image[2, x1 + 1].tolist() == [200, 200, 200]  # its upscaled pixels
+    assert image[1, 1].tolist() == [9, 9, 9]  # no frame on the first tile
+
+
+def test_feature_grid_is_one_image_and_marks_silent_maps():
+    maps = np.random.default_rng(0).random((6, 4, 4)).astype(np.float32)
+    maps[2] = 0
+    image, scaled = rs.feature_grid(maps, rows=2, min_tile=8, mark_silent=(255, 0, 0))
+    assert image.ndim == 3 and image.dtype == np.uint8
+    assert (image == [255, 0, 0]).all(axis=2).sum() > 0
+    assert scaled.mode == "channel"
+
+
+def test_to_rgb_accepts_dataset_layouts():
+    gray = np.arange(16, dtype=np.uint8).reshape(1, 4, 4)
+    assert rs.to_rgb(gray).shape == (4, 4, 3)
+    assert rs.to_rgb(np.ones((3, 4, 4), dtype=np.float32))[0, 0].tolist() == [255] * 3
+    assert rs.to_rgb(np.zeros((4, 4))).shape == (4, 4, 3)
+
+
+def test_upscale_is_nearest_neighbour():
+    image = np.array([[1, 2], [3, 4]], dtype=np.uint8)
+    assert rs.upscale(image, 2).tolist() == [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]
+
+
+# -- options ----------------------------------------------------------------------------------
+OPTIONS = {
+    "image": base.Option(None, int, "a probe image index"),
+    "layers": base.Option(None, base.names, "comma-separated layers"),
+}
+
+
+def test_parse_options():
+    assert base.parse_options(OPTIONS, "") == {"image": None, "layers": None}
+    parsed = base.parse_options(OPTIONS, "image=3  layers=conv1_1,pool1")
+    assert parsed == {"image": 3, "layers": ["conv1_1", "pool1"]}
+    with pytest.raises(UnknownNameError, match="Did you mean 'image'"):
+        base.parse_options(OPTIONS, "imag=3")
+    with pytest.raises(NnreelError, match="needs a value"):
+        base.parse_options(OPTIONS, "image")
+    with pytest.raises(NnreelError, match="a probe image index"):
+        base.parse_options(OPTIONS, "image=three")
+
+
+# -- finding the run --------------------------------------------------------------------------
+def test_missing_named_run_says_how_to_make_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNREEL_RUNS", str(tmp_path))
+    monkeypatch.setenv(base.RUN_ENV, "nope")
+    with pytest.raises(RunError) as info:
+        base.find_run("vgg16-synth")
+    message = str(info.value)
+    assert "'nope'" in message and "python -m engine train" in message
+    assert base.RUN_ENV in message and "does not exist" in message
+
+
+def test_broken_named_run_says_what_is_wrong(tmp_path, monkeypatch):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{ not json")
+    monkeypatch.setenv(base.RUN_ENV, str(folder))
+    with pytest.raises(RunError, match="corrupt"):
+        base.find_run("vgg16-synth")
+
+
+def test_default_run_is_trained_once_and_kept(tmp_path, monkeypatch):
+    from engine import presets
+
+    def tiny(name):
+        config = presets.PRESETS[name].config
+        config = type(config).from_json(config.to_json())
+        config.data_settings.update(train_size=128, val_size=32)
+        config.epochs, config.batch_size = 1, 64
+        config.record.snapshots, config.record.weights = "log:3", "once"
+        return config
+
+    monkeypatch.setenv("NNREEL_RUNS", str(tmp_path))
+    monkeypatch.delenv(base.RUN_ENV, raising=False)
+    monkeypatch.setattr(base, "preset_config", tiny)
+    run = base.find_run("smallcnn-synth")
+    assert run.status == "finished" and run.folder == tmp_path / "smallcnn-synth"
+    created = json.loads((run.folder / "manifest.json").read_text())["created"]
+
+    monkeypatch.setattr(base, "preset_config", lambda name: pytest.fail("trained twice"))
+    again = base.find_run("smallcnn-synth")
+    assert json.loads((again.folder / "manifest.json").read_text())["created"] == created
+
+
+def test_renders_land_beside_the_scenes_folder(tmp_path):
+    scene = tmp_path / "project" / "scenes" / "demo.py"
+    assert base.renders_dir(scene) == (tmp_path / "project" / "renders").resolve()
+
+
+# -- GIF export -------------------------------------------------------------------------------
+def make_video(path: Path, seconds: float = 2.0, fps: int = 10, size=(160, 90)) -> Path:
+    """A small MP4: a square moving over a gradient (so frames differ)."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(int(seconds * fps)):
+            frame = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+            frame[..., 0] = np.linspace(0, 255, size[0], dtype=np.uint8)
+            frame[20:50, 5 + 5 * i : 35 + 5 * i] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def test_gif_export_resizes_and_keeps_timing(tmp_path):
+    from PIL import Image
+
+    from engine.export import gif_from_video
+
+    video = make_video(tmp_path / "clip.mp4")
+    result = gif_from_video(video, width=80, fps=5)
+    assert result.path == tmp_path / "clip.gif" and result.size == result.path.stat().st_size
+    with Image.open(result.path) as gif:
+        assert gif.size == (80, 45)
+        durations = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+    assert len(durations) > 3
+    assert sum(durations[:-1]) == pytest.approx(2000 - 200, abs=250)  # the last frame is held
+
+
+def test_export_cli(tmp_path, capsys):
+    from engine.cli import main
+
+    video = make_video(tmp_path / "clip.mp4")
+    out = tmp_path / "out" / "small.gif"
+    assert main(["export", str(video), "--gif", "--width", "64", "-o", str(out)]) == 0
+    assert out.is_file() and "GIF" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "none.mp4"), "--gif"]) == 2
+    assert "No video at" in capsys.readouterr().err
+    assert main(["export", str(video)]) == 2
+
+
+# -- widgets and camera -----------------------------------------------------------------------
+def test_step_counter_words():
+    from engine.scenekit import StepCounter
+
+    counter = StepCounter({"total_steps": 186, "steps_per_epoch": 93, "epochs": 2}, 0)
+    assert counter.words == ("step 0 of 186", "untrained")
+    assert counter.describe(93) == ("step 93 of 186", "epoch 1 of 2")
+    assert counter.describe(94)[1] == "epoch 2 of 2"
+    top_right = counter.get_corner([1, 1, 0]).copy()
+    counter.set_step(186)
+    assert counter.words[0] == "step 186 of 186"
+    assert np.allclose(counter.get_corner([1, 1, 0]), top_right)  # it stays where it was put
+
+
+def test_probability_bars_mark_the_prediction():
+    from engine.scenekit import ProbabilityBars
+
+    bars = ProbabilityBars(list("abc"), np.array([0.2, 0.7, 0.1]), true_label=0, width=3.0)
+    widths = [bar.width for bar in bars.bars]
+    assert bars.predicted == 1 and widths[1] > widths[0] > widths[2]
+    left = bars.bars.get_left()[0]
+    bars.set_probs(np.array([0.9, 0.05, 0.05]))
+    assert bars.predicted == 0 and bars.bars[0].width > bars.bars[1].width
+    assert bars.bars.get_left()[0] == pytest.approx(left)  # bars grow from a fixed edge
+
+
+def test_raster_camera_draws_like_manims_camera():
+    from manim import DOWN, LEFT, RIGHT, UP, Camera, Scene, tempconfig
+
+    from engine.scenekit import RasterCamera, raster_image
+
+    rgb = np.random.default_rng(0).integers(0, 255, (9, 16, 3), dtype=np.uint8)
+
+    def frame(camera_class) -> np.ndarray:
+        with tempconfig({"pixel_width": 320, "pixel_height": 180, "disable_caching": True}):
+            scene = Scene(camera_class=camera_class)
+            scene.add(raster_image(rgb, height=4).shift(2 * LEFT))  # 10 screen pixels a pixel
+            scene.add(raster_image(rgb, height=2).shift(6.5 * RIGHT + UP))  # partly outside
+            scene.add(raster_image(rgb, height=2).set_opacity(0.5).shift(2.5 * DOWN))
+            scene.renderer.update_frame(scene)
+            return scene.renderer.get_frame().astype(int)
+
+    diff = np.abs(frame(Camera) - frame(RasterCamera)).max(axis=2)
+    assert diff.mean() < 0.5 and (diff > 8).mean() < 0.005  # edges may round differently
