@@ -1,0 +1,366 @@
+"""Activations: seed 004's figure, animated — one real test image walked through a CNN layer by
+layer, every channel of every conv (after its ReLU) and pool in one grid, darker green =
+stronger; then the dense layers and the ten class probabilities, the top two named.
+
+A small diagram of the network at the bottom lights the layer on screen. Each grid is one
+raster at the frame's own pixel size (integer upscaling, so every map pixel is a crisp square);
+a pool keeps its conv's grid and pixel size, so the maps visibly halve in place. Channels that
+are zero everywhere on this image get a red frame.
+
+    manim scenes/activations.py                          # the default run (vgg16-synth)
+    NNREEL_RUN=smallcnn-synth manim -ql scenes/activations.py
+    NNREEL_SET="cmap=viridis norm=layer image=2" manim -ql scenes/activations.py
+
+Options (``NNREEL_SET`` or ``python -m engine render activations --set KEY=VALUE``): see
+``Activations.options``. Works on any CNN run: seed 004's network is
+``python -m engine train vggcifar-cifar10 --download``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    FadeIn,
+    FadeTransform,
+    Group,
+    ImageMobject,
+    Mobject,
+    VMobject,
+    config,
+)
+
+from engine.errors import NnreelError, RunError
+from engine.scenekit import (
+    ColorBar,
+    Option,
+    ProbabilityBars,
+    RunScene,
+    dataset_name,
+    model_name,
+    raster_image,
+    theme,
+)
+from engine.scenekit import raster as rs
+from engine.scenekit.charts import TITLE_WIDTH, fitted_title
+from engine.scenekit.layers import LIT_COLOURS, Diagram, layout
+from engine.store import LayerInfo, Run
+
+MAP_KINDS = ("conv", "pool")
+VECTOR_KINDS = ("gap", "dense")
+KIND_WORDS = {
+    "conv": "convolution",
+    "pool": "max pooling",
+    "gap": "global average pooling",
+    "dense": "fully connected",
+}
+NORMS = ("channel", "layer")
+
+# Layout in frame units (the frame is about 14.2 × 8).
+PANEL = (-3.95, 6.75, -2.5, 1.9)
+"""Left, right, bottom, top of the grid panel."""
+SPLIT = 2.2
+"""Where the probability bars begin in the last part."""
+INPUT_X = -5.5
+DIAGRAM = (-3.4, 1.1)
+"""Centre line and height of the network diagram at the bottom."""
+RUNNER_UP = "#e8e2d0"
+
+
+@dataclass
+class Grid:
+    """One layer as drawn: its raster and the numbers its caption reports."""
+
+    info: LayerInfo
+    image: np.ndarray
+    count: int
+    shown: int
+    rows: int
+    cols: int
+    scale: int
+    silent: int
+    scaling: str
+
+
+def walked_layers(run: Run) -> list[LayerInfo]:
+    """Every recorded conv and pool layer with maps, then the recorded global-pool and dense
+    layers after them, in network order (the logits end the walk as probabilities)."""
+    shown = [
+        info
+        for info in run.layers
+        if run.has(f"acts/{info.name}")
+        and ((info.kind in MAP_KINDS and len(info.output_shape) == 3) or info.kind in VECTOR_KINDS)
+    ]
+    if not any(info.kind in MAP_KINDS for info in shown):
+        raise RunError(
+            f"Run {run.name!r} ({model_name(run)} on {dataset_name(run)}) recorded no feature "
+            "maps: Activations needs a CNN run with the activations of its conv layers "
+            "(streams acts/<layer>). Show a CNN run, e.g. NNREEL_RUN=smallcnn-synth, or train "
+            "one: python -m engine train vgg16-synth"
+        )
+    return shown
+
+
+def pick_image(run: Run, requested: int | None) -> int:
+    """Which probe image to walk: as requested, else the fourth (seed 004 showed one frog)."""
+    count = len(run.read("probe/labels", 0))
+    if requested is None:
+        return min(3, count - 1)
+    if not 0 <= requested < count:
+        raise NnreelError(
+            f"image={requested} is out of range: the run's probe has {count} images "
+            f"(0 … {count - 1})."
+        )
+    return requested
+
+
+def pixels_per_unit() -> float:
+    """Output pixels per frame unit, so rasters can be made at the size they are shown."""
+    return config.pixel_height / config.frame_height
+
+
+def crisp_scale(map_size: int, tile_pixels: float) -> tuple[int, int]:
+    """(scale, pad): the largest integer upscaling of a ``map_size``-pixel map that fits
+    ``tile_pixels`` output pixels with its padding and its (silent-channel) frame, each a
+    sixteenth of the upscaled map."""
+    scale = max(1, int(tile_pixels) // map_size)
+    while scale > 1 and scale * map_size + 3 * max(1, scale * map_size // 16) > tile_pixels:
+        scale -= 1
+    return scale, max(1, scale * map_size // 16)
+
+
+def percent(p: float) -> str:
+    """A probability as a percentage with enough digits not to read 100 % or 0 %."""
+    share = 100 * float(p)
+    if 0.05 <= share <= 99.95 or share in (0.0, 100.0):
+        return f"{share:.1f}%"
+    if share < 0.05:
+        return f"{share:.2g}%"
+    decimals = min(6, -int(np.floor(np.log10(100 - share))))
+    return f"{share:.{decimals}f}%"
+
+
+def faces(part: Mobject) -> list[VMobject]:
+    """The filled shapes of a diagram part (box faces, neurons), not its text."""
+    return [m for m in part.family_members_with_points() if isinstance(m, VMobject)]
+
+
+def top_two(probs: np.ndarray) -> tuple[int, int]:
+    order = np.argsort(-np.asarray(probs), kind="stable")
+    return int(order[0]), int(order[1])
+
+
+class Activations(RunScene):
+    """One test image through every layer of a recorded CNN, ending with its prediction."""
+
+    default_preset = "vgg16-synth"
+    options: ClassVar[dict[str, Option]] = {
+        "image": Option(None, int, "a probe image index (0 = the first)"),
+        "cmap": Option("greens", str, "greens (seed 004: darker = stronger), viridis or gray"),
+        "norm": Option("channel", str, "channel (each map to its own max) or layer"),
+        "maps": Option(0, int, "show at most this many channels per layer (0: all)"),
+        "hold": Option(1.2, float, "seconds each layer stays on screen"),
+    }
+
+    def construct(self) -> None:
+        s = self.settings
+        rs.colormap(s["cmap"])
+        if s["norm"] not in NORMS:
+            raise NnreelError(f"norm={s['norm']!r}: use channel or layer.")
+        if s["hold"] <= 0 or s["maps"] < 0:
+            raise NnreelError("hold must be positive and maps zero (all) or more.")
+        self.layers = walked_layers(self.run)
+        self.index = pick_image(self.run, s["image"])
+        self.label = int(self.run.read("probe/labels", 0)[self.index])
+        self.add_frame()
+        last = self.walk()
+        self.prediction(last)
+
+    # -- the fixed parts ----------------------------------------------------------------------
+    def add_frame(self) -> None:
+        step = int(self.run.steps(f"acts/{self.layers[0].name}")[-1])
+        head = fitted_title(
+            f"Activations  ·  {model_name(self.run)}",
+            [f"one validation image ({dataset_name(self.run)}), layer by layer", self.run.name],
+            TITLE_WIDTH,
+        )
+        images = self.run.read("probe/images", 0)
+        picture = raster_image(rs.to_rgb(images[self.index]), height=2.0)
+        picture.move_to([INPUT_X, 1.0, 0])
+        above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.2)
+        below = Group(
+            theme.text(theme.shape_text(images.shape[1:]), theme.LABEL, theme.MUTED),
+            theme.text(f"true class: {self.class_name(self.label)}", theme.LABEL, theme.GOOD),
+        ).arrange(DOWN, buff=0.12)
+        below.next_to(picture, DOWN, buff=0.2)
+        self.legend = self.color_bar().next_to(below, DOWN, buff=0.45).set_x(INPUT_X)
+        self.diagram = self.network()
+        self.add(self.step_counter(step), picture, above, below, self.legend, self.diagram)
+        self.play(FadeIn(head), run_time=0.5)
+
+    def class_name(self, label: int) -> str:
+        classes = self.run.classes
+        return str(classes[label]) if label < len(classes) else str(label)
+
+    def color_bar(self) -> ColorBar:
+        top = "each map's max" if self.settings["norm"] == "channel" else "the layer's max"
+        return ColorBar(
+            self.settings["cmap"], low="0", high=top, title="activation after ReLU", length=2.3
+        )
+
+    def network(self) -> Diagram:
+        """The model's diagram, small, without labels: it only says where the walk is."""
+        centre, height = DIAGRAM
+        slots = layout(self.run.layers, self.run.model["input_shape"], width=13.2, height=height)
+        diagram = Diagram(slots, y=centre)
+        diagram.remove(diagram.labels, diagram.names)
+        diagram.shift((SPLIT - 0.4 - diagram.get_right()[0]) * RIGHT)  # clear of the verdict
+        frame = diagram.parts[0]  # the input's slot: show the input itself in it
+        image = rs.to_rgb(self.run.read("probe/images", 0)[self.index])
+        diagram.add(raster_image(image, height=frame.height).move_to(frame))
+        self.rest_colours = {id(m): m.get_fill_color() for p in diagram.parts for m in faces(p)}
+        return diagram
+
+    def light(self, name: str | None) -> None:
+        """Light the diagram's layer ``name`` (and dim the others), at once."""
+        for slot, part in zip(self.diagram.slots, self.diagram.parts, strict=True):
+            for k, face in enumerate(faces(part)):
+                lit = LIT_COLOURS[min(k, 2)] if slot.kind in (*MAP_KINDS, "gap") else theme.ACCENT
+                face.set_fill(lit if slot.name == name else self.rest_colours[id(face)])
+
+    # -- one grid per layer -------------------------------------------------------------------
+    def grid(self, info: LayerInfo, previous: Grid | None) -> Grid:
+        """All channels of a map layer (or all units of a vector layer, one tile each) as one
+        raster sized for the frame. A pool reuses the grid and pixel size of its conv."""
+        acts = self.activations(info.name)[self.index]
+        vector = acts.ndim == 1
+        maps = acts.reshape(-1, 1, 1) if vector else acts
+        count = len(maps)
+        limit = self.settings["maps"]
+        channels = rs.top_k(maps, limit) if 0 < limit < count else np.arange(count)
+        maps = maps[channels]
+        if previous is not None and info.kind == "pool" and previous.count == count:
+            rows, cols, scale = previous.rows, previous.cols, previous.scale
+            pad = max(1, scale * maps.shape[1] // 16)
+        else:
+            width, height = PANEL[1] - PANEL[0], PANEL[3] - PANEL[2]
+            if vector:
+                width = SPLIT - PANEL[0] - 0.4
+            h, w = maps.shape[1:]
+            rows, cols = rs.grid_shape(len(maps), width / height, w / h)
+            tile = min(width / cols, height / rows) * pixels_per_unit()
+            scale, pad = crisp_scale(max(h, w), tile)
+        # A 1×1 map scaled to its own max is just "on": such layers share one scale.
+        mode = "layer" if maps.shape[1] * maps.shape[2] == 1 else self.settings["norm"]
+        image, scaled = rs.feature_grid(
+            maps,
+            cmap=self.settings["cmap"],
+            mode=mode,
+            rows=rows,
+            cols=cols,
+            scale=scale,
+            pad=max(1, scale // 8) if vector else pad,
+            background=rs.hex_rgb(theme.PANEL),
+            mark_silent=None if vector else rs.hex_rgb(theme.BAD),
+        )
+        silent = 0 if vector else int(rs.silent(maps).sum())
+        return Grid(info, image, count, len(maps), rows, cols, scale, silent, scaled.label)
+
+    def place(self, grid: Grid) -> ImageMobject:
+        """The raster at its own pixel size (crisp), centred in the panel; vector grids on
+        the left, where they stay beside the probabilities."""
+        image = raster_image(grid.image, height=grid.image.shape[0] / pixels_per_unit())
+        right = SPLIT - 0.4 if grid.info.kind in VECTOR_KINDS else PANEL[1]
+        width, height = right - PANEL[0], PANEL[3] - PANEL[2]
+        if image.width > width or image.height > height:  # never past the panel
+            image.scale(min(width / image.width, height / image.height))
+        return image.move_to([(PANEL[0] + right) / 2, (PANEL[2] + PANEL[3]) / 2, 0])
+
+    def caption(self, grid: Grid, previous: Grid | None) -> Group:
+        info = grid.info
+        kind = KIND_WORDS[info.kind]
+        if info.kind in VECTOR_KINDS:
+            details = f"{kind}  ·  {grid.count:,} values"
+            note = "each tile one unit, in network order  ·  one scale for the layer"
+            if info.kind == "dense":
+                note += "  ·  after ReLU"
+        else:
+            c, h, w = info.output_shape
+            details = f"{kind}  ·  {c:,} channels of {h}×{w}"
+            if info.kind == "pool" and previous is not None and len(previous.info.output_shape):
+                ph, pw = previous.info.output_shape[1:]
+                details += f"  (from {ph}×{pw})"
+            shown = "all" if grid.shown == grid.count else f"{grid.shown} of {grid.count:,}"
+            note = f"{shown} channels  ·  after ReLU  ·  {grid.scaling}"
+            if grid.silent:
+                note += f"  ·  {grid.silent} silent (red frame)"
+        cap = theme.caption(info.name, details, note)
+        return cap.move_to([PANEL[0], PANEL[3] + 0.5, 0], aligned_edge=LEFT)
+
+    def walk(self) -> tuple[Grid, ImageMobject, Group]:
+        """Layer after layer: a cut to each new grid; a pool shrinks its conv's grid."""
+        hold = self.settings["hold"]
+        grid, shown, cap = None, None, None
+        for info in self.layers:
+            new = self.grid(info, grid)
+            image, new_cap = self.place(new), self.caption(new, grid)
+            self.light(info.name)
+            self.remove(*(m for m in (cap, shown) if m is not None))
+            self.add(new_cap)
+            if shown is not None and info.kind == "pool" and grid.rows == new.rows:
+                self.add(shown)
+                self.play(FadeTransform(shown, image), run_time=min(0.5, hold / 2))
+            else:
+                self.add(image)
+            self.wait(hold)
+            grid, shown, cap = new, image, new_cap
+        return grid, shown, cap
+
+    # -- the prediction -----------------------------------------------------------------------
+    def prediction(self, last: tuple[Grid, ImageMobject, Group]) -> None:
+        grid, shown, cap = last
+        probs = self.run.read("probe/probs", -1)[self.index]
+        logits = [i.name for i in self.run.layers if i.kind == "logits"]
+        first, second = top_two(probs)
+        bars = ProbabilityBars(
+            self.run.classes,
+            probs,
+            true_label=self.label,
+            width=PANEL[1] - SPLIT,
+            row_height=0.34,
+            size=theme.BODY,
+            heading="class probabilities (softmax)",
+        )
+        bars.bars[second].set_fill(RUNNER_UP)
+        runner = theme.text(percent(probs[second]), theme.BODY, theme.MUTED)
+        runner.next_to(bars.bars[second], RIGHT, buff=0.1)
+        verdict = Group(
+            theme.text(
+                f"1st: {self.class_name(first)}  {percent(probs[first])}",
+                theme.BODY,
+                theme.ACCENT,
+            ),
+            theme.text(f"2nd: {self.class_name(second)}  {percent(probs[second])}", theme.BODY),
+        ).arrange(RIGHT, buff=0.5)
+        panel = Group(bars, runner)
+        panel.move_to([SPLIT + 0.1, (PANEL[2] + PANEL[3]) / 2 + 0.2, 0], aligned_edge=LEFT)
+        verdict.next_to(panel, DOWN, buff=0.35).align_to(panel, LEFT)
+        into = " → ".join([f"{grid.info.name} (left)", *logits[-1:], "softmax"])
+        new_cap = theme.caption("prediction", into, "the network's output on this image")
+        new_cap.move_to([PANEL[0], PANEL[3] + 0.5, 0], aligned_edge=LEFT)
+        self.light(logits[-1] if logits else None)
+        self.remove(cap)
+        self.add(new_cap)
+        if grid.info.kind not in VECTOR_KINDS:
+            room = SPLIT - 0.4 - PANEL[0]
+            factor = min(1.0, room / shown.width)
+            centre = [(PANEL[0] + SPLIT - 0.4) / 2, (PANEL[2] + PANEL[3]) / 2, 0]
+            self.play(shown.animate.scale(factor).move_to(centre), run_time=0.5)
+        self.play(FadeIn(panel), FadeIn(verdict), run_time=0.5)
+        self.wait(2 * self.settings["hold"] + 0.6)

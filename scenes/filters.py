@@ -1,0 +1,363 @@
+"""Filters: seed 003's figure, animated — for one real input, every filter of each conv layer
+in a grid labelled "filter i": its activation map on that input, and beside it the image that
+excites it most (activation maximisation, grown from noise on screen). Filters that never fire
+are marked dead.
+
+The activation maps are the run's recorded post-ReLU activations; the images come from
+``engine.actmax`` (all filters of a layer optimised together in one batch), recorded into the
+run on first use and reused after. Each page is one raster; only the labels are separate.
+
+    manim scenes/filters.py                              # the default run (smallcnn-synth)
+    NNREEL_RUN=smallcnn-svhn manim -ql scenes/filters.py # seed 003's SVHN network (4 convs)
+    NNREEL_SET="layers=conv2 per_page=32 grow=0" manim -ql scenes/filters.py
+    python -m engine actmax smallcnn-synth --layer conv1 --units all --steps 512  # ahead
+
+Options (``NNREEL_SET`` or ``python -m engine render filters --set KEY=VALUE``): see
+``Filters.options``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from manim import DOWN, LEFT, UP, FadeIn, Group, config
+
+from engine.actmax import ActmaxRecording, RenderSettings, load_actmax, record_actmax
+from engine.actmax import recorded_layers as actmax_layers
+from engine.console import console
+from engine.errors import NnreelError, RunError
+from engine.scenekit import (
+    ColorBar,
+    Option,
+    RunScene,
+    dataset_name,
+    model_name,
+    names,
+    raster_image,
+    set_pixels,
+    theme,
+)
+from engine.scenekit import raster as rs
+from engine.scenekit.base import _locked
+from engine.scenekit.charts import TITLE_WIDTH, fitted_title
+from engine.store import LayerInfo, Run
+
+GRID = (-4.15, 6.75, -3.85, 1.95)
+"""Left, right, bottom, top of a page of filters (frame units)."""
+INPUT_X = -5.55
+LABEL_ROOM = 0.3
+"""Height above each pair of tiles for its label."""
+TILE_GAP = 0.06
+INSET = 0.06
+"""Left margin of each cell's tiles, room for a dead filter's frame."""
+GROW_FRAMES = 12
+"""At most this many recorded optimisation steps are shown while the images grow."""
+
+
+def conv_layers(run: Run, requested: list[str] | None) -> list[LayerInfo]:
+    """The conv layers to show: as requested, else all of them when there are at most four
+    (seed 003's networks), else the first conv of each block."""
+    convs = [
+        info
+        for info in run.layers
+        if info.kind == "conv" and len(info.output_shape) == 3 and run.has(f"acts/{info.name}")
+    ]
+    if requested:
+        for name in requested:
+            info = run.layer(name)  # an unknown name lists the run's layers
+            if info not in convs:
+                raise NnreelError(
+                    f"Layer {name!r} of run {run.name!r} is a {info.kind} layer without recorded "
+                    f"activation maps; Filters shows conv layers: "
+                    f"{', '.join(i.name for i in convs) or 'none'}."
+                )
+        return [run.layer(name) for name in requested]
+    if not convs:
+        raise RunError(
+            f"Run {run.name!r} ({model_name(run)}) recorded no conv activations: Filters needs a "
+            "CNN run, e.g. NNREEL_RUN=smallcnn-synth (python -m engine train smallcnn-synth)."
+        )
+    if len(convs) <= 4:
+        return convs
+    kinds = [info.kind for info in run.layers]
+    firsts = [
+        info
+        for i, info in enumerate(run.layers)
+        if info in convs and (i == 0 or kinds[i - 1] != "conv")
+    ]
+    return firsts
+
+
+def ensure_actmax(run: Run, layer: str, steps: int) -> ActmaxRecording:
+    """The run's activation-maximisation images of every filter of ``layer``: recorded now
+    (once, kept in the run) when missing."""
+    with _locked(run.folder.parent / f".{run.name}.actmax.lock"):
+        if layer not in actmax_layers(Run(run.folder)):
+            console.print(
+                f"[bold]No activation-maximisation images of {layer!r} in {run.name!r} yet[/]: "
+                f"optimising every filter from noise now ({steps} steps; once, kept in the run)."
+            )
+            record_actmax(run.folder, layer, "all", RenderSettings(steps=steps), quiet=True)
+    recording = load_actmax(run.folder, layer)
+    count = run.layer(layer).output_shape[0]
+    if sorted(recording.units) != list(range(count)):
+        raise RunError(
+            f"The activation-maximisation recording of {layer!r} in {run.name!r} covers "
+            f"{len(recording.units)} of its {count} filters. Record all of them: python -m "
+            f"engine actmax {run.folder} --layer {layer} --units all"
+        )
+    return recording
+
+
+def pick_image(run: Run, requested: int | None) -> int:
+    """Which probe image to show: as requested, else the fourth (a '3' on digits)."""
+    count = len(run.read("probe/labels", 0))
+    if requested is None:
+        return min(3, count - 1)
+    if not 0 <= requested < count:
+        raise NnreelError(
+            f"image={requested} is out of range: the run's probe has {count} images "
+            f"(0 … {count - 1})."
+        )
+    return requested
+
+
+def pixels_per_unit() -> float:
+    return config.pixel_height / config.frame_height
+
+
+def fit_square(rgb: np.ndarray, side: int, background: tuple[int, int, int]) -> np.ndarray:
+    """An RGB image on a ``side``×``side`` tile: nearest-neighbour resized by the largest whole
+    factor that fits (so pixels stay square and crisp; shrunk only when it must), centred."""
+    h, w = rgb.shape[:2]
+    factor = side / max(h, w) if max(h, w) > side else max(1, side // max(h, w))
+    nh, nw = max(1, int(h * factor)), max(1, int(w * factor))
+    rows = np.minimum((np.arange(nh) / factor).astype(int), h - 1)
+    cols = np.minimum((np.arange(nw) / factor).astype(int), w - 1)
+    tile = np.empty((side, side, 3), dtype=np.uint8)
+    tile[:] = background
+    top, left = (side - nh) // 2, (side - nw) // 2
+    tile[top : top + nh, left : left + nw] = rgb[rows][:, cols]
+    return tile
+
+
+@dataclass
+class Page:
+    """Where the filters of one page go: a grid of cells, each a label over two tiles."""
+
+    filters: list[int]
+    rows: int
+    cols: int
+    cell: tuple[float, float]
+    """Cell width and height in frame units."""
+    side: int
+    """Tile side in pixels."""
+
+    @classmethod
+    def plan(cls, filters: list[int]) -> Page:
+        left, right, bottom, top = GRID
+        width, height = right - left, top - bottom
+        rows, cols = rs.grid_shape(len(filters), width / height, 2.2)
+        cell = (width / cols, height / rows)
+        side = min((cell[0] - 0.22) / 2 - TILE_GAP / 2, cell[1] - LABEL_ROOM - 0.12)
+        return cls(filters, rows, cols, cell, max(4, int(side * pixels_per_unit())))
+
+    def origin(self, k: int) -> np.ndarray:
+        """Top-left corner of cell k (frame units)."""
+        r, c = divmod(k, self.cols)
+        return np.array([GRID[0] + c * self.cell[0], GRID[3] - r * self.cell[1], 0.0])
+
+    def size(self) -> tuple[int, int]:
+        """The page raster's (height, width) in pixels."""
+        ppu = pixels_per_unit()
+        return round((GRID[3] - GRID[2]) * ppu), round((GRID[1] - GRID[0]) * ppu)
+
+    def tile_corner(self, k: int, which: int) -> tuple[int, int]:
+        """Pixel (row, column) of cell k's map tile (0) or image tile (1) in the page raster."""
+        ppu = pixels_per_unit()
+        x, y = self.origin(k)[:2]
+        row = round((GRID[3] - y + LABEL_ROOM) * ppu)
+        col = round((x - GRID[0] + INSET) * ppu) + which * (self.side + round(TILE_GAP * ppu))
+        return row, col
+
+
+class Filters(RunScene):
+    """Every filter of a CNN's conv layers: its map on one input and the image it likes best."""
+
+    default_preset = "smallcnn-synth"
+    options: ClassVar[dict[str, Option]] = {
+        "layers": Option(None, names, "comma-separated conv layers (default: seed 003's)"),
+        "image": Option(None, int, "a probe image index (0 = the first)"),
+        "per_page": Option(16, int, "filters on one page"),
+        "cmap": Option("viridis", str, "activation maps: viridis, greens or gray"),
+        "steps": Option(256, int, "optimisation steps when the images must be made first"),
+        "grow": Option(1.5, float, "seconds the images grow from noise on each page (0: none)"),
+        "hold": Option(2.0, float, "seconds each finished page stays on screen"),
+    }
+
+    def construct(self) -> None:
+        s = self.settings
+        rs.colormap(s["cmap"])
+        if s["per_page"] < 1 or s["steps"] < 1 or s["hold"] <= 0 or s["grow"] < 0:
+            raise NnreelError("per_page and steps must be at least 1, hold positive, grow >= 0.")
+        self.layers = conv_layers(self.run, s["layers"])
+        self.index = pick_image(self.run, s["image"])
+        recordings = {i.name: ensure_actmax(self.run, i.name, s["steps"]) for i in self.layers}
+        self.add_frame()
+        for info in self.layers:
+            count = info.output_shape[0]
+            for first in range(0, count, s["per_page"]):
+                filters = list(range(first, min(count, first + s["per_page"])))
+                self.page(info, recordings[info.name], filters)
+
+    # -- the fixed parts ----------------------------------------------------------------------
+    def add_frame(self) -> None:
+        step = int(self.run.steps(f"acts/{self.layers[0].name}")[-1])
+        head = fitted_title(
+            f"Filters  ·  {model_name(self.run)}",
+            [
+                f"each filter's map on one image ({dataset_name(self.run)}) and the image it "
+                "likes best",
+                self.run.name,
+            ],
+            TITLE_WIDTH,
+        )
+        images = self.run.read("probe/images", 0)
+        label = int(self.run.read("probe/labels", 0)[self.index])
+        classes = self.run.classes
+        picture = raster_image(rs.to_rgb(images[self.index]), height=1.7)
+        picture.move_to([INPUT_X, 0.9, 0])
+        above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.15)
+        below = theme.text(
+            f"true class: {classes[label] if label < len(classes) else label}",
+            theme.LABEL,
+            theme.GOOD,
+        ).next_to(picture, DOWN, buff=0.15)
+        legend = ColorBar(
+            self.settings["cmap"], low="0", high="max", title="activation map", length=2.2
+        )
+        legend.next_to(below, DOWN, buff=0.4).set_x(INPUT_X)
+        key = Group(
+            theme.text("left: map on this input", theme.SMALL, theme.MUTED),
+            theme.text("right: its best image", theme.SMALL, theme.MUTED),
+            theme.text("red: dead, never fires", theme.SMALL, theme.BAD),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.04)
+        key.next_to(legend, DOWN, buff=0.3).set_x(-6.75 + key.width / 2)
+        self.progress = theme.text(" ", theme.SMALL, theme.MUTED)
+        self.progress.next_to(key, DOWN, buff=0.25).align_to(key, LEFT)
+        self.add(self.step_counter(step), picture, above, below, legend, key, self.progress)
+        self.play(FadeIn(head), run_time=0.5)
+
+    # -- one page -----------------------------------------------------------------------------
+    def page(self, info: LayerInfo, recording: ActmaxRecording, filters: list[int]) -> None:
+        """The page's maps and labels, the images growing from noise, then the best ones."""
+        plan = Page.plan(filters)
+        maps = self.activations(info.name)[self.index][filters]
+        map_tiles = self.map_tiles(maps, plan.side)
+        position = [recording.units.index(f) for f in filters]
+        dead = recording.dead[position]
+        labels = self.labels(plan, recording, position, dead)
+        cap = self.caption(info, recording, filters, maps, int(dead.sum()))
+        best = self.image_tiles(recording.best[position], plan.side)
+        frames = self.shown_frames(recording)
+        start = (
+            self.image_tiles(recording.frames[frames[0], position], plan.side) if frames else best
+        )
+        pixels = self.compose(plan, map_tiles, start, dead)
+        raster = raster_image(pixels, height=pixels.shape[0] / pixels_per_unit())
+        raster.move_to([GRID[0], GRID[3], 0], aligned_edge=LEFT + UP)
+        self.add(raster, labels, cap)
+        total = int(recording.settings.get("steps", recording.steps[-1]))
+        for f in frames:
+            tiles = self.image_tiles(recording.frames[f, position], plan.side)
+            set_pixels(raster, self.compose(plan, map_tiles, tiles, dead))
+            self.progress.set_text(f"growing: step {int(recording.steps[f])} of {total}")
+            self.wait(self.settings["grow"] / len(frames))
+        set_pixels(raster, self.compose(plan, map_tiles, best, dead))
+        self.progress.set_text(f"best image in {total} steps")
+        self.wait(self.settings["hold"])
+        self.remove(raster, labels, cap)
+
+    def shown_frames(self, recording: ActmaxRecording) -> list[int]:
+        """Recorded steps shown while the images grow: none when ``grow=0``, else up to
+        ``GROW_FRAMES`` spread over the recorded ones (which are log-spaced)."""
+        if self.settings["grow"] <= 0 or len(recording.steps) < 2:
+            return []
+        picks = np.linspace(0, len(recording.steps) - 1, min(GROW_FRAMES, len(recording.steps)))
+        return sorted(set(picks.round().astype(int).tolist()))
+
+    def map_tiles(self, maps: np.ndarray, side: int) -> list[np.ndarray]:
+        """Each map scaled to its own max in the colour map, on a square tile."""
+        rgb = rs.apply_colormap(rs.normalise(maps, "channel").unit, self.settings["cmap"])
+        return [fit_square(m, side, rs.hex_rgb(theme.PANEL)) for m in rgb]
+
+    def image_tiles(self, images: np.ndarray, side: int) -> list[np.ndarray]:
+        """Activation-maximisation images (uint8 [n, C, H, W]) as square tiles."""
+        return [fit_square(rs.to_rgb(image), side, rs.hex_rgb(theme.PANEL)) for image in images]
+
+    def compose(
+        self,
+        plan: Page,
+        maps: list[np.ndarray],
+        images: list[np.ndarray],
+        dead: np.ndarray,
+    ) -> np.ndarray:
+        """The page as one raster: per cell the map tile and the image tile, a red frame
+        around both for a dead filter."""
+        canvas = np.empty((*plan.size(), 3), dtype=np.uint8)
+        canvas[:] = rs.hex_rgb(theme.BACKGROUND)
+        side = plan.side
+        edge = max(1, side // 24)
+        for k in range(len(plan.filters)):
+            row, col = plan.tile_corner(k, 0)
+            right = plan.tile_corner(k, 1)[1] + side
+            if dead[k]:
+                frame = (slice(row - edge, row + side + edge), slice(col - edge, right + edge))
+                canvas[frame] = rs.hex_rgb(theme.BAD)
+            for which, tile in enumerate((maps[k], images[k])):
+                r, c = plan.tile_corner(k, which)
+                canvas[r : r + side, c : c + side] = tile
+        return canvas
+
+    def labels(
+        self, plan: Page, recording: ActmaxRecording, position: list[int], dead: np.ndarray
+    ) -> Group:
+        """'filter i' over each cell, with the activation its best image reached when that
+        fits; 'dead' in red for a filter that never fired."""
+        labels = Group()
+        room = plan.cell[0] - 0.15
+        for k, (f, p) in enumerate(zip(plan.filters, position, strict=True)):
+            if dead[k]:
+                label = theme.text(f"filter {f}  dead", theme.SMALL, theme.BAD, weight="BOLD")
+            else:
+                label = theme.text(f"filter {f}  peak {recording.best_values[p]:.3g}", theme.SMALL)
+                if label.width > room:
+                    label = theme.text(f"filter {f}", theme.SMALL)
+            corner = plan.origin(k) + np.array([0.0, -0.04, 0.0])
+            labels.add(label.move_to(corner, aligned_edge=LEFT + UP))
+        return labels
+
+    def caption(
+        self,
+        info: LayerInfo,
+        recording: ActmaxRecording,
+        filters: list[int],
+        maps: np.ndarray,
+        dead: int,
+    ) -> Group:
+        c, h, w = info.output_shape
+        size = "×".join(str(s) for s in recording.best.shape[2:])
+        parts = [f"filters {filters[0]}–{filters[-1]} of {c}" if len(filters) < c else f"all {c}"]
+        parts += [f"{dead} dead"] if dead else []
+        silent = int(rs.silent(maps).sum())
+        parts += [f"{silent} silent on this input"] if silent else []
+        parts += ["each map to its own max", "peak: the activation its image reached"]
+        details = f"{c} filters  ·  maps {h}×{w} after ReLU  ·  images {size} from noise"
+        while True:  # drop the least important notes until the caption fits beside the input
+            cap = theme.caption(info.name, details, "  ·  ".join(parts))
+            if cap.width <= GRID[1] - GRID[0] or len(parts) == 1:
+                break
+            parts.pop()
+        return cap.move_to([GRID[0], GRID[3] + 0.75, 0], aligned_edge=LEFT + UP)

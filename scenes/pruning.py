@@ -1,0 +1,650 @@
+"""Pruning: seed 004's fine-grained magnitude pruning, shown — a trained network and the same
+network with its smallest weights set to zero, side by side on one real image.
+
+First the weights: each layer's histogram with the cut-off (red: the weights removed), then
+the removed ones gone; beside it the sparsity each layer ended with. Then every conv and pool
+layer of both networks on the same probe image, the same channels on the same colour scale,
+and their difference on a diverging scale centred on zero, with the relative change per layer
+growing along the bottom. Last, both networks' class probabilities and their validation
+accuracies. Every number comes from the two recorded runs.
+
+The pruned run is made on the spot from the shown run when missing (``engine.analysis.pruning``,
+kept beside it as ``<run>-pruned50``); a pruned run given as the run shows it against its
+parent.
+
+    manim scenes/pruning.py                              # vgg16-synth against 50 % pruned
+    NNREEL_SET="sparsity=0.8 scope=layer" manim -ql scenes/pruning.py
+    python -m engine prune vgg16-synth --sparsity 0.7 --finetune-epochs 1 --name vgg-p70ft
+    NNREEL_RUN=vgg-p70ft manim -ql scenes/pruning.py     # a fine-tuned pruned run
+
+Options (``NNREEL_SET`` or ``python -m engine render pruning --set KEY=VALUE``): see
+``Pruning.options``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    FadeIn,
+    Group,
+    Rectangle,
+    VGroup,
+    config,
+)
+
+from engine.analysis.pruning import SCOPES, prunable, prune_run
+from engine.console import console
+from engine.errors import NnreelError, RunError, UnknownNameError
+from engine.scenekit import (
+    ColorBar,
+    Option,
+    ProbabilityBars,
+    RunScene,
+    model_name,
+    raster_image,
+    theme,
+)
+from engine.scenekit import raster as rs
+from engine.scenekit.base import _locked
+from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
+from engine.store import LayerInfo, Run, human_bytes
+
+MAP_KINDS = ("conv", "pool")
+KEPT, REMOVED, GHOST, CUT = theme.BAR, theme.BAD, "#5a2a2c", theme.ACCENT
+
+# Layout in frame units (the frame is about 14.2 × 8).
+CAPTION_TOP = 2.72
+HISTOGRAMS = (-6.75, 2.55, -3.8, 1.75)
+"""Left, right, bottom, top of the histogram grid (part 1)."""
+SPARSITY_X = (3.1, 6.75)
+PANELS = (-6.75, 6.75, -2.2, 1.45)
+"""The three activation panels side by side (part 2), headings above."""
+PANEL_GAP = 0.3
+CHANGE = (-6.75, 2.4, -3.85, -2.55)
+"""The relative-change chart along the bottom (part 2)."""
+
+
+# -- the two runs -----------------------------------------------------------------------------
+def pruned_name(run: Run, sparsity: float, scope: str) -> Path:
+    """Where the pruned run of ``run`` lives: beside it, named by sparsity (and scope)."""
+    suffix = "" if scope == "global" else f"-{scope}"
+    return run.folder.with_name(f"{run.name}-pruned{round(sparsity * 100)}{suffix}")
+
+
+def parent_of(run: Run) -> Run:
+    """The dense run a pruned run came from (looked for beside it when its recorded path is
+    relative to another working directory)."""
+    recorded = Path(run.manifest["parent"]["run"])
+    for folder in (recorded, run.folder.parent / recorded.name):
+        if (folder / "manifest.json").exists():
+            return Run(folder)
+    raise RunError(
+        f"Run {run.name!r} was pruned from {str(recorded)!r}, which is gone. Show the dense "
+        "run instead (the pruned one is made from it), or restore that folder."
+    )
+
+
+def pruning_pair(run: Run, sparsity: float, scope: str) -> tuple[Run, Run]:
+    """(dense, pruned): ``run`` and its pruned run (made now if missing), or, when ``run`` is
+    itself a pruned run, its parent and ``run``."""
+    if "pruning" in (run.manifest.get("parent") or {}):
+        return parent_of(run), run
+    folder = pruned_name(run, sparsity, scope)
+    with _locked(folder.parent / f".{folder.name}.lock"):
+        if not (folder / "manifest.json").exists():
+            console.print(
+                f"[bold]No pruned run of {run.name!r} yet[/]: pruning {sparsity:.0%} of its "
+                f"weights ({scope}) now (once; kept in {folder})."
+            )
+            prune_run(run.folder, sparsity, scope, name=str(folder), overwrite=True, quiet=True)
+    pruned = Run(folder)
+    if pruned.status != "finished":
+        raise RunError(
+            f"The pruned run {folder} is {pruned.status}; delete it and render again to prune "
+            "afresh."
+        )
+    return run, pruned
+
+
+def check_pair(dense: Run, pruned: Run) -> None:
+    """Both runs must show the same network on the same probe images."""
+    if dense.model != pruned.model:
+        raise RunError(
+            f"Runs {dense.name!r} and {pruned.name!r} hold different networks; show a run and "
+            "a run pruned from it."
+        )
+    if not np.array_equal(dense.read("probe/images", 0), pruned.read("probe/images", 0)):
+        raise RunError(
+            f"Runs {dense.name!r} and {pruned.name!r} recorded different probe images (the "
+            f"dataset has changed since {dense.name!r} was trained), so their activations "
+            f"cannot be compared. Train {dense.name!r} again (`python -m engine train PRESET "
+            f"--run {dense.name} --overwrite`) and delete {pruned.folder}; it is made afresh."
+        )
+
+
+# -- numbers ----------------------------------------------------------------------------------
+def layer_weights(run: Run) -> dict[str, np.ndarray]:
+    """Every prunable layer's final weights, flattened, by layer name."""
+    model = run.load_model()
+    return {
+        name: module.weight.detach().numpy().ravel().copy()
+        for name, module in prunable(model).items()
+    }
+
+
+def cut_off(dense: np.ndarray, pruned: np.ndarray) -> float:
+    """The magnitude below which weights were removed: the largest |w| of the dense network
+    among those the pruned network holds at zero (0 when none was removed)."""
+    removed = np.abs(dense[pruned == 0])
+    return float(removed.max()) if removed.size else 0.0
+
+
+def relative_change(dense: np.ndarray, pruned: np.ndarray) -> float:
+    """‖pruned − dense‖ / ‖dense‖ of one layer's activations."""
+    norm = float(np.linalg.norm(dense))
+    return float(np.linalg.norm(pruned - dense)) / norm if norm else 0.0
+
+
+def histogram_raster(
+    dense: np.ndarray,
+    pruned: np.ndarray,
+    cut: float,
+    size: tuple[int, int],
+    after: bool,
+) -> np.ndarray:
+    """One layer's weight histogram as a [height, width, 3] raster over ±(99.9th percentile of
+    |w|), about two bins per sqrt(weights) (at most one per two pixel columns). Before: the
+    dense weights, those under the cut-off in red on top of those kept. After: the pruned
+    network's non-zero weights, the removed ones a faint ghost. Yellow lines mark ±cut-off."""
+    width, height = size
+    reach = float(np.quantile(np.abs(dense), 0.999)) or 1.0
+    bins = int(np.clip(2 * np.sqrt(dense.size), 16, max(16, width // 2)))
+    edges = np.linspace(-reach, reach, bins + 1)
+
+    def counts(values: np.ndarray) -> np.ndarray:
+        return np.histogram(np.clip(values, -reach, reach), edges)[0].astype(np.float64)
+
+    removed = counts(dense[np.abs(dense) <= cut]) if cut > 0 else np.zeros(bins)
+    full = counts(dense)
+    top = full.max() or 1.0
+    kept = counts(pruned[pruned != 0]) if after else full - removed
+    canvas = np.empty((height, width, 3), dtype=np.uint8)
+    canvas[:] = rs.hex_rgb(theme.PANEL)
+    column = np.minimum(np.arange(width) * bins // width, bins - 1)
+    rows = np.arange(height)[::-1, None]  # pixel row 0 is the top: height - 1 above the base
+
+    def paint(values: np.ndarray, colour: str, base: np.ndarray) -> np.ndarray:
+        tall = np.round(np.minimum(values[column] / top, 1.0) * (height - 2)).astype(int)
+        canvas[(rows >= base) & (rows < base + tall)] = rs.hex_rgb(colour)
+        return base + tall
+
+    floor = np.ones(width, dtype=int)
+    if after:
+        paint(removed, GHOST, floor)
+        paint(kept, KEPT, floor)
+    else:
+        paint(removed, REMOVED, paint(kept, KEPT, floor))
+    canvas[-1] = rs.hex_rgb(theme.MUTED)
+    if cut > 0:
+        for x in (-cut, cut):
+            px = int(np.clip(round((x + reach) / (2 * reach) * (width - 1)), 0, width - 1))
+            canvas[:, max(px - 1, 0) : px + 1] = rs.hex_rgb(CUT)
+    return canvas
+
+
+def pick_image(run: Run, requested: int | None) -> int:
+    """Which probe image to show: as requested, else the fourth (a '3' on digits)."""
+    count = len(run.read("probe/labels", 0))
+    if requested is None:
+        return min(3, count - 1)
+    if not 0 <= requested < count:
+        raise NnreelError(
+            f"image={requested} is out of range: the run's probe has {count} images "
+            f"(0 … {count - 1})."
+        )
+    return requested
+
+
+def pixels_per_unit() -> float:
+    """Output pixels per frame unit: rasters are made at the size they are shown."""
+    return config.pixel_height / config.frame_height
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def probability(p: float) -> str:
+    """A probability as a percentage with enough digits not to read 100 % or 0 %."""
+    share = 100 * float(p)
+    if 0.05 <= share <= 99.95 or share in (0.0, 100.0):
+        return f"{share:.1f}%"
+    if share < 0.05:
+        return f"{share:.2g}%"
+    decimals = min(6, -int(np.floor(np.log10(100 - share))))
+    return f"{share:.{decimals}f}%"
+
+
+def thousands(count: int) -> str:
+    return f"{count / 1e6:.2f} M" if count >= 1e6 else f"{count / 1e3:,.1f} k"
+
+
+@dataclass
+class Trio:
+    """One layer of both networks as drawn: the three rasters, the channels they show and how
+    much the layer changed."""
+
+    info: LayerInfo
+    channels: np.ndarray
+    images: tuple[np.ndarray, np.ndarray, np.ndarray]
+    change: float
+    """‖pruned − dense‖ / ‖dense‖ over the whole layer on this image."""
+    diff_max: float
+    """The largest |pruned − dense| among the maps shown: the ends of the difference scale."""
+
+
+class Pruning(RunScene):
+    """A network and its magnitude-pruned copy side by side: weights, activations, outcome."""
+
+    default_preset = "vgg16-synth"
+    options: ClassVar[dict[str, Option]] = {
+        "sparsity": Option(0.5, float, "fraction of weights to remove, in (0, 1)"),
+        "scope": Option("global", str, "global (one cut-off for all layers) or layer"),
+        "image": Option(None, int, "a probe image index (0 = the first)"),
+        "maps": Option(16, int, "channels shown per layer (the dense network's most active)"),
+        "cmap": Option("greens", str, "activations: greens (darker = stronger), viridis, gray"),
+        "hold": Option(1.0, float, "seconds each layer stays on screen"),
+    }
+
+    def construct(self) -> None:
+        s = self.settings
+        rs.colormap(s["cmap"])
+        if s["scope"] not in SCOPES:
+            raise UnknownNameError("pruning scope", s["scope"], SCOPES)
+        if not 0 < s["sparsity"] < 1 or s["maps"] < 1 or s["hold"] <= 0:
+            raise NnreelError("sparsity must be in (0, 1), maps at least 1, hold positive.")
+        self.dense, self.pruned = pruning_pair(self.run, s["sparsity"], s["scope"])
+        check_pair(self.dense, self.pruned)
+        self.report = self.pruned.manifest["parent"]["pruning"]
+        self.index = pick_image(self.dense, s["image"])
+        self.label = int(self.dense.read("probe/labels", 0)[self.index])
+        self.layers = [
+            info
+            for info in self.dense.layers
+            if info.kind in MAP_KINDS
+            and len(info.output_shape) == 3
+            and self.dense.has(f"acts/{info.name}")
+        ]
+        if not self.layers:
+            raise RunError(
+                f"Run {self.dense.name!r} ({model_name(self.dense)}) recorded no feature maps: "
+                "Pruning shows a CNN run, e.g. NNREEL_RUN=smallcnn-synth."
+            )
+        self.add_frame()
+        self.weights()
+        self.walk()
+        self.outcome()
+
+    # -- the fixed parts ----------------------------------------------------------------------
+    def add_frame(self) -> None:
+        tuned = self.pruned.manifest["progress"].get("epochs", 0)
+        how = f"fine-tuned {tuned} epoch{'s' * (tuned != 1)}" if tuned else "no fine-tuning"
+        self.head = fitted_title(
+            f"Pruning  ·  {model_name(self.dense)}",
+            [
+                f"{percent(self.report['sparsity'])} of the weights zeroed by magnitude "
+                f"({self.report['scope']}), {how}",
+                f"{self.dense.name} vs {self.pruned.name}",
+            ],
+            TITLE_WIDTH - 0.6,
+        )
+        self.scoreboard = self.accuracy_board()
+        self.add(self.scoreboard)
+        self.play(FadeIn(self.head), run_time=0.5)
+
+    def accuracy(self, run: Run) -> float:
+        """The run's last validation accuracy (a pruned run without fine-tuning: its step 0)."""
+        return float(run.read("val/acc", -1))
+
+    def accuracy_board(self) -> Group:
+        """Top right, all along: both networks' validation accuracy."""
+        rows = Group(
+            theme.text("validation accuracy, dense → pruned", theme.SMALL, theme.MUTED),
+            Group(
+                theme.text(percent(self.accuracy(self.dense)), theme.BODY, weight="BOLD"),
+                theme.text("→", theme.BODY, theme.MUTED),
+                theme.text(
+                    percent(self.accuracy(self.pruned)), theme.BODY, theme.ACCENT, weight="BOLD"
+                ),
+            ).arrange(RIGHT, buff=0.2),
+        ).arrange(DOWN, aligned_edge=RIGHT, buff=0.08)
+        return rows.to_corner(UP + RIGHT, buff=theme.MARGIN)
+
+    def caption(self, name: str, details: str, note: str) -> Group:
+        cap = theme.caption(name, details, note)
+        return cap.move_to([-6.75, CAPTION_TOP, 0], aligned_edge=LEFT + UP)
+
+    def clear_part(self) -> None:
+        """Remove everything but the title and the accuracy board."""
+        keep = {id(self.head), id(self.scoreboard)}
+        self.remove(*(m for m in self.mobjects if id(m) not in keep))
+
+    # -- part 1: the weights ------------------------------------------------------------------
+    def weights(self) -> None:
+        dense, pruned = layer_weights(self.dense), layer_weights(self.pruned)
+        names = list(dense)
+        cuts = {name: cut_off(dense[name], pruned[name]) for name in names}
+        if self.report["scope"] == "global":  # one threshold: the largest removed anywhere
+            cuts = dict.fromkeys(names, max(cuts.values()))
+        left, right, bottom, top = HISTOGRAMS
+        rows, cols = rs.grid_shape(len(names), (right - left) / (top - bottom), 2.0)
+        cell_w, cell_h = (right - left) / cols, (top - bottom) / rows
+        ppu = pixels_per_unit()
+        size = (int((cell_w - 0.25) * ppu), int(min(cell_h - 0.42, 2.4) * ppu))
+        before, after, labels = Group(), Group(), Group()
+        for i, name in enumerate(names):
+            r, c = divmod(i, cols)
+            corner = [left + c * cell_w, top - r * cell_h - 0.36, 0]
+            for group, done in ((before, False), (after, True)):
+                raster = histogram_raster(dense[name], pruned[name], cuts[name], size, done)
+                image = raster_image(raster, height=size[1] / ppu)
+                group.add(image.move_to(corner, aligned_edge=UP + LEFT))
+            label = theme.text(name, theme.SMALL, weight="BOLD")
+            if self.report["scope"] != "global":
+                label = Group(
+                    label, theme.text(f"|w| < {cuts[name]:.3g}", theme.SMALL, theme.MUTED)
+                ).arrange(RIGHT, buff=0.15, aligned_edge=DOWN)
+            labels.add(label.next_to(before[-1], UP, buff=0.08).align_to(before[-1], LEFT))
+        if self.report["scope"] == "global":
+            scope, removed = "one cut-off for all layers", f"|w| < {max(cuts.values()):.3g}"
+        else:
+            scope, removed = "each layer its own cut-off", "the smallest"
+        cap = self.caption(
+            "weights",
+            f"each layer's histogram, {scope} (yellow)",
+            f"red: the weights with {removed}, set to zero  ·  each histogram on its layer's "
+            "own range",
+        )
+        self.add(cap, labels, before, self.sparsity_bars(names))
+        self.wait(2.0)
+        self.remove(cap)
+        self.add(
+            self.caption(
+                "weights",
+                "after pruning: the removed weights are exactly 0 (not drawn)",
+                "blue: the weights kept  ·  faint red: the ones removed",
+            )
+        )
+        self.play(FadeIn(after), run_time=0.6)
+        self.wait(1.8)
+        self.clear_part()
+
+    def sparsity_bars(self, names: list[str]) -> Group:
+        """Right column: the share of each layer's weights that pruning removed, and what it
+        did to the size of the whole network."""
+        left, right = SPARSITY_X
+        per_layer = self.report["per_layer"]
+        row_h = min(0.34, (HISTOGRAMS[3] - HISTOGRAMS[2] - 1.6) / len(names))
+        label_w = max(theme.text(n, theme.SMALL).width for n in names) + 0.15
+        length = right - left - label_w - 0.8
+        rows = Group()
+        for i, name in enumerate(names):
+            y = HISTOGRAMS[3] - 0.3 - i * row_h
+            share = float(per_layer.get(name, 0.0))
+            track = Rectangle(width=length, height=row_h * 0.6, stroke_width=0)
+            track.set_fill(theme.PANEL, 1.0).move_to([left + label_w, y, 0], aligned_edge=LEFT)
+            bar = Rectangle(width=max(share * length, 0.02), height=row_h * 0.6, stroke_width=0)
+            bar.set_fill(REMOVED, 1.0).move_to([left + label_w, y, 0], aligned_edge=LEFT)
+            name_text = theme.text(name, theme.SMALL, theme.MUTED)
+            rows.add(
+                name_text.move_to([left, y, 0], aligned_edge=LEFT),
+                track,
+                bar,
+                theme.text(percent(share), theme.SMALL).next_to(track, RIGHT, buff=0.08),
+            )
+        head = theme.text("sparsity per layer", theme.LABEL)
+        head.move_to([left, HISTOGRAMS[3] + 0.1, 0], aligned_edge=LEFT)
+        before, after = self.report["nonzero_before"], self.report["nonzero_after"]
+        size = self.sizes()
+        total = Group(
+            theme.text("non-zero parameters", theme.SMALL, theme.MUTED),
+            theme.text(f"{thousands(before)} → {thousands(after)}", theme.LABEL),
+            theme.text(f"{size[0]} → {size[1]} (fp32)", theme.LABEL),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
+        total.next_to(rows, DOWN, buff=0.35).align_to(head, LEFT)
+        return Group(head, rows, total)
+
+    # -- part 2: the activations, side by side ------------------------------------------------
+    def trio(self, info: LayerInfo, previous: Trio | None) -> Trio:
+        """Both networks' maps of one layer — the same channels, each channel on one colour
+        scale shared by both — and their difference, centred on zero, scaled to its largest
+        value in the maps shown. A pool shows the channels of the conv before it."""
+        dense = self.acts(self.dense, info.name)
+        pruned = self.acts(self.pruned, info.name)
+        if previous is not None and info.kind == "pool" and len(previous.channels) <= len(dense):
+            channels = previous.channels
+        else:
+            channels = rs.top_k(dense, self.settings["maps"])
+        width, height = self.panel_size()
+        h, w = dense.shape[1:]
+        rows, cols = rs.grid_shape(len(channels), width / height, w / h)
+        tile = min(width / cols, height / rows) * pixels_per_unit()
+        scale = max(1, int(tile * 15 / 16) // max(h, w))
+        d, p = dense[channels], pruned[channels]
+        top = np.maximum(d.reshape(len(d), -1).max(1), p.reshape(len(p), -1).max(1))
+        if h * w == 1:  # a 1×1 map on its own scale only says "on": one scale for the layer
+            top[:] = top.max()
+        top = np.where(top > 0, top, 1.0)[:, None, None]
+        diff_max = float(np.abs(p - d).max())
+        grid = {
+            "rows": rows,
+            "cols": cols,
+            "scale": scale,
+            "pad": max(1, scale * h // 16),
+            "background": rs.hex_rgb(theme.PANEL),
+        }
+        cmap = self.settings["cmap"]
+        images = (
+            rs.tile(rs.apply_colormap(d / top, cmap), **grid),
+            rs.tile(rs.apply_colormap(p / top, cmap), **grid),
+            rs.tile(rs.apply_colormap((p - d) / (diff_max or 1.0) / 2 + 0.5, "diverging"), **grid),
+        )
+        return Trio(info, channels, images, relative_change(dense, pruned), diff_max)
+
+    def acts(self, run: Run, name: str) -> np.ndarray:
+        """One layer's activations on the shown image, at the run's last snapshot."""
+        return run.read(f"acts/{name}", -1)[self.index].astype(np.float32)
+
+    def panel_size(self) -> tuple[float, float]:
+        left, right, bottom, top = PANELS
+        return (right - left - 2 * PANEL_GAP) / 3, top - bottom
+
+    def panel_centre(self, k: int) -> np.ndarray:
+        width, height = self.panel_size()
+        x = PANELS[0] + k * (width + PANEL_GAP) + width / 2
+        return np.array([x, PANELS[2] + height / 2, 0.0])
+
+    def place(self, trio: Trio) -> Group:
+        """The three rasters at their own pixel size (crisp), each centred in its panel."""
+        ppu = pixels_per_unit()
+        return Group(
+            *(
+                raster_image(image, height=image.shape[0] / ppu).move_to(self.panel_centre(k))
+                for k, image in enumerate(trio.images)
+            )
+        )
+
+    def headings(self) -> Group:
+        words = ("dense", f"pruned ({percent(self.report['sparsity'])} zero)", "pruned − dense")
+        colours = (theme.TEXT, theme.ACCENT, theme.TEXT)
+        height = self.panel_size()[1]
+        return Group(
+            *(
+                theme.text(word, theme.BODY, colour, weight="BOLD").move_to(
+                    self.panel_centre(k) + np.array([0, height / 2 + 0.25, 0])
+                )
+                for k, (word, colour) in enumerate(zip(words, colours, strict=True))
+            )
+        )
+
+    def walk(self) -> None:
+        """Every map layer of both networks, a cut from one to the next, while the change
+        chart marks the layer on screen."""
+        trios: list[Trio] = []
+        for info in self.layers:
+            trios.append(self.trio(info, trios[-1] if trios else None))
+        chart = ChangeChart(trios)
+        self.add(self.headings(), chart, self.activation_legend())
+        shown: list = []
+        for k, trio in enumerate(trios):
+            self.remove(*shown)
+            chart.mark(k)
+            shown = [
+                self.place(trio),
+                self.layer_caption(trio, trios[k - 1] if k else None),
+                self.difference_legend(trio.diff_max),
+            ]
+            self.add(*shown)
+            self.wait(self.settings["hold"])
+        self.wait(0.4)
+        self.clear_part()
+
+    def layer_caption(self, trio: Trio, previous: Trio | None) -> Group:
+        c, h, w = trio.info.output_shape
+        scale = "one scale for the layer" if h * w == 1 else "each channel on one scale"
+        kind = "convolution, after ReLU" if trio.info.kind == "conv" else "max pooling"
+        shown = len(trio.channels)
+        if shown == c:
+            which = f"all {c} channels"
+        elif previous is not None and previous.channels is trio.channels:
+            which = f"the same {shown} channels as {previous.info.name}"
+        else:
+            which = f"the {shown} channels most active in the dense network"
+        return self.caption(
+            trio.info.name,
+            f"{kind}  ·  {c} channels of {h}×{w}  ·  changed by {percent(trio.change)}",
+            f"{which}  ·  {scale} for both networks",
+        )
+
+    def activation_legend(self) -> ColorBar:
+        bar = ColorBar(
+            self.settings["cmap"], low="0", high="channel max", title="activation", length=1.7
+        )
+        return bar.move_to([3.0, CHANGE[2] + 0.05, 0], aligned_edge=LEFT + DOWN)
+
+    def difference_legend(self, reach: float) -> ColorBar:
+        """The difference scale with its real ends (they change from layer to layer)."""
+        ends = format_value(reach, 2)
+        bar = ColorBar(
+            "diverging", low=f"−{ends}", high=f"+{ends}", title="pruned − dense", length=1.7
+        )
+        return bar.move_to([6.75, CHANGE[2] + 0.05, 0], aligned_edge=RIGHT + DOWN)
+
+    # -- part 3: the outcome ------------------------------------------------------------------
+    def outcome(self) -> None:
+        """The shown image's class probabilities from both networks, and their accuracies."""
+        columns = Group(
+            *(
+                self.probability_column(run, word, colour)
+                for run, word, colour in (
+                    (self.dense, "dense", theme.TEXT),
+                    (self.pruned, "pruned", theme.ACCENT),
+                )
+            )
+        )
+        columns.arrange(RIGHT, buff=1.0, aligned_edge=UP)
+        columns.move_to([-3.6, 1.9, 0], aligned_edge=LEFT + UP)
+        image = rs.to_rgb(self.dense.read("probe/images", 0)[self.index])
+        picture = raster_image(image, height=1.9).move_to([-5.6, 0.0, 0])
+        name = self.class_name(self.label)
+        below = theme.text(f"true class: {name}", theme.LABEL, theme.GOOD)
+        below.next_to(picture, DOWN, buff=0.2)
+        cap = self.caption(
+            "outcome",
+            "the same image through both networks",
+            "accuracy: each run's own record on the validation set",
+        )
+        before, after = self.report["nonzero_before"], self.report["nonzero_after"]
+        size = self.sizes()
+        summary = theme.text(
+            f"non-zero parameters {thousands(before)} → {thousands(after)}  ·  "
+            f"{size[0]} → {size[1]} as fp32 without the zeros",
+            theme.LABEL,
+            theme.MUTED,
+        ).next_to(columns, DOWN, buff=0.3)
+        summary.set_x(-6.75 + summary.width / 2)
+        shown = Group(columns, picture, below, cap, summary)
+        self.play(FadeIn(shown), run_time=0.5)
+        self.wait(2.5)
+
+    def sizes(self) -> list[str]:
+        """The network's size before and after, counting non-zero parameters as fp32."""
+        return [human_bytes(self.report[k] * 2**20) for k in ("mib_before", "mib_after")]
+
+    def class_name(self, label: int) -> str:
+        classes = self.dense.classes
+        return str(classes[label]) if label < len(classes) else str(label)
+
+    def probability_column(self, run: Run, word: str, colour: str) -> Group:
+        probs = run.read("probe/probs", -1)[self.index]
+        bars = ProbabilityBars(
+            self.dense.classes,
+            probs,
+            true_label=self.label,
+            width=4.2,
+            row_height=0.28,
+            size=theme.LABEL,
+        )
+        top = int(np.argmax(probs))
+        head = theme.text(
+            f"{word}  ·  accuracy {percent(self.accuracy(run))}", theme.BODY, colour, weight="BOLD"
+        )
+        verdict = theme.text(
+            f"p({self.class_name(top)}) = {probability(probs[top])}", theme.BODY, theme.ACCENT
+        )
+        return Group(head, bars, verdict).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
+
+
+class ChangeChart(Group):
+    """Along the bottom: ‖pruned − dense‖ / ‖dense‖ of every map layer on the shown image, one
+    bar per layer; ``mark`` lights the layer on screen and names it under its bar."""
+
+    def __init__(self, trios: list[Trio]):
+        super().__init__()
+        left, right, bottom, top = CHANGE
+        self.bottom = bottom
+        self.peak = max(max(t.change for t in trios), 1e-6)
+        width = (right - left) / len(trios)
+        self.trios = trios
+        self.bars = VGroup()
+        for k, trio in enumerate(trios):
+            tall = max(trio.change / self.peak * (top - bottom - 0.55), 0.02)
+            bar = Rectangle(width=width * 0.7, height=tall, stroke_width=0)
+            bar.set_fill(theme.BAR, 1.0)
+            self.bars.add(bar.move_to([left + (k + 0.5) * width, bottom, 0], aligned_edge=DOWN))
+        head = theme.text(
+            "change per layer on this image:  ‖pruned − dense‖ / ‖dense‖",
+            theme.SMALL,
+            theme.MUTED,
+        ).move_to([left, top, 0], aligned_edge=LEFT + UP)
+        axis = Rectangle(width=right - left, height=0.015, stroke_width=0)
+        axis.set_fill(theme.MUTED, 1.0).move_to([left, bottom, 0], aligned_edge=LEFT + UP)
+        self.label = theme.text(" ", theme.SMALL, theme.ACCENT)
+        self.add(head, axis, self.bars, self.label)
+
+    def mark(self, k: int) -> None:
+        for i, bar in enumerate(self.bars):
+            bar.set_fill(theme.ACCENT if i == k else theme.BAR, 1.0)
+        bar = self.bars[k]
+        self.label.set_text(f"{self.trios[k].info.name} {percent(self.trios[k].change)}")
+        self.label.next_to(bar, UP, buff=0.06)
+        half = self.label.width / 2
+        self.label.set_x(np.clip(bar.get_x(), CHANGE[0] + half, CHANGE[1] - half))

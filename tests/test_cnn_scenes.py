@@ -1,0 +1,310 @@
+"""The CNN scenes of seeds 003 and 004 (activations, pruning, filters): what they compute, their
+messages, and small real renders checked frame by frame.
+
+The CIFAR network is tested on a tiny CIFAR-10 written in the dataset's own file format (python
+batches, md5-checked by torchvision as real ones are); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import NnreelError, RunError
+from engine.scenekit import RUN_ENV, SET_ENV
+from engine.store import Run
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scenes"))
+
+import activations  # noqa: E402  (scenes/ is not a package: one scene per file for `manim`)
+import filters  # noqa: E402
+import pruning  # noqa: E402
+
+SIZE, FPS = (256, 144), 5
+CIFAR_CLASSES = [
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+]
+
+
+# -- runs -------------------------------------------------------------------------------------
+def write_cifar(root: Path, per_batch: int = 40) -> dict[str, str]:
+    """A tiny CIFAR-10 in torchvision's layout (five training batches, a test batch and
+    batches.meta, each a pickled dict); returns each file's md5."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(4)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        labels = np.arange(per_batch) % 10
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        data[:, :1024] = np.clip(data[:, :1024] // 2 + labels[:, None] * 12, 0, 255)  # learnable
+        batch = {"data": data, "labels": labels.tolist()}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": CIFAR_CLASSES}))
+    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+@pytest.fixture(scope="session")
+def cifar_run(tmp_path_factory) -> Path:
+    """Seed 004's network at width 1/8 trained one epoch on the tiny CIFAR-10 files."""
+    from torchvision import datasets
+
+    from engine.presets import preset_config
+    from engine.training import train
+
+    root = tmp_path_factory.mktemp("data")
+    sums = write_cifar(root)
+    config = preset_config("vggcifar-cifar10")
+    config.model_settings = {"width": 0.125}
+    config.data_root = str(root)
+    config.epochs, config.batch_size = 1, 40
+    config.record.snapshots = config.record.weights = "log:3"
+    config.record.probe_size = 4
+    folder = tmp_path_factory.mktemp("runs") / "tiny-cifar"
+    with pytest.MonkeyPatch.context() as patch:  # torchvision checks the files' md5 sums
+        batches = [[f"data_batch_{i}", sums[f"data_batch_{i}"]] for i in range(1, 6)]
+        patch.setattr(datasets.CIFAR10, "train_list", batches)
+        patch.setattr(datasets.CIFAR10, "test_list", [["test_batch", sums["test_batch"]]])
+        meta = {"filename": "batches.meta", "key": "label_names", "md5": sums["batches.meta"]}
+        patch.setattr(datasets.CIFAR10, "meta", meta)
+        train(config, folder, quiet=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> Path:
+    """Seed 003's MNIST CNN on 512 procedural digits, one epoch."""
+    from engine.presets import preset_config
+    from engine.training import train
+
+    config = preset_config("smallcnn-synth")
+    config.data_settings.update(train_size=512, val_size=128)
+    config.epochs = 1
+    config.record.snapshots = config.record.weights = "log:4"
+    config.record.probe_size = 4
+    folder = tmp_path_factory.mktemp("runs") / "tiny-small"
+    train(config, folder, quiet=True)
+    return folder
+
+
+# -- activations ------------------------------------------------------------------------------
+def test_the_cifar_network_is_walked_conv_and_pool_then_gap(cifar_run):
+    run = Run(cifar_run)
+    assert run.classes == CIFAR_CLASSES
+    names = [info.name for info in activations.walked_layers(run)]
+    assert names == [
+        "conv1",
+        "conv2",
+        "pool1",
+        "conv3",
+        "conv4",
+        "pool2",
+        "conv5",
+        "conv6",
+        "pool3",
+        "conv7",
+        "conv8",
+        "pool4",
+        "gap",
+    ]
+
+
+def test_small_cnn_walk_and_messages(small_run):
+    run = Run(small_run)
+    assert [i.name for i in activations.walked_layers(run)] == ["conv1", "pool1", "conv2", "pool2"]
+    assert activations.pick_image(run, None) == 3
+    with pytest.raises(NnreelError, match=r"image=9 is out of range.*4 images"):
+        activations.pick_image(run, 9)
+
+    class NoMaps(Run):
+        def has(self, name):
+            return not name.startswith("acts/")
+
+    with pytest.raises(RunError, match=r"recorded no feature maps.*smallcnn-synth"):
+        activations.walked_layers(NoMaps(small_run))
+
+
+def test_probabilities_never_read_as_a_false_100_or_0_percent():
+    assert activations.percent(0.4567) == "45.7%"
+    assert activations.percent(0.99996) == "99.996%"
+    assert activations.percent(3.1e-5) == "0.0031%"
+    assert activations.percent(1.0) == "100.0%"
+    assert activations.top_two(np.array([0.1, 0.6, 0.3])) == (1, 2)
+
+
+def test_crisp_scale_fits_the_tile_with_its_padding_and_frame():
+    assert activations.crisp_scale(32, 200) == (5, 10)  # 160 + 3 × 10 ≤ 200
+    assert activations.crisp_scale(8, 111) == (11, 5)  # 88 + 3 × 5 ≤ 111 < 96 + 3 × 6
+    assert activations.crisp_scale(4, 37) == (7, 1)
+    assert activations.crisp_scale(32, 10) == (1, 2)
+
+
+# -- pruning ----------------------------------------------------------------------------------
+def test_cut_off_and_relative_change():
+    dense = np.array([0.5, -0.1, 0.02, -0.3, 0.05])
+    pruned = np.where(np.abs(dense) <= 0.1, 0.0, dense)
+    assert pruning.cut_off(dense, pruned) == pytest.approx(0.1)
+    assert pruning.cut_off(dense, dense) == 0.0
+    a = np.ones((2, 3, 3), dtype=np.float32)
+    assert pruning.relative_change(a, a * 1.1) == pytest.approx(0.1, rel=1e-5)
+    assert pruning.relative_change(a * 0, a) == 0.0
+
+
+def test_histogram_shows_the_cut_and_the_removed_weights():
+    rng = np.random.default_rng(0)
+    dense = rng.normal(0, 0.1, 5000)
+    cut = float(np.quantile(np.abs(dense), 0.5))
+    pruned = np.where(np.abs(dense) <= cut, 0.0, dense)
+    red, yellow = (np.array(pruning.rs.hex_rgb(c)) for c in (pruning.REMOVED, pruning.CUT))
+    before = pruning.histogram_raster(dense, pruned, cut, (200, 80), after=False)
+    after = pruning.histogram_raster(dense, pruned, cut, (200, 80), after=True)
+    assert before.shape == after.shape == (80, 200, 3)
+    assert (before == red).all(axis=2).sum() > 500 and not (after == red).all(axis=2).any()
+    columns = np.flatnonzero((before == yellow).all(axis=2).all(axis=0))
+    reach = np.quantile(np.abs(dense), 0.999)
+    expected = [round((x + reach) / (2 * reach) * 199) for x in (-cut, cut)]
+    assert all(any(abs(c - e) <= 1 for c in columns) for e in expected)
+
+
+def test_pruned_run_is_made_once_beside_the_run_and_found_from_either(small_run):
+    dense, pruned = pruning.pruning_pair(Run(small_run), 0.5, "global")
+    assert pruned.folder == small_run.with_name("tiny-small-pruned50")
+    assert pruned.manifest["parent"]["pruning"]["sparsity"] == 0.5
+    made = (pruned.folder / "manifest.json").stat().st_mtime_ns
+    again = pruning.pruning_pair(Run(small_run), 0.5, "global")[1]
+    assert (again.folder / "manifest.json").stat().st_mtime_ns == made
+    parent, same = pruning.pruning_pair(pruned, 0.9, "layer")
+    assert parent.folder == dense.folder and same.folder == pruned.folder
+    pruning.check_pair(dense, pruned)
+
+
+def test_runs_with_other_probe_images_are_refused(small_run, cifar_run):
+    with pytest.raises(RunError, match="hold different networks"):
+        pruning.check_pair(Run(small_run), Run(cifar_run))
+
+    class OtherProbe(Run):
+        def read(self, name, index=slice(None)):
+            values = super().read(name, index)
+            return values[::-1] if name == "probe/images" else values
+
+    with pytest.raises(RunError, match=r"different probe images.*--overwrite"):
+        pruning.check_pair(Run(small_run), OtherProbe(small_run))
+
+
+# -- filters ----------------------------------------------------------------------------------
+def test_filters_shows_seed_003s_convs_or_the_first_of_each_block(small_run, cifar_run):
+    assert [i.name for i in filters.conv_layers(Run(small_run), None)] == ["conv1", "conv2"]
+    chosen = filters.conv_layers(Run(cifar_run), None)
+    assert [i.name for i in chosen] == ["conv1", "conv3", "conv5", "conv7"]
+    assert [i.name for i in filters.conv_layers(Run(cifar_run), ["conv8"])] == ["conv8"]
+    with pytest.raises(NnreelError, match=r"pool1.*pool layer.*conv1, conv2, conv3"):
+        filters.conv_layers(Run(cifar_run), ["pool1"])
+
+
+def test_tiles_keep_square_pixels_and_shrink_only_when_they_must():
+    image = np.arange(26 * 26 * 3, dtype=np.uint8).reshape(26, 26, 3)
+    tile = filters.fit_square(image, 60, (1, 2, 3))
+    assert tile.shape == (60, 60, 3)
+    assert (tile[4:56, 4:56] == np.repeat(np.repeat(image, 2, 0), 2, 1)).all()
+    assert (tile[:4] == (1, 2, 3)).all()
+    small = filters.fit_square(image, 13, (0, 0, 0))
+    assert small.shape == (13, 13, 3) and (small == image[::2, ::2]).all()
+
+
+def test_a_partial_actmax_recording_says_how_to_complete_it(small_run, tmp_path):
+    import shutil
+
+    from engine.actmax import RenderSettings, record_actmax
+
+    copy = tmp_path / "copy"
+    shutil.copytree(small_run, copy)
+    settings = RenderSettings(steps=2, frames=2)
+    record_actmax(copy, "conv2", [0, 1], settings, quiet=True, dataset_max=False)
+    with pytest.raises(RunError, match=r"covers 2 of its 32 filters.*--units all"):
+        filters.ensure_actmax(Run(copy), "conv2", 2)
+
+
+# -- renders ----------------------------------------------------------------------------------
+def render(name: str, run: Path, options: str, tmp_path: Path, monkeypatch) -> np.ndarray:
+    import av
+
+    from engine.cli.render import render_scene
+
+    monkeypatch.setenv(RUN_ENV, str(run))
+    monkeypatch.setenv(SET_ENV, options)
+    video = render_scene(name, resolution=SIZE, fps=FPS, media_dir=tmp_path)
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        seconds = float(container.duration / 1e6)
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
+    assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
+    assert len(frames) == pytest.approx(seconds * FPS, abs=2)
+    assert all(frame.std() > 10 for frame in frames[3:])  # nothing blank after the fade-in
+    return frames
+
+
+def changes(frames: np.ndarray) -> int:
+    """How many frames differ visibly from the one before."""
+    moved = np.abs(np.diff(frames.astype(np.int16), axis=0)).max(axis=3) > 40
+    return int((moved.mean(axis=(1, 2)) > 2e-3).sum())
+
+
+@pytest.mark.render
+def test_activations_of_the_cifar_network_render(cifar_run, tmp_path, monkeypatch):
+    frames = render("activations", cifar_run, "hold=0.2", tmp_path, monkeypatch)
+    assert 20 <= len(frames) <= 40
+    assert changes(frames) >= 13  # one cut per layer, the probabilities, the end
+
+
+@pytest.mark.render
+def test_pruning_renders_and_prunes_on_the_spot(small_run, tmp_path, monkeypatch):
+    frames = render("pruning", small_run, "hold=0.2 sparsity=0.7", tmp_path, monkeypatch)
+    assert (small_run.with_name("tiny-small-pruned70") / "manifest.json").exists()
+    assert 40 <= len(frames) <= 60
+    assert changes(frames) >= 6  # the weights, after pruning, each layer, the outcome
+
+
+@pytest.mark.render
+def test_filters_record_their_images_on_the_spot_and_render(small_run, tmp_path, monkeypatch):
+    options = "steps=8 per_page=32 grow=0.4 hold=0.3"
+    frames = render("filters", small_run, options, tmp_path, monkeypatch)
+    run = Run(small_run)
+    from engine.actmax import recorded_layers
+
+    assert recorded_layers(run) == ["conv1", "conv2"]
+    assert 20 <= len(frames) <= 40  # three pages: conv1 0-31, 32-63, conv2
+    assert changes(frames) >= 6  # images growing on each page, and the page turns
+
+
+def test_a_missing_dataset_reaches_the_user_as_one_message(tmp_path, monkeypatch, capsys):
+    """A scene whose run needs CIFAR-10 files that are absent: the data package's message, no
+    traceback, exit status 2."""
+    from engine.cli.render import manim_config
+
+    class CifarActivations(activations.Activations):
+        default_preset = "vggcifar-cifar10"
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NNREEL_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv(RUN_ENV, "")
+    monkeypatch.setenv(SET_ENV, "")
+    with manim_config(resolution=SIZE, fps=FPS, media_dir=tmp_path), pytest.raises(SystemExit) as e:
+        CifarActivations().render()
+    assert e.value.code == 2
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "CIFAR-10 could not be loaded" in err and "data_batch_1" in err
+    assert "--download" in err and "Traceback" not in err
