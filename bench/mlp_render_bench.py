@@ -2,9 +2,9 @@
 
 - Fitting, Neurons and Weights at 1080p60 against a scene of the same length with one moving
   dot (the floor: clearing and encoding frames). Target: at most 1.5×.
-- The network graph's edges with their weights changing on every frame, drawn as we draw them
-  (one VMobject per weight level, points rewritten in place) against one ``Line`` per edge
-  restyled every frame, for a 16-16-16-16-10 network (784 edges).
+- The network graph's edges with their weights changing on every frame, drawn as
+  ``NetworkGraph`` draws them (one raster, redrawn by PIL) against one Manim ``Line`` per edge
+  restyled every frame, for a 16-16-16-16-10 network (928 edges).
 
     python -m bench.mlp_render_bench               # 1080p60; several minutes on 2 cores
     python -m bench.mlp_render_bench --quick       # 480p15, for a fast look
@@ -53,7 +53,7 @@ def weights_at(t: float, rng_seed: int = 0) -> list[np.ndarray]:
     ]
 
 
-class BinnedEdges(Scene):
+class RasterEdges(Scene):
     """The graph as NetworkGraph draws it, weights changing on every frame."""
 
     seconds: ClassVar[float] = 3.0
@@ -128,12 +128,12 @@ def scene_speed(name: str, media: Path, quality: str) -> dict:
 
 def edge_speed(media: Path, quality: str) -> dict:
     lines, _ = timed(lambda: render_class(LineEdges, media, quality=quality))
-    binned, _ = timed(lambda: render_class(BinnedEdges, media, quality=quality))
+    raster, _ = timed(lambda: render_class(RasterEdges, media, quality=quality))
     edges = sum(a * b for a, b in itertools.pairwise(WIDTHS))
     return {
         "figure": f"{edges} changing edges as one Line each vs NetworkGraph, {quality}, 3 s",
-        "ratio": lines / binned,
-        "detail": f"{lines:.1f} s vs {binned:.1f} s",
+        "ratio": lines / raster,
+        "detail": f"{lines:.1f} s vs {raster:.1f} s",
         "target": "> 1",
     }
 

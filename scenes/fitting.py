@@ -84,7 +84,37 @@ CLASS_FILL = np.array([rs.hex_rgb("92c5de"), rs.hex_rgb("f4a582")], dtype=np.uin
 CLASS_INK = np.array([rs.hex_rgb("2166ac"), rs.hex_rgb("b2182b")], dtype=np.uint8)
 """Points of class 0 and class 1."""
 PIXELS = 480
-"""Panel rasters are about this many pixels wide: 1:1 with a 3.6-unit panel at 1080p."""
+"""Panel rasters are this many pixels wide."""
+
+
+def rgba(colours: np.ndarray) -> np.ndarray:
+    """Opaque RGBA ([..., 4] uint8) from RGB: rasters made as RGBA skip Manim's conversion."""
+    colours = np.asarray(colours, dtype=np.uint8)
+    alpha = np.full((*colours.shape[:-1], 1), 255, dtype=np.uint8)
+    return np.concatenate([colours, alpha], axis=-1)
+
+
+DIVERGING = rgba(rs.colormap("diverging").lut)
+PANEL_RGBA = rgba(rs.hex_rgb(theme.PANEL))
+BAD_RGBA = rgba(rs.hex_rgb(theme.BAD))
+"""The kit's diverging map (blue < 0 < red, white in the middle) as an RGBA lookup table."""
+
+
+def diverging(unit: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] → RGBA through ``DIVERGING`` (``np.take``: several times faster than
+    fancy indexing, and these rasters are redrawn on every frame)."""
+    index = (np.clip(unit, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    return np.take(DIVERGING, index, axis=0)
+
+
+def scatter(image: np.ndarray, pixels: np.ndarray, colours: np.ndarray) -> None:
+    """Paint RGBA ``colours`` ([n] uint32 views) at flat ``pixels`` of an RGBA image."""
+    image.view(np.uint32).reshape(-1)[pixels] = colours
+
+
+def packed(colours: np.ndarray) -> np.ndarray:
+    """RGBA colours [n, 4] uint8 → [n] uint32, the form ``scatter`` writes."""
+    return np.ascontiguousarray(colours, dtype=np.uint8).view(np.uint32).reshape(-1)
 
 
 # -- reading a 2-D run --------------------------------------------------------------------------
@@ -209,8 +239,10 @@ class Resampler:
     def __call__(self, grid: np.ndarray) -> np.ndarray:
         grid = np.asarray(grid, dtype=np.float32)
         a = self.frac[:, None]
-        rows = grid[..., self.low, :] * (1 - a) + grid[..., self.low + 1, :] * a
-        return rows[..., self.low] * (1 - self.frac) + rows[..., self.low + 1] * self.frac
+        low, high = np.take(grid, self.low, axis=-2), np.take(grid, self.low + 1, axis=-2)
+        rows = low + (high - low) * a
+        low, high = np.take(rows, self.low, axis=-1), np.take(rows, self.low + 1, axis=-1)
+        return low + (high - low) * self.frac
 
 
 class Canvas:
@@ -263,6 +295,8 @@ class MapGrid:
         self.count, self.cols, self.tile, self.pad = count, cols, tile, pad
         self.rows = -(-count // cols)
         self.border = max(2, tile // 40)
+        self.background = np.empty((*self.shape, 4), dtype=np.uint8)
+        self.background[:] = PANEL_RGBA
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -271,24 +305,22 @@ class MapGrid:
         return self.rows * pitch + self.pad, self.cols * pitch + self.pad
 
     def image(self, maps: np.ndarray, limits: np.ndarray | float, centre: float = 0.0):
-        """Maps [count, mesh, mesh] → RGB, each scaled so that ``centre ± limit`` reaches the
-        ends of the colour map (``limits`` per map, or one for all)."""
+        """Maps [count, mesh, mesh] → RGBA, each scaled so that ``centre ± limit`` reaches
+        the ends of the colour map (``limits`` per map, or one for all)."""
         maps = np.asarray(maps, dtype=np.float32)
         limits = np.broadcast_to(np.asarray(limits, dtype=np.float32), (len(maps),))
         safe = np.where(limits > 0, limits, 1.0)[:, None, None]
-        smooth = self.smooth(maps)
-        rgb = rs.apply_colormap(np.clip(0.5 + 0.5 * (smooth - centre) / safe, 0, 1), "diverging")
-        borders = np.full((len(maps), 3), -1, dtype=np.int16)
-        borders[~np.any(maps.reshape(len(maps), -1) != 0, axis=1)] = rs.hex_rgb(theme.BAD)
-        return rs.tile(
-            rgb,
-            cols=self.cols,
-            rows=self.rows,
-            pad=self.pad,
-            background=rs.hex_rgb(theme.PANEL),
-            borders=borders,
-            border=self.border,
-        )
+        tiles = diverging(0.5 + 0.5 * (self.smooth(maps) - centre) / safe)
+        dead = ~np.any(maps.reshape(len(maps), -1) != 0, axis=1)
+        canvas = self.background.copy()
+        cell, t, b = self.tile + 2 * self.border, self.tile, self.border
+        for i, tile in enumerate(tiles):
+            row, col = divmod(i, self.cols)
+            y, x = self.pad + row * (cell + self.pad), self.pad + col * (cell + self.pad)
+            if dead[i]:
+                canvas[y : y + cell, x : x + cell] = BAD_RGBA
+            canvas[y + b : y + b + t, x + b : x + b + t] = tile
+        return canvas
 
     def locate(self, image: Mobject, index: int) -> tuple[np.ndarray, float]:
         """Centre (frame point) and side (frame units) of tile ``index`` of ``image``, the
@@ -303,9 +335,10 @@ class MapGrid:
 
 
 class FitPanels:
-    """The three rasters of the fitting scene, drawn from one recorded (or blended)
-    probability surface P(class 1) — at the canvas's resolution: ``canvas.smooth(p1)`` once
-    per frame — and the held-out points' P(class 1)."""
+    """The three rasters of the fitting scene (RGBA), drawn from one recorded or blended
+    probability surface P(class 1) at the canvas's resolution (``canvas.smooth(p1)``, once
+    per frame), and the held-out marks of one recorded snapshot (``marks``, once per
+    snapshot)."""
 
     def __init__(self, run: Run):
         meta = run.meta("plane/prob")
@@ -313,33 +346,39 @@ class FitPanels:
         train_x, self.train_y = run.read("data/train_x", 0), run.read("data/train_y", 0)
         val_x, self.val_y = run.read("data/val_x", 0), run.read("data/val_y", 0)
         scale = self.canvas.size / PIXELS
-        self.train = self.canvas.stamp(train_x, 1.6 * scale)
+        pixels, owner = self.canvas.stamp(train_x, 1.6 * scale)
+        self.train = pixels, packed(rgba(CLASS_INK)[self.train_y[owner]])
         self.marker = self.canvas.stamp(val_x, 5.5 * scale)
         self.rim = self.canvas.stamp(val_x, 8.0 * scale, 5.5 * scale)
         background = np.array(rs.hex_rgb(theme.PANEL))
-        self.dim = (0.3 * CLASS_FILL + 0.7 * background).astype(np.uint8)
+        self.fill = rgba(CLASS_FILL)
+        self.dim = rgba((0.3 * CLASS_FILL + 0.7 * background).astype(np.uint8))
 
     def hard(self, surface: np.ndarray) -> np.ndarray:
         """Decision regions (P ≥ 0.5 is class 1) under the training points."""
-        image = CLASS_FILL[(surface >= 0.5).astype(np.uint8)]
-        pixels, owner = self.train
-        image.reshape(-1, 3)[pixels] = CLASS_INK[self.train_y[owner]]
+        image = np.take(self.fill, (surface >= 0.5).view(np.uint8), axis=0)
+        scatter(image, *self.train)
         return image
 
     def soft(self, surface: np.ndarray) -> np.ndarray:
-        return rs.apply_colormap(surface, "diverging")
+        return diverging(surface)
 
-    def held_out(self, surface: np.ndarray, val_p1: np.ndarray) -> np.ndarray:
-        """Dimmed regions; each held-out point in its true class's colour, ringed in the
-        accent colour when the model gets it wrong."""
-        image = self.dim[(surface >= 0.5).astype(np.uint8)]
+    def marks(self, val_p1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The held-out points' pixels and colours: each in its true class's colour, ringed
+        in the accent colour when the model gets it wrong (dark when right)."""
         wrong = (val_p1 >= 0.5).astype(int) != self.val_y
-        flat = image.reshape(-1, 3)
-        pixels, owner = self.rim
-        rims = np.array([rs.hex_rgb(theme.BACKGROUND), rs.hex_rgb(theme.ACCENT)], dtype=np.uint8)
-        flat[pixels] = rims[wrong[owner].astype(int)]
-        pixels, owner = self.marker
-        flat[pixels] = CLASS_INK[self.val_y[owner]]
+        rims = rgba([rs.hex_rgb(theme.BACKGROUND), rs.hex_rgb(theme.ACCENT)])
+        rim_pixels, rim_owner = self.rim
+        dot_pixels, dot_owner = self.marker
+        colours = np.concatenate(
+            [rims[wrong[rim_owner].astype(int)], rgba(CLASS_INK)[self.val_y[dot_owner]]]
+        )
+        return np.concatenate([rim_pixels, dot_pixels]), packed(colours)
+
+    def held_out(self, surface: np.ndarray, marks: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Dimmed regions under the held-out points' ``marks``."""
+        image = np.take(self.dim, (surface >= 0.5).view(np.uint8), axis=0)
+        scatter(image, *marks)
         return image
 
     def right(self, val_p1: np.ndarray) -> int:
@@ -424,10 +463,11 @@ class LossChart(Group):
 
 
 def polyline(line: VMobject, points: np.ndarray) -> None:
-    if len(points) >= 2:
-        line.set_points_as_corners(points)
-    else:
-        line.clear_points()
+    """Make ``line`` the polyline through ``points`` (straight Bézier segments, written as
+    one array: ``set_points_as_corners`` costs milliseconds per call)."""
+    t = np.array([0.0, 1 / 3, 2 / 3, 1.0]).reshape(1, 4, 1)
+    segments = points[:-1, None] * (1 - t) + points[1:, None] * t
+    line.points = segments.reshape(-1, 3)
 
 
 # -- the scene ------------------------------------------------------------------------------
@@ -479,7 +519,7 @@ def fitting_part(scene: RunScene) -> None:
     fixed = Group(head, captions, fit_keys(run, images), chart.axes, chart_keys, labels)
     moving = Group(*images, chart.curves, loss, accuracy, right, counter)
 
-    def snapshot(i: int) -> np.ndarray:
+    def snapshot(i: int) -> tuple[np.ndarray, np.ndarray]:
         """What changes once per recorded snapshot: the held-out marks (returned), the
         numbers and the counter."""
         val_p1 = val.values[i][:, 1]
@@ -487,7 +527,7 @@ def fitting_part(scene: RunScene) -> None:
         accuracy.set_text(f"{100 * correct / len(panels.val_y):.1f}%")
         right.set_text(f"{correct} of {len(panels.val_y)} right")
         counter.set_step(int(val.steps[i]))
-        return val_p1
+        return panels.marks(val_p1)
 
     marks = OnSnapshot(val, snapshot)
 

@@ -51,9 +51,9 @@ OPTIONS: dict[str, Option] = {
 ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "elu": "ELU"}
 MAX_MAPS = 16
 """Neurons shown per layer (the network diagram's sample when a layer is wider)."""
-GRAPH_CENTRE, GRAPH_SIZE = (-4.95, 0.2, 0.0), (3.1, 3.9)
+GRAPH_CENTRE, GRAPH_SIZE = (-4.95, 0.1, 0.0), (3.1, 3.8)
 BLOCKS_LEFT, BLOCKS_RIGHT = -2.75, 6.76
-BLOCKS_TOP, BLOCKS_BOTTOM = 2.05, -2.0
+BLOCKS_TOP, BLOCKS_BOTTOM = 1.8, -1.9
 
 
 @dataclass
@@ -251,13 +251,14 @@ def neuron_tour(
 def neuron_legend(norm: str) -> Group:
     """The maps' colour bar: white is zero; what ± max means (written under each layer)."""
     scope = "each map" if norm == "neuron" else "each layer"
-    bar = ColorBar("diverging", low="− max", high="+ max", title="neuron output", length=2.2)
-    note = theme.text(
-        f"white = 0 · {scope} on its own scale · red frame: 0 everywhere",
-        theme.SMALL,
-        theme.MUTED,
-    )
-    return Group(bar, note.next_to(bar, DOWN, buff=0.12, aligned_edge=LEFT))
+    bar = ColorBar("diverging", low="− max", high="+ max", title="neuron response", length=2.2)
+    notes = Group(
+        *(
+            theme.text(words, theme.SMALL, theme.MUTED)
+            for words in ("white = 0", f"{scope} on its own scale", "red frame: 0 everywhere")
+        )
+    ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+    return Group(bar, notes.next_to(bar, RIGHT, buff=0.3).align_to(bar, DOWN))
 
 
 class Neurons(RunScene):

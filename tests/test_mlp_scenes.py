@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from manim import LEFT, UP
 
 from engine.errors import NnreelError, RunError
 from engine.scenekit import RUN_ENV, SET_ENV, parse_options
@@ -68,16 +69,17 @@ def test_panels_draw_the_recorded_surface(run):
     surface = panels.canvas.smooth(p1)
     assert surface.shape == (fitting.PIXELS, fitting.PIXELS)
     assert surface.min() >= p1.min() - 1e-5 and surface.max() <= p1.max() + 1e-5
-    hard = panels.hard(surface).reshape(-1, 3)
+    hard = panels.hard(surface).reshape(-1, 4)
     middle = (fitting.PIXELS // 2) * (fitting.PIXELS + 1)  # the centre pixel, flattened
     regions = (surface.ravel() >= 0.5).astype(int)
-    points, owner = panels.train
+    points = panels.train[0]
     ink = np.zeros(len(hard), dtype=bool)
     ink[points] = True
     assert regions[middle] == 0 and regions[0] == 1  # disc in the middle, ring far out
-    assert np.array_equal(hard[~ink], fitting.CLASS_FILL[regions[~ink]])
-    drawn = (hard[points] == fitting.CLASS_INK[panels.train_y[owner]]).all(axis=1)
-    assert drawn.mean() > 0.9  # the rest: where points of both classes overlap
+    assert np.array_equal(hard[~ink, :3], fitting.CLASS_FILL[regions[~ink]])
+    drawn = {tuple(c) for c in np.unique(hard[ink, :3], axis=0).tolist()}
+    assert drawn <= {tuple(c) for c in fitting.CLASS_INK.tolist()}
+    assert np.all(hard[:, 3] == 255)
 
 
 def test_series_blends_between_snapshots_and_is_exact_on_them(run):
@@ -144,21 +146,33 @@ def test_a_run_without_a_plane_is_refused_with_what_to_do(run):
 
 
 # -- the network widget -----------------------------------------------------------------------
-def test_graph_from_a_run_and_its_weights(run):
+def edge_pixel(graph: NetworkGraph, column: int, out: int, inp: int) -> np.ndarray:
+    """The RGBA pixel of the edge raster at the middle of one edge."""
+    start, end = graph.endpoints(column)[out, inp]
+    middle = (start + end) / 2
+    image = graph.edges
+    height, width = image.pixel_array.shape[:2]
+    left, top = image.get_corner(UP + LEFT)[:2]
+    col = int((middle[0] - left) / image.width * width)
+    row = int((top - middle[1]) / image.height * height)
+    return image.pixel_array[row, col].astype(int)
+
+
+def test_graph_draws_the_weights_it_is_given(run):
     graph = NetworkGraph.from_run(run, width=4, height=4)
     assert graph.widths == [2, 9, 9, 1] and graph.names[-1] == "output"
     w = [np.zeros((9, 2)), np.zeros((9, 9)), np.zeros((1, 9))]
     w[1][3, 4], w[1][0, 0], w[2][0, 5] = -2.0, 0.5, 1.0
-    edges_before = list(graph.edges)
+    raster = graph.edges
     graph.set_weights(w, limits=[1.0, 2.0, 1.0])
-    assert list(graph.edges) == edges_before  # updated in place, no new mobjects
+    assert graph.edges is raster  # redrawn in place, no new mobject
     assert graph.edge_levels("hidden2")[3, 4] == -LEVELS
     assert graph.edge_levels("hidden2")[0, 0] == round(0.25 * LEVELS)
     assert graph.edge_levels(3)[0, 5] == LEVELS and graph.edge_levels(3).sum() == LEVELS
-    drawn = sum(len(mob.points) for mob in graph.edges) // 4
-    assert drawn == 2 * 9 + 9 * 9 + 9  # one Bézier segment per edge
-    strongest = graph.edges[-1]  # bins are drawn weakest first
-    assert len(strongest.points) in (4, 8)
+    negative, positive = edge_pixel(graph, 2, 3, 4), edge_pixel(graph, 3, 0, 5)
+    assert negative[2] > negative[0] + 60 and negative[3] == 255  # strong blue
+    assert positive[0] > positive[2] + 60 and positive[3] == 255  # strong red
+    assert edge_pixel(graph, 1, 0, 0)[3] < 100  # w = 0: faint
 
 
 def test_graph_highlights_a_path_and_samples_wide_layers():
@@ -166,13 +180,15 @@ def test_graph_highlights_a_path_and_samples_wide_layers():
     assert list(graph.shown[0]) == list(sample_units(784, 16))
     assert len(graph.shown[0]) == 16 and graph.shown[0][-1] == 783 and len(graph.dots) == 2
     assert graph.neuron("input", 400) is None
-    graph.shift([2, 1, 0]).set_weights([np.ones((32, 784)), -np.ones((10, 32))])
+    graph.shift([2, 1, 0]).scale(0.8).set_weights([np.ones((32, 784)), -np.ones((10, 32))])
+    start = graph.endpoints(1)[15, 15, 0]  # fc1 unit 31 ← input unit 783, where it leaves
+    assert np.linalg.norm(start - graph.neuron(0, 783).get_center()) < 0.2
+    assert edge_pixel(graph, 2, 3, 15)[2] > 150  # w = −1 on every fc1 → out edge: blue
     graph.highlight_path([(2, 3), (1, 31), (0, 783)])
-    assert len(graph.glow.points) == 8  # two edges
-    assert np.allclose(graph.glow.points[-4], graph.neuron(0, 783).get_center(), atol=0.2)
+    assert graph.lit_edges == [(2, 3, 15), (1, 15, 15)]
     assert graph.neuron("fc1", 31).get_stroke_color().to_hex().lower() == "#ffc857"
     graph.highlight_path([(2, 3), (1, 20)])  # unit 20 of fc1 is behind the ellipsis
-    assert len(graph.glow.points) == 0
+    assert graph.lit_edges == []
     with pytest.raises(ValueError, match="not neighbours"):
         graph.highlight_path([(2, 3), (0, 1)])
 

@@ -14,13 +14,13 @@ weight. The graph is built from a run and updated in place as training goes on::
 Columns are numbered from the input (0) to the output. Layers wider than ``max_shown`` show a
 sample (their first and last units) with an ellipsis between, as 3Blue1Brown's videos do;
 edges are drawn between shown units only, and highlighting a unit that is not shown does
-nothing.
+nothing. The graph may be moved and scaled like any mobject.
 
-Speed: the edges are a fixed handful of VMobjects, one per weight level (w / limit rounded to
-``1 / LEVELS``), each holding all its edges as separate sub-paths. A frame therefore draws at
-most ``2 · LEVELS + 1`` paths however many edges there are, and ``set_weights`` only rewrites
-point arrays (no mobject is created). ``bench/mlp_render_bench.py`` measures it against one
-``Line`` per edge.
+Speed: all edges are one raster (``edges``, an ImageMobject), drawn by PIL at twice the output
+resolution and halved (anti-aliased), weakest first, whenever the weights or the highlight
+change. Cairo strokes each edge as a vector path instead: one ``Line`` per edge costs about
+0.1 ms per edge per frame, and one path holding many edges costs more still (Cairo
+intersects every crossing outline). ``bench/mlp_render_bench.py`` measures the three.
 """
 
 from __future__ import annotations
@@ -29,23 +29,25 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from manim import DOWN, LEFT, UP, Circle, Group, Mobject, VGroup, VMobject
+from manim import DOWN, LEFT, UP, Circle, Group, Mobject, VGroup, config
+from PIL import Image, ImageDraw
 
 from engine.errors import RunError
 from engine.scenekit import raster as rs
 from engine.scenekit import theme
-from engine.scenekit.widgets import ColorBar
-from engine.store import Run
+from engine.scenekit.widgets import ColorBar, raster_image, set_pixels
 
 LEVELS = 8
-"""Weight levels per sign: edges are quantised to 2·LEVELS + 1 colours and widths."""
+"""Weight levels per sign: edges are drawn in 2·LEVELS + 1 colours and widths."""
 MIN_WIDTH, MAX_WIDTH = 0.8, 7.0
-"""Stroke widths of the weakest and the strongest edges."""
+"""Widths of the weakest and the strongest edges, in Manim stroke-width units."""
 MIN_OPACITY = 0.2
 GLOW_WIDTH = 3.0
 """A highlighted edge gets a halo this much wider than the widest edge, drawn beneath the
 edges so that its own colour and width still show."""
 ELLIPSIS = "⋮"
+SUPERSAMPLE = 2
+"""Edges are drawn at this multiple of the output resolution, then reduced: anti-aliasing."""
 
 
 def sample_units(width: int, max_shown: int) -> np.ndarray:
@@ -65,10 +67,8 @@ def level_style(level: int) -> tuple[str, float, float]:
     return rs.rgb_hex(colour), width, MIN_OPACITY + (1 - MIN_OPACITY) * strength
 
 
-def segments(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Straight lines as cubic Bézier control points: [n, 4, 3] (Manim's point layout)."""
-    t = np.array([0.0, 1 / 3, 2 / 3, 1.0]).reshape(1, 4, 1)
-    return starts[:, None, :] * (1 - t) + ends[:, None, :] * t
+def pixels_per_unit() -> float:
+    return config.pixel_height / config.frame_height
 
 
 class NetworkGraph(Group):
@@ -96,33 +96,29 @@ class NetworkGraph(Group):
         self.shown = [sample_units(w, max_shown) for w in self.widths]
         rows = max(len(s) + (len(s) < w) for s, w in zip(self.shown, self.widths, strict=True))
         spacing = height / max(rows - 1, 1)
-        self.radius = min(0.2, 0.36 * spacing, 0.18 * width / (len(widths) - 1))
+        radius = min(0.2, 0.36 * spacing, 0.18 * width / (len(widths) - 1))
         xs = np.linspace(-width / 2, width / 2, len(widths))
         centres = [
             self._column(x, units, w, spacing)
             for x, units, w in zip(xs, self.shown, self.widths, strict=True)
         ]
-        self.edges = VGroup(*(VMobject() for _ in range(2 * LEVELS + 1)))
-        self._edge_order = sorted(range(-LEVELS, LEVELS + 1), key=abs)
-        for mob, level in zip(self.edges, self._edge_order, strict=True):
-            colour, stroke, opacity = level_style(level)
-            mob.set_stroke(colour, stroke, opacity).set_fill(opacity=0)
-        self._segments: list[np.ndarray] = []
-        self._placed: tuple | None = None
-        self.glow = VMobject().set_stroke(theme.ACCENT, MAX_WIDTH + GLOW_WIDTH, 1.0)
-        self.glow.set_fill(opacity=0)
-        self.neurons = VGroup(*(self._circles(c) for c in centres))
+        self.edges = raster_image(np.zeros((2, 2, 4), np.uint8))
+        self.edges.stretch_to_fit_width(width).stretch_to_fit_height(height + 2 * radius)
+        self.neurons = VGroup(*(self._circles(c, radius) for c in centres))
         self.dots = Group(*self._ellipses(xs, centres, spacing))
-        self.add(self.glow, self.edges, self.neurons, self.dots)
+        self.add(self.edges, self.neurons, self.dots)
         self.labels = Group()
         if labels:
-            self.labels = self._labels(xs, -height / 2 - self.radius - 0.15)
+            self.labels = self._labels(xs, -height / 2 - radius - 0.15)
             self.add(self.labels)
         self._levels = [np.zeros((len(b), len(a)), int) for a, b in itertools.pairwise(self.shown)]
+        self._lit: list[tuple[int, int, int]] = []
+        self._draw_edges()
 
     @classmethod
-    def from_run(cls, run: Run, **kwargs) -> NetworkGraph:
-        """The graph of a run's MLP: its input, then each dense layer and the output."""
+    def from_run(cls, run, **kwargs) -> NetworkGraph:
+        """The graph of a run's MLP (an ``engine.store.Run``): its input, then each dense
+        layer and the output."""
         layers = [info for info in run.layers if info.kind != "flatten"]
         if not layers or any(info.kind not in ("dense", "logits") for info in layers):
             raise RunError(
@@ -144,33 +140,11 @@ class NetworkGraph(Group):
         slots -= (slots[-1] if len(slots) else 0) / 2
         return np.stack([np.full(len(units), x), -slots * spacing, np.zeros(len(units))], 1)
 
-    def segments_now(self) -> list[np.ndarray]:
-        """Every shown edge into each column ([out, in, 4, 3]), circle rim to circle rim, where
-        the circles are now (the graph may have been moved or scaled since it was built)."""
-        first, last = self.neurons[0][0], self.neurons[-1][-1]
-        placed = (*first.get_center(), *last.get_center(), first.width)
-        if placed != self._placed:
-            centres = [np.array([c.get_center() for c in circles]) for circles in self.neurons]
-            radius = first.width / 2
-            self._segments = [
-                self._layer_segments(src, dst, radius) for src, dst in itertools.pairwise(centres)
-            ]
-            self._placed = placed
-        return self._segments
-
     @staticmethod
-    def _layer_segments(src: np.ndarray, dst: np.ndarray, radius: float) -> np.ndarray:
-        starts = np.repeat(src[None], len(dst), 0).reshape(-1, 3)
-        ends = np.repeat(dst[:, None], len(src), 1).reshape(-1, 3)
-        direction = ends - starts
-        direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-        lines = segments(starts + radius * direction, ends - radius * direction)
-        return lines.reshape(len(dst), len(src), 4, 3)
-
-    def _circles(self, centres: np.ndarray) -> VGroup:
+    def _circles(centres: np.ndarray, radius: float) -> VGroup:
         return VGroup(
             *(
-                Circle(self.radius, stroke_color=theme.MUTED, stroke_width=2.0)
+                Circle(radius, stroke_color=theme.MUTED, stroke_width=2.0)
                 .set_fill(theme.PANEL, 1.0)
                 .move_to(c)
                 for c in centres
@@ -218,6 +192,23 @@ class NetworkGraph(Group):
         slot = self._slot(column, unit)
         return None if slot is None else self.neurons[column][slot]
 
+    def edge_levels(self, layer: int | str) -> np.ndarray:
+        """The level (−LEVELS … LEVELS) each shown edge into ``layer`` is drawn at now,
+        [shown out, shown in]: what the picture says about the weights."""
+        return self._levels[self.column(layer) - 1]
+
+    def endpoints(self, column: int) -> np.ndarray:
+        """Every shown edge into ``column``, rim to rim, where the circles are now:
+        [out, in, 2 (start, end), 3]."""
+        src = np.array([c.get_center() for c in self.neurons[column - 1]])
+        dst = np.array([c.get_center() for c in self.neurons[column]])
+        radius = self.neurons[0][0].width / 2
+        starts = np.repeat(src[None], len(dst), 0)
+        ends = np.repeat(dst[:, None], len(src), 1)
+        direction = ends - starts
+        direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+        return np.stack([starts + radius * direction, ends - radius * direction], axis=2)
+
     # -- updating -----------------------------------------------------------------------------
     def set_weights(
         self, weights: Sequence[np.ndarray], limits: Sequence[float] | None = None
@@ -228,23 +219,20 @@ class NetworkGraph(Group):
         over all of training) so that weights visibly grow; by default each layer's own
         largest |w| now.
         """
-        segs = self.segments_now()
-        if len(weights) != len(segs):
-            raise ValueError(f"{len(segs)} weight matrices expected, {len(weights)} given")
+        if len(weights) != len(self._levels):
+            raise ValueError(f"{len(self._levels)} weight matrices expected, {len(weights)} given")
         if limits is None:
             limits = [float(np.abs(w).max()) for w in weights]
-        levels, lines = [], []
+        levels = []
         for column, (w, limit) in enumerate(zip(weights, limits, strict=True), start=1):
             shown = np.asarray(w, dtype=np.float32)[
                 np.ix_(self.shown[column], self.shown[column - 1])
             ]
             scaled = shown / limit if limit > 0 else np.zeros_like(shown)
-            levels.append(np.clip(np.round(scaled * LEVELS), -LEVELS, LEVELS).astype(int).ravel())
-            lines.append(segs[column - 1].reshape(-1, 4, 3))
-        self._levels = [lv.reshape(s.shape[:2]) for lv, s in zip(levels, segs, strict=True)]
-        every_level, every_line = np.concatenate(levels), np.concatenate(lines)
-        for mob, level in zip(self.edges, self._edge_order, strict=True):
-            mob.points = every_line[every_level == level].reshape(-1, 3)
+            levels.append(np.clip(np.round(scaled * LEVELS), -LEVELS, LEVELS).astype(int))
+        if any(not np.array_equal(a, b) for a, b in zip(levels, self._levels, strict=True)):
+            self._levels = levels
+            self._draw_edges()
         return self
 
     def highlight(
@@ -261,13 +249,15 @@ class NetworkGraph(Group):
             circle = self.neuron(layer, unit)
             if circle is not None:
                 circle.set_stroke(theme.ACCENT, 5.0).set_fill(theme.ACCENT, 0.45)
-        segs, lines = self.segments_now(), []
+        lit = []
         for layer, out, inp in edges:
             column = self.column(layer)
             slot_out, slot_in = self._slot(column, out), self._slot(column - 1, inp)
             if slot_out is not None and slot_in is not None:
-                lines.append(segs[column - 1][slot_out, slot_in])
-        self.glow.points = np.concatenate(lines).reshape(-1, 3) if lines else np.zeros((0, 3))
+                lit.append((column, slot_out, slot_in))
+        if lit != self._lit:
+            self._lit = lit
+            self._draw_edges()
         return self
 
     def highlight_path(self, path: Sequence[tuple[int | str, int]]) -> NetworkGraph:
@@ -280,6 +270,44 @@ class NetworkGraph(Group):
                 raise ValueError(f"columns {c1} and {c2} are not neighbours")
             edges.append((c1, u1, u2) if c1 > c2 else (c2, u2, u1))
         return self.highlight(columns, edges)
+
+    @property
+    def lit_edges(self) -> list[tuple[int, int, int]]:
+        """The highlighted edges, as (column, shown out slot, shown in slot)."""
+        return list(self._lit)
+
+    def _draw_edges(self) -> None:
+        """Redraw the edge raster: halos of highlighted edges, then every edge, weakest
+        first, each in its level's colour, width and opacity."""
+        box = self.edges
+        scale = pixels_per_unit() * SUPERSAMPLE
+        size = (max(1, round(box.width * scale)), max(1, round(box.height * scale)))
+        corner = box.get_corner(UP + LEFT)
+        canvas = Image.new("RGBA", size)
+        draw = ImageDraw.Draw(canvas, "RGBA")
+        to_pixels = np.array([scale, -scale, 0.0])
+        lines = [(self.endpoints(c) - corner) * to_pixels for c in range(1, len(self.widths))]
+        unit_width = 0.01 * scale  # Manim: a stroke width of 1 is 1/100 of a frame unit
+        accent = rs.hex_rgb(theme.ACCENT)
+        for column, out, inp in self._lit:
+            (x0, y0, _), (x1, y1, _) = lines[column - 1][out, inp]
+            halo = round((MAX_WIDTH + GLOW_WIDTH) * unit_width)
+            draw.line([(x0, y0), (x1, y1)], fill=(*accent, 255), width=halo)
+        styles = {level: level_style(level) for level in range(-LEVELS, LEVELS + 1)}
+        order = sorted(
+            (abs(level), column, out, inp)
+            for column, grid in enumerate(self._levels, start=1)
+            for (out, inp), level in np.ndenumerate(grid)
+        )
+        for _, column, out, inp in order:
+            colour, width, opacity = styles[int(self._levels[column - 1][out, inp])]
+            (x0, y0, _), (x1, y1, _) = lines[column - 1][out, inp]
+            fill = (*rs.hex_rgb(colour), round(255 * opacity))
+            draw.line([(x0, y0), (x1, y1)], fill=fill, width=max(1, round(width * unit_width)))
+        # Reduced as straight (not premultiplied) RGBA: the anti-aliased rims darken a
+        # little, which the dark background hides, for half the cost.
+        small = canvas.reduce(SUPERSAMPLE)
+        set_pixels(box, np.asarray(small))
 
     # -- legend -------------------------------------------------------------------------------
     def legend(self, length: float = 2.4) -> Group:
@@ -294,8 +322,3 @@ class NetworkGraph(Group):
         )
         note = theme.text("width ∝ |w|, per layer", theme.SMALL, theme.MUTED)
         return Group(bar, note.next_to(bar, DOWN, buff=0.12, aligned_edge=LEFT))
-
-    def edge_levels(self, layer: int | str) -> np.ndarray:
-        """The level (−LEVELS … LEVELS) each shown edge into ``layer`` is drawn at now,
-        [shown out, shown in]: what the picture says about the weights (for tests)."""
-        return self._levels[self.column(layer) - 1]
