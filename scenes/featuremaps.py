@@ -394,8 +394,8 @@ class FeatureMaps(RunScene):
         cap = theme.caption(
             "during training",
             "the same image at every recorded step",
-            "the maps most active at the end, each scaled to its own max at every step  ·  "
-            "red frame = silent",
+            "maps most active at the end, each scaled to its own max at every step  ·  "
+            "red frame: silent",
         )
         cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
         vectors, old_cap = self.tail

@@ -172,6 +172,12 @@ def test_default_run_is_trained_once_and_kept(tmp_path, monkeypatch):
     again = base.find_run("smallcnn-synth")
     assert json.loads((again.folder / "manifest.json").read_text())["created"] == created
 
+    manifest = json.loads((run.folder / "manifest.json").read_text())
+    manifest["status"] = "running"  # as if another process were training it, or was killed
+    (run.folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(RunError, match=r"still marked as training.*--resume"):
+        base.find_run("smallcnn-synth")
+
 
 def test_renders_land_beside_the_scenes_folder(tmp_path):
     scene = tmp_path / "project" / "scenes" / "demo.py"

@@ -50,6 +50,14 @@ def route_output(scene_file: str | Path | None) -> None:
     config.video_dir = "{media_dir}/{module_name}/{quality}"
 
 
+def name_after_run(scene_name: str) -> None:
+    """Name the video after the run when it is not the default one (``FeatureMaps-smallcnn``),
+    so renders of different runs do not overwrite each other."""
+    run = os.environ.get(RUN_ENV, "").strip()
+    if run and not config.output_file:
+        config.output_file = f"{scene_name}-{Path(run).name}"
+
+
 # -- which run --------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
@@ -69,8 +77,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def ensure_default_run(preset: str) -> Run:
-    """The run named after ``preset``: trained now (and kept) if missing, finished if a
-    previous attempt was interrupted."""
+    """The run named after ``preset``: trained now (and kept) if missing, finished first if
+    its training was stopped with Ctrl-C."""
     from engine.training import resume, train
 
     folder = resolve_run(preset)
@@ -81,9 +89,20 @@ def ensure_default_run(preset: str) -> Run:
                 f"(once; it is kept in {folder} for next time)."
             )
             result = train(preset_config(preset), folder)
-        elif Run(folder).status in ("running", "interrupted"):
-            console.print(f"Run {preset!r} is unfinished: continuing its training first.")
+        elif (status := Run(folder).status) == "interrupted":
+            console.print(f"Run {preset!r} was interrupted: finishing its training first.")
             result = resume(folder)
+        elif status == "running":  # another process trains it, or one that was killed did
+            raise RunError(
+                f"Run {preset!r} is still marked as training ({folder}). Wait for that "
+                "training to end; if it was killed, continue it with "
+                f"`python -m engine train --resume {folder}`."
+            )
+        elif status == "failed":
+            raise RunError(
+                f"Training of run {preset!r} failed: {Run(folder).manifest.get('message')}. "
+                f"Remove {folder} to train it again."
+            )
         else:
             return Run(folder)
     if result.status != "finished":
@@ -201,8 +220,12 @@ class RunScene(Scene):
 
     def __init__(self, *args: Any, **kwargs: Any):
         route_output(config.input_file or inspect.getsourcefile(type(self)))
+        name_after_run(type(self).__name__)
         if config.background_color == BLACK:
             config.background_color = theme.BACKGROUND
+        # Manim hashes every mobject of every animation to reuse segments across renders;
+        # for scenes of pixel arrays that costs more than it saves (and fills the cache).
+        config.disable_caching = True
         if config.max_inflight_encoders == 1:
             # Scenes here are many short animations, each its own video segment: let the
             # encoding of one overlap the drawing of the next (Manim's own advice: 4).
