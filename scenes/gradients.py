@@ -1,0 +1,199 @@
+"""Gradients: the mean |gradient| of every weighted layer as bars on a log scale, step by step
+through training, beside a heat map of the whole history, so a layer that learns far more
+slowly than the others (vanishing gradients in early layers) stands out.
+
+The numbers are the run's own ``stats/grad_abs_mean`` (the mean absolute gradient of each
+layer's conv or linear weight, taken right after the backward pass), recorded during the very
+run whose curves the Training scene shows; seed 000 took them from a second run.
+
+    manim scenes/gradients.py                                # the default run (vgg16-synth)
+    NNREEL_RUN=smallcnn-synth manim -ql scenes/gradients.py
+    NNREEL_SET="seconds=5" manim -ql scenes/gradients.py
+
+Options (``NNREEL_SET`` or ``python -m engine render gradients --set KEY=VALUE``): see
+``Gradients.options``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Group, Line, ValueTracker, VGroup, linear
+
+from engine.errors import RunError
+from engine.scenekit import ColorBar, Option, RunScene, model_name, theme
+from engine.scenekit.charts import (
+    TITLE_WIDTH,
+    Chart,
+    HBars,
+    HeatMap,
+    Scale,
+    fitted_title,
+    format_tick,
+)
+from engine.store import Run
+
+STREAM = "stats/grad_abs_mean"
+BARS_BOX = (-4.55, 0.75)
+"""Left and right edge of the bar chart."""
+MAP_BOX = (1.75, 6.45)
+TOP, BOTTOM = 1.75, -2.35
+COUNTER_UPDATES_PER_SECOND = 10
+
+
+def gradient_history(run: Run) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(steps, values [snapshots, layers], layer names), or a message saying how to record
+    them."""
+    if not run.has(STREAM):
+        raise RunError(
+            f"Run {run.name!r} was recorded without gradient statistics ({STREAM}), which "
+            "Gradients shows. Train it again with them on (they are by default), e.g. "
+            "`python -m engine train vgg16-synth --stats-cadence auto`."
+        )
+    values = run.read(STREAM).astype(np.float64)
+    return run.steps(STREAM), values, list(run.meta(STREAM)["layers"])
+
+
+def spread_note(values: np.ndarray, layers: list[str]) -> str:
+    """How much less (or more) gradient the first layer gets than the last, over the run."""
+    ratio = np.median(values[:, 0] / np.maximum(values[:, -1], 1e-30))
+    if ratio >= 1:
+        return f"{layers[0]} gets {ratio:.2g}× the gradient of {layers[-1]} (median over training)"
+    return (
+        f"{layers[0]} gets 1/{1 / ratio:.2g} of the gradient of {layers[-1]} (median over training)"
+    )
+
+
+class Gradients(RunScene):
+    """Per-layer gradient bars moving through training, and their history as a heat map."""
+
+    default_preset = "vgg16-synth"
+    options: ClassVar[dict[str, Option]] = {
+        "seconds": Option(8.0, float, "how many seconds the training takes to unfold"),
+    }
+
+    def construct(self) -> None:
+        self.steps, self.values, self.layers = gradient_history(self.run)
+        positive = self.values[self.values > 0]
+        if not positive.size:
+            raise RunError(f"Every recorded gradient of run {self.run.name!r} is zero.")
+        self.scale = Scale.fit_log(positive)
+        per_epoch = int(self.run.manifest["progress"].get("steps_per_epoch") or 1)
+        self.add_header()
+        bars = self.bar_chart()
+        heat = self.heat_map(per_epoch)
+        self.unfold(bars, heat)
+        note = theme.text(spread_note(self.values, self.layers), theme.BODY, theme.TEXT)
+        self.play(FadeIn(note.to_edge(DOWN, buff=theme.MARGIN)), run_time=0.5)
+        self.wait(2.5)
+
+    def add_header(self) -> None:
+        head = fitted_title(
+            f"Gradients  ·  {model_name(self.run)}",
+            [
+                "mean |∂loss/∂w| per layer, log scale",
+                "the run of the training curves",
+                f"run {self.run.name}",
+            ],
+            TITLE_WIDTH,
+        )
+        self.counter = self.step_counter(int(self.steps[0]))
+        self.add(head, self.counter)
+
+    def bar_chart(self) -> HBars:
+        rows = len(self.layers)
+        chart = Chart(
+            self.scale,
+            Scale(0, rows),
+            width=BARS_BOX[1] - BARS_BOX[0],
+            height=TOP - BOTTOM,
+            x_label="mean |gradient| at this step",
+            y_ticks=[],
+        )
+        chart.shift(np.array([BARS_BOX[0], BOTTOM, 0]) - chart.box.get_corner(DOWN + LEFT))
+        names = Group()
+        for row, name in enumerate(self.layers):
+            label = theme.text(name, theme.SMALL, theme.MUTED)
+            y = chart.coord(self.scale.lo, rows - row - 0.5)
+            names.add(label.next_to(y, LEFT, buff=0.15))
+        bars = HBars(chart, [theme.BAR] * rows)
+        first = VGroup(
+            *(
+                Line(UP * 0.13, DOWN * 0.13, stroke_width=2.5, color=theme.ACCENT).move_to(
+                    chart.coord(v, rows - row - 0.5)
+                )
+                for row, v in enumerate(self.values[0])
+            )
+        )
+        key = Group(
+            Line(UP * 0.1, DOWN * 0.1, stroke_width=2.5, color=theme.ACCENT),
+            theme.text(f"at step {int(self.steps[0])} (first update)", theme.SMALL, theme.MUTED),
+        ).arrange(RIGHT, buff=0.1)
+        key.next_to(chart.box, UP, buff=0.12).align_to(chart.box, RIGHT)
+        self.add(chart, names, bars, first, key)
+        return bars
+
+    def heat_map(self, per_epoch: int) -> HeatMap:
+        rows = len(self.layers)
+        last = float(self.steps[-1])
+        epochs = last / per_epoch
+        step = 0.5 if epochs <= 2 else max(1, math.ceil(epochs / 6))
+        ticks = [(float(e), format_tick(float(e))) for e in np.arange(0, epochs + 1e-9, step)]
+        chart = Chart(
+            Scale(0, max(epochs, 1e-9)),
+            Scale(0, rows),
+            width=MAP_BOX[1] - MAP_BOX[0],
+            height=TOP - BOTTOM,
+            x_label="epoch",
+            x_ticks=ticks,
+            y_ticks=[],
+            grid=False,
+        )
+        chart.shift(np.array([MAP_BOX[0], BOTTOM, 0]) - chart.box.get_corner(DOWN + LEFT))
+        # One column per recorded snapshot; uneven cadences are resampled onto even steps.
+        columns = min(len(self.steps), 400)
+        at = np.linspace(self.steps[0], last, columns)
+        index = np.clip(np.searchsorted(self.steps, at, side="right") - 1, 0, len(self.steps) - 1)
+        heat = HeatMap(chart, self.values[index].T, self.scale)
+        self.heat_steps = at
+        legend = ColorBar(
+            "viridis",
+            low=format_tick(self.scale.lo),
+            high=format_tick(self.scale.hi),
+            title="history (colour = mean |gradient|)",
+            length=2.6,
+        )
+        legend.next_to(chart.box, UP, buff=0.12).align_to(chart.box, LEFT)
+        self.add(chart, heat.image, legend)
+        return heat
+
+    def unfold(self, bars: HBars, heat: HeatMap) -> None:
+        seconds = max(self.settings["seconds"], 0.5)
+        tracker = ValueTracker(0.0)
+        n = len(self.steps)
+        last = int(self.steps[-1])
+        quantum = max(1, math.ceil(last / (seconds * COUNTER_UPDATES_PER_SECOND)))
+
+        def index() -> int:
+            return round(tracker.get_value() * (n - 1))
+
+        def count(counter) -> None:
+            step = int(self.steps[index()])
+            counter.set_step(
+                step if step >= last else max(int(self.steps[0]), step - step % quantum)
+            )
+
+        bars.add_updater(lambda b: b.set_values(self.values[index()]))
+        # The heat-map column each snapshot reaches, worked out once.
+        reach = np.searchsorted(self.heat_steps, self.steps, side="right") - 1
+        heat.image.add_updater(lambda _: heat.show_until(int(reach[index()])))
+        self.counter.add_updater(count)
+        # Manim redraws every frame all mobjects from the first moving one on: keep the
+        # moving ones last, so the axes and labels are drawn once into the background.
+        self.bring_to_front(bars, heat.image, self.counter)
+        self.play(tracker.animate.set_value(1.0), run_time=seconds, rate_func=linear)
+        for mobject in (bars, heat.image, self.counter):
+            mobject.clear_updaters()
+        self.counter.set_step(last)

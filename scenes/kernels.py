@@ -1,0 +1,332 @@
+"""Kernels: every kernel of the first conv of each block, from initialisation to the end of
+training, as tiles on a diverging colour map centred on zero (blue negative, white zero, red
+positive), one strip per layer; then the first layer up close, before and after.
+
+Each kernel has one 2-D slice per input channel. A first layer that sees RGB shows all three
+at once as colour (grey = zero). Deeper layers show one slice per kernel: by default each
+kernel's strongest input channel (largest norm at the end of training, so a tile never
+switches channel), or their mean, or one chosen channel — the label says which. Seed 000
+showed input channel 0 only and never animated.
+
+    manim scenes/kernels.py                                  # the default run (vgg16-synth)
+    NNREEL_RUN=smallcnn-synth manim -ql scenes/kernels.py
+    NNREEL_SET="channel=mean seconds=4" manim -ql scenes/kernels.py
+
+Options (``NNREEL_SET`` or ``python -m engine render kernels --set KEY=VALUE``): see
+``Kernels.options``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, Group, ValueTracker, linear
+
+from engine.errors import NnreelError, RunError
+from engine.scenekit import (
+    ColorBar,
+    Option,
+    RunScene,
+    model_name,
+    names,
+    raster_image,
+    set_pixels,
+    theme,
+)
+from engine.scenekit import raster as rs
+from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
+from engine.store import Run
+
+SHEET = (-4.3, 6.75, -2.85, 2.45)
+"""Left, right, bottom, top of the strips (frame units)."""
+PIXELS_PER_UNIT = 135
+"""The strips' raster resolution: about 1080p's, so tiles stay crisp when shown."""
+STRIP_GAP = 0.14
+CLIP_PERCENTILE = 99.5
+"""Each layer's colour scale ends at this percentile of |w| over all snapshots (a few
+outlying weights would otherwise wash every other tile out to white)."""
+MAX_SNAPSHOTS = 40
+
+
+def conv_weight_layers(run: Run, requested: list[str] | None) -> list[str]:
+    """Conv layers whose weights were recorded, in network order (or as requested)."""
+    recorded = [
+        info.name for info in run.layers if info.kind == "conv" and run.has(f"weights/{info.name}")
+    ]
+    if requested:
+        for name in requested:
+            run.layer(name)  # an unknown name lists the run's layers
+            if name not in recorded:
+                raise NnreelError(
+                    f"Layer {name!r} of run {run.name!r} has no recorded conv weights. Layers "
+                    f"Kernels can show: {', '.join(recorded) or 'none'}."
+                )
+        return list(requested)
+    if not recorded:
+        raise RunError(
+            f"Run {run.name!r} ({model_name(run)}) recorded no conv weights (streams "
+            "weights/<conv layer>): Kernels needs a CNN run with its weights recorded, e.g. "
+            "`python -m engine train vgg16-synth` (the first conv of each block is recorded by "
+            "default), or NNREEL_RUN=smallcnn-synth."
+        )
+    return recorded
+
+
+def parse_channel(value: str) -> str | int:
+    """'strongest', 'mean' or an input-channel index."""
+    if value in ("strongest", "mean"):
+        return value
+    return int(value)
+
+
+@dataclass
+class LayerKernels:
+    """One layer's kernels as shown: a [snapshots, out, kh, kw(, 3)] array of values to colour,
+    the scale (±limit) they are coloured on, and the words saying what a tile is."""
+
+    name: str
+    shown: np.ndarray
+    steps: np.ndarray
+    """The training step of each snapshot in ``shown``."""
+    limit: float
+    rgb: bool
+    what: str
+    shape: tuple[int, ...]
+
+    def tiles(self, snapshot: int) -> np.ndarray:
+        """[out, kh, kw, 3] uint8 tiles: diverging colours, or RGB with grey at zero."""
+        unit = np.clip(0.5 + self.shown[snapshot] / (2 * self.limit), 0.0, 1.0)
+        if self.rgb:
+            return (unit * 255 + 0.5).astype(np.uint8)
+        return rs.apply_colormap(unit, "diverging")
+
+
+def select(run: Run, name: str, channel: str | int, first: bool) -> LayerKernels:
+    """Read a layer's kernels at every snapshot and reduce each to what one tile shows."""
+    stream = f"weights/{name}"
+    count = run.count(stream)
+    picks = np.unique(np.linspace(0, count - 1, min(count, MAX_SNAPSHOTS)).round().astype(int))
+    final = run.read(stream, -1).astype(np.float32)
+    out, inputs = final.shape[:2]
+    rgb = first and inputs == 3
+    if isinstance(channel, int) and not 0 <= channel < inputs:
+        raise NnreelError(
+            f"channel={channel}: {name} has {inputs} input channels (0 … {inputs - 1})."
+        )
+    if rgb:
+        what = "RGB: each input channel's weights as that colour (grey = 0)"
+    elif inputs == 1:
+        what = "its single input channel"
+    elif channel == "strongest":
+        what = "each kernel's strongest input channel"
+    elif channel == "mean":
+        what = f"mean over its {inputs} input channels"
+    else:
+        what = f"input channel {channel} of {inputs}"
+    strongest = np.linalg.norm(final.reshape(out, inputs, -1), axis=2).argmax(axis=1)
+
+    def reduce(w: np.ndarray) -> np.ndarray:
+        if rgb:
+            return np.moveaxis(w, 1, -1)  # [out, kh, kw, 3]
+        if inputs == 1 or channel == "strongest":
+            return w[np.arange(out), strongest if inputs > 1 else 0]
+        if channel == "mean":
+            return w.mean(axis=1)
+        return w[:, channel]
+
+    shown = np.stack([reduce(run.read(stream, int(i)).astype(np.float32)) for i in picks])
+    limit = float(np.percentile(np.abs(shown), CLIP_PERCENTILE)) or 1.0
+    steps = run.steps(stream)[picks]
+    return LayerKernels(name, shown, steps, limit, rgb, what, tuple(final.shape))
+
+
+def tile_pad(scale: int) -> int:
+    """Pixels between tiles: half a kernel pixel, so tiles read as separate."""
+    return max(1, scale // 2)
+
+
+def strip_layout(count: int, kh: int, kw: int, width: int, height: int) -> tuple[int, int, int]:
+    """(rows, cols, scale): the largest whole-pixel kernel scale at which ``count`` tiles of
+    kh×kw, ``tile_pad`` apart, fit a width × height pixel strip (fewest empty cells on ties)."""
+    best = (1, count, 1)
+    for rows in range(1, count + 1):
+        cols = -(-count // rows)
+        scale = 1
+        for s in range(max(width, height), 0, -1):
+            pad = tile_pad(s)
+            if cols * (kw * s + pad) + pad <= width and rows * (kh * s + pad) + pad <= height:
+                scale = s
+                break
+        if scale > best[2] or (scale == best[2] and rows * cols < best[0] * best[1]):
+            best = (rows, cols, scale)
+    return best
+
+
+class Kernels(RunScene):
+    """The first conv of every block, kernel by kernel, over training; then the first layer up
+    close."""
+
+    default_preset = "vgg16-synth"
+    options: ClassVar[dict[str, Option]] = {
+        "layers": Option(None, names, "comma-separated conv layers (default: those recorded)"),
+        "channel": Option(
+            "strongest", parse_channel, "strongest, mean, or an input-channel index (e.g. 0)"
+        ),
+        "seconds": Option(6.0, float, "how many seconds training takes to unfold"),
+    }
+
+    def construct(self) -> None:
+        s = self.settings
+        layers = conv_weight_layers(self.run, s["layers"])
+        first = next((i.name for i in self.run.layers if i.kind == "conv"), None)
+        self.kernels = [select(self.run, n, s["channel"], n == first) for n in layers]
+        self.steps = self.kernels[0].steps
+        self.add_header()
+        sheet, labels = self.strips()
+        self.evolve(sheet)
+        self.close_up(Group(sheet, labels))
+        self.wait(2.0)
+
+    # -- the strips -----------------------------------------------------------------------
+    def add_header(self) -> None:
+        head = fitted_title(
+            f"Kernels  ·  {model_name(self.run)}",
+            [
+                "first conv of each block, every kernel",
+                "initialisation → end of training",
+                f"run {self.run.name}",
+            ],
+            TITLE_WIDTH,
+        )
+        self.counter = self.step_counter(int(self.steps[0]))
+        legend = ColorBar(
+            "diverging",
+            low="−",
+            high="+",
+            title="weight: blue < 0 < red (white = 0), ± as labelled",
+            length=3.2,
+        )
+        legend.to_corner(DOWN + RIGHT, buff=theme.MARGIN)
+        self.legend = legend
+        self.add(head, self.counter, legend)
+
+    def geometry(self) -> list[tuple[float, float, int, int, int]]:
+        """Per strip: (top y, height, rows, cols, scale) in frame units / pixels."""
+        n = len(self.kernels)
+        bottom = SHEET[2] + self.legend.height + 0.1
+        height = (SHEET[3] - bottom - STRIP_GAP * (n - 1)) / n
+        width_px = int((SHEET[1] - SHEET[0]) * PIXELS_PER_UNIT)
+        out = []
+        for i, k in enumerate(self.kernels):
+            kh, kw = k.shape[2:4]
+            rows, cols, scale = strip_layout(
+                k.shape[0], kh, kw, width_px, int(height * PIXELS_PER_UNIT)
+            )
+            out.append((SHEET[3] - i * (height + STRIP_GAP), height, rows, cols, scale))
+        return out
+
+    def sheet_pixels(self, snapshot: int) -> np.ndarray:
+        """Every strip at one snapshot composited into one raster."""
+        geometry = self.geometry_cache
+        width_px = int((SHEET[1] - SHEET[0]) * PIXELS_PER_UNIT)
+        height_px = int((SHEET[3] - geometry[-1][0] + geometry[-1][1]) * PIXELS_PER_UNIT)
+        sheet = np.empty((height_px, width_px, 3), dtype=np.uint8)
+        sheet[:] = rs.hex_rgb(theme.BACKGROUND)
+        for k, (top, _, rows, cols, scale) in zip(self.kernels, geometry, strict=True):
+            grid = rs.tile(
+                k.tiles(snapshot),
+                rows=rows,
+                cols=cols,
+                scale=scale,
+                pad=scale // 2 + 1,
+                background=rs.hex_rgb(theme.PANEL),
+            )
+            y = int((SHEET[3] - top) * PIXELS_PER_UNIT)
+            h, w = min(grid.shape[0], height_px - y), min(grid.shape[1], width_px)
+            sheet[y : y + h, :w] = grid[:h, :w]
+        return sheet
+
+    def strips(self) -> tuple[object, Group]:
+        self.geometry_cache = self.geometry()
+        pixels = self.sheet_pixels(0)
+        sheet = raster_image(pixels, width=SHEET[1] - SHEET[0])
+        sheet.move_to([SHEET[0], SHEET[3], 0], aligned_edge=UP + LEFT)
+        labels = Group()
+        for k, (top, *_) in zip(self.kernels, self.geometry_cache, strict=True):
+            out, inputs, kh, kw = k.shape
+            head = Group(
+                theme.text(k.name, theme.LABEL, weight="BOLD"),
+                theme.text(f"±{format_value(k.limit, 2)}", theme.SMALL, theme.MUTED),
+            ).arrange(RIGHT, buff=0.15, aligned_edge=DOWN)
+            label = Group(
+                head, theme.text(f"{out} × {kh}×{kw}×{inputs}", theme.SMALL, theme.MUTED)
+            ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
+            labels.add(label.move_to([-6.75, top, 0], aligned_edge=UP + LEFT))
+        notes = Group(
+            *(theme.text(f"{who}: {what}", theme.SMALL, theme.MUTED) for who, what in self._notes())
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+        notes.to_corner(DOWN + LEFT, buff=theme.MARGIN)
+        self.play(FadeIn(sheet), FadeIn(labels), FadeIn(notes), run_time=0.8)
+        self.notes = notes
+        self.wait(1.0)
+        return sheet, labels
+
+    def _notes(self) -> list[tuple[str, str]]:
+        """What a tile shows, once per run of layers that show the same thing."""
+        runs: list[tuple[list[str], str]] = []
+        for k in self.kernels:
+            if runs and runs[-1][1] == k.what:
+                runs[-1][0].append(k.name)
+            else:
+                runs.append(([k.name], k.what))
+        return [(f"{n[0]} … {n[-1]}" if len(n) > 1 else n[0], what) for n, what in runs]
+
+    # -- over training --------------------------------------------------------------------
+    def evolve(self, sheet) -> None:
+        """Step through the snapshots (log-spaced: early training, where kernels change most,
+        gets most of the time) in one animation whose updater swaps the sheet's pixels when
+        the next snapshot is due (a wait per snapshot would make a video segment each)."""
+        seconds = max(self.settings["seconds"], 0.5)
+        tracker = ValueTracker(0.0)
+        shown = [0]
+
+        def step(image) -> None:
+            i = min(int(tracker.get_value() * len(self.steps)), len(self.steps) - 1)
+            if i != shown[0]:
+                set_pixels(image, self.sheet_pixels(i))
+                shown[0] = i
+
+        sheet.add_updater(step)
+        self.counter.add_updater(lambda counter: counter.set_step(int(self.steps[shown[0]])))
+        self.bring_to_front(sheet, self.counter)  # updated after the sheet, drawn each frame
+        self.play(tracker.animate.set_value(1.0), run_time=seconds, rate_func=linear)
+        sheet.clear_updaters()
+        self.counter.clear_updaters()
+        self.wait(1.0)
+
+    # -- the first layer up close ---------------------------------------------------------
+    def close_up(self, strips: Group) -> None:
+        k = self.kernels[0]
+        out, inputs, kh, kw = k.shape
+        panels = Group()
+        for index, when in ((0, "initialisation"), (-1, "end of training")):
+            tiles = k.tiles(index)
+            grid = rs.tile(tiles, aspect=1.0, scale=12, pad=4, background=rs.hex_rgb(theme.PANEL))
+            image = raster_image(grid, height=3.6)
+            if image.width > 5.6:
+                image.width = 5.6
+            step = int(k.steps[index])
+            caption = theme.caption(f"step {step:,}", when)
+            panels.add(Group(caption, image).arrange(DOWN, aligned_edge=LEFT, buff=0.15))
+        panels.arrange(RIGHT, buff=0.8, aligned_edge=UP)
+        panels.move_to([0, 1.75, 0], aligned_edge=UP)
+        head = theme.caption(
+            k.name,
+            f"{out} kernels of {kh}×{kw}×{inputs}",
+            f"{k.what}  ·  ±{format_value(k.limit, 2)}",
+        )
+        head.next_to(panels, UP, buff=0.3).align_to(panels, LEFT)
+        self.play(FadeOut(strips), FadeOut(self.notes), run_time=0.5)
+        self.play(FadeIn(panels), FadeIn(head), run_time=0.6)

@@ -1,0 +1,240 @@
+"""Training: the loss per step and the validation accuracy per epoch of one recorded run,
+drawn as the run unfolds, with a step/epoch counter and the final figures written out.
+
+The loss axis is logarithmic when the loss falls by a factor of 4 or more (it usually does:
+from ln 10 ≈ 2.3 to a few hundredths), so late progress stays visible. Validation numbers
+are the run's own end-of-epoch evaluations in eval mode (seed 000 forgot ``model.eval()``).
+
+    manim scenes/training.py                                 # the default run (vgg16-synth)
+    NNREEL_RUN=smallcnn-synth manim -ql scenes/training.py
+    NNREEL_SET="seconds=4 log=no" manim -ql scenes/training.py
+
+Options (``NNREEL_SET`` or ``python -m engine render training --set KEY=VALUE``): see
+``Training.options``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+from manim import DOWN, LEFT, BackgroundRectangle, Dot, FadeIn, Group, ValueTracker, linear
+
+from engine.errors import NnreelError, RunError
+from engine.scenekit import Option, RunScene, dataset_name, model_name, theme
+from engine.scenekit.charts import (
+    TITLE_WIDTH,
+    Chart,
+    Curve,
+    Scale,
+    fitted_title,
+    format_tick,
+    format_value,
+    legend_row,
+    smoothed,
+    use_log,
+)
+from engine.store import Run
+
+NEEDED = ("train/loss", "train/acc", "val/loss", "val/acc")
+CHART_WIDTH, CHART_HEIGHT = 5.3, 3.7
+CHART_BOTTOM = -1.45
+COUNTER_UPDATES_PER_SECOND = 10
+"""The step counter changes at most this often (faster only flickers)."""
+
+
+def check_streams(run: Run) -> None:
+    """Say which curves a run lacks, and how to record them."""
+    missing = [name for name in NEEDED if not run.has(name)]
+    if missing:
+        raise RunError(
+            f"Run {run.name!r} has no {', '.join(missing)}: Training needs the per-step loss and "
+            "accuracy and the end-of-epoch validation. This run was recorded without them "
+            "(trained with --no-record, or stopped before its first epoch ended). Train it "
+            "again with recording on, e.g. `python -m engine train vgg16-synth`."
+        )
+
+
+def epoch_ticks(epochs: int) -> list[tuple[float, str]]:
+    """Whole epochs as x ticks (halves too for one or two epochs, at most ~10 labels)."""
+    step = 0.5 if epochs <= 2 else max(1, math.ceil(epochs / 10))
+    values = np.arange(0, epochs + 1e-9, step)
+    return [(float(v), format_tick(float(v))) for v in values]
+
+
+class Training(RunScene):
+    """Loss and accuracy curves growing step by step, then the final numbers."""
+
+    default_preset = "vgg16-synth"
+    options: ClassVar[dict[str, Option]] = {
+        "seconds": Option(8.0, float, "how many seconds the training takes to unfold"),
+        "log": Option("auto", str, "loss axis: auto (log when the loss spans ×4), yes or no"),
+    }
+
+    def construct(self) -> None:
+        check_streams(self.run)
+        if self.settings["log"] not in ("auto", "yes", "no"):
+            raise NnreelError(f"log={self.settings['log']!r}: use auto, yes or no.")
+        progress = self.run.manifest["progress"]
+        self.per_epoch = int(progress.get("steps_per_epoch") or 1)
+        self.steps = self.run.steps("train/loss")
+        self.epochs = self.steps / self.per_epoch
+        self.last = int(self.steps[-1])
+        self.add_header()
+        loss_curves, loss_dots = self.loss_chart()
+        acc_curves, acc_dots = self.accuracy_chart()
+        self.unfold([*loss_curves, *acc_curves], [*loss_dots, *acc_dots])
+        self.play(FadeIn(self.final_figures()), run_time=0.6)
+        self.wait(2.5)
+
+    # -- layout ---------------------------------------------------------------------------
+    def add_header(self) -> None:
+        h = self.run.hparams
+        epochs = self.run.manifest["progress"].get("epochs", "?")
+        head = fitted_title(
+            f"Training  ·  {model_name(self.run)}",
+            [
+                f"{dataset_name(self.run)}",
+                f"{epochs} epochs × {self.per_epoch:,} steps",
+                f"run {self.run.name}",
+                f"batch {h.get('batch_size', '?')}",
+                f"{str(h.get('optimizer', '?')).upper()}, lr {h.get('lr', '?')}",
+            ],
+            TITLE_WIDTH,
+        )
+        self.counter = self.step_counter(0)
+        self.add(head, self.counter)
+
+    def chart(self, y: Scale, y_label: str, center_x: float, y_ticks=None) -> Chart:
+        epochs = max(1, math.ceil(self.epochs[-1] - 1e-9))
+        chart = Chart(
+            Scale(0, float(epochs)),
+            y,
+            width=CHART_WIDTH,
+            height=CHART_HEIGHT,
+            x_label="epoch",
+            y_label=y_label,
+            x_ticks=epoch_ticks(epochs),
+            y_ticks=y_ticks,
+        )
+        chart.shift(np.array([center_x, CHART_BOTTOM, 0]) - chart.box.get_bottom())
+        self.add(chart)
+        return chart
+
+    def loss_chart(self) -> tuple[list[Curve], list[tuple[Dot, float, Group | None]]]:
+        loss = self.run.read("train/loss").astype(np.float64)
+        val_loss = self.run.read("val/loss").astype(np.float64)
+        val_epochs = self.run.steps("val/loss") / self.per_epoch
+        trend = smoothed(loss, max(5.0, self.per_epoch / 10))
+        log = self.settings["log"] == "yes" or (
+            self.settings["log"] == "auto" and use_log(np.concatenate([trend, val_loss]))
+        )
+        both = np.concatenate([loss, val_loss])
+        y = Scale.fit_log(both) if log else Scale.fit(both, zero=True)
+        chart = self.chart(y, "loss (cross-entropy, log scale)" if log else "loss", -3.35)
+        raw = Curve(chart, self.epochs, loss, color=theme.BAR, width=1.5, opacity=0.35)
+        trend_curve = Curve(chart, self.epochs, trend, color=theme.BAR, width=3.5)
+        dots = [
+            (Dot(chart.coord(e, v), radius=0.07, color=theme.ACCENT), float(e), None)
+            for e, v in zip(val_epochs, val_loss, strict=True)
+        ]
+        key = legend_row(
+            [
+                (theme.BAR, "faint", "per step"),
+                (theme.BAR, "line", "smoothed"),
+                (theme.ACCENT, "dot", "validation"),
+            ]
+        )
+        self.add(key.next_to(chart, DOWN, buff=0.25).align_to(chart.box, LEFT))
+        self.loss_values = (trend[-1], val_loss[-1])
+        return [raw, trend_curve], dots
+
+    def accuracy_chart(self) -> tuple[list[Curve], list[tuple[Dot, float, Group | None]]]:
+        acc = 100 * self.run.read("train/acc").astype(np.float64)
+        val_acc = 100 * self.run.read("val/acc").astype(np.float64)
+        val_epochs = self.run.steps("val/acc") / self.per_epoch
+        ticks = [(v, f"{v:.0f}%") for v in range(0, 101, 20)]
+        chart = self.chart(Scale(0, 100), "accuracy", 3.65, ticks)
+        trend = smoothed(acc, max(5.0, self.per_epoch / 10))
+        raw = Curve(chart, self.epochs, acc, color=theme.GOOD, width=1.5, opacity=0.3)
+        trend_curve = Curve(chart, self.epochs, trend, color=theme.GOOD, width=3.5)
+        labelled = set(range(len(val_acc))) if len(val_acc) <= 6 else {len(val_acc) - 1}
+        dots = []
+        for i, (e, v) in enumerate(zip(val_epochs, val_acc, strict=True)):
+            dot = Dot(chart.coord(e, v), radius=0.07, color=theme.ACCENT)
+            label = None
+            if i in labelled:
+                text = theme.text(f"{v:.1f}%", theme.SMALL, theme.ACCENT)
+                text.next_to(dot, DOWN, buff=0.12)
+                # A backing, so the label stays readable where the faint batch curve crosses.
+                backing = BackgroundRectangle(text, color=theme.BACKGROUND, fill_opacity=0.85)
+                label = Group(backing, text)
+            dots.append((dot, float(e), label))
+        key = legend_row(
+            [
+                (theme.GOOD, "faint", "per batch"),
+                (theme.GOOD, "line", "smoothed"),
+                (theme.ACCENT, "dot", "validation"),
+            ]
+        )
+        self.add(key.next_to(chart, DOWN, buff=0.25).align_to(chart.box, LEFT))
+        self.accuracy_values = (trend[-1], val_acc)
+        return [raw, trend_curve], dots
+
+    # -- time -----------------------------------------------------------------------------
+    def unfold(self, curves: list[Curve], dots: list[tuple[Dot, float, Group | None]]) -> None:
+        """Grow every curve from step 0 to the last; validation points appear as their epoch
+        ends; the counter follows (at most ``COUNTER_UPDATES_PER_SECOND`` times a second)."""
+        seconds = max(self.settings["seconds"], 0.5)
+        tracker = ValueTracker(0.0)
+        end = float(self.epochs[-1])
+        quantum = max(1, math.ceil(self.last / (seconds * COUNTER_UPDATES_PER_SECOND)))
+        for curve in curves:
+            curve.grow_to(0.0)
+            curve.add_updater(lambda c: c.grow_to(tracker.get_value() * end))
+        marks = []
+        for dot, epoch, label in dots:
+            for mark in (dot, label):
+                if mark is not None:
+                    # Mobjects added during an animation are not drawn until the next one, so
+                    # every mark is there from the start, invisible until its epoch ends.
+                    mark.add_updater(
+                        lambda m, e=epoch: m.set_opacity(float(tracker.get_value() * end >= e))
+                    )
+                    marks.append(mark)
+
+        def count(counter) -> None:
+            step = int(tracker.get_value() * self.last)
+            counter.set_step(self.last if step >= self.last else step - step % quantum)
+
+        self.counter.add_updater(count)
+        # Manim redraws every frame all mobjects from the first moving one on: keep the
+        # moving ones last, so the charts are drawn once into the background.
+        self.add(*curves, *marks)
+        self.bring_to_front(self.counter)
+        self.play(tracker.animate.set_value(1.0), run_time=seconds, rate_func=linear)
+        for mobject in (*curves, *marks, self.counter):
+            mobject.clear_updaters()
+        self.counter.set_step(self.last)
+
+    def final_figures(self) -> Group:
+        train_loss, val_loss = self.loss_values
+        train_acc, val_acc = self.accuracy_values
+        epochs = len(val_acc)
+        best = int(np.argmax(val_acc))
+        main = (
+            f"after {epochs} epoch{'s' * (epochs != 1)} ({self.last:,} steps):  validation "
+            f"accuracy {val_acc[-1]:.1f}%  ·  validation loss {format_value(val_loss)}"
+        )
+        detail = f"training, smoothed: loss {format_value(train_loss)}, accuracy {train_acc:.1f}%"
+        if best != epochs - 1:
+            detail += f"  ·  best validation accuracy {val_acc[best]:.1f}% (epoch {best + 1})"
+        lines = [
+            theme.text(main, theme.BODY, weight="BOLD"),
+            theme.text(detail, theme.LABEL, theme.MUTED),
+        ]
+        group = Group(*lines).arrange(DOWN, buff=0.1)
+        if group.width > theme.frame_width() - 2 * theme.MARGIN:
+            group.scale_to_fit_width(theme.frame_width() - 2 * theme.MARGIN)
+        return group.to_edge(DOWN, buff=theme.MARGIN)
