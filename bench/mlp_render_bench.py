@@ -29,7 +29,8 @@ from manim import LEFT, RIGHT, Dot, Line, Scene, ValueTracker, VGroup, linear
 from engine.cli.render import manim_config, render_scene
 from engine.console import console
 from engine.scenekit import RUN_ENV, find_run
-from engine.scenekit.network import NetworkGraph, level_style
+from engine.scenekit.camera import RasterCamera
+from engine.scenekit.network import LEVELS, NetworkGraph, level_style
 
 SCENES = ("fitting", "neurons", "weights")
 WIDTHS = (16, 16, 16, 16, 10)
@@ -53,37 +54,43 @@ def weights_at(t: float, rng_seed: int = 0) -> list[np.ndarray]:
     ]
 
 
-class RasterEdges(Scene):
-    """The graph as NetworkGraph draws it, weights changing on every frame."""
+class EdgeScene(Scene):
+    """A graph whose weights change on every frame, with the camera every RunScene uses."""
 
     seconds: ClassVar[float] = 3.0
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("camera_class", RasterCamera)
+        super().__init__(**kwargs)
+
+
+class RasterEdges(EdgeScene):
+    """The edges as NetworkGraph draws them: one raster, redrawn when the weights change."""
 
     def construct(self) -> None:
         graph = NetworkGraph(list(WIDTHS), width=9, height=5.5)
         clock = ValueTracker(0.0)
-        graph.add_updater(lambda g: g.set_weights(weights_at(clock.get_value()), [1.0] * 4))
-        self.add(graph)
+        graph.edges.add_updater(
+            lambda _: graph.set_weights(weights_at(clock.get_value()), [1.0] * 4)
+        )
+        self.add(graph.edges, graph.neurons)
         self.play(clock.animate.set_value(1.0), run_time=self.seconds, rate_func=linear)
 
 
-class LineEdges(Scene):
-    """The same graph with one Line per edge, each restyled on every frame."""
-
-    seconds: ClassVar[float] = 3.0
+class LineEdges(EdgeScene):
+    """The same edges as one Manim Line each, restyled on every frame."""
 
     def construct(self) -> None:
         graph = NetworkGraph(list(WIDTHS), width=9, height=5.5)
         lines = VGroup()
         for column in range(1, len(WIDTHS)):
-            for out in graph.neurons[column]:
-                for inp in graph.neurons[column - 1]:
-                    lines.add(Line(inp.get_center(), out.get_center()))
+            for start, end in graph.endpoints(column).reshape(-1, 2, 3):
+                lines.add(Line(start, end))
         clock = ValueTracker(0.0)
 
         def restyle(group: VGroup) -> None:
-            levels = np.concatenate(
-                [np.round(w * 8).ravel() for w in weights_at(clock.get_value())]
-            )
+            weights = weights_at(clock.get_value())
+            levels = np.concatenate([np.round(w * LEVELS).ravel() for w in weights])
             for line, level in zip(group, levels.astype(int), strict=True):
                 colour, width, opacity = level_style(level)
                 line.set_stroke(colour, width, opacity)

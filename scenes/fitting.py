@@ -29,14 +29,16 @@ from manim import (
     UP,
     Circle,
     Dot,
-    FadeIn,
+    FadeOut,
     Group,
     Line,
     Mobject,
+    Rectangle,
     Scene,
     ValueTracker,
     VGroup,
     VMobject,
+    config,
     linear,
 )
 
@@ -199,25 +201,46 @@ class Clock:
     def step(self, fraction: float) -> float:
         return float(np.interp(fraction, self.marks, self.steps))
 
+    def replay(self, t: float, start: float, seconds: float) -> float:
+        """The step on screen ``t`` seconds into an animation whose replay of training
+        begins at ``start`` and lasts ``seconds`` (held at either end outside it)."""
+        return self.step(float(np.clip((t - start) / seconds, 0.0, 1.0)))
 
-def replay(
-    scene: Scene, parts: Mobject, clock: Clock, seconds: float, draw: Callable[[float], None]
-) -> None:
-    """Play training from the first snapshot to the last over ``seconds``, calling
-    ``draw(step)`` every frame. ``parts`` must hold every mobject ``draw`` changes; it is
-    put last in the scene, after the fixed mobjects, because Manim redraws every frame from
-    the first mobject with an updater on and paints what comes before it only once."""
-    fraction = ValueTracker(0.0)
+
+def animate(scene: Scene, parts: Mobject, seconds: float, draw: Callable[[float], None]) -> None:
+    """One animation of ``seconds`` that calls ``draw(t)`` every frame (``t``: seconds since
+    it began). ``parts`` must hold every mobject ``draw`` changes; it is put last in the
+    scene, because Manim repaints every frame from the first mobject with an updater on and
+    paints what comes before it once.
+
+    Each play or wait is a partial movie file that costs about half a second to close, so a
+    scene is a few long animations whose ``draw`` holds, replays and tours, not many waits.
+    """
+    clock = ValueTracker(0.0)
 
     def update(_: Mobject) -> None:
-        draw(clock.step(fraction.get_value()))
+        draw(clock.get_value())
 
     scene.remove(*parts.submobjects)
     scene.add(parts)
     parts.add_updater(update)
-    scene.play(fraction.animate.set_value(1.0), run_time=seconds, rate_func=linear)
+    scene.play(clock.animate.set_value(seconds), run_time=seconds, rate_func=linear)
     parts.remove_updater(update)
-    draw(float(clock.steps[-1]))
+
+
+def cover() -> Rectangle:
+    """A rectangle of the background colour over the whole frame."""
+    return Rectangle(
+        width=config.frame_width + 0.2, height=config.frame_height + 0.2, stroke_width=0
+    ).set_fill(theme.BACKGROUND, 1.0)
+
+
+def fade_in(scene: Scene, *mobjects: Mobject, seconds: float = 0.8) -> None:
+    """Show ``mobjects`` by fading away a cover over them: only the cover changes, so the
+    frames cost one fill each (``FadeIn`` would interpolate every pixel of every raster)."""
+    curtain = cover()
+    scene.add(*mobjects, curtain)
+    scene.play(FadeOut(curtain), run_time=seconds)
 
 
 # -- the plane as pixels --------------------------------------------------------------------
@@ -471,6 +494,8 @@ def polyline(line: VMobject, points: np.ndarray) -> None:
 
 
 # -- the scene ------------------------------------------------------------------------------
+HOLD, END = 1.0, 2.0
+"""Seconds on the untrained network before training replays, and on the result after."""
 PANEL = 3.3
 PANEL_Y = 0.55
 PANEL_XS = (-4.45, 0.0, 4.45)
@@ -539,11 +564,10 @@ def fitting_part(scene: RunScene) -> None:
         latest = chart.show_until(step)
         loss.set_text("–" if latest is None else f"{latest:.3f}")
 
+    seconds = scene.settings["seconds"]
     draw(0.0)
-    scene.play(FadeIn(fixed), FadeIn(moving), run_time=0.8)
-    scene.wait(1.0)
-    replay(scene, moving, clock, scene.settings["seconds"], draw)
-    scene.wait(2.0)
+    fade_in(scene, fixed, moving)
+    animate(scene, moving, HOLD + seconds + END, lambda t: draw(clock.replay(t, HOLD, seconds)))
 
 
 class OnSnapshot:

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from manim import FadeIn, Rectangle, config
+from manim import FadeIn
 
-from engine.scenekit import Option, RunScene, theme
+from engine.scenekit import Option, RunScene
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scene files
 import fitting  # scenes/ is not a package: one scene per file for `manim`
@@ -29,13 +29,9 @@ OPTIONS: dict[str, Option] = {**fitting.OPTIONS, **neurons.OPTIONS, **weights.OP
 
 
 def fade_out(scene: RunScene, seconds: float = 0.5) -> None:
-    """Fade everything to the background, then empty the scene. One full-frame rectangle
-    fades in over the rest, so the frames cost one fill each (fading every mobject would
-    deep-copy each glyph of each text)."""
-    cover = Rectangle(
-        width=config.frame_width + 0.2, height=config.frame_height + 0.2, stroke_width=0
-    ).set_fill(theme.BACKGROUND, 1.0)
-    scene.play(FadeIn(cover), run_time=seconds)
+    """Fade everything to the background, then empty the scene: one cover fades in over the
+    rest, so the frames cost one fill each."""
+    scene.play(FadeIn(fitting.cover()), run_time=seconds)
     scene.clear()
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Group, ImageMobject, Rectangle
+from manim import DOWN, LEFT, RIGHT, UP, Group, ImageMobject, Rectangle
 
 from engine.analysis.contributions import recorded_weights
 from engine.scenekit import ColorBar, Option, RunScene, raster_image, set_pixels, theme
@@ -180,10 +180,11 @@ def neurons_part(scene: RunScene) -> None:
         scales.add(block.scale)
     legend = neuron_legend(s["norm"]).to_corner(DOWN + RIGHT, buff=theme.MARGIN)
     edge_legend = graph.legend(length=2.2).to_corner(DOWN + LEFT, buff=theme.MARGIN)
-    tour = theme.text(" ", theme.LABEL, theme.ACCENT)
-    tour.next_to(scales, DOWN, buff=0.2).align_to(columns, LEFT)
+    words = theme.text(" ", theme.LABEL, theme.ACCENT)
+    words.next_to(scales, DOWN, buff=0.2).align_to(columns, LEFT)
     counter = scene.step_counter(0)
     limits_ = recorded.limits()
+    tour = Tour(graph, items, words)
 
     def snapshot(i: int) -> None:
         """The recorded numbers: each layer's scale and the step."""
@@ -202,16 +203,18 @@ def neurons_part(scene: RunScene) -> None:
             set_pixels(block.image, block.grid.image(maps, scale, block.centre))
         numbers(step)
 
+    seconds, dwell = s["seconds"], s["tour"]
+    begins = fitting.HOLD + seconds + 1.0
+    stops = begins + (len(tour.stops) * dwell if dwell > 0 else 0.0)
+
+    def play(t: float) -> None:
+        draw(clock.replay(t, fitting.HOLD, seconds))
+        tour.show(int((t - begins) // dwell) if begins <= t < stops else None)
+
     draw(0.0)
-    moving = Group(graph, images, scales, counter)
-    fixed = Group(head, captions, legend, edge_legend)
-    scene.play(FadeIn(fixed), FadeIn(moving), run_time=0.8)
-    scene.wait(1.0)
-    fitting.replay(scene, moving, clock, s["seconds"], draw)
-    scene.wait(1.0)
-    if s["tour"] > 0:
-        neuron_tour(scene, graph, items, tour, float(clock.steps[-1]), s["tour"])
-    scene.wait(1.5)
+    moving = Group(graph, images, scales, counter, words, tour.frame)
+    fitting.fade_in(scene, Group(head, captions, legend, edge_legend), moving)
+    fitting.animate(scene, moving, stops + 1.5, play)
 
 
 def scale_words(block: Block, scale: np.ndarray) -> str:
@@ -222,30 +225,37 @@ def scale_words(block: Block, scale: np.ndarray) -> str:
     return f"± {scale[0]:.2f}"
 
 
-def neuron_tour(
-    scene: RunScene,
-    graph: NetworkGraph,
-    items: list[Block],
-    words: Label,
-    step: float,
-    dwell: float,
-) -> None:
-    """Point at each neuron in turn: its map framed, its circle and incoming edges lit."""
-    frame = Rectangle(width=1, height=1, stroke_color=theme.ACCENT, stroke_width=5)
-    scene.add(words, frame)
-    for block in items:
-        maps = block.maps(step)
-        for index, unit in enumerate(block.units):
-            centre, side = block.grid.locate(block.image, index)
-            frame.stretch_to_fit_width(side + 0.08).stretch_to_fit_height(side + 0.08)
-            frame.move_to(centre)
-            neuron = 0 if block.centre == 0.5 else int(unit)
-            inputs = graph.shown[block.column - 1]
-            graph.highlight([(block.column, neuron)], [(block.column, neuron, i) for i in inputs])
-            words.set_text(describe_unit(block, int(unit), maps))
-            scene.wait(dwell)
-    graph.highlight()
-    scene.remove(frame, words)
+class Tour:
+    """Points at one neuron at a time, at the end of training: its map framed, its circle and
+    incoming edges lit in the diagram, and what its recorded map says, in words."""
+
+    def __init__(self, graph: NetworkGraph, items: list[Block], words: Label):
+        self.graph, self.words = graph, words
+        self.stops = [(block, index) for block in items for index in range(len(block.units))]
+        self.frame = Rectangle(width=1, height=1, stroke_color=theme.ACCENT, stroke_width=5)
+        self.frame.set_stroke(opacity=0.0)
+        self.shown: int | None = None
+
+    def show(self, stop: int | None) -> None:
+        """Point at stop ``stop`` (an index into ``stops``), or at nothing."""
+        if stop == self.shown:
+            return
+        self.shown = stop
+        if stop is None:
+            self.graph.highlight()
+            self.frame.set_stroke(opacity=0.0)
+            self.words.set_text(" ")
+            return
+        block, index = self.stops[stop]
+        unit = int(block.units[index])
+        centre, side = block.grid.locate(block.image, index)
+        self.frame.stretch_to_fit_width(side + 0.08).stretch_to_fit_height(side + 0.08)
+        self.frame.move_to(centre).set_stroke(opacity=1.0)
+        neuron = 0 if block.centre == 0.5 else unit  # P(class 1) is the one output neuron
+        inputs = self.graph.shown[block.column - 1]
+        self.graph.highlight([(block.column, neuron)], [(block.column, neuron, i) for i in inputs])
+        maps = block.series.values[-1][block.units]
+        self.words.set_text(describe_unit(block, unit, maps))
 
 
 def neuron_legend(norm: str) -> Group:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, Group, ImageMobject, Mobject, Rectangle
+from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, Group, ImageMobject, Mobject, Rectangle
 
 from engine.analysis.contributions import (
     Hop,
@@ -50,6 +50,8 @@ OPTIONS: dict[str, Option] = {
 GRAPH_CENTRE, GRAPH_SIZE = (-5.0, 0.2, 0.0), (3.2, 3.7)
 ROWS_LEFT, ROWS_RIGHT, ROWS_TOP, ROWS_BOTTOM = -3.05, 6.76, 2.45, -2.8
 TILE_PIXELS = 120
+INTRO = 0.5
+"""Seconds on the network alone, its output neuron lit, before the first row appears."""
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Row:
     bias: Label
     frame: Rectangle
     equals: Mobject
+    visible: bool = True
 
 
 class Tracer:
@@ -165,25 +168,41 @@ def weights_part(scene: RunScene) -> None:
 
     traced = fitting.OnSnapshot(tracer.weights[0], snapshot)
 
-    def draw(step: float, visible: int = len(rows)) -> None:
+    def draw(step: float, visible: int) -> None:
         hops = traced(step)
         graph.set_weights([w.at(step) for w in tracer.weights], limits)
         graph.highlight_path(path(hops)[: visible + 1] if visible < len(rows) else path(hops))
-        for hop, row, count in zip(hops, rows, shown, strict=True):
+        for hop, row, count in zip(hops[:visible], rows, shown, strict=False):
             _, parts, pre = tracer.row(hop, step, count)
             set_pixels(row.image, row.grid.image(parts, np.abs(parts).max()))
             set_pixels(row.sum_image, row.total.image(pre[None], np.abs(pre).max()))
+        for k, row in enumerate(rows):
+            show(row, k < visible)
 
-    draw(final, visible=0)
-    scene.play(FadeIn(Group(head, legends)), FadeIn(Group(graph, counter)), run_time=0.8)
-    scene.wait(0.5)
-    for k, row in enumerate(rows, start=1):
-        draw(final, visible=k)
-        scene.add(row_group(row))
-        scene.wait(s["dwell"])
-    moving = Group(graph, counter, *(row_group(row) for row in rows))  # all rows: the path moves
-    fitting.replay(scene, moving, clock, s["seconds"], draw)
-    scene.wait(2.0)
+    dwell, seconds = s["dwell"], s["seconds"]
+    begins = INTRO + len(rows) * dwell
+
+    def play(t: float) -> None:
+        """The output neuron alone, then one row more every ``dwell`` seconds, at the end of
+        training; then training replays with every row."""
+        if t < begins:
+            draw(final, visible=0 if t < INTRO else min(len(rows), int((t - INTRO) / dwell) + 1))
+        else:
+            draw(clock.replay(t, begins, seconds), visible=len(rows))
+
+    play(0.0)
+    moving = Group(graph, counter, *(row_group(row) for row in rows))
+    fitting.fade_in(scene, Group(head, legends), moving)
+    fitting.animate(scene, moving, begins + seconds + fitting.END, play)
+
+
+def show(row: Row, visible: bool) -> None:
+    """Show or hide a row (the rows appear one by one while the path is traced)."""
+    if row.visible != visible:
+        for part in (row.image, row.sum_image, row.heading, *row.labels, row.bias, row.equals):
+            part.set_opacity(1.0 if visible else 0.0)
+        row.frame.set_stroke(opacity=1.0 if visible else 0.0)
+        row.visible = visible
 
 
 def row_group(row: Row) -> Group:

@@ -307,7 +307,7 @@ class NetworkGraph(Group):
         # Reduced as straight (not premultiplied) RGBA: the anti-aliased rims darken a
         # little, which the dark background hides, for half the cost.
         small = canvas.reduce(SUPERSAMPLE)
-        set_pixels(box, np.asarray(small))
+        set_pixels(box, np.array(small))  # writable: set_opacity writes into it
 
     # -- legend -------------------------------------------------------------------------------
     def legend(self, length: float = 2.4) -> Group:
