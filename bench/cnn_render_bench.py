@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from manim import tempconfig
+
 from bench.render_bench import MovingDot, render_class, timed, video_seconds
 from engine.cli.render import render_scene, scene_class, scene_file
 from engine.console import console
@@ -67,7 +69,7 @@ def run(scenes: list[str], quick: bool, run_name: str | None, repeats: int) -> l
     for name in scenes:
         prepare(name)
     quality = "low" if quick else "high"
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, tempconfig({"progress_bar": "none"}):
         return [compare(name, Path(tmp), quality, repeats) for name in scenes]
 
 

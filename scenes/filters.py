@@ -52,7 +52,7 @@ LABEL_ROOM = 0.3
 TILE_GAP = 0.06
 INSET = 0.06
 """Left margin of each cell's tiles, room for a dead filter's frame."""
-GROW_FRAMES = 12
+GROW_FRAMES = 8
 """At most this many recorded optimisation steps are shown while the images grow."""
 
 
@@ -255,27 +255,23 @@ class Filters(RunScene):
         """The page's maps and labels, the images growing from noise, then the best ones."""
         plan = Page.plan(filters)
         maps = self.activations(info.name)[self.index][filters]
-        map_tiles = self.map_tiles(maps, plan.side)
         position = [recording.units.index(f) for f in filters]
         dead = recording.dead[position]
         labels = self.labels(plan, recording, position, dead)
         cap = self.caption(info, recording, filters, maps, int(dead.sum()))
-        best = self.image_tiles(recording.best[position], plan.side)
+        base = self.base(plan, self.map_tiles(maps, plan.side), dead)
         frames = self.shown_frames(recording)
-        start = (
-            self.image_tiles(recording.frames[frames[0], position], plan.side) if frames else best
-        )
-        pixels = self.compose(plan, map_tiles, start, dead)
+        first = recording.frames[frames[0], position] if frames else recording.best[position]
+        pixels = self.with_images(plan, base, first)
         raster = raster_image(pixels, height=pixels.shape[0] / pixels_per_unit())
         raster.move_to([GRID[0], GRID[3], 0], aligned_edge=LEFT + UP)
         self.add(raster, labels, cap)
         total = int(recording.settings.get("steps", recording.steps[-1]))
         for f in frames:
-            tiles = self.image_tiles(recording.frames[f, position], plan.side)
-            set_pixels(raster, self.compose(plan, map_tiles, tiles, dead))
+            set_pixels(raster, self.with_images(plan, base, recording.frames[f, position]))
             self.progress.set_text(f"growing: step {int(recording.steps[f])} of {total}")
             self.wait(self.settings["grow"] / len(frames))
-        set_pixels(raster, self.compose(plan, map_tiles, best, dead))
+        set_pixels(raster, self.with_images(plan, base, recording.best[position]))
         self.progress.set_text(f"best image in {total} steps")
         self.wait(self.settings["hold"])
         self.remove(raster, labels, cap)
@@ -293,32 +289,31 @@ class Filters(RunScene):
         rgb = rs.apply_colormap(rs.normalise(maps, "channel").unit, self.settings["cmap"])
         return [fit_square(m, side, rs.hex_rgb(theme.PANEL)) for m in rgb]
 
-    def image_tiles(self, images: np.ndarray, side: int) -> list[np.ndarray]:
-        """Activation-maximisation images (uint8 [n, C, H, W]) as square tiles."""
-        return [fit_square(rs.to_rgb(image), side, rs.hex_rgb(theme.PANEL)) for image in images]
-
-    def compose(
-        self,
-        plan: Page,
-        maps: list[np.ndarray],
-        images: list[np.ndarray],
-        dead: np.ndarray,
-    ) -> np.ndarray:
-        """The page as one raster: per cell the map tile and the image tile, a red frame
-        around both for a dead filter."""
-        canvas = np.empty((*plan.size(), 3), dtype=np.uint8)
-        canvas[:] = rs.hex_rgb(theme.BACKGROUND)
+    def base(self, plan: Page, maps: list[np.ndarray], dead: np.ndarray) -> np.ndarray:
+        """The page without its images, as RGBA (what an ImageMobject holds, so swapping
+        pixels costs one copy): the map tiles, and a red frame around a dead filter's pair."""
+        canvas = np.empty((*plan.size(), 4), dtype=np.uint8)
+        canvas[:] = (*rs.hex_rgb(theme.BACKGROUND), 255)
         side = plan.side
         edge = max(1, side // 24)
-        for k in range(len(plan.filters)):
+        for k, tile in enumerate(maps):
             row, col = plan.tile_corner(k, 0)
-            right = plan.tile_corner(k, 1)[1] + side
             if dead[k]:
-                frame = (slice(row - edge, row + side + edge), slice(col - edge, right + edge))
-                canvas[frame] = rs.hex_rgb(theme.BAD)
-            for which, tile in enumerate((maps[k], images[k])):
-                r, c = plan.tile_corner(k, which)
-                canvas[r : r + side, c : c + side] = tile
+                right = plan.tile_corner(k, 1)[1] + side
+                canvas[row - edge : row + side + edge, col - edge : right + edge, :3] = rs.hex_rgb(
+                    theme.BAD
+                )
+            canvas[row : row + side, col : col + side, :3] = tile
+        return canvas
+
+    def with_images(self, plan: Page, base: np.ndarray, images: np.ndarray) -> np.ndarray:
+        """The page with activation-maximisation images (uint8 [n, C, H, W]) beside the maps."""
+        canvas = base.copy()
+        side = plan.side
+        for k, image in enumerate(images):
+            row, col = plan.tile_corner(k, 1)
+            tile = fit_square(rs.to_rgb(image), side, rs.hex_rgb(theme.PANEL))
+            canvas[row : row + side, col : col + side, :3] = tile
         return canvas
 
     def labels(
