@@ -370,8 +370,7 @@ class Pruning(RunScene):
         cap = self.caption(
             "weights",
             f"each layer's histogram, {scope} (yellow)",
-            f"red: the weights with {removed}, set to zero  ·  each histogram on its layer's "
-            "own range",
+            f"red: the weights with {removed}, set to zero  ·  each on its layer's own range",
         )
         self.add(cap, labels, before, self.sparsity_bars(names))
         self.wait(2.0)
@@ -397,7 +396,7 @@ class Pruning(RunScene):
         length = right - left - label_w - 0.8
         rows = Group()
         for i, name in enumerate(names):
-            y = HISTOGRAMS[3] - 0.3 - i * row_h
+            y = HISTOGRAMS[3] - 0.45 - i * row_h
             share = float(per_layer.get(name, 0.0))
             track = Rectangle(width=length, height=row_h * 0.6, stroke_width=0)
             track.set_fill(theme.PANEL, 1.0).move_to([left + label_w, y, 0], aligned_edge=LEFT)
@@ -411,7 +410,7 @@ class Pruning(RunScene):
                 theme.text(percent(share), theme.SMALL).next_to(track, RIGHT, buff=0.08),
             )
         head = theme.text("sparsity per layer", theme.LABEL)
-        head.move_to([left, HISTOGRAMS[3] + 0.1, 0], aligned_edge=LEFT)
+        head.move_to([left, HISTOGRAMS[3] - 0.1, 0], aligned_edge=LEFT)
         before, after = self.report["nonzero_before"], self.report["nonzero_after"]
         size = self.sizes()
         total = Group(
