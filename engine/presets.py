@@ -88,6 +88,20 @@ PRESETS: dict[str, Preset] = {
             lr=1e-3,
         ),
     ),
+    "vggcifar-synth": Preset(
+        "seed 004's 8-conv network, slim (width 1/4), on the offline digits as 32×32 RGB; "
+        "no download (an offline stand-in for vggcifar-cifar10)",
+        TrainConfig(
+            model="vggcifar",
+            dataset="digits",
+            model_settings={"width": 0.25},
+            data_settings={"image_size": 32, "channels": 3, "train_size": 6000, "val_size": 1000},
+            epochs=2,
+            batch_size=64,
+            optimizer="adam",
+            lr=1e-3,
+        ),
+    ),
     "vggcifar-cifar10": Preset(
         "seed 004: the 8-conv VGG (9.2 M parameters, 606 M MACs) on CIFAR-10, SGD with cosine "
         "decay (needs the CIFAR-10 files: --download)",

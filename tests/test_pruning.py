@@ -69,7 +69,7 @@ def test_pruned_run_loads_remembers_its_parent_and_records(parent, tmp_path):
     result, _ = prune_run(parent, 0.6, name=str(tmp_path / "pruned"), quiet=True)
     run = Run(result.folder)
     assert run.status == "finished"
-    assert run.manifest["parent"]["run"] == str(parent)
+    assert run.manifest["parent"]["run"] == str(parent.resolve())
     assert run.manifest["parent"]["pruning"]["sparsity"] == 0.6
     assert weight_sparsity(run.load_model()) == pytest.approx(0.6, abs=1e-3)
     acts = run.read("acts/conv1", -1)

@@ -124,5 +124,5 @@ def prune_run(
     config = TrainConfig.from_json(source.hparams)
     config.init_weights, config.keep_zeros = str(folder / INIT_FILE), True
     config.epochs = finetune_epochs
-    config.parent = {"run": str(source.folder), "pruning": report.to_json()}
+    config.parent = {"run": str(source.folder.resolve()), "pruning": report.to_json()}
     return train(config, folder, quiet=quiet), report
