@@ -32,6 +32,7 @@ from engine.scenekit.charts import (
     Scale,
     fitted_title,
     format_tick,
+    format_value,
 )
 from engine.store import Run
 
@@ -57,13 +58,16 @@ def gradient_history(run: Run) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 
 def spread_note(values: np.ndarray, layers: list[str]) -> str:
-    """How much less (or more) gradient the first layer gets than the last, over the run."""
-    ratio = np.median(values[:, 0] / np.maximum(values[:, -1], 1e-30))
-    if ratio >= 1:
-        return f"{layers[0]} gets {ratio:.2g}× the gradient of {layers[-1]} (median over training)"
-    return (
-        f"{layers[0]} gets 1/{1 / ratio:.2g} of the gradient of {layers[-1]} (median over training)"
-    )
+    """The first layer, the one with the least gradient and the last, as medians over the
+    run: how much less the early layers learn from each step, in numbers."""
+    medians = np.median(values, axis=0)
+    least = int(np.argmin(medians))
+    shown = dict.fromkeys([0, least, len(layers) - 1])
+    parts = [
+        f"{'least: ' if i == least else ''}{layers[i]} {format_value(float(medians[i]), 2)}"
+        for i in shown
+    ]
+    return "median over training:  " + "  ·  ".join(parts)
 
 
 class Gradients(RunScene):
@@ -166,7 +170,7 @@ class Gradients(RunScene):
             length=2.6,
         )
         legend.next_to(chart.box, UP, buff=0.12).align_to(chart.box, LEFT)
-        self.add(chart, heat.image, legend)
+        self.add(chart, heat.image, heat.cover, legend)
         return heat
 
     def unfold(self, bars: HBars, heat: HeatMap) -> None:
@@ -188,12 +192,12 @@ class Gradients(RunScene):
         bars.add_updater(lambda b: b.set_values(self.values[index()]))
         # The heat-map column each snapshot reaches, worked out once.
         reach = np.searchsorted(self.heat_steps, self.steps, side="right") - 1
-        heat.image.add_updater(lambda _: heat.show_until(int(reach[index()])))
+        heat.cover.add_updater(lambda _: heat.show_until(int(reach[index()])))
         self.counter.add_updater(count)
         # Manim redraws every frame all mobjects from the first moving one on: keep the
         # moving ones last, so the axes and labels are drawn once into the background.
-        self.bring_to_front(bars, heat.image, self.counter)
+        self.bring_to_front(bars, heat.cover, self.counter)
         self.play(tracker.animate.set_value(1.0), run_time=seconds, rate_func=linear)
-        for mobject in (bars, heat.image, self.counter):
+        for mobject in (bars, heat.cover, self.counter):
             mobject.clear_updaters()
         self.counter.set_step(last)

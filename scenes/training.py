@@ -19,7 +19,19 @@ import math
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, LEFT, BackgroundRectangle, Dot, FadeIn, Group, ValueTracker, linear
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    BackgroundRectangle,
+    Dot,
+    FadeIn,
+    Group,
+    Mobject,
+    ValueTracker,
+    linear,
+)
 
 from engine.errors import NnreelError, RunError
 from engine.scenekit import Option, RunScene, dataset_name, model_name, theme
@@ -41,6 +53,8 @@ NEEDED = ("train/loss", "train/acc", "val/loss", "val/acc")
 CHART_WIDTH, CHART_HEIGHT = 5.3, 3.7
 CHART_BOTTOM = -1.45
 COUNTER_UPDATES_PER_SECOND = 10
+Mark = tuple[float, list[tuple[Mobject, float]]]
+"""A validation point: its epoch, and its pieces with the opacity each has once shown."""
 """The step counter changes at most this often (faster only flickers)."""
 
 
@@ -122,7 +136,7 @@ class Training(RunScene):
         self.add(chart)
         return chart
 
-    def loss_chart(self) -> tuple[list[Curve], list[tuple[Dot, float, Group | None]]]:
+    def loss_chart(self) -> tuple[list[Curve], list[Mark]]:
         loss = self.run.read("train/loss").astype(np.float64)
         val_loss = self.run.read("val/loss").astype(np.float64)
         val_epochs = self.run.steps("val/loss") / self.per_epoch
@@ -136,7 +150,7 @@ class Training(RunScene):
         raw = Curve(chart, self.epochs, loss, color=theme.BAR, width=1.5, opacity=0.35)
         trend_curve = Curve(chart, self.epochs, trend, color=theme.BAR, width=3.5)
         dots = [
-            (Dot(chart.coord(e, v), radius=0.07, color=theme.ACCENT), float(e), None)
+            (float(e), [(Dot(chart.coord(e, v), radius=0.07, color=theme.ACCENT), 1.0)])
             for e, v in zip(val_epochs, val_loss, strict=True)
         ]
         key = legend_row(
@@ -150,10 +164,11 @@ class Training(RunScene):
         self.loss_values = (trend[-1], val_loss[-1])
         return [raw, trend_curve], dots
 
-    def accuracy_chart(self) -> tuple[list[Curve], list[tuple[Dot, float, Group | None]]]:
+    def accuracy_chart(self) -> tuple[list[Curve], list[Mark]]:
         acc = 100 * self.run.read("train/acc").astype(np.float64)
         val_acc = 100 * self.run.read("val/acc").astype(np.float64)
         val_epochs = self.run.steps("val/acc") / self.per_epoch
+        self.val_epochs = val_epochs
         ticks = [(v, f"{v:.0f}%") for v in range(0, 101, 20)]
         chart = self.chart(Scale(0, 100), "accuracy", 3.65, ticks)
         trend = smoothed(acc, max(5.0, self.per_epoch / 10))
@@ -166,11 +181,13 @@ class Training(RunScene):
             label = None
             if i in labelled:
                 text = theme.text(f"{v:.1f}%", theme.SMALL, theme.ACCENT)
-                text.next_to(dot, DOWN, buff=0.12)
+                # Below the point, unless that would sit on the axis (the untrained network).
+                side = DOWN if v > 25 else (UP + RIGHT if e == 0 else UP)
+                text.next_to(dot, side, buff=0.12)
                 # A backing, so the label stays readable where the faint batch curve crosses.
                 backing = BackgroundRectangle(text, color=theme.BACKGROUND, fill_opacity=0.85)
-                label = Group(backing, text)
-            dots.append((dot, float(e), label))
+                label = [(backing, 0.85), (text, 1.0)]
+            dots.append((float(e), [(dot, 1.0), *label]))
         key = legend_row(
             [
                 (theme.GOOD, "faint", "per batch"),
@@ -183,7 +200,7 @@ class Training(RunScene):
         return [raw, trend_curve], dots
 
     # -- time -----------------------------------------------------------------------------
-    def unfold(self, curves: list[Curve], dots: list[tuple[Dot, float, Group | None]]) -> None:
+    def unfold(self, curves: list[Curve], dots: list[Mark]) -> None:
         """Grow every curve from step 0 to the last; validation points appear as their epoch
         ends; the counter follows (at most ``COUNTER_UPDATES_PER_SECOND`` times a second)."""
         seconds = max(self.settings["seconds"], 0.5)
@@ -193,16 +210,21 @@ class Training(RunScene):
         for curve in curves:
             curve.grow_to(0.0)
             curve.add_updater(lambda c: c.grow_to(tracker.get_value() * end))
+        shown: set[int] = set()
+
+        def reveal(mark: Mobject, epoch: float, opacity: float) -> None:
+            if id(mark) not in shown and tracker.get_value() * end >= epoch:
+                mark.set_opacity(opacity)
+                shown.add(id(mark))
+
         marks = []
-        for dot, epoch, label in dots:
-            for mark in (dot, label):
-                if mark is not None:
-                    # Mobjects added during an animation are not drawn until the next one, so
-                    # every mark is there from the start, invisible until its epoch ends.
-                    mark.add_updater(
-                        lambda m, e=epoch: m.set_opacity(float(tracker.get_value() * end >= e))
-                    )
-                    marks.append(mark)
+        for epoch, pieces in dots:
+            for mark, opacity in pieces:
+                # Mobjects added during an animation are not drawn until the next one, so
+                # every mark is there from the start, invisible until its epoch ends.
+                mark.set_opacity(0.0)
+                mark.add_updater(lambda m, e=epoch, o=opacity: reveal(m, e, o))
+                marks.append(mark)
 
         def count(counter) -> None:
             step = int(tracker.get_value() * self.last)
@@ -221,15 +243,16 @@ class Training(RunScene):
     def final_figures(self) -> Group:
         train_loss, val_loss = self.loss_values
         train_acc, val_acc = self.accuracy_values
-        epochs = len(val_acc)
+        epochs = self.last / self.per_epoch
         best = int(np.argmax(val_acc))
         main = (
-            f"after {epochs} epoch{'s' * (epochs != 1)} ({self.last:,} steps):  validation "
-            f"accuracy {val_acc[-1]:.1f}%  ·  validation loss {format_value(val_loss)}"
+            f"after {format_tick(epochs)} epoch{'s' * (epochs != 1)} ({self.last:,} steps):  "
+            f"validation accuracy {val_acc[-1]:.1f}%  ·  validation loss {format_value(val_loss)}"
         )
         detail = f"training, smoothed: loss {format_value(train_loss)}, accuracy {train_acc:.1f}%"
-        if best != epochs - 1:
-            detail += f"  ·  best validation accuracy {val_acc[best]:.1f}% (epoch {best + 1})"
+        if best != len(val_acc) - 1:
+            epoch = format_tick(self.val_epochs[best])
+            detail += f"  ·  best validation accuracy {val_acc[best]:.1f}% (epoch {epoch})"
         lines = [
             theme.text(main, theme.BODY, weight="BOLD"),
             theme.text(detail, theme.LABEL, theme.MUTED),

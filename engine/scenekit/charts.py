@@ -22,7 +22,7 @@ from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, Dot, Group, Line, Rectangle, VG
 
 from engine.scenekit import raster as rs
 from engine.scenekit import theme
-from engine.scenekit.widgets import raster_image, set_pixels
+from engine.scenekit.widgets import raster_image
 
 NICE_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -335,26 +335,37 @@ class HBars(VGroup):
 
 
 class HeatMap:
-    """A [rows, columns] series as one raster filling a chart's box, columns revealed left to
-    right with ``show_until`` (unrevealed columns show the panel colour). Rows top to bottom."""
+    """A [rows, columns] series as one raster filling a chart's box (rows top to bottom),
+    revealed left to right with ``show_until``.
+
+    The raster is whole from the start and stays still; a panel-coloured ``cover`` over the
+    columns not reached yet shrinks instead. Animate the cover, not the image: a moving
+    rectangle costs a fraction of re-compositing a large raster on every frame."""
 
     def __init__(self, chart: Chart, values: np.ndarray, scale: Scale, cmap: str = "viridis"):
-        self.full = rs.apply_colormap(scale.unit(values), cmap)
-        self.blank = np.empty_like(self.full)
-        self.blank[:] = rs.hex_rgb(theme.PANEL)
-        self.shown = -1
-        self.image = raster_image(self.blank.copy())
+        self.columns = values.shape[1]
+        self.image = raster_image(rs.apply_colormap(scale.unit(values), cmap))
         self.image.stretch_to_fit_width(chart.box.width).stretch_to_fit_height(chart.box.height)
         self.image.move_to(chart.box)
+        self.left, self.right = chart.box.get_left()[0], chart.box.get_right()[0]
+        self.bottom, self.top = chart.box.get_bottom()[1], chart.box.get_top()[1]
+        self.cover = Rectangle(stroke_width=0).set_fill(theme.PANEL, opacity=1.0)
+        self.show_until(-1)
 
     def show_until(self, column: int) -> HeatMap:
-        """Reveal columns 0 … ``column`` (cheap when nothing changed)."""
-        column = min(int(column), self.full.shape[1] - 1)
-        if column != self.shown:
-            pixels = self.blank.copy()
-            pixels[:, : column + 1] = self.full[:, : column + 1]
-            set_pixels(self.image, pixels)
-            self.shown = column
+        """Reveal columns 0 … ``column`` (-1: none)."""
+        shown = min(int(column), self.columns - 1) + 1
+        x = self.left + (self.right - self.left) * shown / self.columns
+        x = min(x, self.right - 1e-4)  # a zero-width cover would have no shape
+        self.cover.set_points_as_corners(
+            [
+                [x, self.top, 0],
+                [self.right, self.top, 0],
+                [self.right, self.bottom, 0],
+                [x, self.bottom, 0],
+                [x, self.top, 0],
+            ]
+        )
         return self
 
 

@@ -471,8 +471,8 @@ def _edges(left: Group, right: Group, weights: np.ndarray | None) -> VGroup:
         colour = rs.colormap("diverging").lut[round((level / EDGE_LEVELS + 1) / 2 * 255)]
         lines = VMobject(
             stroke_color=rs.rgb_hex(colour),
-            stroke_width=0.6 + 3.2 * strength,
-            stroke_opacity=0.25 + 0.75 * strength,
+            stroke_width=0.5 + 2.0 * strength,
+            stroke_opacity=0.2 + 0.8 * strength,
         )
         for j, i in zip(*np.nonzero(levels == level), strict=True):
             lines.start_new_path(sources[i].get_right())
