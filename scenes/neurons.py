@@ -212,8 +212,9 @@ def neurons_part(scene: RunScene) -> None:
         tour.show(int((t - begins) // dwell) if begins <= t < stops else None)
 
     draw(0.0)
-    moving = Group(graph, images, scales, counter, words, tour.frame)
-    fitting.fade_in(scene, Group(head, captions, legend, edge_legend), moving)
+    moving = Group(graph.edges, graph.neurons, images, scales, counter, words, tour.frame)
+    fixed = Group(head, captions, legend, edge_legend, graph.labels, graph.dots)
+    fitting.fade_in(scene, fixed, moving)
     fitting.animate(scene, moving, stops + 1.5, play)
 
 

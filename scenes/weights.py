@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, Group, ImageMobject, Mobject, Rectangle
+from manim import DOWN, LEFT, RIGHT, UP, Group, ImageMobject, Rectangle
 
 from engine.analysis.contributions import (
     Hop,
@@ -35,7 +35,7 @@ from engine.analysis.contributions import (
 )
 from engine.errors import NnreelError
 from engine.scenekit import ColorBar, Option, RunScene, raster_image, set_pixels, theme
-from engine.scenekit.label import Label
+from engine.scenekit.label import pixels_per_unit, render
 from engine.scenekit.network import NetworkGraph
 from engine.store import Run
 
@@ -62,12 +62,22 @@ class Row:
     total: fitting.MapGrid
     image: ImageMobject
     sum_image: ImageMobject
-    heading: Label
-    labels: list[Label]
-    bias: Label
+    text: fitting.TextLayer
+    """Its heading, the weight under each tile, '+ b =' and the bias: one raster."""
     frame: Rectangle
-    equals: Mobject
+    top: float
     visible: bool = True
+
+    def words(self, heading: str, weights: list[str], bias: str) -> list[fitting.Words]:
+        """The row's texts, placed: heading above, weights under the tiles, bias under the
+        sum, '+ b =' between."""
+        texts = [fitting.Words(heading, (ROWS_LEFT, self.top - 0.15), theme.LABEL, theme.TEXT, -1)]
+        for i, words in enumerate(weights):
+            texts.append(fitting.Words(words, under(self.grid, self.image, i)))
+        texts.append(fitting.Words(bias, under(self.total, self.sum_image, 0)))
+        middle = (self.image.get_right() + self.sum_image.get_left()) / 2
+        texts.append(fitting.Words("+ b =", (middle[0], middle[1]), theme.BODY))
+        return texts
 
 
 class Tracer:
@@ -154,13 +164,12 @@ def weights_part(scene: RunScene) -> None:
             width = widths[hop.column - 1]
             source = names[hop.column - 1] if hop.column > 1 else "the input plane"
             inputs = "x, y" if hop.column == 1 and width == 2 else inputs_words(chosen, width)
-            row.heading.set_text(
+            heading = (
                 f"{unit_name(names, hop.column, hop.unit, widths[hop.column])} ← {source} "
                 f"{inputs}   ·   tiles ± {np.abs(parts).max():.3g}, sum ± {np.abs(pre).max():.3g}"
             )
-            for label, unit in zip(row.labels, chosen, strict=True):
-                label.set_text(f"{hop.weights[unit]:+.2f}", keep=ORIGIN)
-            row.bias.set_text(f"b {hop.bias:+.2f}", keep=ORIGIN)
+            numbers = [f"{hop.weights[unit]:+.2f}" for unit in chosen]
+            row.text.set(row.words(heading, numbers, f"b {hop.bias:+.2f}"))
             strongest = int(np.flatnonzero(chosen == hop.strongest)[0])
             row.frame.move_to(row.grid.locate(row.image, strongest)[0])
         counter.set_step(int(step))
@@ -191,59 +200,51 @@ def weights_part(scene: RunScene) -> None:
             draw(clock.replay(t, begins, seconds), visible=len(rows))
 
     play(0.0)
-    moving = Group(graph, counter, *(row_group(row) for row in rows))
-    fitting.fade_in(scene, Group(head, legends), moving)
+    moving = Group(graph.edges, graph.neurons, counter, *(row_group(row) for row in rows))
+    fitting.fade_in(scene, Group(head, legends, graph.labels, graph.dots), moving)
     fitting.animate(scene, moving, begins + seconds + fitting.END, play)
 
 
 def show(row: Row, visible: bool) -> None:
     """Show or hide a row (the rows appear one by one while the path is traced)."""
     if row.visible != visible:
-        for part in (row.image, row.sum_image, row.heading, *row.labels, row.bias, row.equals):
+        for part in (row.image, row.sum_image, row.text):
             part.set_opacity(1.0 if visible else 0.0)
         row.frame.set_stroke(opacity=1.0 if visible else 0.0)
         row.visible = visible
 
 
 def row_group(row: Row) -> Group:
-    return Group(
-        row.image, row.sum_image, row.heading, *row.labels, row.bias, row.frame, row.equals
-    )
+    return Group(row.image, row.sum_image, row.text, row.frame)
 
 
 def build_rows(mesh: int, shown: list[int]) -> list[Row]:
     """One row per layer, from the output down: a heading, the contribution tiles with each
-    input's index and weight under it, then '+ b =' and the recorded pre-activation."""
+    input's weight under it, then '+ b =' and the recorded pre-activation."""
     pitch = (ROWS_TOP - ROWS_BOTTOM) / len(shown)
     grids = [fitting.MapGrid(mesh, count, cols=count, tile=TILE_PIXELS) for count in shown]
     total = fitting.MapGrid(mesh, 1, cols=1, tile=TILE_PIXELS)
-    equals = theme.text("+ b =", theme.BODY, theme.MUTED)
-    room = ROWS_RIGHT - ROWS_LEFT - equals.width - 0.3
+    gap = render("+ b =", theme.BODY).shape[1] / pixels_per_unit() + 0.3
     widest = max(grid.shape[1] for grid in grids) + total.shape[1]
-    per_pixel = min(room / widest, (pitch - 0.75) / total.shape[0])
+    per_pixel = min((ROWS_RIGHT - ROWS_LEFT - gap) / widest, (pitch - 0.75) / total.shape[0])
     rows = []
     for k, grid in enumerate(grids):
         top = ROWS_TOP - k * pitch
         image = blank(grid, per_pixel).move_to([ROWS_LEFT, top - 0.3, 0], aligned_edge=UP + LEFT)
-        sign = equals.copy().next_to(image, RIGHT, buff=0.15)
-        sum_image = blank(total, per_pixel).next_to(sign, RIGHT, buff=0.15)
-        heading = theme.text(" ", theme.LABEL, theme.TEXT)
-        heading.move_to([ROWS_LEFT, top - 0.15, 0], aligned_edge=LEFT)
-        labels = [under(grid, image, i) for i in range(grid.count)]
+        sum_image = blank(total, per_pixel).next_to(image, RIGHT, buff=gap)
+        text = fitting.TextLayer(ROWS_LEFT, top, ROWS_RIGHT - ROWS_LEFT, pitch)
         centre, side = grid.locate(image, 0)
         frame = Rectangle(
             width=side + 0.08, height=side + 0.08, stroke_color=theme.ACCENT, stroke_width=4
         ).move_to(centre)
-        bias = under(total, sum_image, 0)
-        rows.append(Row(grid, total, image, sum_image, heading, labels, bias, frame, sign))
+        rows.append(Row(grid, total, image, sum_image, text, frame, top))
     return rows
 
 
-def under(grid: fitting.MapGrid, image: ImageMobject, index: int) -> Label:
-    """A label centred under one tile (``set_text(..., keep=ORIGIN)`` keeps it centred)."""
+def under(grid: fitting.MapGrid, image: ImageMobject, index: int) -> tuple[float, float]:
+    """Where a label under one tile goes."""
     centre, side = grid.locate(image, index)
-    label = theme.text("+0.00", theme.SMALL, theme.MUTED)
-    return label.move_to(centre + (side / 2 + 0.2) * DOWN)
+    return float(centre[0]), float(centre[1] - side / 2 - 0.2)
 
 
 def blank(grid: fitting.MapGrid, per_pixel: float) -> ImageMobject:
