@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, FadeOut, Group, ValueTracker, linear
+from manim import DOWN, LEFT, RIGHT, UP, Group, ValueTracker, linear
 
 from engine.errors import NnreelError, RunError
 from engine.scenekit import (
@@ -186,7 +186,7 @@ class Kernels(RunScene):
         self.add_header()
         sheet, labels = self.strips()
         self.evolve(sheet)
-        self.close_up(Group(sheet, labels))
+        self.close_up(sheet, labels)
         self.wait(2.0)
 
     # -- the strips -----------------------------------------------------------------------
@@ -268,7 +268,8 @@ class Kernels(RunScene):
             *(theme.text(f"{who}: {what}", theme.SMALL, theme.MUTED) for who, what in self._notes())
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
         notes.to_corner(DOWN + LEFT, buff=theme.MARGIN)
-        self.play(FadeIn(sheet), FadeIn(labels), FadeIn(notes), run_time=0.8)
+        # Cuts, not fades: a fading raster this large is re-blended on every frame.
+        self.add(sheet, labels, notes)
         self.notes = notes
         self.wait(1.0)
         return sheet, labels
@@ -307,7 +308,7 @@ class Kernels(RunScene):
         self.wait(1.0)
 
     # -- the first layer up close ---------------------------------------------------------
-    def close_up(self, strips: Group) -> None:
+    def close_up(self, *strips) -> None:
         k = self.kernels[0]
         out, inputs, kh, kw = k.shape
         panels = Group()
@@ -328,5 +329,5 @@ class Kernels(RunScene):
             f"{k.what}  ·  ±{format_value(k.limit, 2)}",
         )
         head.next_to(panels, UP, buff=0.3).align_to(panels, LEFT)
-        self.play(FadeOut(strips), FadeOut(self.notes), run_time=0.5)
-        self.play(FadeIn(panels), FadeIn(head), run_time=0.6)
+        self.remove(*strips, self.notes)
+        self.add(panels, head)
