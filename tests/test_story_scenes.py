@@ -255,7 +255,7 @@ def changes(frames: np.ndarray) -> int:
     [
         ("training", "seconds=2", (4, 8), 8),
         ("gradients", "seconds=2", (4, 8), 8),
-        ("kernels", "seconds=1.5", (4, 10), 6),
+        ("kernels", "seconds=1.5", (4, 10), 3),
         ("summary", "seconds=2", (4, 16), 8),
         ("architecture", "pace=0.1", (8, 20), 15),
     ],
