@@ -212,6 +212,19 @@ class Clock:
         return self.step(float(np.clip((t - start) / seconds, 0.0, 1.0)))
 
 
+def changed_only(draw: Callable[..., None]) -> Callable[..., None]:
+    """``draw``, skipping calls that repeat the previous arguments (the frames that hold the
+    first or the last step of a replay)."""
+    last: list[tuple] = []
+
+    def wrapper(*args) -> None:
+        if last != [args]:
+            draw(*args)
+            last[:] = [args]
+
+    return wrapper
+
+
 def animate(scene: Scene, parts: Mobject, seconds: float, draw: Callable[[float], None]) -> None:
     """One animation of ``seconds`` that calls ``draw(t)`` every frame (``t``: seconds since
     it began). ``parts`` must hold every mobject ``draw`` changes; it is put last in the
@@ -647,6 +660,7 @@ def fitting_part(scene: RunScene) -> None:
 
     marks = OnSnapshot(val, snapshot)
 
+    @changed_only
     def draw(step: float) -> None:
         surface = panels.canvas.smooth(prob.at(step)[1])
         set_pixels(images[0], panels.hard(surface))

@@ -195,6 +195,7 @@ def neurons_part(scene: RunScene) -> None:
 
     numbers = fitting.OnSnapshot(items[0].series, snapshot)
 
+    @fitting.changed_only
     def draw(step: float) -> None:
         graph.set_weights([w.at(step) for w in weights], limits_)
         for block in items:
@@ -204,18 +205,21 @@ def neurons_part(scene: RunScene) -> None:
         numbers(step)
 
     seconds, dwell = s["seconds"], s["tour"]
-    begins = fitting.HOLD + seconds + 1.0
-    stops = begins + (len(tour.stops) * dwell if dwell > 0 else 0.0)
-
-    def play(t: float) -> None:
-        draw(clock.replay(t, fitting.HOLD, seconds))
-        tour.show(int((t - begins) // dwell) if begins <= t < stops else None)
-
     draw(0.0)
     moving = Group(graph.edges, graph.neurons, images, scales, counter, words, tour.frame)
     fixed = Group(head, captions, legend, edge_legend, graph.labels, graph.dots)
     fitting.fade_in(scene, fixed, moving)
-    fitting.animate(scene, moving, stops + 1.5, play)
+    replay = fitting.HOLD + seconds + 1.0
+    fitting.animate(scene, moving, replay, lambda t: draw(clock.replay(t, fitting.HOLD, seconds)))
+    if dwell > 0:
+        # Only the pointer changes now: the maps are painted once, not on every frame.
+        pointer = Group(graph.edges, graph.neurons, words, tour.frame)
+        last = len(tour.stops) - 1
+        fitting.animate(
+            scene, pointer, len(tour.stops) * dwell, lambda t: tour.show(min(last, int(t // dwell)))
+        )
+        tour.show(None)
+    scene.wait(1.5)
 
 
 def scale_words(block: Block, scale: np.ndarray) -> str:

@@ -177,6 +177,7 @@ def weights_part(scene: RunScene) -> None:
 
     traced = fitting.OnSnapshot(tracer.weights[0], snapshot)
 
+    @fitting.changed_only
     def draw(step: float, visible: int) -> None:
         hops = traced(step)
         graph.set_weights([w.at(step) for w in tracer.weights], limits)
@@ -189,20 +190,16 @@ def weights_part(scene: RunScene) -> None:
             show(row, k < visible)
 
     dwell, seconds = s["dwell"], s["seconds"]
-    begins = INTRO + len(rows) * dwell
-
-    def play(t: float) -> None:
-        """The output neuron alone, then one row more every ``dwell`` seconds, at the end of
-        training; then training replays with every row."""
-        if t < begins:
-            draw(final, visible=0 if t < INTRO else min(len(rows), int((t - INTRO) / dwell) + 1))
-        else:
-            draw(clock.replay(t, begins, seconds), visible=len(rows))
-
-    play(0.0)
+    draw(final, 0)
     moving = Group(graph.edges, graph.neurons, counter, *(row_group(row) for row in rows))
     fitting.fade_in(scene, Group(head, legends, graph.labels, graph.dots), moving)
-    fitting.animate(scene, moving, begins + seconds + fitting.END, play)
+    scene.wait(INTRO)
+    if dwell > 0:
+        for visible in range(1, len(rows) + 1):  # the path, traced one layer at a time
+            draw(final, visible)
+            scene.wait(dwell)  # nothing moves: Manim repeats one frame
+    length = seconds + fitting.END
+    fitting.animate(scene, moving, length, lambda t: draw(clock.replay(t, 0.0, seconds), len(rows)))
 
 
 def show(row: Row, visible: bool) -> None:
