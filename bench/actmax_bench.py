@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -184,14 +185,15 @@ def quality(run: Run, model: LayeredNet, layer: str, settings: RenderSettings) -
 def run_all(runs: list[Run], args: argparse.Namespace) -> list[Row]:
     rows = []
     settings = RenderSettings(steps=args.steps)
+    figures = set(args.figures.split(","))
     for run in runs:
         model = run.load_model()
         arch = model.arch
-        for layer in STEP_LAYERS.get(arch, ()):
+        for layer in STEP_LAYERS.get(arch, ()) if "step" in figures else ():
             rows.extend(step_cost(model, layer, args.repeats, args.inner))
-        if arch in BATCH_LAYERS:
+        if arch in BATCH_LAYERS and "batch" in figures:
             rows.append(batching(model, BATCH_LAYERS[arch], args.batch_steps))
-        for layer in QUALITY_LAYERS.get(arch, ()):
+        for layer in QUALITY_LAYERS.get(arch, ()) if "quality" in figures else ():
             rows.append(quality(run, model, layer, settings))
     return rows
 
@@ -211,6 +213,7 @@ def main() -> None:
     parser.add_argument("--batch-steps", type=int, default=8, help="steps for the batching")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--inner", type=int, default=5, help="steps per timed repeat")
+    parser.add_argument("--figures", default="step,batch,quality", help="which to measure")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     args = parser.parse_args()
@@ -219,6 +222,12 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cores:
+        console.print(
+            f"[yellow]The machine is busy (load {load:.1f} on {cores} cores): timings are "
+            "unreliable; --threads 1 suffers least."
+        )
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         runs = [Run(r) for r in args.run] if args.run else bench_runs(Path(tmp))
