@@ -254,9 +254,12 @@ def test_torchrun_trains_on_two_cpu_processes_recording_once(tmp_path):
     assert run.count("train/loss") == run.manifest["progress"]["total_steps"]
 
 
-def test_small_models_on_tiny_data_pick_one_thread(tmp_path):
+def test_small_models_train_on_one_thread_and_leave_the_setting_as_it_was(tmp_path):
+    before = torch.get_num_threads()
     trainer = Trainer(ring_config(epochs=1), tmp_path / "t", quiet=True)
-    assert trainer.device.type == "cpu" and torch.get_num_threads() == 1
+    assert trainer.device.type == "cpu" and trainer.threads == 1
+    trainer.start()
+    assert torch.get_num_threads() == before
 
 
 def test_fine_tuning_from_weights_keeps_pruned_zeros(tmp_path, ring_run):

@@ -112,7 +112,7 @@ class Trainer:
             )
         self.total_steps = config.epochs * self.steps_per_epoch
         self.layers = layer_table(self.model)
-        self._pick_threads()
+        self.threads = self._pick_threads()
         self.optimizer = self._optimizer()
         if config.keep_zeros:
             self._keep_zeros_at_zero()
@@ -176,12 +176,13 @@ class Trainer:
 
         self.optimizer.register_step_post_hook(reapply)
 
-    def _pick_threads(self) -> None:
+    def _pick_threads(self) -> int:
         """One CPU thread for tiny models: splitting a 127-parameter MLP's matrix products
         across threads costs more than it saves, and much more on a busy machine."""
         macs_per_batch = sum(layer.macs for layer in self.layers) * self.config.batch_size
         if self.device.type == "cpu" and macs_per_batch < SMALL_MODEL_MACS:
-            torch.set_num_threads(1)
+            return 1
+        return torch.get_num_threads()
 
     def _optimizer(self) -> torch.optim.Optimizer:
         c = self.config
@@ -250,9 +251,12 @@ class Trainer:
         else:
             step = self._restore()
         self.cluster.barrier()
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
         try:
             return self._run(step)
         finally:
+            torch.set_num_threads(previous)
             leave_cluster(self.cluster)
 
     def _restore(self) -> int:
