@@ -113,3 +113,20 @@ def test_pickled_stream_is_never_loaded(tmp_path):
     np.save(path, np.array([{"evil": 1}] * 5, dtype=object), allow_pickle=True)
     with pytest.raises(RunError):
         Run(tmp_path / "run")
+
+
+def test_streams_added_later_can_be_removed_again(tmp_path):
+    writer = make_run(tmp_path / "run")
+    size = writer.manifest["size_bytes"]
+    writer.add_stream(StreamInfo("extra/a", "float32", (3,), 2))
+    writer.add_stream(StreamInfo("extra/b", "uint8", (4,), 1))
+    writer.write("extra/a", 0, np.arange(3, dtype=np.float32))
+    writer.commit()
+    assert Run(tmp_path / "run").read("extra/a", 0).tolist() == [0, 1, 2]
+    assert writer.manifest["size_bytes"] == size + 2 * 3 * 4 + 4
+
+    assert sorted(writer.remove_streams("extra")) == ["extra/a", "extra/b"]
+    run = Run(tmp_path / "run")
+    assert "extra/a" not in run.streams and "acts/conv1" in run.streams
+    assert not (tmp_path / "run" / "streams" / "extra" / "a.npy").exists()
+    assert writer.manifest["size_bytes"] == size

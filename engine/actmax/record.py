@@ -42,13 +42,12 @@ from engine.console import console
 from engine.errors import NnreelError, RunError, UnknownNameError
 from engine.models.net import LayeredNet
 from engine.store import Run, RunWriter, StreamInfo, resolve_run
-from engine.store.manifest import MANIFEST, load_manifest, save_manifest
+from engine.store.manifest import MANIFEST
 
 PREFIX = "actmax"
 DEFAULT_BATCH = 64
 MAX_CANDIDATES = 4
 _DATA_BATCH = 256
-_MANIFEST_ONLY = ("kind", "classes", "input_shape", "mean", "std")
 
 
 @dataclass
@@ -180,15 +179,10 @@ def resolve_units(model: LayeredNet, layer: str, units: Sequence[int] | str) -> 
 def training_images(run: Run, quiet: bool = False) -> torch.Tensor | None:
     """The run's training images (uint8 [N, C, H, W]) reloaded from its manifest, or None with
     a note when they cannot be loaded here (an offline dataset, say)."""
-    from engine.data import load_data
-
-    params = {k: v for k, v in run.dataset.items() if k not in _MANIFEST_ONLY}
     if run.dataset.get("kind") != "image" or run.dataset.get("pretrained"):
         return None
-    if params.get("extent") is None:
-        params.pop("extent", None)
     try:
-        data = load_data(**params)
+        data = run.load_data()
     except (NnreelError, TypeError) as exc:
         if not quiet:
             console.print(
@@ -270,29 +264,13 @@ def write_recording(folder: Path, layer: str, result: RenderResult, meta: dict[s
     needed = sum(info.nbytes for info, _, _ in streams)
     if needed > shutil.disk_usage(folder).free:
         raise RunError(f"Recording {prefix} needs {needed:,} bytes; {folder} has less free.")
-    drop_streams(folder, prefix)
     writer = RunWriter.reopen(folder)
+    writer.remove_streams(prefix)
     for info, steps, values in streams:
         info.cadence = f"log:{frames}" if info.capacity > 1 else "once"
         writer.add_stream(info)
         writer.write_many(info.name, np.asarray(steps), np.asarray(values))
     writer.commit()
-
-
-def drop_streams(folder: Path, prefix: str) -> None:
-    """Forget every stream under ``prefix/``: the manifest stops listing them (one atomic swap)
-    before their files go, so a reader never meets a listed stream without its files."""
-    manifest = load_manifest(folder)
-    names = [n for n in manifest["streams"] if n.startswith(f"{prefix}/")]
-    if not names:
-        return
-    for name in names:
-        del manifest["streams"][name]
-    save_manifest(folder, manifest)
-    for name in names:
-        info = StreamInfo(name, "uint8", (), 0)
-        for relative in (info.file, info.steps_file):
-            (folder / relative).unlink(missing_ok=True)
 
 
 def load_actmax(run: Run | str | Path, layer: str) -> ActmaxRecording:

@@ -152,6 +152,28 @@ class RunWriter:
         self.streams[info.name] = info
         self._arrays[info.name] = open_arrays(self.folder, info, writable=True)
         self._pending[info.name] = 0
+        self.manifest["size_bytes"] = self.manifest.get("size_bytes", 0) + info.nbytes
+
+    def remove_streams(self, prefix: str) -> list[str]:
+        """Forget every stream named ``prefix/…`` (an analysis about to be recorded again).
+
+        The manifest stops listing them in one atomic swap before their files are deleted, so
+        a reader never meets a listed stream without its files.
+        """
+        names = [name for name in self.streams if name.startswith(f"{prefix}/")]
+        if not names:
+            return []
+        removed = [self.streams.pop(name) for name in names]
+        for name in names:
+            del self._arrays[name], self._pending[name]
+        self.manifest["size_bytes"] = self.manifest.get("size_bytes", 0) - sum(
+            info.nbytes for info in removed
+        )
+        self.commit(durable=True)
+        for info in removed:
+            for relative in (info.file, info.steps_file):
+                (self.folder / relative).unlink(missing_ok=True)
+        return names
 
     def write(self, name: str, step: int, value: np.ndarray) -> None:
         self.write_many(name, np.asarray([step]), np.asarray(value)[None])
@@ -313,6 +335,16 @@ class Run:
 
     def meta(self, name: str) -> dict[str, Any]:
         return self.stream(name).meta
+
+    def load_data(self, **overrides: Any):
+        """The run's dataset, loaded again exactly as it was trained on (``overrides`` such
+        as ``root=`` adapt it to this machine)."""
+        from engine.data import load_data
+
+        params = self.dataset.get("params")
+        if params is None:
+            raise RunError(f"Run {self.name!r} does not record how to load its dataset.")
+        return load_data(**{**params, **overrides})
 
     def load_model(self, which: str = "final"):
         """The trained network in eval mode: the final weights when training finished, else the

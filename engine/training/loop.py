@@ -204,6 +204,7 @@ class Trainer:
             "model": self.model.describe(),
             "dataset": {
                 **data.params,
+                "params": data.params,
                 "kind": data.kind,
                 "classes": data.classes,
                 "input_shape": list(data.input_shape),
