@@ -323,10 +323,10 @@ class TextLayer(ImageMobject):
             return self
         canvas = np.zeros_like(self.pixel_array)
         height, width = canvas.shape[:2]
+        left_top = self.get_corner(UP + LEFT)
         for item in words:
             cover = render(item.text, item.size)
             h, w = cover.shape
-            left_top = self.get_corner(UP + LEFT)
             x = (item.at[0] - left_top[0]) * self.scale_
             y = (left_top[1] - item.at[1]) * self.scale_
             x0, y0 = round(x - w * (1 + item.anchor) / 2), round(y - h / 2)
@@ -334,12 +334,10 @@ class TextLayer(ImageMobject):
             bottom, right = min(y0 + h, height), min(x0 + w, width)
             if top >= bottom or left >= right:
                 continue
-            patch = cover[top - y0 : bottom - y0, left - x0 : right - x0]
             region = canvas[top:bottom, left:right]
-            region[..., :3] = np.where(
-                patch[..., None] > 0, rs.hex_rgb(item.color), region[..., :3]
-            )
-            region[..., 3] = np.maximum(region[..., 3], patch)
+            # Texts do not overlap: the box takes the text's colour, its alpha the glyphs.
+            region[..., :3] = rs.hex_rgb(item.color)
+            region[..., 3] = cover[top - y0 : bottom - y0, left - x0 : right - x0]
         set_pixels(self, canvas)
         self.words = tuple(words)
         return self
