@@ -33,17 +33,19 @@ from manim import (
     ImageMobject,
     Mobject,
     VMobject,
-    config,
 )
 
 from engine.errors import NnreelError, RunError
 from engine.scenekit import (
+    MAP_KINDS,
     ColorBar,
     Option,
     ProbabilityBars,
     RunScene,
     dataset_name,
     model_name,
+    pick_image,
+    pixels_per_unit,
     raster_image,
     theme,
 )
@@ -52,7 +54,6 @@ from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.layers import LIT_COLOURS, Diagram, layout
 from engine.store import LayerInfo, Run
 
-MAP_KINDS = ("conv", "pool")
 VECTOR_KINDS = ("gap", "dense")
 KIND_WORDS = {
     "conv": "convolution",
@@ -105,45 +106,6 @@ def walked_layers(run: Run) -> list[LayerInfo]:
             "one: python -m engine train vgg16-synth"
         )
     return shown
-
-
-def pick_image(run: Run, requested: int | None) -> int:
-    """Which probe image to walk: as requested, else the fourth (seed 004 showed one frog)."""
-    count = len(run.read("probe/labels", 0))
-    if requested is None:
-        return min(3, count - 1)
-    if not 0 <= requested < count:
-        raise NnreelError(
-            f"image={requested} is out of range: the run's probe has {count} images "
-            f"(0 … {count - 1})."
-        )
-    return requested
-
-
-def pixels_per_unit() -> float:
-    """Output pixels per frame unit, so rasters can be made at the size they are shown."""
-    return config.pixel_height / config.frame_height
-
-
-def crisp_scale(map_size: int, tile_pixels: float) -> tuple[int, int]:
-    """(scale, pad): the largest integer upscaling of a ``map_size``-pixel map that fits
-    ``tile_pixels`` output pixels with its padding and its (silent-channel) frame, each a
-    sixteenth of the upscaled map."""
-    scale = max(1, int(tile_pixels) // map_size)
-    while scale > 1 and scale * map_size + 3 * max(1, scale * map_size // 16) > tile_pixels:
-        scale -= 1
-    return scale, max(1, scale * map_size // 16)
-
-
-def percent(p: float) -> str:
-    """A probability as a percentage with enough digits not to read 100 % or 0 %."""
-    share = 100 * float(p)
-    if 0.05 <= share <= 99.95 or share in (0.0, 100.0):
-        return f"{share:.1f}%"
-    if share < 0.05:
-        return f"{share:.2g}%"
-    decimals = min(6, -int(np.floor(np.log10(100 - share))))
-    return f"{share:.{decimals}f}%"
 
 
 def faces(part: Mobject) -> list[VMobject]:
@@ -255,7 +217,7 @@ class Activations(RunScene):
             h, w = maps.shape[1:]
             rows, cols = rs.grid_shape(len(maps), width / height, w / h)
             tile = min(width / cols, height / rows) * pixels_per_unit()
-            scale, pad = crisp_scale(max(h, w), tile)
+            scale, pad = rs.fit_scale(max(h, w), tile)
         # A 1×1 map scaled to its own max is just "on": such layers share one scale.
         mode = "layer" if maps.shape[1] * maps.shape[2] == 1 else self.settings["norm"]
         image, scaled = rs.feature_grid(
@@ -338,15 +300,17 @@ class Activations(RunScene):
             heading="class probabilities (softmax)",
         )
         bars.bars[second].set_fill(RUNNER_UP)
-        runner = theme.text(percent(probs[second]), theme.BODY, theme.MUTED)
+        runner = theme.text(theme.percent(probs[second]), theme.BODY, theme.MUTED)
         runner.next_to(bars.bars[second], RIGHT, buff=0.1)
         verdict = Group(
             theme.text(
-                f"1st: {self.class_name(first)}  {percent(probs[first])}",
+                f"1st: {self.class_name(first)}  {theme.percent(probs[first])}",
                 theme.BODY,
                 theme.ACCENT,
             ),
-            theme.text(f"2nd: {self.class_name(second)}  {percent(probs[second])}", theme.BODY),
+            theme.text(
+                f"2nd: {self.class_name(second)}  {theme.percent(probs[second])}", theme.BODY
+            ),
         ).arrange(RIGHT, buff=0.5)
         panel = Group(bars, runner)
         panel.move_to([SPLIT + 0.1, (PANEL[2] + PANEL[3]) / 2 + 0.2, 0], aligned_edge=LEFT)

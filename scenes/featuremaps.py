@@ -34,15 +34,17 @@ from manim import (
     VGroup,
 )
 
-from engine.errors import NnreelError, RunError
+from engine.errors import NnreelError
 from engine.scenekit import (
     ColorBar,
     Option,
     ProbabilityBars,
     RunScene,
     dataset_name,
+    map_layers,
     model_name,
     names,
+    pick_image,
     raster_image,
     set_pixels,
     theme,
@@ -50,7 +52,6 @@ from engine.scenekit import (
 from engine.scenekit import raster as rs
 from engine.store import LayerInfo, Run
 
-MAP_KINDS = ("conv", "pool")
 VECTOR_KINDS = ("dense", "gap")
 
 # Layout, in frame units (the frame is about 14.2 × 8).
@@ -66,35 +67,6 @@ EVOLVE_STEPS = 16
 which are log-spaced: dense early, when features change fastest)."""
 
 
-def map_layers(run: Run, requested: list[str] | None = None) -> list[LayerInfo]:
-    """The layers with recorded feature maps to show, in network order (or as requested)."""
-    recorded = [
-        info
-        for info in run.layers
-        if info.kind in MAP_KINDS and len(info.output_shape) == 3 and run.has(f"acts/{info.name}")
-    ]
-    if not requested:
-        if not recorded:
-            raise RunError(
-                f"Run {run.name!r} ({model_name(run)} on {run.dataset.get('name')}) recorded no "
-                "feature maps: FeatureMaps needs a CNN run with the activations of its conv "
-                "layers (streams acts/<layer>). Show a CNN run, e.g. NNREEL_RUN=smallcnn-synth, "
-                "or train one: python -m engine train vgg16-synth"
-            )
-        return recorded
-    chosen = []
-    for name in requested:
-        info = run.layer(name)  # an unknown name lists the run's layers
-        if info not in recorded:
-            raise NnreelError(
-                f"Layer {name!r} of run {run.name!r} is a {info.kind} layer with output "
-                f"{theme.shape_text(info.output_shape)}, not recorded feature maps. Layers "
-                f"FeatureMaps can show: {', '.join(i.name for i in recorded)}."
-            )
-        chosen.append(info)
-    return chosen
-
-
 def vector_layers(run: Run, after: LayerInfo) -> list[LayerInfo]:
     """Dense layers after the last map layer whose activations were recorded (at most 3)."""
     names_ = [info.name for info in run.layers]
@@ -107,26 +79,13 @@ def evolving_layers(run: Run, layers: list[LayerInfo], requested: list[str] | No
     """Layers shown changing over training: as requested, else the last conv before each of the
     first three pools whose maps are still at least 8 pixels wide."""
     if requested is not None:
-        shown = {info.name for info in map_layers(run, requested)}
+        shown = {info.name for info in map_layers(run, "FeatureMaps", requested)}
         return [name for name in requested if name in shown]
     chosen = []
     for previous, info in itertools.pairwise(layers):
         if info.kind == "pool" and previous.kind == "conv" and previous.output_shape[1] >= 8:
             chosen.append(previous.name)
     return chosen[:3]
-
-
-def pick_image(run: Run, requested: int | None) -> int:
-    """Which probe image to show: as requested, else the fourth (a '3' on digits)."""
-    count = len(run.read("probe/labels", 0))
-    if requested is None:
-        return min(3, count - 1)
-    if not 0 <= requested < count:
-        raise NnreelError(
-            f"image={requested} is out of range: the run's probe has {count} images "
-            f"(0 … {count - 1})."
-        )
-    return requested
 
 
 @dataclass
@@ -167,7 +126,7 @@ class FeatureMaps(RunScene):
         rs.colormap(s["cmap"])
         if s["norm"] not in ("channel", "layer"):
             raise NnreelError(f"norm={s['norm']!r}: use channel or layer.")
-        self.layers = map_layers(self.run, s["layers"])
+        self.layers = map_layers(self.run, "FeatureMaps", s["layers"])
         self.index = pick_image(self.run, s["image"])
         first = f"acts/{self.layers[0].name}"
         self.step = int(self.run.steps(first)[-1])

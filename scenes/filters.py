@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, LEFT, UP, FadeIn, Group, config
+from manim import DOWN, LEFT, UP, FadeIn, Group
 
 from engine.actmax import ActmaxRecording, RenderSettings, load_actmax, record_actmax
 from engine.actmax import recorded_layers as actmax_layers
@@ -33,14 +33,16 @@ from engine.scenekit import (
     Option,
     RunScene,
     dataset_name,
+    locked,
     model_name,
     names,
+    pick_image,
+    pixels_per_unit,
     raster_image,
     set_pixels,
     theme,
 )
 from engine.scenekit import raster as rs
-from engine.scenekit.base import _locked
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.store import LayerInfo, Run
 
@@ -93,7 +95,7 @@ def conv_layers(run: Run, requested: list[str] | None) -> list[LayerInfo]:
 def ensure_actmax(run: Run, layer: str, steps: int) -> ActmaxRecording:
     """The run's activation-maximisation images of every filter of ``layer``: recorded now
     (once, kept in the run) when missing."""
-    with _locked(run.folder.parent / f".{run.name}.actmax.lock"):
+    with locked(run.folder.parent / f".{run.name}.actmax.lock"):
         if layer not in actmax_layers(Run(run.folder)):
             console.print(
                 f"[bold]No activation-maximisation images of {layer!r} in {run.name!r} yet[/]: "
@@ -109,23 +111,6 @@ def ensure_actmax(run: Run, layer: str, steps: int) -> ActmaxRecording:
             f"engine actmax {run.folder} --layer {layer} --units all"
         )
     return recording
-
-
-def pick_image(run: Run, requested: int | None) -> int:
-    """Which probe image to show: as requested, else the fourth (a '3' on digits)."""
-    count = len(run.read("probe/labels", 0))
-    if requested is None:
-        return min(3, count - 1)
-    if not 0 <= requested < count:
-        raise NnreelError(
-            f"image={requested} is out of range: the run's probe has {count} images "
-            f"(0 … {count - 1})."
-        )
-    return requested
-
-
-def pixels_per_unit() -> float:
-    return config.pixel_height / config.frame_height
 
 
 def fit_square(rgb: np.ndarray, side: int, background: tuple[int, int, int]) -> np.ndarray:

@@ -37,27 +37,28 @@ from manim import (
     Group,
     Rectangle,
     VGroup,
-    config,
 )
 
 from engine.analysis.pruning import SCOPES, prunable, prune_run
 from engine.console import console
 from engine.errors import NnreelError, RunError, UnknownNameError
 from engine.scenekit import (
+    MAP_KINDS,
     ColorBar,
     Option,
     ProbabilityBars,
     RunScene,
+    locked,
     model_name,
+    pick_image,
+    pixels_per_unit,
     raster_image,
     theme,
 )
 from engine.scenekit import raster as rs
-from engine.scenekit.base import _locked
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
 from engine.store import LayerInfo, Run, human_bytes
 
-MAP_KINDS = ("conv", "pool")
 KEPT, REMOVED, GHOST, CUT = theme.BAR, theme.BAD, "#5a2a2c", theme.ACCENT
 
 # Layout in frame units (the frame is about 14.2 × 8).
@@ -98,7 +99,7 @@ def pruning_pair(run: Run, sparsity: float, scope: str) -> tuple[Run, Run]:
     if "pruning" in (run.manifest.get("parent") or {}):
         return parent_of(run), run
     folder = pruned_name(run, sparsity, scope)
-    with _locked(folder.parent / f".{folder.name}.lock"):
+    with locked(folder.parent / f".{folder.name}.lock"):
         if not (folder / "manifest.json").exists():
             console.print(
                 f"[bold]No pruned run of {run.name!r} yet[/]: pruning {sparsity:.0%} of its "
@@ -200,39 +201,6 @@ def histogram_raster(
     return canvas
 
 
-def pick_image(run: Run, requested: int | None) -> int:
-    """Which probe image to show: as requested, else the fourth (a '3' on digits)."""
-    count = len(run.read("probe/labels", 0))
-    if requested is None:
-        return min(3, count - 1)
-    if not 0 <= requested < count:
-        raise NnreelError(
-            f"image={requested} is out of range: the run's probe has {count} images "
-            f"(0 … {count - 1})."
-        )
-    return requested
-
-
-def pixels_per_unit() -> float:
-    """Output pixels per frame unit: rasters are made at the size they are shown."""
-    return config.pixel_height / config.frame_height
-
-
-def percent(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
-def probability(p: float) -> str:
-    """A probability as a percentage with enough digits not to read 100 % or 0 %."""
-    share = 100 * float(p)
-    if 0.05 <= share <= 99.95 or share in (0.0, 100.0):
-        return f"{share:.1f}%"
-    if share < 0.05:
-        return f"{share:.2g}%"
-    decimals = min(6, -int(np.floor(np.log10(100 - share))))
-    return f"{share:.{decimals}f}%"
-
-
 def thousands(count: int) -> str:
     return f"{count / 1e6:.2f} M" if count >= 1e6 else f"{count / 1e3:,.1f} k"
 
@@ -300,7 +268,7 @@ class Pruning(RunScene):
         self.head = fitted_title(
             f"Pruning  ·  {model_name(self.dense)}",
             [
-                f"{percent(self.report['sparsity'])} of the weights zeroed by magnitude "
+                f"{theme.percent(self.report['sparsity'])} of the weights zeroed by magnitude "
                 f"({self.report['scope']}), {how}",
                 f"{self.dense.name} vs {self.pruned.name}",
             ],
@@ -319,10 +287,13 @@ class Pruning(RunScene):
         rows = Group(
             theme.text("validation accuracy, dense → pruned", theme.SMALL, theme.MUTED),
             Group(
-                theme.text(percent(self.accuracy(self.dense)), theme.BODY, weight="BOLD"),
+                theme.text(theme.percent(self.accuracy(self.dense)), theme.BODY, weight="BOLD"),
                 theme.text("→", theme.BODY, theme.MUTED),
                 theme.text(
-                    percent(self.accuracy(self.pruned)), theme.BODY, theme.ACCENT, weight="BOLD"
+                    theme.percent(self.accuracy(self.pruned)),
+                    theme.BODY,
+                    theme.ACCENT,
+                    weight="BOLD",
                 ),
             ).arrange(RIGHT, buff=0.2),
         ).arrange(DOWN, aligned_edge=RIGHT, buff=0.08)
@@ -407,7 +378,7 @@ class Pruning(RunScene):
                 name_text.move_to([left, y, 0], aligned_edge=LEFT),
                 track,
                 bar,
-                theme.text(percent(share), theme.SMALL).next_to(track, RIGHT, buff=0.08),
+                theme.text(theme.percent(share), theme.SMALL).next_to(track, RIGHT, buff=0.08),
             )
         head = theme.text("sparsity per layer", theme.LABEL)
         head.move_to([left, HISTOGRAMS[3] - 0.1, 0], aligned_edge=LEFT)
@@ -482,7 +453,11 @@ class Pruning(RunScene):
         )
 
     def headings(self) -> Group:
-        words = ("dense", f"pruned ({percent(self.report['sparsity'])} zero)", "pruned − dense")
+        words = (
+            "dense",
+            f"pruned ({theme.percent(self.report['sparsity'])} zero)",
+            "pruned − dense",
+        )
         colours = (theme.TEXT, theme.ACCENT, theme.TEXT)
         height = self.panel_size()[1]
         return Group(
@@ -529,7 +504,7 @@ class Pruning(RunScene):
             which = f"the {shown} channels most active in the dense network"
         return self.caption(
             trio.info.name,
-            f"{kind}  ·  {c} channels of {h}×{w}  ·  changed by {percent(trio.change)}",
+            f"{kind}  ·  {c} channels of {h}×{w}  ·  changed by {theme.percent(trio.change)}",
             f"{which}  ·  {scale} for both networks",
         )
 
@@ -604,10 +579,13 @@ class Pruning(RunScene):
         )
         top = int(np.argmax(probs))
         head = theme.text(
-            f"{word}  ·  accuracy {percent(self.accuracy(run))}", theme.BODY, colour, weight="BOLD"
+            f"{word}  ·  accuracy {theme.percent(self.accuracy(run))}",
+            theme.BODY,
+            colour,
+            weight="BOLD",
         )
         verdict = theme.text(
-            f"p({self.class_name(top)}) = {probability(probs[top])}", theme.BODY, theme.ACCENT
+            f"p({self.class_name(top)}) = {theme.percent(probs[top])}", theme.BODY, theme.ACCENT
         )
         return Group(head, bars, verdict).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
 
@@ -643,7 +621,7 @@ class ChangeChart(Group):
         for i, bar in enumerate(self.bars):
             bar.set_fill(theme.ACCENT if i == k else theme.BAR, 1.0)
         bar = self.bars[k]
-        self.label.set_text(f"{self.trios[k].info.name} {percent(self.trios[k].change)}")
+        self.label.set_text(f"{self.trios[k].info.name} {theme.percent(self.trios[k].change)}")
         self.label.next_to(bar, UP, buff=0.06)
         half = self.label.width / 2
         self.label.set_x(np.clip(bar.get_x(), CHANGE[0] + half, CHANGE[1] - half))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from engine.errors import NnreelError, RunError
-from engine.scenekit import RUN_ENV, SET_ENV
+from engine.scenekit import RUN_ENV, SET_ENV, pick_image
 from engine.store import Run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,9 +126,9 @@ def test_the_cifar_network_is_walked_conv_and_pool_then_gap(cifar_run):
 def test_small_cnn_walk_and_messages(small_run):
     run = Run(small_run)
     assert [i.name for i in activations.walked_layers(run)] == ["conv1", "pool1", "conv2", "pool2"]
-    assert activations.pick_image(run, None) == 3
+    assert pick_image(run, None) == 3
     with pytest.raises(NnreelError, match=r"image=9 is out of range.*4 images"):
-        activations.pick_image(run, 9)
+        pick_image(run, 9)
 
     class NoMaps(Run):
         def has(self, name):
@@ -138,19 +138,8 @@ def test_small_cnn_walk_and_messages(small_run):
         activations.walked_layers(NoMaps(small_run))
 
 
-def test_probabilities_never_read_as_a_false_100_or_0_percent():
-    assert activations.percent(0.4567) == "45.7%"
-    assert activations.percent(0.99996) == "99.996%"
-    assert activations.percent(3.1e-5) == "0.0031%"
-    assert activations.percent(1.0) == "100.0%"
+def test_top_two_classes():
     assert activations.top_two(np.array([0.1, 0.6, 0.3])) == (1, 2)
-
-
-def test_crisp_scale_fits_the_tile_with_its_padding_and_frame():
-    assert activations.crisp_scale(32, 200) == (5, 10)  # 160 + 3 × 10 ≤ 200
-    assert activations.crisp_scale(8, 111) == (11, 5)  # 88 + 3 × 5 ≤ 111 < 96 + 3 × 6
-    assert activations.crisp_scale(4, 37) == (7, 1)
-    assert activations.crisp_scale(32, 10) == (1, 2)
 
 
 # -- pruning ----------------------------------------------------------------------------------

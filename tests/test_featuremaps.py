@@ -72,7 +72,7 @@ def test_every_conv_and_pool_layer_in_order(tiny_run):
     from engine.store import Run
 
     run = Run(tiny_run)
-    layers = featuremaps.map_layers(run)
+    layers = featuremaps.map_layers(run, "FeatureMaps")
     names = [info.name for info in layers]
     assert sum(info.kind == "conv" for info in layers) == 13
     assert names[:3] == ["conv1_1", "conv1_2", "pool1"] and names[-1] == "pool5"
@@ -89,9 +89,9 @@ def test_unknown_and_unsuitable_layers_are_named(tiny_run):
 
     run = Run(tiny_run)
     with pytest.raises(UnknownNameError, match="Did you mean 'conv5_3'"):
-        featuremaps.map_layers(run, ["conv9_3"])
+        featuremaps.map_layers(run, "FeatureMaps", ["conv9_3"])
     with pytest.raises(NnreelError, match=r"fc1.*dense layer.*FeatureMaps can show: conv1_1"):
-        featuremaps.map_layers(run, ["fc1"])
+        featuremaps.map_layers(run, "FeatureMaps", ["fc1"])
 
 
 def test_a_run_without_feature_maps_says_what_to_show(tiny_run):
@@ -102,7 +102,7 @@ def test_a_run_without_feature_maps_says_what_to_show(tiny_run):
             return not name.startswith("acts/")
 
     with pytest.raises(RunError, match=r"recorded no feature maps.*NNREEL_RUN=smallcnn-synth"):
-        featuremaps.map_layers(MlpLike(tiny_run))
+        featuremaps.map_layers(MlpLike(tiny_run), "FeatureMaps")
 
 
 # -- messages through Manim's own CLI and ours ------------------------------------------------

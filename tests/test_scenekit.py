@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.errors import NnreelError, RunError, UnknownNameError
-from engine.scenekit import base
+from engine.scenekit import base, theme
 from engine.scenekit import raster as rs
 
 
@@ -277,3 +277,17 @@ def test_raster_camera_draws_like_manims_camera():
 
     diff = np.abs(frame(Camera) - frame(RasterCamera)).max(axis=2)
     assert diff.mean() < 0.5 and (diff > 8).mean() < 0.005  # edges may round differently
+
+
+def test_percentages_never_read_as_a_false_100_or_0_percent():
+    assert theme.percent(0.4567) == "45.7%"
+    assert theme.percent(0.99996) == "99.996%"
+    assert theme.percent(3.1e-5) == "0.0031%"
+    assert theme.percent(1.0) == "100.0%"
+
+
+def test_fit_scale_fits_the_tile_with_its_padding_and_frame():
+    assert rs.fit_scale(32, 200) == (5, 10)  # 160 + 3 × 10 ≤ 200
+    assert rs.fit_scale(8, 111) == (11, 5)  # 88 + 3 × 5 ≤ 111 < 96 + 3 × 6
+    assert rs.fit_scale(4, 37) == (7, 1)
+    assert rs.fit_scale(32, 10) == (1, 2)

@@ -56,6 +56,7 @@ from engine.scenekit.base import (
     dataset_name,
     ensure_default_run,
     find_run,
+    locked,
     model_name,
     names,
     parse_options,
@@ -63,6 +64,7 @@ from engine.scenekit.base import (
 )
 from engine.scenekit.camera import RasterCamera
 from engine.scenekit.label import Label, pixels_per_unit
+from engine.scenekit.probe import MAP_KINDS, map_layers, pick_image, recorded_map_layers
 from engine.scenekit.widgets import (
     ColorBar,
     ProbabilityBars,
@@ -73,6 +75,7 @@ from engine.scenekit.widgets import (
 )
 
 __all__ = [
+    "MAP_KINDS",
     "RUN_ENV",
     "SET_ENV",
     "ColorBar",
@@ -86,12 +89,16 @@ __all__ = [
     "ensure_default_run",
     "find_run",
     "framed",
+    "locked",
+    "map_layers",
     "model_name",
     "names",
     "parse_options",
+    "pick_image",
     "pixels_per_unit",
     "raster",
     "raster_image",
+    "recorded_map_layers",
     "renders_dir",
     "set_pixels",
     "theme",

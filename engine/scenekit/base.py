@@ -17,11 +17,12 @@ from manim import BLACK, RIGHT, UP, Scene, config
 
 from engine.console import console
 from engine.errors import NnreelError, RunError, UnknownNameError
-from engine.presets import DEFAULT_PRESET, preset_config
+from engine.presets import DEFAULT_PRESET, PRESETS, preset_config
 from engine.scenekit import theme
 from engine.scenekit.camera import RasterCamera
 from engine.scenekit.widgets import StepCounter
 from engine.store import Run, resolve_run
+from engine.store.manifest import MANIFEST
 
 RUN_ENV = "NNREEL_RUN"
 """Environment variable naming the run a scene shows (a name under runs/ or a folder)."""
@@ -60,7 +61,7 @@ def name_after_run(scene_name: str) -> None:
 
 # -- which run --------------------------------------------------------------------------------
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock file, so two renders never train the same default run at once."""
     try:
         import fcntl
@@ -82,10 +83,10 @@ def ensure_default_run(preset: str) -> Run:
     from engine.training import resume, train
 
     folder = resolve_run(preset)
-    with _locked(folder.parent / f".{preset}.lock"):
+    with locked(folder.parent / f".{preset}.lock"):
         if not (folder / "manifest.json").exists():
             console.print(
-                f"[bold]No run {preset!r} yet[/]: training it now on the offline data "
+                f"[bold]No run {preset!r} yet[/]: training it now from its preset "
                 f"(once; it is kept in {folder} for next time)."
             )
             result = train(preset_config(preset), folder)
@@ -114,10 +115,13 @@ def ensure_default_run(preset: str) -> Run:
 
 
 def find_run(default_preset: str) -> Run:
-    """The run named by ``$NNREEL_RUN``, else the scene's default run (made if missing)."""
+    """The run named by ``$NNREEL_RUN``, else the scene's default run. A run named after a
+    preset is trained on first use, like the default (so a missing dataset is reported)."""
     name = os.environ.get(RUN_ENV, "").strip()
     if not name:
         return ensure_default_run(default_preset)
+    if name in PRESETS and not (resolve_run(name) / MANIFEST).exists():
+        return ensure_default_run(name)
     try:
         run = Run(name)
     except RunError as exc:
@@ -138,7 +142,7 @@ def find_run(default_preset: str) -> Run:
 
 ARCH_NAMES = {
     "vgg16": "VGG-16",
-    "vggcifar": "VGG (CIFAR)",
+    "vggcifar": "CIFAR VGG",
     "imagenet-vgg16": "VGG-16 (ImageNet)",
     "smallcnn": "small CNN",
     "mlp": "MLP",

@@ -22,7 +22,10 @@ def upright_box(corners: np.ndarray) -> tuple[int, int, int, int] | None:
         return None
     if ur[0] <= ul[0] or dl[1] <= ul[1]:
         return None  # mirrored: leave it to Manim
-    return round(ul[0]), round(ul[1]), round(ur[0]), round(dl[1])
+    # Round the corner and the size, not both edges: two roundings can make the box a pixel
+    # narrower than the image, and nearest-neighbour resizing then drops a column.
+    x0, y0 = round(ul[0]), round(ul[1])
+    return x0, y0, x0 + round(ur[0] - ul[0]), y0 + round(dl[1] - ul[1])
 
 
 class RasterCamera(Camera):
@@ -40,8 +43,12 @@ class RasterCamera(Camera):
         if left >= right or top >= bottom:
             return
         image = Image.fromarray(image_mobject.get_pixel_array())
-        image = image.resize((x1 - x0, y1 - y0), resample=image_mobject.resampling_algorithm)
-        image = image.crop((left - x0, top - y0, right - x0, bottom - y0))
+        if image.size != (x1 - x0, y1 - y0):
+            image = image.resize((x1 - x0, y1 - y0), resample=image_mobject.resampling_algorithm)
+        pixels = np.asarray(image)[top - y0 : bottom - y0, left - x0 : right - x0]
         region = pixel_array[top:bottom, left:right]
+        if pixels[..., 3].min() == 255:  # opaque: nothing below shows through
+            region[:] = pixels
+            return
         below = Image.fromarray(np.ascontiguousarray(region))
-        region[:] = np.asarray(Image.alpha_composite(below, image))
+        region[:] = np.asarray(Image.alpha_composite(below, Image.fromarray(pixels)))

@@ -243,6 +243,16 @@ def tile_scale(height: int, min_tile: int = 24) -> tuple[int, int]:
     return scale, max(1, (height * scale) // 16)
 
 
+def fit_scale(map_size: int, tile_pixels: float) -> tuple[int, int]:
+    """(scale, pad): the largest integer upscaling of a ``map_size``-pixel map that fits
+    ``tile_pixels`` output pixels together with its padding and its (silent-channel) frame,
+    each a sixteenth of the upscaled map — so tiles stay crisp and never overflow."""
+    scale = max(1, int(tile_pixels) // map_size)
+    while scale > 1 and scale * map_size + 3 * max(1, scale * map_size // 16) > tile_pixels:
+        scale -= 1
+    return scale, max(1, scale * map_size // 16)
+
+
 def feature_grid(
     maps: np.ndarray,
     *,

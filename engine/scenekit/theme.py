@@ -9,6 +9,8 @@ raster ``Label``, ``vector_text`` a Manim ``Text`` for typography that animates.
 
 from __future__ import annotations
 
+import math
+
 from manim import DOWN, LEFT, RIGHT, UP, Group, Text, config
 
 from engine.scenekit.label import Label
@@ -89,3 +91,15 @@ def caption(name: str, details: str, note: str | None = None) -> Group:
 def shape_text(shape: list[int] | tuple[int, ...]) -> str:
     """[64, 16, 16] → '64×16×16'."""
     return "×".join(str(int(s)) for s in shape)
+
+
+def percent(p: float) -> str:
+    """A fraction as a percentage, with enough digits that 99.96 % never reads as 100 %
+    (nor 0.004 % as 0 %)."""
+    share = 100 * float(p)
+    if 0.05 <= share <= 99.95 or share in (0.0, 100.0):
+        return f"{share:.1f}%"
+    if share < 0.05:
+        return f"{share:.2g}%"
+    decimals = min(6, -math.floor(math.log10(100 - share)))
+    return f"{share:.{decimals}f}%"

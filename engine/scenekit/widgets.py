@@ -154,7 +154,7 @@ class ProbabilityBars(Group):
             bar.stretch_to_fit_width(max(float(p) * self.bar_length, 0.02))
             bar.align_to([left, 0, 0], LEFT)
             bar.set_fill(theme.ACCENT if i == self.predicted else theme.BAR)
-        self.value.set_text(f"{100 * probs[self.predicted]:.0f}%")
+        self.value.set_text(theme.percent(probs[self.predicted]))
         self.value.next_to(self.bars[self.predicted], RIGHT, buff=0.1)
         return self
 

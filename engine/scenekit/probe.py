@@ -1,0 +1,60 @@
+"""What scenes of CNN runs read about the probe: which image to follow, which layers have
+recorded feature maps. Shared so every scene words its refusals the same way."""
+
+from __future__ import annotations
+
+from engine.errors import NnreelError, RunError
+from engine.scenekit import theme
+from engine.scenekit.base import dataset_name, model_name
+from engine.store import LayerInfo, Run
+
+MAP_KINDS = ("conv", "pool")
+"""Layers whose activations are stacks of 2-D maps."""
+
+
+def pick_image(run: Run, requested: int | None) -> int:
+    """Which probe image to follow: as requested, else the fourth (a '3' on digits)."""
+    count = len(run.read("probe/labels", 0))
+    if requested is None:
+        return min(3, count - 1)
+    if not 0 <= requested < count:
+        raise NnreelError(
+            f"image={requested} is out of range: the run's probe has {count} images "
+            f"(0 … {count - 1})."
+        )
+    return requested
+
+
+def recorded_map_layers(run: Run) -> list[LayerInfo]:
+    """Conv and pool layers whose maps the run recorded, in network order."""
+    return [
+        info
+        for info in run.layers
+        if info.kind in MAP_KINDS and len(info.output_shape) == 3 and run.has(f"acts/{info.name}")
+    ]
+
+
+def map_layers(run: Run, scene: str, requested: list[str] | None = None) -> list[LayerInfo]:
+    """The recorded map layers ``scene`` shows: all of them, or those ``requested`` (each
+    checked, with the valid ones named when it is not a recorded map layer)."""
+    recorded = recorded_map_layers(run)
+    if not recorded:
+        raise RunError(
+            f"Run {run.name!r} ({model_name(run)} on {dataset_name(run)}) recorded no feature "
+            f"maps: {scene} needs a CNN run with the activations of its conv layers (streams "
+            "acts/<layer>). Show a CNN run, e.g. NNREEL_RUN=smallcnn-synth, or train one: "
+            "python -m engine train vgg16-synth"
+        )
+    if not requested:
+        return recorded
+    chosen = []
+    for name in requested:
+        info = run.layer(name)  # an unknown name lists the run's layers
+        if info not in recorded:
+            raise NnreelError(
+                f"Layer {name!r} of run {run.name!r} is a {info.kind} layer with output "
+                f"{theme.shape_text(info.output_shape)}, not recorded feature maps. Layers "
+                f"{scene} can show: {', '.join(i.name for i in recorded)}."
+            )
+        chosen.append(info)
+    return chosen
