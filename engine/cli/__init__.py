@@ -13,7 +13,7 @@ import sys
 from engine.console import console
 from engine.errors import NnreelError
 
-COMMANDS = ("train", "info", "render", "export", "prune", "actmax")
+COMMANDS = ("train", "info", "render", "export", "prune", "actmax", "lecture", "gallery")
 
 DESCRIPTION = """\
 nnreel trains small neural networks while recording what happens inside them (weights,

@@ -1,0 +1,71 @@
+"""The gallery: every scene rendered on its default run and exported as a README-sized GIF
+into ``renders/gallery/``, each under a size limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.console import console
+from engine.errors import NnreelError
+from engine.export import gif_from_video
+from engine.renderjobs import RenderJob, render_jobs
+
+SIZE_LIMIT = 2 * 1024 * 1024
+"""Bytes a committed GIF may take."""
+FALLBACKS = ((640, 15), (640, 10), (560, 10), (480, 8))
+"""(width, fps) tried in turn until a scene's GIF fits the limit."""
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    scene: str
+    gif: Path
+    size: int
+    width: int
+    fps: float
+
+
+def all_scenes() -> list[str]:
+    from engine.cli.render import scenes_dir
+
+    return sorted(p.stem for p in scenes_dir().glob("*.py") if not p.name.startswith("_"))
+
+
+def fit_gif(video: Path, target: Path, attempts: tuple[tuple[int, float], ...], limit: int):
+    """The first (width, fps) whose GIF fits ``limit`` bytes; an error when none does."""
+    for width, fps in attempts:
+        result = gif_from_video(video, target, width=width, fps=fps)
+        if result.size <= limit:
+            return result, width, fps
+    raise NnreelError(
+        f"The GIF of {video.name} stays above {limit / 2**20:.1f} MiB even at {width} px and "
+        f"{fps:g} fps ({result.size / 2**20:.1f} MiB). Shorten the scene (its options) or "
+        "export a clip: python -m engine export VIDEO --gif --start S --duration D"
+    )
+
+
+def make_gallery(
+    scenes: list[str] | None = None,
+    folder: Path | None = None,
+    quality: str = "medium",
+    resolution: tuple[int, int] | None = None,
+    fps: float | None = None,
+    attempts: tuple[tuple[int, float], ...] = FALLBACKS,
+    limit: int = SIZE_LIMIT,
+    workers: int | None = None,
+) -> list[GalleryItem]:
+    """Render every scene (or those named) on its default run, unless unchanged since its last
+    render, and export one GIF per scene into ``folder`` (default ``renders/gallery``)."""
+    from engine.cli.render import scenes_dir
+
+    renders = scenes_dir().parent / "renders"
+    folder = folder or renders / "gallery"
+    jobs = [RenderJob(scene, None, quality, resolution, fps) for scene in scenes or all_scenes()]
+    videos = render_jobs(jobs, renders, workers)
+    items = []
+    for job in jobs:
+        result, width, rate = fit_gif(videos[job], folder / f"{job.scene}.gif", attempts, limit)
+        items.append(GalleryItem(job.scene, result.path, result.size, width, rate))
+        console.print(f"[green]GIF[/] {result.path} ({result.size / 2**20:.2f} MiB, {width} px)")
+    return items

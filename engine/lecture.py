@@ -1,0 +1,239 @@
+"""A lecture: several scenes of one run joined into one MP4, with a title card before each
+part, chapter markers, and one caption file merged from the parts' subtitles."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import srt
+
+from engine.errors import NnreelError
+from engine.export import ffmpeg
+from engine.renderjobs import RenderJob, default_preset, render_jobs
+
+DEFAULT_STORY = ("architecture", "training", "featuremaps", "kernels", "actmax")
+"""The whole story of one CNN run, in the order a lecture tells it."""
+PART_TITLES = {
+    "architecture": "The network",
+    "summary": "Parameters and cost",
+    "training": "Training",
+    "gradients": "Gradients",
+    "featuremaps": "Feature maps",
+    "kernels": "Kernels",
+    "actmax": "What the units want to see",
+    "filters": "Filters",
+    "activations": "Activations, layer by layer",
+    "pruning": "Pruning",
+    "fitting": "The fit",
+    "neurons": "Neurons",
+    "weights": "Weights",
+    "mlp": "An MLP learning a shape",
+}
+CARD_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class VideoFormat:
+    """What a segment must share with the others to be joined without re-encoding."""
+
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    rate: Fraction
+
+
+@dataclass(frozen=True)
+class Part:
+    title: str
+    video: Path
+    captions: list[srt.Subtitle]
+
+
+def video_format(video: Path) -> VideoFormat:
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        return VideoFormat(
+            stream.codec_context.name,
+            stream.codec_context.pix_fmt,
+            stream.codec_context.width,
+            stream.codec_context.height,
+            Fraction(stream.average_rate),
+        )
+
+
+def duration(video: Path) -> float:
+    """Seconds of video: frames counted over the frame rate (what a player shows)."""
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        frames = stream.frames or sum(1 for _ in container.demux(stream) if _.size)
+        return float(frames / Fraction(stream.average_rate))
+
+
+def card_image(title: str, subtitle: str, width: int, height: int) -> np.ndarray:
+    """An RGBA title card in the scenes' theme: the part's title and what it shows."""
+    from PIL import Image, ImageDraw
+
+    from engine.scenekit import raster, theme
+    from engine.scenekit.label import font
+
+    image = Image.new("RGBA", (width, height), (*raster.hex_rgb(theme.BACKGROUND), 255))
+    draw = ImageDraw.Draw(image)
+    big, small = font(max(8, height // 12), bold=True), font(max(6, height // 28))
+    centre = (width / 2, height / 2)
+    draw.text(centre, title, font=big, fill=theme.TEXT, anchor="md")
+    draw.text(
+        (centre[0], centre[1] + height / 24), subtitle, font=small, fill=theme.MUTED, anchor="ma"
+    )
+    return np.asarray(image)
+
+
+def write_card(image: np.ndarray, target: Path, fmt: VideoFormat, seconds: float) -> Path:
+    """A still segment encoded like the scenes' videos, so all parts join by stream copy."""
+    import av
+
+    with av.open(str(target), "w") as container:
+        stream = container.add_stream(fmt.codec, rate=fmt.rate)
+        stream.width, stream.height, stream.pix_fmt = fmt.width, fmt.height, fmt.pix_fmt
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[..., :3]), format="rgb24")
+        for index in range(round(seconds * fmt.rate)):
+            frame.pts = index
+            frame.time_base = 1 / fmt.rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return target
+
+
+def read_captions(video: Path) -> list[srt.Subtitle]:
+    """The subtitles Manim wrote beside a video (none when the scene added no subcaption)."""
+    path = video.with_suffix(".srt")
+    if not path.exists():
+        return []
+    return list(srt.parse(path.read_text(encoding="utf-8")))
+
+
+def merge_captions(parts: list[tuple[float, list[srt.Subtitle]]]) -> list[srt.Subtitle]:
+    """One subtitle track: each part's captions shifted to where the part starts."""
+    merged = []
+    for offset, captions in parts:
+        shift = dt.timedelta(seconds=offset)
+        for caption in captions:
+            merged.append(
+                srt.Subtitle(
+                    len(merged) + 1, caption.start + shift, caption.end + shift, caption.content
+                )
+            )
+    return merged
+
+
+def escape_metadata(text: str) -> str:
+    """ffmpeg's metadata files give '=', ';', '#', '\\' and newlines a meaning: escape them."""
+    for char in "\\=;#\n":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def chapters_text(chapters: list[tuple[str, float, float]]) -> str:
+    """ffmpeg's metadata format, one chapter per part (milliseconds)."""
+    lines = [";FFMETADATA1"]
+    for title, start, end in chapters:
+        lines += [
+            "[CHAPTER]",
+            "TIMEBASE=1/1000",
+            f"START={round(start * 1000)}",
+            f"END={round(end * 1000)}",
+            f"title={escape_metadata(title)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def join(segments: list[Path], chapters: str, captions: Path, target: Path) -> None:
+    """Concatenate the segments by stream copy, with chapters and the caption track."""
+    folder = target.parent
+    listing = folder / f"{target.stem}.segments.txt"
+    listing.write_text("".join(f"file '{s.resolve()}'\n" for s in segments))
+    metadata = folder / f"{target.stem}.chapters.txt"
+    metadata.write_text(chapters)
+    command = [
+        ffmpeg(), "-v", "error", "-y",
+        "-f", "concat", "-safe", "0", "-i", str(listing),
+        "-i", str(metadata), "-i", str(captions),
+        "-map", "0:v", "-map", "2:s", "-map_metadata", "1", "-map_chapters", "1",
+        "-c:v", "copy", "-c:s", "mov_text", "-metadata:s:s:0", "language=eng",
+        str(target),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    listing.unlink(missing_ok=True)
+    metadata.unlink(missing_ok=True)
+    if done.returncode != 0:
+        raise NnreelError(f"ffmpeg could not join the lecture: {done.stderr.strip()[-400:]}")
+
+
+def describe_run(run_name: str) -> str:
+    from engine.scenekit.base import dataset_name, model_name
+    from engine.store import Run
+
+    run = Run(run_name)
+    return f"{model_name(run)} on {dataset_name(run)} · run {run.name}"
+
+
+def make_lecture(
+    scenes: list[str],
+    run: str | None = None,
+    quality: str = "high",
+    resolution: tuple[int, int] | None = None,
+    fps: float | None = None,
+    output: Path | None = None,
+    workers: int | None = None,
+) -> Path:
+    """Render (or reuse) each scene on one run and join them into ``output`` with title cards,
+    chapters and merged captions (``output`` with ``.srt`` beside it)."""
+    from engine.cli.render import scenes_dir
+
+    if not scenes:
+        raise NnreelError("No scenes given: name at least one (e.g. --scenes training,kernels).")
+    run_name = run or default_preset(scenes[0])
+    jobs = [RenderJob(s, run_name, quality, resolution, fps) for s in scenes]
+    renders = scenes_dir().parent / "renders"
+    folder = renders / "lecture"
+    folder.mkdir(parents=True, exist_ok=True)
+    videos = render_jobs(jobs, renders, workers)
+    target = output or folder / f"lecture-{Path(run_name).name}-{quality}.mp4"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fmt = video_format(videos[jobs[0]])
+    subtitle = describe_run(run_name)
+    segments, chapters, timed_captions, clock = [], [], [], 0.0
+    for number, job in enumerate(jobs, start=1):
+        title = f"Part {number} · {PART_TITLES.get(job.scene, job.scene.capitalize())}"
+        card = write_card(
+            card_image(title, subtitle, fmt.width, fmt.height),
+            folder / f".card-{number}-{fmt.width}x{fmt.height}.mp4",
+            fmt,
+            CARD_SECONDS,
+        )
+        part = videos[job]
+        if video_format(part) != fmt:
+            raise NnreelError(f"{part} is encoded differently from the other parts; re-render it.")
+        card_seconds, part_seconds = duration(card), duration(part)
+        heading = srt.Subtitle(0, dt.timedelta(0), dt.timedelta(seconds=card_seconds), title)
+        timed_captions += [(clock, [heading]), (clock + card_seconds, read_captions(part))]
+        chapters.append((title, clock, clock + card_seconds + part_seconds))
+        segments += [card, part]
+        clock += card_seconds + part_seconds
+    captions = target.with_suffix(".srt")
+    captions.write_text(srt.compose(merge_captions(timed_captions)), encoding="utf-8")
+    join(segments, chapters_text(chapters), captions, target)
+    for segment in segments[::2]:
+        segment.unlink(missing_ok=True)
+    return target

@@ -1,0 +1,88 @@
+"""Lecture and gallery: real renders joined into one playable file, captions that are valid
+SRT with monotonic times, one small GIF per scene, and unchanged scenes not rendered again."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import av
+import pytest
+import srt
+
+from engine.gallery import make_gallery
+from engine.lecture import duration, make_lecture
+from engine.presets import preset_config
+from engine.scenekit import RUN_ENV, SET_ENV
+from engine.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENES = ["training", "summary"]
+SMALL = {"resolution": (320, 180), "fps": 5}
+
+
+@pytest.fixture(scope="module")
+def tiny_default_run(tmp_path_factory) -> Path:
+    """A tiny run under the default preset's name, so scenes take it as their default run."""
+    runs = tmp_path_factory.mktemp("runs")
+    config = preset_config("vgg16-synth")
+    config.data_settings.update(train_size=256, val_size=64)
+    config.epochs = 2
+    config.record.snapshots = config.record.weights = "log:6"
+    train(config, runs / "vgg16-synth", quiet=True)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, tiny_default_run) -> Path:
+    """A scratch project holding copies of the scenes, so renders land in its renders/ (the
+    render processes find scenes/ in their working directory)."""
+    folder = tmp_path_factory.mktemp("project")
+    (folder / "scenes").mkdir()
+    for name in SCENES:
+        shutil.copy(ROOT / "scenes" / f"{name}.py", folder / "scenes")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.setenv("NNREEL_RUNS", str(tiny_default_run))
+        patch.delenv(RUN_ENV, raising=False)
+        patch.delenv(SET_ENV, raising=False)
+        yield folder
+
+
+def test_lecture_joins_its_parts_with_chapters_and_captions(project):
+    video = make_lecture(SCENES, **SMALL, workers=2)
+    parts = sorted((project / "renders").glob("*/180p5/*.mp4"))
+    assert len(parts) == 2
+    cards = 2 * 2.0
+    assert duration(video) == pytest.approx(sum(duration(p) for p in parts) + cards, abs=0.3)
+    with av.open(str(video)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+        chapters = container.chapters()
+    assert frames == pytest.approx(duration(video) * 5, abs=2)
+    assert [c["metadata"]["title"] for c in chapters] == [
+        "Part 1 · Training",
+        "Part 2 · Parameters and cost",
+    ]
+    captions = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
+    assert captions[0].content == "Part 1 · Training"
+    starts = [c.start for c in captions]
+    assert starts == sorted(starts) and all(c.end > c.start for c in captions)
+    assert captions[-1].end.total_seconds() <= duration(video) + 0.1
+
+
+def test_unchanged_scenes_are_not_rendered_again(project, capsys):
+    make_lecture(SCENES, **SMALL, workers=2)  # renders, or reuses the first test's renders
+    renders = {p: p.stat().st_mtime_ns for p in (project / "renders").glob("*/180p5/*.mp4")}
+    capsys.readouterr()
+    make_lecture(SCENES, **SMALL, workers=2)
+    assert "unchanged, not rendered again: training" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in renders} == renders
+
+
+def test_gallery_makes_one_small_gif_per_scene(project):
+    items = make_gallery(SCENES, project / "gallery", **SMALL, workers=2)
+    assert sorted(item.gif.name for item in items) == ["summary.gif", "training.gif"]
+    for item in items:
+        assert 0 < item.size == item.gif.stat().st_size < 2 * 1024 * 1024
+        with av.open(str(item.gif)) as gif:
+            assert sum(1 for _ in gif.decode(video=0)) > 5
