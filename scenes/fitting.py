@@ -417,11 +417,24 @@ class MapGrid:
 
     def __init__(self, mesh: int, count: int, cols: int, tile: int = 160, pad: int = 8):
         self.smooth = Resampler.between(mesh, tile)
-        self.count, self.cols, self.tile, self.pad = count, cols, tile, pad
+        self.mesh, self.count, self.cols, self.tile, self.pad = mesh, count, cols, tile, pad
         self.rows = -(-count // cols)
         self.border = max(2, tile // 40)
         self.background = np.empty((*self.shape, 4), dtype=np.uint8)
         self.background[:] = PANEL_RGBA
+
+    def at_output(self, units_per_pixel: float) -> MapGrid:
+        """The same grid drawn at the output's resolution when each of its pixels now would
+        span ``units_per_pixel`` frame units: one raster pixel per screen pixel, so the
+        camera copies it without resizing. Show it ``shape[1] / pixels_per_unit()`` wide."""
+        factor = units_per_pixel * pixels_per_unit()
+        return MapGrid(
+            self.mesh,
+            self.count,
+            self.cols,
+            max(8, round(self.tile * factor)),
+            max(1, round(self.pad * factor)),
+        )
 
     @property
     def shape(self) -> tuple[int, int]:

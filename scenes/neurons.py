@@ -27,7 +27,7 @@ from manim import DOWN, LEFT, RIGHT, UP, Group, ImageMobject, Rectangle
 
 from engine.analysis.contributions import recorded_weights
 from engine.scenekit import ColorBar, Option, RunScene, raster_image, set_pixels, theme
-from engine.scenekit.label import Label
+from engine.scenekit.label import Label, pixels_per_unit
 from engine.scenekit.network import NetworkGraph, sample_units
 from engine.store import Run
 
@@ -165,8 +165,10 @@ def neurons_part(scene: RunScene) -> None:
     per_pixel = layout(items)
     captions, images, scales, columns = Group(), Group(), Group(), Group()
     for block in items:
+        block.grid = block.grid.at_output(per_pixel)
         height, width = block.grid.shape
-        block.image = raster_image(np.zeros((height, width, 3), np.uint8), width=width * per_pixel)
+        blank = np.zeros((height, width, 3), np.uint8)
+        block.image = raster_image(blank, width=width / pixels_per_unit())
         words = caption(run, block, s["value"])
         images.add(block.image)
         captions.add(words)

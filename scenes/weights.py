@@ -224,11 +224,13 @@ def build_rows(mesh: int, shown: list[int]) -> list[Row]:
     gap = render("+ b =", theme.BODY).shape[1] / pixels_per_unit() + 0.3
     widest = max(grid.shape[1] for grid in grids) + total.shape[1]
     per_pixel = min((ROWS_RIGHT - ROWS_LEFT - gap) / widest, (pitch - 0.75) / total.shape[0])
+    grids = [grid.at_output(per_pixel) for grid in grids]
+    total = total.at_output(per_pixel)
     rows = []
     for k, grid in enumerate(grids):
         top = ROWS_TOP - k * pitch
-        image = blank(grid, per_pixel).move_to([ROWS_LEFT, top - 0.3, 0], aligned_edge=UP + LEFT)
-        sum_image = blank(total, per_pixel).next_to(image, RIGHT, buff=gap)
+        image = blank(grid).move_to([ROWS_LEFT, top - 0.3, 0], aligned_edge=UP + LEFT)
+        sum_image = blank(total).next_to(image, RIGHT, buff=gap)
         text = fitting.TextLayer(ROWS_LEFT, top, ROWS_RIGHT - ROWS_LEFT, pitch)
         centre, side = grid.locate(image, 0)
         frame = Rectangle(
@@ -244,9 +246,10 @@ def under(grid: fitting.MapGrid, image: ImageMobject, index: int) -> tuple[float
     return float(centre[0]), float(centre[1] - side / 2 - 0.2)
 
 
-def blank(grid: fitting.MapGrid, per_pixel: float) -> ImageMobject:
+def blank(grid: fitting.MapGrid) -> ImageMobject:
+    """An empty raster the size of ``grid``, one pixel per screen pixel."""
     height, width = grid.shape
-    return raster_image(np.zeros((height, width, 3), np.uint8), width=width * per_pixel)
+    return raster_image(np.zeros((height, width, 3), np.uint8), width=width / pixels_per_unit())
 
 
 def contribution_legend() -> Group:

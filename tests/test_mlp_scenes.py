@@ -186,9 +186,10 @@ def test_graph_highlights_a_path_and_samples_wide_layers():
     assert edge_pixel(graph, 2, 3, 15)[2] > 150  # w = −1 on every fc1 → out edge: blue
     graph.highlight_path([(2, 3), (1, 31), (0, 783)])
     assert graph.lit_edges == [(2, 3, 15), (1, 15, 15)]
-    assert graph.neuron("fc1", 31).get_stroke_color().to_hex().lower() == "#ffc857"
+    assert graph.lit_neurons == [(2, 3), (1, 15), (0, 15)]
+    assert np.allclose(graph.neuron("fc1", 31).get_center(), graph.endpoints(1)[15, 0, 1], atol=0.3)
     graph.highlight_path([(2, 3), (1, 20)])  # unit 20 of fc1 is behind the ellipsis
-    assert graph.lit_edges == []
+    assert graph.lit_edges == [] and graph.lit_neurons == [(2, 3)]
     with pytest.raises(ValueError, match="not neighbours"):
         graph.highlight_path([(2, 3), (0, 1)])
 

@@ -16,11 +16,13 @@ sample (their first and last units) with an ellipsis between, as 3Blue1Brown's v
 edges are drawn between shown units only, and highlighting a unit that is not shown does
 nothing. The graph may be moved and scaled like any mobject.
 
-Speed: all edges are one raster (``edges``, an ImageMobject), drawn by PIL at twice the output
-resolution and halved (anti-aliased), weakest first, whenever the weights or the highlight
-change. Cairo strokes each edge as a vector path instead: one ``Line`` per edge costs about
-0.1 ms per edge per frame, and one path holding many edges costs more still (Cairo
-intersects every crossing outline). ``bench/mlp_render_bench.py`` measures the three.
+Speed: the edges and the neurons are one raster (``edges``, an ImageMobject), drawn by PIL at
+twice the output resolution and halved (anti-aliased), edges weakest first then the circles,
+whenever the weights or the highlight change; ``neurons`` holds invisible points that mark
+where the circles are. Cairo would stroke each edge as a vector path on every frame instead:
+one ``Line`` per edge costs about 0.1 ms per edge per frame, and one path holding many edges
+costs more still (Cairo intersects every crossing outline). ``bench/mlp_render_bench.py``
+measures the raster against one ``Line`` per edge.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from manim import DOWN, LEFT, UP, Circle, Group, Mobject, VGroup, config
+from manim import DOWN, LEFT, UP, Group, Mobject, VectorizedPoint, VGroup, config
 from PIL import Image, ImageDraw
 
 from engine.errors import RunError
@@ -102,9 +104,15 @@ class NetworkGraph(Group):
             self._column(x, units, w, spacing)
             for x, units, w in zip(xs, self.shown, self.widths, strict=True)
         ]
+        margin = 2 * radius
         self.edges = raster_image(np.zeros((2, 2, 4), np.uint8))
-        self.edges.stretch_to_fit_width(width).stretch_to_fit_height(height + 2 * radius)
-        self.neurons = VGroup(*(self._circles(c, radius) for c in centres))
+        self.edges.stretch_to_fit_width(width + 2 * margin)
+        self.edges.stretch_to_fit_height(height + 2 * margin)
+        self.neurons = VGroup(
+            *(VGroup(*(VectorizedPoint(c) for c in column)) for column in centres)
+        )
+        self.radius = radius / self.edges.width
+        """A neuron's radius as a fraction of the raster's width (so it scales with the graph)."""
         self.dots = Group(*self._ellipses(xs, centres, spacing))
         self.add(self.edges, self.neurons, self.dots)
         self.labels = Group()
@@ -113,7 +121,8 @@ class NetworkGraph(Group):
             self.add(self.labels)
         self._levels = [np.zeros((len(b), len(a)), int) for a, b in itertools.pairwise(self.shown)]
         self._lit: list[tuple[int, int, int]] = []
-        self._draw_edges()
+        self._lit_neurons: list[tuple[int, int]] = []
+        self._draw()
 
     @classmethod
     def from_run(cls, run, **kwargs) -> NetworkGraph:
@@ -139,17 +148,6 @@ class NetworkGraph(Group):
             slots[(len(units) + 1) // 2 :] += 1
         slots -= (slots[-1] if len(slots) else 0) / 2
         return np.stack([np.full(len(units), x), -slots * spacing, np.zeros(len(units))], 1)
-
-    @staticmethod
-    def _circles(centres: np.ndarray, radius: float) -> VGroup:
-        return VGroup(
-            *(
-                Circle(radius, stroke_color=theme.MUTED, stroke_width=2.0)
-                .set_fill(theme.PANEL, 1.0)
-                .move_to(c)
-                for c in centres
-            )
-        )
 
     def _ellipses(self, xs: np.ndarray, centres: list[np.ndarray], spacing: float) -> list[Mobject]:
         dots = []
@@ -186,11 +184,17 @@ class NetworkGraph(Group):
         found = np.flatnonzero(self.shown[column] == unit)
         return int(found[0]) if len(found) else None
 
-    def neuron(self, layer: int | str, unit: int) -> Circle | None:
-        """The circle of a unit, or None when the unit is hidden behind the ellipsis."""
+    def neuron(self, layer: int | str, unit: int) -> Mobject | None:
+        """A point at the centre of a unit's circle (it moves with the graph; use it to place
+        things), or None when the unit is hidden behind the ellipsis."""
         column = self.column(layer)
         slot = self._slot(column, unit)
         return None if slot is None else self.neurons[column][slot]
+
+    @property
+    def neuron_radius(self) -> float:
+        """The circles' radius in frame units, as the graph is scaled now."""
+        return self.radius * self.edges.width
 
     def edge_levels(self, layer: int | str) -> np.ndarray:
         """The level (−LEVELS … LEVELS) each shown edge into ``layer`` is drawn at now,
@@ -202,7 +206,7 @@ class NetworkGraph(Group):
         [out, in, 2 (start, end), 3]."""
         src = np.array([c.get_center() for c in self.neurons[column - 1]])
         dst = np.array([c.get_center() for c in self.neurons[column]])
-        radius = self.neurons[0][0].width / 2
+        radius = self.neuron_radius
         starts = np.repeat(src[None], len(dst), 0)
         ends = np.repeat(dst[:, None], len(src), 1)
         direction = ends - starts
@@ -232,7 +236,7 @@ class NetworkGraph(Group):
             levels.append(np.clip(np.round(scaled * LEVELS), -LEVELS, LEVELS).astype(int))
         if any(not np.array_equal(a, b) for a, b in zip(levels, self._levels, strict=True)):
             self._levels = levels
-            self._draw_edges()
+            self._draw()
         return self
 
     def highlight(
@@ -242,22 +246,21 @@ class NetworkGraph(Group):
     ) -> NetworkGraph:
         """Mark neurons (column, unit) and edges (column, out unit, in unit) — an edge into
         ``column`` from the column before — in the accent colour; everything else unmarked."""
-        for circles in self.neurons:
-            for circle in circles:
-                circle.set_stroke(theme.MUTED, 2.0).set_fill(theme.PANEL, 1.0)
+        lit_neurons = []
         for layer, unit in neurons:
-            circle = self.neuron(layer, unit)
-            if circle is not None:
-                circle.set_stroke(theme.ACCENT, 5.0).set_fill(theme.ACCENT, 0.45)
+            column = self.column(layer)
+            slot = self._slot(column, unit)
+            if slot is not None:
+                lit_neurons.append((column, slot))
         lit = []
         for layer, out, inp in edges:
             column = self.column(layer)
             slot_out, slot_in = self._slot(column, out), self._slot(column - 1, inp)
             if slot_out is not None and slot_in is not None:
                 lit.append((column, slot_out, slot_in))
-        if lit != self._lit:
-            self._lit = lit
-            self._draw_edges()
+        if (lit_neurons, lit) != (self._lit_neurons, self._lit):
+            self._lit_neurons, self._lit = lit_neurons, lit
+            self._draw()
         return self
 
     def highlight_path(self, path: Sequence[tuple[int | str, int]]) -> NetworkGraph:
@@ -276,9 +279,14 @@ class NetworkGraph(Group):
         """The highlighted edges, as (column, shown out slot, shown in slot)."""
         return list(self._lit)
 
-    def _draw_edges(self) -> None:
-        """Redraw the edge raster: halos of highlighted edges, then every edge, weakest
-        first, each in its level's colour, width and opacity."""
+    @property
+    def lit_neurons(self) -> list[tuple[int, int]]:
+        """The highlighted neurons, as (column, shown slot)."""
+        return list(self._lit_neurons)
+
+    def _draw(self) -> None:
+        """Redraw the raster: halos of highlighted edges, then every edge, weakest first, each
+        in its level's colour, width and opacity, then the neurons on top."""
         box = self.edges
         scale = pixels_per_unit() * SUPERSAMPLE
         size = (max(1, round(box.width * scale)), max(1, round(box.height * scale)))
@@ -304,10 +312,31 @@ class NetworkGraph(Group):
             (x0, y0, _), (x1, y1, _) = lines[column - 1][out, inp]
             fill = (*rs.hex_rgb(colour), round(255 * opacity))
             draw.line([(x0, y0), (x1, y1)], fill=fill, width=max(1, round(width * unit_width)))
+        self._draw_neurons(draw, corner, scale)
         # Reduced as straight (not premultiplied) RGBA: the anti-aliased rims darken a
         # little, which the dark background hides, for half the cost.
         small = canvas.reduce(SUPERSAMPLE)
         set_pixels(box, np.array(small))  # writable: set_opacity writes into it
+
+    def _draw_neurons(self, draw: ImageDraw.ImageDraw, corner: np.ndarray, scale: float) -> None:
+        """Each neuron as a filled circle with a rim: accent-coloured when lit."""
+        radius = self.neuron_radius * scale
+        unit_width = 0.01 * scale
+        lit = set(self._lit_neurons)
+        accent = rs.hex_rgb(theme.ACCENT)
+        panel = np.array(rs.hex_rgb(theme.PANEL))
+        lit_fill = tuple(np.round(0.45 * np.array(accent) + 0.55 * panel).astype(int).tolist())
+        for column, points in enumerate(self.neurons):
+            for slot, point in enumerate(points):
+                x, y = (point.get_center()[:2] - corner[:2]) * [scale, -scale]
+                box = [x - radius, y - radius, x + radius, y + radius]
+                if (column, slot) in lit:
+                    width, rim, fill = 5.0, accent, lit_fill
+                else:
+                    width, rim, fill = 2.0, rs.hex_rgb(theme.MUTED), rs.hex_rgb(theme.PANEL)
+                draw.ellipse(
+                    box, fill=(*fill, 255), outline=(*rim, 255), width=round(width * unit_width)
+                )
 
     # -- legend -------------------------------------------------------------------------------
     def legend(self, length: float = 2.4) -> Group:
