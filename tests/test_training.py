@@ -290,3 +290,15 @@ def test_cnns_beat_90_percent_on_offline_digits(tmp_path, preset, train_size, ep
     config.record = None
     result = train(config, tmp_path / preset, quiet=True)
     assert result.val_acc > 0.9
+
+
+def test_small_cnn_learns_real_mnist_digits(tmp_path):
+    shared = REPO.parent / "shared" / "data" / "mnist"
+    if not (shared / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"the real MNIST test split is not at {shared} (see shared/data/README.md)")
+    config = preset_config("smallcnn-mnist")
+    config.dataset, config.data_root = "mnist-test", str(shared)
+    config.data_settings = {"train_size": 4000, "val_size": 1000}
+    config.epochs, config.record = 1, None
+    result = train(config, tmp_path / "mnist", quiet=True)
+    assert result.val_acc > 0.85  # chance is 10 %
