@@ -38,18 +38,15 @@ from manim import (
     Rectangle,
     Scene,
     ValueTracker,
-    VGroup,
-    VMobject,
     config,
     linear,
 )
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from engine.analysis.contributions import MlpWeights
 from engine.errors import RunError
 from engine.scenekit import Option, RunScene, raster_image, set_pixels, theme
 from engine.scenekit import raster as rs
-from engine.scenekit.camera import RasterCamera, upright_box
 from engine.scenekit.label import Label, pixels_per_unit, render
 from engine.store import Run
 
@@ -91,7 +88,7 @@ CLASS_INK = np.array([rs.hex_rgb("2166ac"), rs.hex_rgb("b2182b")], dtype=np.uint
 """Points of class 0 and class 1."""
 PIXELS = 446
 """A panel's width in pixels at 1080p; the marks on it are sized for that, and panels are
-drawn at the output's own resolution so that they are copied to the frame, not resized."""
+drawn at the output's own resolution, one raster pixel per screen pixel."""
 
 
 def rgba(colours: np.ndarray) -> np.ndarray:
@@ -261,35 +258,6 @@ def fade_in(scene: Scene, *mobjects: Mobject, seconds: float = 0.8) -> None:
     scene.play(FadeOut(curtain), run_time=seconds)
 
 
-# -- drawing opaque rasters ------------------------------------------------------------------
-class OpaqueCamera(RasterCamera):
-    """The kit's camera, plus one shortcut: an upright image that is opaque everywhere (the
-    panels and map grids of these scenes) is copied into the frame, resized by nearest
-    neighbour only if its size on screen differs, instead of alpha-composited. At 1080p that
-    is most of what a frame of these scenes costs beyond Manim's own."""
-
-    def display_image_mobject(self, image_mobject, pixel_array: np.ndarray) -> None:
-        pixels = image_mobject.get_pixel_array()
-        box = upright_box(self.points_to_subpixel_coords(image_mobject, image_mobject.points))
-        if box is None or pixels.shape[2] != 4 or pixels[..., 3].min() < 255:
-            super().display_image_mobject(image_mobject, pixel_array)
-            return
-        x0, y0, x1, y1 = box
-        left, top = max(x0, 0), max(y0, 0)
-        right, bottom = min(x1, self.pixel_width), min(y1, self.pixel_height)
-        if left >= right or top >= bottom:
-            return
-        if pixels.shape[:2] != (y1 - y0, x1 - x0):
-            image = Image.fromarray(pixels).resize((x1 - x0, y1 - y0), Image.Resampling.NEAREST)
-            pixels = np.asarray(image)
-        pixel_array[top:bottom, left:right] = pixels[top - y0 : bottom - y0, left - x0 : right - x0]
-
-
-def with_camera(kwargs: dict) -> dict:
-    """A scene's keyword arguments with ``OpaqueCamera`` unless another camera is given."""
-    return {"camera_class": OpaqueCamera, **kwargs}
-
-
 # -- text ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Words:
@@ -306,8 +274,7 @@ class Words:
 class TextLayer(ImageMobject):
     """Many short texts drawn by the kit's label renderer into one transparent raster over a
     box, redrawn only when a text changes: the camera composites one image per frame instead
-    of one per text (about 0.2 ms each at 1080p, whatever its size). Texts are vertically
-    centred on their point."""
+    of one per text. Texts are vertically centred on their point."""
 
     def __init__(self, left: float, top: float, width: float, height: float):
         self.scale_ = pixels_per_unit()
@@ -539,6 +506,11 @@ def log_bins(
     return ends, means
 
 
+HEAD_RADIUS = 0.07
+"""The dot at the head of the training-loss curve; the curves' raster has this much room
+around the chart."""
+
+
 class LossChart(Group):
     """Training loss (mean over log-spaced bins of steps) and held-out loss per epoch against
     the step on a log axis, with its origin (step 0, loss 0) at ``origin``. ``axes`` never
@@ -554,10 +526,11 @@ class LossChart(Group):
         top = max(self.train[1].max(), self.val[1].max(initial=0.0))
         self.top = float(np.ceil(top * 10) / 10)
         self.axes = self._axes()
-        self.val_line = VMobject().set_stroke(theme.GOOD, 3.0).set_fill(opacity=0)
-        self.train_line = VMobject().set_stroke(theme.BAR, 3.0).set_fill(opacity=0)
-        self.head = Dot(radius=0.07, color=theme.BAR)
-        self.curves = VGroup(self.val_line, self.train_line, self.head)
+        self.curves = raster_image(np.zeros((2, 2, 4), np.uint8))
+        self.curves.stretch_to_fit_width(width + 2 * HEAD_RADIUS)
+        self.curves.stretch_to_fit_height(height + 2 * HEAD_RADIUS)
+        self.curves.move_to(self.origin + np.array([width / 2, height / 2, 0.0]))
+        self.shown: tuple[int, int] | None = None
         self.add(self.axes, self.curves)
 
     def point(self, step: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -589,23 +562,39 @@ class LossChart(Group):
 
     def show_until(self, step: float) -> float | None:
         """Draw both curves up to ``step``; returns the training loss at its head."""
-        shown = self.train[0] <= step
-        points = self.point(self.train[0][shown], self.train[1][shown])
-        polyline(self.train_line, points)
-        if len(points):
-            self.head.move_to(points[-1])
-        self.head.set_opacity(1.0 if len(points) else 0.0)
-        seen = self.val[0] <= step
-        polyline(self.val_line, self.point(self.val[0][seen], self.val[1][seen]))
-        return float(self.train[1][shown][-1]) if len(points) else None
+        bins = int(np.searchsorted(self.train[0], step, side="right"))
+        epochs = int(np.searchsorted(self.val[0], step, side="right"))
+        if (bins, epochs) != self.shown:
+            self._draw(bins, epochs)
+            self.shown = (bins, epochs)
+        return float(self.train[1][bins - 1]) if bins else None
 
+    def _draw(self, bins: int, epochs: int) -> None:
+        """The curves as one anti-aliased raster (drawn at twice the output resolution and
+        halved), redrawn only when a point is added: a vector polyline would be stroked
+        again by Cairo on every frame."""
+        scale = pixels_per_unit() * 2
+        box = self.curves
+        corner = box.get_corner(UP + LEFT)
+        canvas = Image.new("RGBA", (round(box.width * scale), round(box.height * scale)))
+        draw = ImageDraw.Draw(canvas)
 
-def polyline(line: VMobject, points: np.ndarray) -> None:
-    """Make ``line`` the polyline through ``points`` (straight Bézier segments, written as
-    one array: ``set_points_as_corners`` costs milliseconds per call)."""
-    t = np.array([0.0, 1 / 3, 2 / 3, 1.0]).reshape(1, 4, 1)
-    segments = points[:-1, None] * (1 - t) + points[1:, None] * t
-    line.points = segments.reshape(-1, 3)
+        def pixels(steps: np.ndarray, values: np.ndarray) -> list[tuple[float, float]]:
+            xy = (self.point(steps, values) - corner)[:, :2] * [scale, -scale]
+            return [tuple(p) for p in xy.tolist()]
+
+        for (steps, values), count, colour in (
+            (self.val, epochs, theme.GOOD),
+            (self.train, bins, theme.BAR),
+        ):
+            if count >= 2:
+                line = pixels(steps[:count], values[:count])
+                draw.line(line, fill=colour, width=round(0.03 * scale), joint="curve")
+        if bins:
+            ((x, y),) = pixels(self.train[0][bins - 1 : bins], self.train[1][bins - 1 : bins])
+            r = HEAD_RADIUS * scale
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=theme.BAR)
+        set_pixels(box, np.array(canvas.reduce(2)))
 
 
 # -- the scene ------------------------------------------------------------------------------
@@ -759,9 +748,6 @@ class Fitting(RunScene):
 
     default_preset = "mlp-ring"
     options: ClassVar[dict[str, Option]] = OPTIONS
-
-    def __init__(self, **kwargs):
-        super().__init__(**with_camera(kwargs))
 
     def construct(self) -> None:
         fitting_part(self)

@@ -41,9 +41,6 @@ class Mlp(RunScene):
     default_preset = "mlp-ring"
     options: ClassVar[dict[str, Option]] = OPTIONS
 
-    def __init__(self, **kwargs):
-        super().__init__(**fitting.with_camera(kwargs))
-
     def construct(self) -> None:
         fitting.fitting_part(self)
         fade_out(self)

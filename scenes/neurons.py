@@ -284,8 +284,5 @@ class Neurons(RunScene):
     default_preset = "mlp-ring"
     options: ClassVar[dict[str, Option]] = OPTIONS
 
-    def __init__(self, **kwargs):
-        super().__init__(**fitting.with_camera(kwargs))
-
     def construct(self) -> None:
         neurons_part(self)

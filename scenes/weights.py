@@ -277,8 +277,5 @@ class Weights(RunScene):
     default_preset = "mlp-ring"
     options: ClassVar[dict[str, Option]] = OPTIONS
 
-    def __init__(self, **kwargs):
-        super().__init__(**fitting.with_camera(kwargs))
-
     def construct(self) -> None:
         weights_part(self)
