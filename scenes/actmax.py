@@ -1,0 +1,841 @@
+"""ActMax: what single units of a trained CNN respond to, grown from noise on screen.
+
+Part one: an early, a middle and a late conv layer side by side (the first, middle and last
+conv of the network; a two-conv network shows early and late). Each tile is one filter's image
+as the optimiser grows it from noise, labelled with the filter and its real activation on that
+image (the mean of its map), over a bar that rises towards the larger of its best value and its
+highest activation on any training image (the tick, when the training data can be loaded).
+The clock is the optimisation step on a log scale: the recording is log-spaced (dense early,
+where the images change most) and every step shown gets the same screen time. Then each
+filter's best image; a dead filter (one that never activates) is crossed out in red instead of
+showing noise. Part two: the class-logit images growing, each with the model's own probability
+that it shows its class and the logit it was grown to raise.
+
+Everything shown comes from ``engine.actmax`` recordings in the run (``actmax/<layer>/...``).
+A layer without one is recorded on first use and kept (every unit of a layer with at most 64,
+so the Filters scene reuses it; else the units shown), on one CPU thread (``threads``). On the
+default run (vgg16-synth: conv1_1's 16 filters, conv3_3's 64, 9 of conv5_3's, the 10 classes;
+256 steps) that took 41 s on two busy CPU cores; later renders reuse it.
+
+    manim scenes/actmax.py                                   # the default run (vgg16-synth)
+    NNREEL_RUN=smallcnn-synth manim -ql scenes/actmax.py     # seed 003's CNN: early and late
+    NNREEL_SET="layers=conv2_2,conv4_1 units=6 pace=0.5" manim -ql scenes/actmax.py
+    python -m engine actmax vgg16-synth --layer conv3_3 --units all --steps 512  # ahead
+
+Options (``NNREEL_SET`` or ``python -m engine render actmax --set KEY=VALUE``): see
+``ActMax.options``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar
+
+import numpy as np
+import torch
+from manim import DOWN, LEFT, RIGHT, UP, Group, ImageMobject
+
+from engine.actmax import ActmaxRecording, RenderSettings, load_actmax, record_actmax
+from engine.actmax import recorded_layers as actmax_layers
+from engine.console import console
+from engine.errors import NnreelError, RunError
+from engine.scenekit import (
+    Option,
+    RunScene,
+    dataset_name,
+    locked,
+    model_name,
+    names,
+    pixels_per_unit,
+    raster_image,
+    set_pixels,
+    theme,
+)
+from engine.scenekit import raster as rs
+from engine.scenekit.charts import TITLE_WIDTH, fitted_title
+from engine.scenekit.label import render as text_coverage
+from engine.store import LayerInfo, Run
+
+# -- layout (frame units; the frame is about 14.2 × 8) ----------------------------------------
+CAPTION_TOP = 2.78
+GRID = (2.3, -2.88)
+"""Top and bottom of the tile grids."""
+KEY_Y = -3.05
+CLOCK_BOTTOM = -3.8
+PANEL_GAP = 0.4
+CELL_GAP = 0.12
+"""Horizontal room between the cells of a grid."""
+RECORD_ALL = 64
+"""Layers with at most this many units are recorded whole (cheap; other scenes reuse it)."""
+CRISP = 0.8
+"""Tiles are upscaled by a whole factor (crisp, even pixels) unless that wastes more than
+a fifth of the room; then by the exact fraction that fills it."""
+UNIT_WORDS = {"conv": "filters", "pool": "channels", "dense": "neurons"}
+DEFAULT_UNITS = {1: 18, 2: 12, 3: 9}
+"""Units shown per layer by the number of layers: three rows of tiles of about 160 px at 1080p."""
+
+
+# -- which layers, which recordings -----------------------------------------------------------
+def image_layers(run: Run) -> list[LayerInfo]:
+    """The layers activation maximisation can target in a run: its layers with units, the
+    output layer last. Refuses runs whose inputs are not images."""
+    shape = run.model.get("input_shape") or []
+    if len(shape) != 3:
+        raise RunError(
+            f"Run {run.name!r} ({model_name(run)} on {dataset_name(run)}) takes inputs of shape "
+            f"{list(shape)}, not images: ActMax needs a CNN run, e.g. NNREEL_RUN=vgg16-synth "
+            "or NNREEL_RUN=smallcnn-synth."
+        )
+    return [i for i in run.layers if i.kind in (*UNIT_WORDS, "logits")]
+
+
+def pick_layers(run: Run, requested: list[str] | None) -> list[LayerInfo]:
+    """The layers of part one: as requested, else the first, middle and last conv (two or
+    one when the network has fewer)."""
+    usable = [i for i in image_layers(run) if i.kind != "logits"]
+    if requested:
+        chosen = [run.layer(name) for name in requested]  # an unknown name lists the layers
+        for info in chosen:
+            if info not in usable:
+                raise NnreelError(
+                    f"Layer {info.name!r} of run {run.name!r} is a {info.kind} layer; ActMax "
+                    f"shows units of {', '.join(i.name for i in usable)} (the class logits "
+                    "come in part two)."
+                )
+        return chosen
+    convs = [i for i in usable if i.kind == "conv"]
+    if not convs:
+        raise RunError(
+            f"Run {run.name!r} ({model_name(run)}) has no conv layer: name the layers to show, "
+            f"e.g. NNREEL_SET=layers={usable[0].name if usable else 'LAYER'}, or show a CNN run."
+        )
+    picks = sorted({0, len(convs) // 2, len(convs) - 1}) if len(convs) > 2 else range(len(convs))
+    return [convs[i] for i in picks]
+
+
+def logits_layer(run: Run) -> LayerInfo | None:
+    found = [i for i in image_layers(run) if i.kind == "logits"]
+    return found[-1] if found else None
+
+
+def role(run: Run, info: LayerInfo) -> str:
+    """'early', 'middle' or 'late': where the layer sits among those with units to show."""
+    usable = [i.name for i in image_layers(run) if i.kind != "logits"]
+    depth = usable.index(info.name) / max(1, len(usable) - 1)
+    return "early" if depth < 1 / 3 else "middle" if depth < 2 / 3 else "late"
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Torch's CPU threads set for the duration, restored after. Small batches of small images
+    gain little from a second thread, and on a busy machine two threads wait for each other:
+    one thread was 3–10× faster than two here while other work shared the two cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def ensure_recording(
+    run: Run, info: LayerInfo, units: list[int], steps: int, threads: int
+) -> ActmaxRecording:
+    """The run's recording of ``info``: made now (once, kept in the run) when it is missing or
+    lacks some of ``units``. Other units it already holds are kept."""
+    with locked(run.folder.parent / f".{run.name}.actmax.lock"):
+        fresh = Run(run.folder)
+        have = load_actmax(fresh, info.name).units if info.name in actmax_layers(fresh) else []
+        if not set(units) <= set(have):
+            count = info.output_shape[0]
+            wanted = "all" if count <= RECORD_ALL else sorted(set(have) | set(units))
+            shown = count if wanted == "all" else len(wanted)
+            console.print(
+                f"[bold]No activation-maximisation images of {info.name!r} in {run.name!r} "
+                f"yet[/]: growing {shown} of its {count} units from noise now ({steps} steps; "
+                "once, kept in the run)."
+            )
+            with torch_threads(threads):
+                record_actmax(fresh.folder, info.name, wanted, RenderSettings(steps=steps))
+    return load_actmax(run.folder, info.name)
+
+
+# -- numbers as text --------------------------------------------------------------------------
+def value_text(value: float) -> str:
+    """An activation in at most four digits: '0.87', '12.4', '153'."""
+    size = abs(value)
+    return f"{value:.0f}" if size >= 100 else f"{value:.1f}" if size >= 10 else f"{value:.2f}"
+
+
+def probability_text(p: float) -> str:
+    """'p = 0.998', with more digits rather than a false 'p = 1.000' or 'p = 0.000'."""
+    for digits in (3, 4, 5):
+        text = f"{p:.{digits}f}"
+        if text not in (f"1.{'0' * digits}", f"0.{'0' * digits}"):
+            return f"p = {text}"
+    return "p > 0.99999" if p > 0.5 else "p < 0.00001"
+
+
+def shown_steps(recordings: list[ActmaxRecording], count: int) -> np.ndarray:
+    """At most ``count`` of the steps the recordings shown together recorded, spread evenly
+    over them (so still log-spaced), the first and the last always among them."""
+    steps = np.unique(np.concatenate([r.steps for r in recordings]))
+    if len(steps) <= count:
+        return steps
+    return steps[np.unique(np.linspace(0, len(steps) - 1, count).round().astype(int))]
+
+
+def frame_at(recording: ActmaxRecording, step: int) -> int:
+    """The recording's last frame at or before ``step``."""
+    return max(0, int(np.searchsorted(recording.steps, step, side="right")) - 1)
+
+
+# -- drawing into rasters ---------------------------------------------------------------------
+@lru_cache(maxsize=8192)
+def _coverage(text: str, size: int, bold: bool, ppu: float) -> np.ndarray:
+    del ppu  # part of the key only: the glyphs depend on the output resolution
+    return text_coverage(text, size, bold)
+
+
+def coverage(text: str, size: int, bold: bool = False) -> np.ndarray:
+    """Glyph coverage of one line at the output resolution (cached: values repeat)."""
+    return _coverage(text, size, bold, pixels_per_unit())
+
+
+def text_width(text: str, size: int, bold: bool = False) -> int:
+    return coverage(text, size, bold).shape[1]
+
+
+def stamp(
+    canvas: np.ndarray,
+    text: str,
+    x: int,
+    y: int,
+    size: int,
+    color: str,
+    *,
+    bold: bool = False,
+    align: str = "left",
+) -> None:
+    """Draw one line of text into an RGB(A) canvas, its box's top at ``y`` and its left edge,
+    right edge or centre (``align``) at ``x``; clipped to the canvas."""
+    alpha = coverage(text, size, bold)
+    h, w = alpha.shape
+    x0 = {"left": x, "right": x - w, "centre": x - w // 2}[align]
+    top, left = max(y, 0), max(x0, 0)
+    bottom, right = min(y + h, canvas.shape[0]), min(x0 + w, canvas.shape[1])
+    if top >= bottom or left >= right:
+        return
+    a = alpha[top - y : bottom - y, left - x0 : right - x0, None].astype(np.float32) / 255
+    region = canvas[top:bottom, left:right, :3]
+    rgb = np.array(rs.hex_rgb(color), dtype=np.float32)
+    region[:] = (region * (1 - a) + rgb * a + 0.5).astype(np.uint8)
+
+
+def fill(canvas: np.ndarray, y0: int, y1: int, x0: int, x1: int, color: str) -> None:
+    """Paint a rectangle (rows y0:y1, columns x0:x1), clipped at the top and left."""
+    canvas[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0), :3] = rs.hex_rgb(color)
+
+
+def blank(height: int, width: int) -> np.ndarray:
+    """An opaque RGBA canvas in the background colour."""
+    canvas = np.empty((height, width, 4), dtype=np.uint8)
+    canvas[:] = (*rs.hex_rgb(theme.BACKGROUND), 255)
+    return canvas
+
+
+def scale_factor(room: int, size: int) -> float:
+    """How much to enlarge an image ``size`` pixels across to fill ``room`` (see CRISP)."""
+    exact = room / size
+    whole = math.floor(exact)
+    return float(whole) if whole >= 1 and whole / exact >= CRISP else exact
+
+
+def resize(rgb: np.ndarray, factor: float) -> np.ndarray:
+    """Nearest-neighbour resize of an [H, W, 3] image (crisp pixels)."""
+    h, w = rgb.shape[:2]
+    rows = np.minimum((np.arange(max(1, round(h * factor))) / factor).astype(int), h - 1)
+    cols = np.minimum((np.arange(max(1, round(w * factor))) / factor).astype(int), w - 1)
+    return rgb[rows][:, cols]
+
+
+def dead_tile(side: int, edge: int) -> np.ndarray:
+    """A dead unit's tile instead of its (meaningless) image: a red frame, a dim red cross and
+    'never fires' across the middle when it fits."""
+    tile = np.empty((side, side, 3), dtype=np.uint8)
+    tile[:] = rs.hex_rgb(theme.PANEL)
+    red, dim = np.array(rs.hex_rgb(theme.BAD)), np.array(rs.hex_rgb(theme.PANEL))
+    i = np.arange(side)
+    near = np.abs(i[:, None] - i[None, :]) <= edge // 2
+    tile[near | np.fliplr(near)] = (0.45 * red + 0.55 * dim).astype(np.uint8)
+    tile[:edge], tile[-edge:], tile[:, :edge], tile[:, -edge:] = red, red, red, red
+    height = coverage("0", theme.SMALL).shape[0]
+    for lines in (["never fires"], ["never", "fires"]):
+        if max(text_width(line, theme.SMALL, True) for line in lines) > side - 6 * edge:
+            continue
+        top, bottom = (side - height * len(lines)) // 2, (side + height * len(lines)) // 2
+        fill(tile, top - edge, bottom + edge, 2 * edge, side - 2 * edge, theme.PANEL)
+        for n, line in enumerate(lines):
+            at = side // 2, top + n * height
+            stamp(tile, line, *at, theme.SMALL, theme.BAD, bold=True, align="centre")
+        break
+    return tile
+
+
+# -- a grid of tiles --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TileStyle:
+    """What a grid's cells hold besides the image: a label row above (static left, changing
+    right), a bar under it, and an optional line under the bar."""
+
+    head: int = theme.SMALL
+    foot: int | None = None
+    name_color: str = theme.MUTED
+    """The label row's static text (the unit or class)."""
+    name_bold: bool = False
+    value_color: str = theme.TEXT
+    """The label row's changing text (the activation or probability)."""
+    centred: bool = False
+    """Name and value side by side over the tile's centre, else at the row's two ends."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where the tiles of one panel raster go, in pixels of that raster."""
+
+    rows: int
+    cols: int
+    width: int
+    height: int
+    factor: float
+    """Image enlargement."""
+    side: int
+    """Tile side."""
+    style: TileStyle
+    need: int
+    """The width of the widest label row."""
+
+    @classmethod
+    def plan(
+        cls, count: int, width: int, height: int, image: int, style: TileStyle, need: int
+    ) -> Grid:
+        """The arrangement of ``count`` tiles with the largest images whose label rows fit."""
+        gap = round(CELL_GAP * pixels_per_unit())
+        best: Grid | None = None
+        for cols in range(1, count + 1):
+            rows = -(-count // cols)
+            cell_w, cell_h = width // cols, height // rows
+            room = min(cell_w - gap, cell_h - cls.fixed_height(style))
+            if cell_w - gap < need or room < 4:
+                continue
+            factor = scale_factor(room, image)
+            grid = cls(rows, cols, width, height, factor, round(image * factor), style, need)
+            if best is None or grid.side > best.side:
+                best = grid
+        if best is None:
+            raise NnreelError(
+                f"{count} units per panel do not fit at a readable size: show fewer "
+                "(NNREEL_SET=units=9) or fewer layers."
+            )
+        return best
+
+    @staticmethod
+    def fixed_height(style: TileStyle) -> int:
+        """Pixels of a cell that are not image: label rows, bar, gaps."""
+        head = coverage("0", style.head).shape[0]
+        foot = coverage("0", style.foot).shape[0] + Grid.unit() if style.foot else 0
+        return head + foot + 8 * Grid.unit()
+
+    @staticmethod
+    def unit() -> int:
+        """A small spacing step (about 4 px at 1080p)."""
+        return max(1, round(0.03 * pixels_per_unit()))
+
+    def cell(self, k: int) -> tuple[int, int, int, int]:
+        """Cell k's (x, y, width, height); the grid is centred in the raster."""
+        gap = round(CELL_GAP * pixels_per_unit())
+        cell_w = min(self.width // self.cols, self.side + gap + self.extra_width())
+        cell_h = self.side + self.fixed_height(self.style)
+        left = (self.width - cell_w * self.cols) // 2
+        top = (self.height - cell_h * self.rows) // 2
+        r, c = divmod(k, self.cols)
+        return left + c * cell_w, top + r * cell_h, cell_w, cell_h
+
+    def extra_width(self) -> int:
+        """Cells wider than their image when the label row needs it."""
+        return max(0, self.need - self.side)
+
+    def image_box(self, k: int) -> tuple[int, int]:
+        """(x, y) of tile k's image."""
+        x, y, w, _ = self.cell(k)
+        head = coverage("0", self.style.head).shape[0]
+        return x + (w - self.side) // 2, y + head + self.unit()
+
+    def label_span(self, k: int) -> tuple[int, int]:
+        """Left and right ends of tile k's label row: the image's, or wider when it is small."""
+        x, _, w, _ = self.cell(k)
+        gap = round(CELL_GAP * pixels_per_unit())
+        span = max(self.side, min(w - gap, self.need))
+        return x + (w - span) // 2, x + (w + span) // 2
+
+    def bar_box(self, k: int) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) of tile k's bar, under its image."""
+        x, y = self.image_box(k)
+        top = y + self.side + self.unit() * 2
+        return x, top, x + self.side, top + 2 * self.unit()
+
+
+# -- panels -----------------------------------------------------------------------------------
+@dataclass
+class Tiles:
+    """What a panel shows at one moment, one entry per tile."""
+
+    images: np.ndarray
+    """[n, C, H, W] uint8."""
+    right: list[str]
+    """The label row's changing text."""
+    bars: np.ndarray
+    """[n] bar fill in [0, 1]."""
+    feet: list[str] | None = None
+
+
+class Panel:
+    """One layer's tiles as one raster: a static base (unit labels, bar tracks, dead crosses)
+    and, per moment, the images, values and bars composited onto it with numpy."""
+
+    def __init__(
+        self,
+        recording: ActmaxRecording,
+        positions: list[int],
+        box: tuple[float, float, float, float],
+        style: TileStyle,
+        heads: list[str],
+        widest: str,
+        *,
+        ticks: np.ndarray | None = None,
+        bar_color: str = theme.BAR,
+    ):
+        self.recording, self.positions, self.style = recording, positions, style
+        self.dead = recording.dead[positions]
+        self.ticks, self.bar_color = ticks, bar_color
+        left, right, top, bottom = box
+        ppu = pixels_per_unit()
+        width, height = round((right - left) * ppu), round((top - bottom) * ppu)
+        image = max(recording.frames.shape[-2:])
+        need = max(text_width(h, style.head) for h in heads) + text_width(widest, style.head, True)
+        self.grid = Grid.plan(len(positions), width, height, image, style, need + 3 * Grid.unit())
+        self.heads = heads
+        self.base = self.draw_base()
+        self.raster: ImageMobject = raster_image(self.base, height=height / ppu)
+        self.raster.move_to([left, top, 0], aligned_edge=LEFT + UP)
+
+    def draw_base(self) -> np.ndarray:
+        """Bar tracks, dead units' crosses and label rows, and the live units' names when
+        they do not move (a split label row)."""
+        grid = self.grid
+        canvas = blank(grid.height, grid.width)
+        edge = max(2, grid.unit() // 2 + 1)
+        for k in range(len(self.heads)):
+            bx0, by0, bx1, by1 = grid.bar_box(k)
+            fill(canvas, by0, by1, bx0, bx1, theme.PANEL)
+            if self.dead[k]:
+                x, y = grid.image_box(k)
+                canvas[y : y + grid.side, x : x + grid.side, :3] = dead_tile(grid.side, edge)
+                self.label_row(canvas, k, "dead", theme.BAD, name=True)
+            elif not self.style.centred:
+                self.label_row(canvas, k, "", theme.TEXT, name=True)
+        return canvas
+
+    def label_row(self, canvas: np.ndarray, k: int, value: str, color: str, name: bool) -> None:
+        """Tile k's name (when ``name``) and ``value``: at the two ends of its label row, or
+        side by side over its centre (``style.centred``)."""
+        style, (x0, x1), y = self.style, self.grid.label_span(k), self.grid.cell(k)[1]
+        head = self.heads[k]
+        if style.centred:
+            gap = 2 * self.grid.unit()
+            x0 = (x0 + x1) // 2 - (text_width(head, style.head, True) + gap) // 2
+            x0 -= text_width(value, style.head, True) // 2
+            x1 = x0 + text_width(head, style.head, True) + gap + text_width(value, style.head, True)
+        if name:
+            stamp(canvas, head, x0, y, style.head, style.name_color, bold=style.name_bold)
+        if value:
+            stamp(canvas, value, x1, y, style.head, color, bold=True, align="right")
+
+    def compose(self, tiles: Tiles) -> np.ndarray:
+        """The panel showing ``tiles`` (dead units keep their cross)."""
+        grid, canvas = self.grid, self.base.copy()
+        for k, image in enumerate(tiles.images):
+            if self.dead[k]:
+                continue
+            x, y = grid.image_box(k)
+            rgb = resize(rs.to_rgb(image), grid.factor)
+            h, w = rgb.shape[:2]
+            canvas[y : y + h, x : x + w, :3] = rgb
+            self.label_row(canvas, k, tiles.right[k], self.style.value_color, self.style.centred)
+            self.draw_bar(canvas, k, float(tiles.bars[k]))
+            if tiles.feet is not None and self.style.foot:
+                bx0, _, bx1, by1 = grid.bar_box(k)
+                at, align = ((bx0 + bx1) // 2, "centre") if self.style.centred else (bx0, "left")
+                y = by1 + grid.unit()
+                stamp(canvas, tiles.feet[k], at, y, self.style.foot, theme.MUTED, align=align)
+        return canvas
+
+    def at(self, frame: int) -> Tiles:
+        """What the panel shows at recorded frame ``frame``."""
+        raise NotImplementedError
+
+    def draw_bar(self, canvas: np.ndarray, k: int, share: float) -> None:
+        """Tile k's bar filled to ``share``, with its tick when it has one."""
+        x0, y0, x1, y1 = self.grid.bar_box(k)
+        end = x0 + round(np.clip(share, 0.0, 1.0) * (x1 - x0))
+        fill(canvas, y0, y1, x0, end, self.bar_color)
+        if self.ticks is not None and np.isfinite(self.ticks[k]):
+            at = x0 + round(np.clip(self.ticks[k], 0.0, 1.0) * (x1 - x0 - 2))
+            fill(canvas, y0 - self.grid.unit(), y1 + self.grid.unit(), at, at + 2, theme.TEXT)
+
+    def show(self, tiles: Tiles) -> None:
+        set_pixels(self.raster, self.compose(tiles))
+
+
+class UnitPanel(Panel):
+    """Part one: units of one layer, their activation as a number and as a bar towards the
+    larger of their best value and their highest over the training data (the tick)."""
+
+    def __init__(self, recording: ActmaxRecording, units: list[int], box):
+        positions = [recording.units.index(u) for u in units]
+        best = recording.best_values[positions]
+        maxima = recording.dataset_max
+        self.data_max = None if maxima is None else maxima[positions]
+        top = best if self.data_max is None else np.maximum(best, self.data_max)
+        self.scale = np.where(top > 0, top, 1.0)
+        ticks = None if self.data_max is None else self.data_max / self.scale
+        heads = [f"#{u}" for u in units]
+        values = [*recording.values[:, positions].ravel(), *best]
+        widest = max((value_text(v) for v in values), key=len)
+        super().__init__(recording, positions, box, TileStyle(), heads, widest, ticks=ticks)
+
+    def at(self, frame: int) -> Tiles:
+        values = self.recording.values[frame, self.positions]
+        return Tiles(
+            self.recording.frames[frame, self.positions],
+            [value_text(v) for v in values],
+            values / self.scale,
+        )
+
+    def best(self) -> Tiles:
+        values = self.recording.best_values[self.positions]
+        return Tiles(
+            self.recording.best[self.positions],
+            [value_text(v) for v in values],
+            values / self.scale,
+        )
+
+    def summary(self) -> list[str]:
+        """What the best images reached, from the longest wording to the shortest."""
+        live, dead = ~self.dead, int(self.dead.sum())
+        best = self.recording.best_values[self.positions]
+        if self.data_max is None or not live.any():
+            peak = f"peak {value_text(best[live].max())}" if live.any() else "all dead"
+            return [f"best images, {peak}", peak]
+        k, n = int(((best > self.data_max) & live).sum()), int(live.sum())
+        also = f", {dead} dead" if dead else ""
+        return [
+            f"best: {k} of {n} beat all training images{also}",
+            f"{k} of {n} beat all training data{also}",
+            f"{k}/{n} beat the training data",
+            f"{k}/{n} beat the data",
+        ]
+
+
+class ClassPanel(Panel):
+    """Part two: one image per class, with the model's probability that it is that class (the
+    number and the bar) and the logit it was grown to raise."""
+
+    def __init__(self, recording: ActmaxRecording, classes: list[str], box):
+        if recording.probabilities is None:
+            raise RunError(
+                f"The recording of {recording.layer!r} holds no class probabilities: record "
+                f"the output layer again with `python -m engine actmax RUN --layer "
+                f"{recording.layer} --units all`."
+            )
+        positions = list(range(len(recording.units)))
+        style = TileStyle(theme.LABEL, theme.SMALL, theme.TEXT, True, theme.ACCENT, centred=True)
+        names = [classes[u] if u < len(classes) else str(u) for u in recording.units]
+        super().__init__(
+            recording, positions, box, style, names, "p = 0.99999", bar_color=theme.ACCENT
+        )
+
+    def at(self, frame: int) -> Tiles:
+        probs = self.recording.probabilities[frame]
+        logits = self.recording.values[frame]
+        return Tiles(
+            self.recording.frames[frame],
+            [probability_text(p) for p in probs],
+            probs,
+            [f"logit {value_text(v)}" for v in logits],
+        )
+
+
+# -- the log-scale clock ----------------------------------------------------------------------
+class Clock:
+    """The optimisation step on a log(1 + step) axis: a mark for every step shown (dense
+    early), labelled ticks, and the part already run in the accent colour with a dot at now."""
+
+    TITLE = "step (log scale)"
+
+    def __init__(self, steps: np.ndarray):
+        ppu = pixels_per_unit()
+        left = -theme.frame_width() / 2 + theme.MARGIN
+        self.width = round((theme.frame_width() - 2 * theme.MARGIN) * ppu)
+        self.steps, self.total = steps, int(steps[-1])
+        self.u = u = Grid.unit()
+        self.label_h = coverage("0", theme.SMALL).shape[0]
+        self.axis = 3 * u + 1
+        self.height = self.axis + 3 * u + self.label_h + u
+        self.x0 = text_width(self.TITLE, theme.SMALL) + 4 * u + text_width("0", theme.SMALL)
+        self.x1 = self.width - text_width(str(self.total), theme.SMALL) // 2 - u
+        self.base = self.draw_base()
+        self.raster = raster_image(self.base, height=self.height / ppu)
+        self.raster.move_to([left, CLOCK_BOTTOM, 0], aligned_edge=LEFT + DOWN)
+
+    def x(self, step: float) -> int:
+        share = math.log1p(step) / math.log1p(max(1, self.total))
+        return round(self.x0 + share * (self.x1 - self.x0))
+
+    def labelled(self) -> list[int]:
+        """0, the powers of ten and the total, minus those that would crowd the total's label."""
+        marks = [0] + [10**i for i in range(int(math.log10(max(1, self.total))) + 1)]
+        room = text_width(str(self.total), theme.SMALL) + 3 * self.u
+        kept = [m for m in marks if m < self.total and self.x(self.total) - self.x(m) >= room]
+        return [*kept, self.total]
+
+    def draw_base(self) -> np.ndarray:
+        canvas, u, y = blank(self.height, self.width), self.u, self.axis
+        stamp(canvas, self.TITLE, 0, y + u // 2 - self.label_h // 2, theme.SMALL, theme.MUTED)
+        fill(canvas, y, y + u, self.x0, self.x1 + 1, theme.PANEL)
+        thin = max(1, u // 2)
+        for step in self.steps:
+            x = self.x(step)
+            fill(canvas, y - 3 * u, y - u, x, x + thin, theme.MUTED)
+        for step in self.labelled():
+            x = self.x(step)
+            fill(canvas, y + u, y + 3 * u, x, x + thin, theme.MUTED)
+            stamp(canvas, str(step), x, y + 3 * u, theme.SMALL, theme.MUTED, align="centre")
+        return canvas
+
+    def show(self, step: int) -> None:
+        canvas, u, y = self.base.copy(), self.u, self.axis
+        x = self.x(step)
+        fill(canvas, y, y + u, self.x0, x + 1, theme.ACCENT)
+        r = 2 * u
+        yy, xx = np.ogrid[-r : r + 1, -r : r + 1]
+        disc = yy**2 + xx**2 <= r * r
+        top, left = y + u // 2 - r, x - r
+        region = canvas[max(top, 0) : top + 2 * r + 1, max(left, 0) : left + 2 * r + 1, :3]
+        region[disc[: region.shape[0], : region.shape[1]]] = rs.hex_rgb(theme.ACCENT)
+        set_pixels(self.raster, canvas)
+
+
+# -- the scene --------------------------------------------------------------------------------
+def parse_flag(value: str) -> bool:
+    if value.lower() in ("1", "yes", "true", "on"):
+        return True
+    if value.lower() in ("0", "no", "false", "off"):
+        return False
+    raise ValueError(value)
+
+
+@dataclass
+class Shown:
+    """What the scene shows of a run, and the recordings it reads."""
+
+    layers: list[LayerInfo]
+    units: dict[str, list[int]]
+    logits: LayerInfo | None
+    recordings: dict[str, ActmaxRecording]
+
+
+def prepare(run: Run, settings: dict) -> Shown:
+    """The layers and units to show (``ActMax.options``) and their recordings, made now where
+    missing (the benchmark calls this before timing a render)."""
+    s = settings
+    if min(s["units"] or 1, s["steps"]) < 1 or s["frames"] < 2 or min(s["pace"], s["hold"]) <= 0:
+        raise NnreelError(
+            "units and steps must be at least 1, frames at least 2, pace and hold positive."
+        )
+    layers = pick_layers(run, s["layers"])
+    logits = logits_layer(run) if s["classes"] else None
+    count = s["units"] or DEFAULT_UNITS.get(len(layers), DEFAULT_UNITS[3])
+    units = {i.name: list(range(min(count, i.output_shape[0]))) for i in layers}
+    if logits is not None:
+        units[logits.name] = list(range(logits.output_shape[0]))
+    recordings = {
+        info.name: ensure_recording(run, info, units[info.name], s["steps"], s["threads"])
+        for info in [*layers, *([logits] if logits else [])]
+    }
+    return Shown(layers, units, logits, recordings)
+
+
+class ActMax(RunScene):
+    """Units of an early, a middle and a late layer growing their images, then the classes."""
+
+    default_preset = "vgg16-synth"
+    options: ClassVar[dict[str, Option]] = {
+        "layers": Option(None, names, "comma-separated layers (default: first, middle, last conv)"),
+        "units": Option(
+            None,
+            int,
+            "units shown per layer, the first N (default: 9 of each of "
+            "three layers, 12 of two, 18 of one)",
+        ),
+        "classes": Option(True, parse_flag, "1 to end on the class-logit images, 0 to skip them"),
+        "steps": Option(256, int, "optimisation steps when a layer must be recorded first"),
+        "frames": Option(20, int, "recorded steps shown while images grow (at most; log-spaced)"),
+        "pace": Option(0.3, float, "seconds on screen per step shown while images grow"),
+        "hold": Option(3.0, float, "seconds the final images stay on screen"),
+        "threads": Option(1, int, "torch CPU threads while recording (1: best on a busy CPU)"),
+    }
+
+    def construct(self) -> None:
+        shown = prepare(self.run, self.settings)
+        self.add_header()
+        self.layers_page(shown.layers, shown.recordings, shown.units)
+        if shown.logits is not None:
+            self.classes_page(shown.logits, shown.recordings[shown.logits.name])
+
+    # -- fixed parts --------------------------------------------------------------------------
+    def add_header(self) -> None:
+        head = fitted_title(
+            "Activation maximisation",
+            [model_name(self.run), "images grown from noise to excite single units", self.run.name],
+            TITLE_WIDTH,
+        )
+        self.counter = Group(
+            theme.text("step 0", theme.BODY, weight="BOLD"),
+            theme.text("optimisation step", theme.LABEL, theme.MUTED),
+        )
+        self.counter.arrange(DOWN, aligned_edge=RIGHT, buff=0.02)
+        self.counter.to_corner(UP + RIGHT, buff=theme.MARGIN)
+        self.header = (head, self.counter)
+        self.add(*self.header)
+
+    def set_counter(self, first: str, second: str) -> None:
+        for line, words in zip(self.counter, (first, second), strict=True):
+            line.set_text(words, keep=RIGHT)
+
+    def key(self, parts: list[str]) -> Group:
+        """The key line under the grids: as many of ``parts`` as fit, in order."""
+        width = theme.frame_width() - 2 * theme.MARGIN
+        for keep in range(len(parts), 0, -1):
+            line = theme.text("   ·   ".join(parts[:keep]), theme.SMALL, theme.MUTED)
+            if line.width <= width:
+                break
+        return Group(line.move_to([0, KEY_Y, 0]))
+
+    def heading(self, name: str, details: list[str], left: float, width: float) -> Group:
+        """A panel's one-line caption: its name in bold, then the first of ``details`` that
+        fits beside it in ``width``."""
+        title = theme.text(name, theme.HEADING, weight="BOLD")
+        line = Group(title, theme.text(" ", theme.LABEL, theme.MUTED))
+        line.move_to([left, CAPTION_TOP, 0], aligned_edge=LEFT + UP)
+        self.set_details(line, details, width)
+        return line
+
+    def set_details(self, heading: Group, details: list[str], width: float) -> None:
+        title, words = heading
+        room = width - title.width - 0.25
+        fits = [d for d in details if theme.text(d, theme.LABEL).width <= room]
+        words.set_text(fits[0] if fits else " ")
+        words.next_to(title, RIGHT, buff=0.25).align_to(title, DOWN)
+
+    # -- part one -----------------------------------------------------------------------------
+    def layers_page(
+        self,
+        layers: list[LayerInfo],
+        recordings: dict[str, ActmaxRecording],
+        shown: dict[str, list[int]],
+    ) -> None:
+        count = len(layers)
+        width = (theme.frame_width() - 2 * theme.MARGIN - PANEL_GAP * (count - 1)) / count
+        panels, headings = [], []
+        for n, info in enumerate(layers):
+            left = -theme.frame_width() / 2 + theme.MARGIN + n * (width + PANEL_GAP)
+            panel = UnitPanel(recordings[info.name], shown[info.name], (left, left + width, *GRID))
+            units = info.output_shape[0]
+            where, word = role(self.run, info), UNIT_WORDS[info.kind]
+            details = [f"{where}  ·  {units} {word}", f"{where}, {units}", where]
+            headings.append(self.heading(info.name, details, left, width))
+            panels.append(panel)
+        clock = Clock(shown_steps([p.recording for p in panels], self.settings["frames"]))
+        self.add(*(p.raster for p in panels), *headings, self.unit_key(panels), clock.raster)
+        self.grow(panels, clock, "log-spaced clock")
+        for panel, heading in zip(panels, headings, strict=True):
+            panel.show(panel.best())
+            self.set_details(heading, panel.summary(), width)
+        self.set_counter(f"best of {clock.total:,} steps", "each unit's best image")
+        self.wait(self.settings["hold"])
+        self.clear()
+        self.add(*self.header)
+
+    def unit_key(self, panels: list[UnitPanel]) -> Group:
+        with_data = any(p.data_max is not None for p in panels)
+        what = "the unit's activation on its image"
+        if any(p.recording.objective == "channel" for p in panels):
+            what += " (a filter: its map's mean)"
+        parts = [f"number and bar: {what}" if with_data else f"number: {what}"]
+        parts.append("tick: its highest on any training image" if with_data else "bar: to its best")
+        if any(p.dead.any() for p in panels):
+            parts.append("red ✕: dead, never activates on any input")
+        return self.key(parts)
+
+    def grow(self, panels: list[Panel], clock: Clock, clock_words: str) -> None:
+        """Every step shown in turn, the same screen time each (the clock is log-spaced); step
+        0, the starting noise, a little longer. Each is a still frame: drawn once, encoded
+        as often as its screen time needs."""
+        for n, step in enumerate(int(s) for s in clock.steps):
+            for panel in panels:
+                panel.show(panel.at(frame_at(panel.recording, step)))
+            clock.show(step)
+            self.set_counter(f"step {step:,} of {clock.total:,}", clock_words)
+            self.wait(self.settings["hold"] / 3 if n == 0 else self.settings["pace"])
+
+    # -- part two -----------------------------------------------------------------------------
+    def classes_page(self, info: LayerInfo, recording: ActmaxRecording) -> None:
+        left = -theme.frame_width() / 2 + theme.MARGIN
+        width = theme.frame_width() - 2 * theme.MARGIN
+        panel = ClassPanel(recording, self.run.classes, (left, left + width, *GRID))
+        steps, classes = int(recording.steps[-1]), len(recording.units)
+        heading = self.heading(
+            info.name,
+            [
+                f"the {classes} class logits  ·  each image grown from noise to raise one "
+                "class's score (before the softmax)",
+                f"the {classes} class logits  ·  one image per class",
+                "class logits",
+            ],
+            left,
+            width,
+        )
+        key = self.key(
+            [
+                "p and bar: the model's own probability that the image is its class",
+                "logit: the class score the image was grown to raise",
+            ]
+        )
+        clock = Clock(shown_steps([recording], self.settings["frames"]))
+        self.add(panel.raster, heading, key, clock.raster)
+        self.grow([panel], clock, "log-spaced clock")
+        probs = recording.probabilities[-1]
+        low = int(np.argmin(probs))
+        least = f"{panel.recording.labels[low]!r}, {probability_text(float(probs[low]))}"
+        self.set_details(
+            heading,
+            [f"the {classes} class logits after {steps} steps  ·  least sure: {least}", least],
+            width,
+        )
+        self.set_counter(f"step {steps:,} of {steps:,}", "after the last step")
+        self.wait(self.settings["hold"])
