@@ -291,3 +291,35 @@ def test_fit_scale_fits_the_tile_with_its_padding_and_frame():
     assert rs.fit_scale(8, 111) == (11, 5)  # 88 + 3 × 5 ≤ 111 < 96 + 3 × 6
     assert rs.fit_scale(4, 37) == (7, 1)
     assert rs.fit_scale(32, 10) == (1, 2)
+
+
+def test_captions_last_until_the_next_one_and_land_beside_the_video(tmp_path):
+    import srt
+    from manim import tempconfig
+
+    class Captioned(base.RunScene):
+        def setup(self) -> None:  # no run needed to test the captions
+            self.settings = {}
+
+        def construct(self) -> None:
+            self.wait(0.4)
+            self.caption("first   part:\n 97.8%")
+            self.wait(1)
+            self.caption("second part")
+            self.wait(0.8)
+
+    settings = {
+        "media_dir": str(tmp_path),
+        "pixel_width": 64,
+        "pixel_height": 36,
+        "frame_rate": 5,
+        "disable_caching": True,
+        "progress_bar": "none",
+    }
+    with tempconfig(settings):
+        Captioned().render()
+    (video,) = tmp_path.rglob("Captioned.mp4")
+    captions = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
+    assert [c.content for c in captions] == ["first part: 97.8%", "second part"]
+    times = [(c.start.total_seconds(), c.end.total_seconds()) for c in captions]
+    assert times == [pytest.approx((0.4, 1.4)), pytest.approx((1.4, 2.2))]

@@ -221,6 +221,7 @@ class RunScene(Scene):
     options: ClassVar[dict[str, Option]] = {}
     run: Run
     settings: dict[str, Any]
+    _caption: tuple[str, float] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any):
         route_output(config.input_file or inspect.getsourcefile(type(self)))
@@ -248,6 +249,27 @@ class RunScene(Scene):
             # Manim's CLI prints a full traceback for any Exception; SystemExit passes it by.
             console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
             raise SystemExit(2) from None
+
+    def tear_down(self) -> None:
+        self._close_caption()
+        super().tear_down()
+
+    # -- captions -----------------------------------------------------------------------------
+    def caption(self, text: str) -> None:
+        """Say what the viewer is looking at from now until the next caption (or the end).
+
+        Captions go through Manim's subcaptions, so an ``.srt`` lands beside the video and
+        ``python -m engine lecture`` merges them; write the run's real numbers into them."""
+        self._close_caption()
+        self._caption = (" ".join(text.split()), self.time)
+
+    def _close_caption(self) -> None:
+        if self._caption is None:
+            return
+        text, start = self._caption
+        self._caption = None
+        if self.time > start:
+            self.add_subcaption(text, duration=self.time - start, offset=start - self.time)
 
     # -- reading the run ----------------------------------------------------------------------
     def activations(self, layer: str, snapshot: int = -1) -> np.ndarray:
