@@ -48,6 +48,7 @@ from engine.scenekit import (
     raster_image,
     set_pixels,
     theme,
+    trained_words,
 )
 from engine.scenekit import raster as rs
 from engine.store import LayerInfo, Run
@@ -152,8 +153,7 @@ class FeatureMaps(RunScene):
         image = rs.to_rgb(self.run.read("probe/images", 0)[self.index])
         shape = theme.shape_text(self.run.read("probe/images", 0).shape[1:])
         picture = raster_image(image, height=2.1).move_to([INPUT_X, 0.35, 0])
-        classes = self.run.classes
-        name = classes[self.label] if self.label < len(classes) else str(self.label)
+        name = self.class_name(self.label)
         above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.2)
         below = Group(
             theme.text(shape, theme.LABEL, theme.MUTED),
@@ -163,6 +163,11 @@ class FeatureMaps(RunScene):
         self.legend = self.color_bar("map")
         self.strip = self.network_strip()
         self.add(self.counter, picture, above, below, self.strip, self.legend)
+        intro = (
+            f"A {model_name(self.run)}, {trained_words(self.run)}, "
+            f"on one validation image of a '{name}'."
+        )
+        self.caption(f"{intro} {self.block_words(0)}")
         self.play(FadeIn(head), run_time=0.6)
 
     def color_bar(self, unit: str) -> ColorBar:
@@ -255,7 +260,7 @@ class FeatureMaps(RunScene):
             image = raster_image(stage.image, height=min(height, width * h / w))
         return image.move_to([(BOX[0] + BOX[1]) / 2, (BOX[2] + BOX[3]) / 2, 0])
 
-    def caption(self, stage: Stage, before: Stage | None) -> Group:
+    def stage_caption(self, stage: Stage, before: Stage | None) -> Group:
         c, h, w = stage.info.output_shape
         shown = len(stage.channels)
         if stage.info.kind == "pool" and before is not None:
@@ -274,12 +279,34 @@ class FeatureMaps(RunScene):
         cap = theme.caption(stage.info.name, details, note)
         return cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
 
+    def block_words(self, first: int) -> str:
+        """The caption of one block: the convs from ``first`` up to the next pool, their real
+        shape, how many maps the grid shows, and the size the pool leaves."""
+        block = []
+        for info in self.layers[first:]:
+            if block and info.kind == "conv" and block[-1].kind == "pool":
+                break
+            block.append(info)
+        convs = [info for info in block if info.kind == "conv"]
+        c, h, w = block[0].output_shape
+        names_ = convs[0].name if len(convs) == 1 else f"{convs[0].name}–{convs[-1].name}"
+        words = f"{names_}: {c} channels of {h}×{w} after ReLU"
+        if c > self.settings["maps"]:
+            words += f", the {self.settings['maps']} most active shown"
+        if block[-1].kind == "pool":
+            words += (
+                f"; {block[-1].name} pools them to {'×'.join(map(str, block[-1].output_shape[1:]))}"
+            )
+        return words + "."
+
     def forward_pass(self) -> None:
         stage, shown, caption = None, None, None
         for info in self.layers:
             new = self.stage(info, stage)
             image = self.fit(new, (stage, shown) if stage else None)
-            cap = self.caption(new, stage)
+            cap = self.stage_caption(new, stage)
+            if info.kind == "conv" and stage is not None and stage.info.kind == "pool":
+                self.caption(self.block_words(self.layers.index(info)))
             self.highlight({info.name})
             self.swap(caption, cap)
             if info.kind == "pool" and shown is not None:
@@ -306,6 +333,11 @@ class FeatureMaps(RunScene):
         cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
         legend = self.color_bar("row")
         self.highlight(set())
+        self.caption(
+            f"The prediction: {tail} gives '{self.class_name(int(np.argmax(probs)))}' "
+            f"with p = {theme.percent(probs.max())}; the true class is "
+            f"'{self.class_name(self.label)}'."
+        )
         self.swap(caption, cap)
         self.swap(self.legend, legend)
         self.swap(shown, vectors)
@@ -313,6 +345,10 @@ class FeatureMaps(RunScene):
         self.legend = legend
         self.wait(1.8)
         self.bars, self.tail = bars, (vectors, cap)
+
+    def class_name(self, index: int) -> str:
+        classes = self.run.classes
+        return classes[index] if index < len(classes) else str(index)
 
     def vector_rows(self, layers: list[LayerInfo], left: float, right: float) -> Group:
         rows = Group()
@@ -371,7 +407,18 @@ class FeatureMaps(RunScene):
             j = max(0, int(np.searchsorted(prob_steps, steps[i], side="right")) - 1)
             self.bars.set_probs(probs[j][self.index])
             self.counter.set_step(int(steps[i]))
+            if i in (snapshots[0], snapshots[len(snapshots) // 2], snapshots[-1]):
+                self.caption(self.training_words(evolve, int(steps[i]), probs[j][self.index]))
             self.wait(1.0 if i in (0, len(steps) - 1) else pause)
+
+    def training_words(self, evolve: list[str], step: int, probs: np.ndarray) -> str:
+        """The caption of the training part at one recorded step: when, and how sure."""
+        when = " · ".join(filter(None, self.counter.describe(step)))
+        sure = theme.percent(probs[self.label])
+        return (
+            f"Over training ({when}): the same image's maps in {', '.join(evolve)}; "
+            f"p('{self.class_name(self.label)}') = {sure}."
+        )
 
     def evolution_row(self, name: str, channels: np.ndarray, snapshot: int) -> np.ndarray:
         maps = self.activations(name, snapshot)[self.index][channels]

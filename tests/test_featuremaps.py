@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from engine.errors import NnreelError, RunError, UnknownNameError
-from engine.scenekit import RUN_ENV, SET_ENV
+from engine.scenekit import RUN_ENV, SET_ENV, theme
+from engine.store import Run
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = Path(__file__).parent / "reference"
@@ -69,7 +70,6 @@ def project(tmp_path, monkeypatch) -> Path:
 
 # -- what the scene shows ---------------------------------------------------------------------
 def test_every_conv_and_pool_layer_in_order(tiny_run):
-    from engine.store import Run
 
     run = Run(tiny_run)
     layers = featuremaps.map_layers(run, "FeatureMaps")
@@ -85,7 +85,6 @@ def test_every_conv_and_pool_layer_in_order(tiny_run):
 
 
 def test_unknown_and_unsuitable_layers_are_named(tiny_run):
-    from engine.store import Run
 
     run = Run(tiny_run)
     with pytest.raises(UnknownNameError, match="Did you mean 'conv5_3'"):
@@ -95,7 +94,6 @@ def test_unknown_and_unsuitable_layers_are_named(tiny_run):
 
 
 def test_a_run_without_feature_maps_says_what_to_show(tiny_run):
-    from engine.store import Run
 
     class MlpLike(Run):
         def has(self, name):
@@ -142,6 +140,18 @@ def test_render_cli_messages(project, tiny_run, tmp_path, monkeypatch, capsys):
 
 
 # -- real renders -----------------------------------------------------------------------------
+def read_captions(video: Path, duration: float) -> list:
+    """The subtitles written beside ``video``: valid SRT, in order, covering the video."""
+    import srt
+
+    captions = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
+    starts = [c.start.total_seconds() for c in captions]
+    ends = [c.end.total_seconds() for c in captions]
+    assert starts == sorted(starts) and all(e > s for s, e in zip(starts, ends, strict=True))
+    assert starts[0] < 1 and ends[-1] >= duration - 2
+    return captions
+
+
 def decode(path: Path) -> tuple[list[float], np.ndarray]:
     import av
 
@@ -189,6 +199,13 @@ def test_render_mp4_and_gif(project, tiny_run, monkeypatch, capsys):
 
     with Image.open(video.with_suffix(".gif")) as gif:
         assert gif.size == (width, height) and gif.n_frames >= 20
+
+    captions = read_captions(video, times[-1])
+    run = Run(tiny_run)
+    c, h, w = run.layer("conv1_1").output_shape
+    assert f"{c} channels of {h}×{w}" in captions[0].content
+    assert theme.percent(run.read("val/acc", -1)) in captions[0].content
+    assert any("conv5_1" in caption.content for caption in captions)
 
     REFERENCES.mkdir(exist_ok=True)
     failures = []

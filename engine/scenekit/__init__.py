@@ -61,6 +61,7 @@ from engine.scenekit.base import (
     names,
     parse_options,
     renders_dir,
+    trained_words,
 )
 from engine.scenekit.camera import RasterCamera
 from engine.scenekit.label import Label, pixels_per_unit
@@ -102,4 +103,5 @@ __all__ = [
     "renders_dir",
     "set_pixels",
     "theme",
+    "trained_words",
 ]
