@@ -4,6 +4,8 @@ Three panels side by side, all from the model's own recorded outputs: the hard d
 regions under the training points, the soft probability surface, and the held-out points on
 the regions (right and wrong marked); under them the loss curve grows with a step counter. The
 surface morphs smoothly between recorded snapshots (blended in numpy when they are sparse).
+Captions (``Fitting.srt`` beside the video) say what is shown, with the step, held-out
+accuracy and loss on screen every few seconds.
 
     manim scenes/fitting.py                                  # the default run (mlp-ring)
     python -m engine train mlp-ring --dataset spiral --run spiral
@@ -45,7 +47,7 @@ from PIL import Image, ImageDraw
 
 from engine.analysis.contributions import MlpWeights
 from engine.errors import RunError
-from engine.scenekit import Option, RunScene, raster_image, set_pixels, theme
+from engine.scenekit import Option, RunScene, StepCounter, raster_image, set_pixels, theme
 from engine.scenekit import raster as rs
 from engine.scenekit.label import Label, pixels_per_unit, render
 from engine.store import Run
@@ -256,6 +258,47 @@ def fade_in(scene: Scene, *mobjects: Mobject, seconds: float = 0.8) -> None:
     curtain = cover()
     scene.add(*mobjects, curtain)
     scene.play(FadeOut(curtain), run_time=seconds)
+
+
+# -- captions -------------------------------------------------------------------------------------
+EVERY = 4.0
+"""About how long each caption stays while training replays: long enough to read one line."""
+
+
+def when(counter: StepCounter, step: int) -> str:
+    """Where in training, as the step counter says it, for a caption: 'step 1,200 (epoch 3 of
+    10)', 'step 0 (untrained)'."""
+    epoch = counter.describe(int(step))[1]
+    return f"step {int(step):,}" + (f" ({epoch})" if epoch else "")
+
+
+def finished(run: Run) -> str:
+    """How a caption names the last recorded step: the end of training, or only the latest
+    (a run still training, or stopped)."""
+    return "after training" if run.status == "finished" else "as last recorded"
+
+
+def replay_marks(start: float, seconds: float, every: float = EVERY) -> list[float]:
+    """When captions begin over a replay of training that starts ``start`` seconds into an
+    animation and lasts ``seconds``: at its start, then evenly about every ``every`` seconds
+    (the caption for the end, with the final numbers, is the caller's)."""
+    count = max(1, round(seconds / every))
+    return [start + seconds * i / count for i in range(count)]
+
+
+class Cues:
+    """Captions inside one long animation (``animate``), which cannot stop to call
+    ``scene.caption``: call it with the animation's time ``t`` on every frame, after drawing
+    the frame, and each cue ``(time, say)`` starts its caption at the first frame at or after
+    ``time`` with ``say()``'s words, so its numbers are the ones on screen then."""
+
+    def __init__(self, scene: RunScene, cues: list[tuple[float, Callable[[], str]]]):
+        self.scene = scene
+        self.pending = sorted(cues, key=lambda cue: cue[0])
+
+    def __call__(self, t: float) -> None:
+        while self.pending and t >= self.pending[0][0] - 1e-6:
+            self.scene.caption(self.pending.pop(0)[1]())
 
 
 # -- text ---------------------------------------------------------------------------------------
@@ -647,15 +690,18 @@ def fitting_part(scene: RunScene) -> None:
     counter = scene.step_counter(0)
     fixed = Group(head, captions, fit_keys(run, images), chart.axes, chart_keys, labels)
     moving = Group(*images, chart.curves, loss, accuracy, right, counter)
+    held_out = len(panels.val_y)
+    shown = {"step": 0, "correct": 0, "loss": "–"}  # the numbers on screen, for the captions
 
     def snapshot(i: int) -> tuple[np.ndarray, np.ndarray]:
         """What changes once per recorded snapshot: the held-out marks (returned), the
         numbers and the counter."""
         val_p1 = val.values[i][:, 1]
         correct = panels.right(val_p1)
-        accuracy.set_text(f"{100 * correct / len(panels.val_y):.1f}%")
-        right.set_text(f"{correct} of {len(panels.val_y)} right")
+        accuracy.set_text(theme.percent(correct / held_out))
+        right.set_text(f"{correct} of {held_out} right")
         counter.set_step(int(val.steps[i]))
+        shown.update(step=int(val.steps[i]), correct=correct)
         return panels.marks(val_p1)
 
     marks = OnSnapshot(val, snapshot)
@@ -667,12 +713,39 @@ def fitting_part(scene: RunScene) -> None:
         set_pixels(images[1], panels.soft(surface))
         set_pixels(images[2], panels.held_out(surface, marks(step)))
         latest = chart.show_until(step)
-        loss.set_text("–" if latest is None else f"{latest:.3f}")
+        shown["loss"] = "–" if latest is None else f"{latest:.3f}"
+        loss.set_text(shown["loss"])
+
+    def progress() -> str:
+        return (
+            f"{when(counter, shown['step'])}: held-out accuracy "
+            f"{theme.percent(shown['correct'] / held_out)}, training loss {shown['loss']}"
+        )
+
+    def result() -> str:
+        return (
+            f"{finished(run).capitalize()}, {when(counter, shown['step'])}: {shown['correct']} of "
+            f"{held_out} held-out points right ({theme.percent(shown['correct'] / held_out)})"
+        )
 
     seconds = scene.settings["seconds"]
+    first, second = run.classes
+    cues = Cues(
+        scene,
+        [(t, progress) for t in replay_marks(HOLD, seconds)[1:]] + [(HOLD + seconds, result)],
+    )
+
+    def frame(t: float) -> None:
+        draw(clock.replay(t, HOLD, seconds))
+        cues(t)
+
     draw(0.0)
+    scene.caption(
+        f"An MLP learns {second} vs {first}: its decision regions, P({second}) over the plane, "
+        f"and {held_out} held-out points"
+    )
     fade_in(scene, fixed, moving)
-    animate(scene, moving, HOLD + seconds + END, lambda t: draw(clock.replay(t, HOLD, seconds)))
+    animate(scene, moving, HOLD + seconds + END, frame)
 
 
 class OnSnapshot:

@@ -1,6 +1,7 @@
 """Mlp: seed 002's whole video in one file, from one recorded run: the fit (``fitting``), every
 neuron over the plane (``neurons``), then which weights carry the decision (``weights``),
-each replaying training with its step counter, joined by a short fade.
+each replaying training with its step counter, joined by a short fade. The three parts'
+captions run on in one ``Mlp.srt``.
 
     manim scenes/mlp.py                                      # the default run (mlp-ring)
     NNREEL_RUN=spiral manim scenes/mlp.py

@@ -6,6 +6,7 @@ plus bias, so the white line is where its ReLU switches on and the blue side is 
 with ``value=output`` its output after the ReLU, and the output neuron through its sigmoid,
 P(class). The maps evolve with training beside the network diagram, whose edges are the
 weights at that step; then a tour points at each neuron, in the diagram and its map, in turn.
+Captions (an ``.srt`` beside the video) follow with the recorded numbers.
 
     manim scenes/neurons.py                                  # the default run (mlp-ring)
     NNREEL_RUN=spiral manim -ql scenes/neurons.py
@@ -136,19 +137,46 @@ def caption(run: Run, block: Block, value: str) -> Group:
     ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
 
 
+def red_share(block: Block, values: np.ndarray) -> float:
+    """The share of the plane where a map is on the red side of white: above 0, or P ≥ 0.5
+    for a probability. On the output, where the network says the second class."""
+    return float((values >= 0.5).mean() if block.centre == 0.5 else (values > 0).mean())
+
+
+def plane_share(share: float) -> str:
+    return f"{100 * share:.0f}% of the plane"
+
+
 def describe_unit(block: Block, unit: int, maps: np.ndarray) -> str:
     """What the tour says about one neuron, from its recorded map."""
     values = maps[list(block.units).index(unit)]
     if block.centre == 0.5:
-        inside = float((values >= 0.5).mean())
-        return f"{block.name} through its sigmoid: P ≥ 0.5 on {100 * inside:.0f}% of the plane"
+        inside = plane_share(red_share(block, values))
+        return f"{block.name} through its sigmoid: P ≥ 0.5 on {inside}"
     if not np.any(values != 0):
         return f"{block.name} · neuron {unit}: zero everywhere (a dead ReLU)"
-    active = float((values > 0).mean())
     return (
         f"{block.name} · neuron {unit}: from {values.min():.2f} to {values.max():.2f}, "
-        f"above 0 on {100 * active:.0f}% of the plane"
+        f"above 0 on {plane_share(red_share(block, values))}"
     )
+
+
+def describe_output(run: Run, block: Block, maps: np.ndarray) -> str:
+    """Where the output map says the second class, for a caption: 'red (ring) on 41% of
+    the plane'."""
+    return f"red ({run.classes[1]}) on {plane_share(red_share(block, maps[0]))}"
+
+
+def describe_layer(block: Block, maps: np.ndarray, width: int, at: str) -> str:
+    """What a hidden layer's recorded maps show, for the caption of its tour: 'hidden1 after
+    training, neuron by neuron: 7 of its 9 are above 0 somewhere on the plane'."""
+    count = len(block.units)
+    on = int(np.any(maps.reshape(count, -1) > 0, axis=1).sum())
+    if count == width:
+        which = f"all {count}" if on == count else f"{on} of its {count}"
+    else:
+        which = f"{on} of the {count} shown"
+    return f"{block.name} {at}, neuron by neuron: {which} are above 0 somewhere on the plane"
 
 
 def neurons_part(scene: RunScene) -> None:
@@ -187,6 +215,8 @@ def neurons_part(scene: RunScene) -> None:
     counter = scene.step_counter(0)
     limits_ = recorded.limits()
     tour = Tour(graph, items, words)
+    # The step on the counter and the output's map on screen, for the captions.
+    shown: dict = {"step": 0, "output": items[-1].maps(0.0)}
 
     def snapshot(i: int) -> None:
         """The recorded numbers: each layer's scale and the step."""
@@ -194,6 +224,7 @@ def neurons_part(scene: RunScene) -> None:
             maps = block.series.values[i][block.units]
             block.scale.set_text(scale_words(block, limits(maps, block.centre, s["norm"])))
         counter.set_step(int(items[0].series.steps[i]))
+        shown["step"] = int(items[0].series.steps[i])
 
     numbers = fitting.OnSnapshot(items[0].series, snapshot)
 
@@ -204,24 +235,89 @@ def neurons_part(scene: RunScene) -> None:
             maps = block.maps(step)
             scale = limits(maps, block.centre, s["norm"])
             set_pixels(block.image, block.grid.image(maps, scale, block.centre))
+            shown["output"] = maps  # the last block's, once the loop is done
         numbers(step)
 
+    def progress() -> str:
+        output = describe_output(run, items[-1], shown["output"])
+        return f"{fitting.when(counter, shown['step'])}: the output map is {output}"
+
+    def result() -> str:
+        output = describe_output(run, items[-1], shown["output"])
+        when = fitting.when(counter, shown["step"])
+        return f"{fitting.finished(run).capitalize()}, {when}: the output map is {output}"
+
     seconds, dwell = s["seconds"], s["tour"]
+    end = fitting.HOLD + seconds
+    marks = fitting.replay_marks(fitting.HOLD, seconds)[1:]
+    narrate = fitting.Cues(scene, [*((t, progress) for t in marks), (end, result)])
+
+    def frame(t: float) -> None:
+        draw(clock.replay(t, fitting.HOLD, seconds))
+        narrate(t)
+
     draw(0.0)
     moving = Group(graph.edges, graph.neurons, images, scales, counter, words, tour.frame)
     fixed = Group(head, captions, legend, edge_legend, graph.labels, graph.dots)
+    scene.caption(intro(run, items, s["value"]))
     fitting.fade_in(scene, fixed, moving)
-    replay = fitting.HOLD + seconds + 1.0
-    fitting.animate(scene, moving, replay, lambda t: draw(clock.replay(t, fitting.HOLD, seconds)))
+    fitting.animate(scene, moving, end + 1.0, frame)
     if dwell > 0:
         # Only the pointer changes now: the maps are painted once, not on every frame.
         pointer = Group(graph.edges, graph.neurons, words, tour.frame)
         last = len(tour.stops) - 1
-        fitting.animate(
-            scene, pointer, len(tour.stops) * dwell, lambda t: tour.show(min(last, int(t // dwell)))
-        )
+        say = TourCaptions(scene, run, tour, per_neuron=dwell >= NEURON_CAPTIONS)
+
+        def point(t: float) -> None:
+            stop = min(last, int(t // dwell))
+            tour.show(stop)
+            say(stop)
+
+        fitting.animate(scene, pointer, len(tour.stops) * dwell, point)
         tour.show(None)
     scene.wait(1.5)
+
+
+NEURON_CAPTIONS = 2.0
+"""Seconds on each neuron from which the tour captions every neuron, not every layer."""
+
+
+def intro(run: Run, items: list[Block], value: str) -> str:
+    """The first caption: what each map is."""
+    count = sum(len(block.units) for block in items)
+    if value == "pre":
+        what, colours = "weighted sum + bias", "blue below 0, red above"
+    else:
+        activation = str(run.model.get("config", {}).get("activation", "relu"))
+        what = f"output after its {ACTIVATIONS.get(activation, activation)}"
+        colours = "white at 0, red above"
+    return f"{count} maps: each is one neuron's {what} over the input plane, {colours}"
+
+
+class TourCaptions:
+    """The tour's captions, from the recorded maps at the end of training (those the tour
+    shows): one per layer, or one per neuron when each is shown long enough to read one."""
+
+    def __init__(self, scene: RunScene, run: Run, tour: Tour, per_neuron: bool):
+        self.scene, self.run, self.tour, self.per_neuron = scene, run, tour, per_neuron
+        self.said: object = None
+
+    def __call__(self, stop: int) -> None:
+        block, index = self.tour.stops[stop]
+        key = stop if self.per_neuron else block.name
+        if key == self.said:
+            return
+        maps = block.series.values[-1][block.units]
+        at = fitting.finished(self.run)
+        if self.per_neuron:
+            words = describe_unit(block, int(block.units[index]), maps)
+        elif block is self.tour.stops[-1][0]:
+            words = f"The output {at}: {describe_output(self.run, block, maps)}"
+        else:
+            width = int(self.run.layer(block.name).output_shape[0])
+            words = describe_layer(block, maps, width, at)
+        self.scene.caption(words)
+        self.said = key
 
 
 def scale_words(block: Block, scale: np.ndarray) -> str:

@@ -6,6 +6,8 @@ it; with the bias they sum to the neuron's recorded pre-activation, shown at the
 row. Follow the input with the largest |w| back, layer by layer, down to the input plane (x
 and y). Beside it, the whole network as a graph whose edges' width and colour are the weights;
 then training replays and every row, the traced path and the edges change with it.
+Captions (an ``.srt`` beside the video) name each traced weight and, over the replay, the
+output's largest one.
 
     manim scenes/weights.py                                  # the default run (mlp-ring)
     NNREEL_RUN=spiral manim -ql scenes/weights.py
@@ -177,6 +179,30 @@ def weights_part(scene: RunScene) -> None:
 
     traced = fitting.OnSnapshot(tracer.weights[0], snapshot)
 
+    def strongest(hop: Hop) -> tuple[str, str]:
+        """The input with the largest |w| into ``hop``'s neuron, and that weight as its
+        tile's label writes it."""
+        source = unit_name(names, hop.column - 1, hop.strongest, widths[hop.column - 1])
+        return source, f"{hop.weights[hop.strongest]:+.2f}"
+
+    def row_caption(k: int) -> str:
+        """Row ``k`` of the path, as traced at the step on screen."""
+        hop = traced.result[k]
+        target = unit_name(names, hop.column, hop.unit, widths[hop.column])
+        source, w = strongest(hop)
+        count = widths[hop.column - 1]
+        if k == 0:
+            return (
+                f"{target} = its {count} inputs' maps × their weights, + bias; "
+                f"the largest |w|: {source}, w = {w}"
+            )
+        return f"Back one layer: {target} ← {source} (w = {w}, the largest |w| of {count})"
+
+    def progress(lead: str = "") -> str:
+        source, w = strongest(traced.result[0])
+        when = fitting.when(counter, int(tracer.recorded.steps[traced.shown]))
+        return f"{lead}{when}: the output's largest |w| is {w}, from {source}"
+
     @fitting.changed_only
     def draw(step: float, visible: int) -> None:
         hops = traced(step)
@@ -192,14 +218,36 @@ def weights_part(scene: RunScene) -> None:
     dwell, seconds = s["dwell"], s["seconds"]
     draw(final, 0)
     moving = Group(graph.edges, graph.neurons, counter, *(row_group(row) for row in rows))
+    if dwell > 0:  # the first row's caption, from the start: the intro is short
+        scene.caption(row_caption(0))
+    else:
+        count = sum(w.shape[1] * w.shape[2] for w in tracer.recorded.weights)
+        scene.caption(
+            f"Each edge is one of the {count} weights: red above 0, blue below, wider when larger"
+        )
     fitting.fade_in(scene, Group(head, legends, graph.labels, graph.dots), moving)
     scene.wait(INTRO)
     if dwell > 0:
         for visible in range(1, len(rows) + 1):  # the path, traced one layer at a time
             draw(final, visible)
+            if visible > 1:
+                scene.caption(row_caption(visible - 1))
             scene.wait(dwell)  # nothing moves: Manim repeats one frame
-    length = seconds + fitting.END
-    fitting.animate(scene, moving, length, lambda t: draw(clock.replay(t, 0.0, seconds), len(rows)))
+    first, *marks = fitting.replay_marks(0.0, seconds)
+    cues = fitting.Cues(
+        scene,
+        [
+            (first, lambda: progress("Training replayed from ")),
+            *((t, progress) for t in marks),
+            (seconds, lambda: progress(f"{fitting.finished(run).capitalize()}, ")),
+        ],
+    )
+
+    def frame(t: float) -> None:
+        draw(clock.replay(t, 0.0, seconds), len(rows))
+        cues(t)
+
+    fitting.animate(scene, moving, seconds + fitting.END, frame)
 
 
 def show(row: Row, visible: bool) -> None:

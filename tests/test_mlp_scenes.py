@@ -3,6 +3,7 @@ from a recorded run, and real renders checked frame by frame with PyAV."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -203,7 +204,11 @@ def decode(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.array([t for t, _ in frames]), np.stack([a for _, a in frames])
 
 
-def render(name: str, tmp_path: Path, monkeypatch, ring: Path) -> tuple[np.ndarray, np.ndarray]:
+def render(
+    name: str, tmp_path: Path, monkeypatch, ring: Path
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Render a scene of the test run: its frames' times, the frames, and its captions' text
+    (checked as subtitles of this video first)."""
     from engine.cli.render import render_scene
 
     monkeypatch.chdir(ROOT)
@@ -214,7 +219,51 @@ def render(name: str, tmp_path: Path, monkeypatch, ring: Path) -> tuple[np.ndarr
     times, frames = decode(video)
     assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
     assert len(frames) == pytest.approx(times[-1] * FPS, abs=2)
-    return times, frames
+    return times, frames, captions(video, times[-1] + 1 / FPS)
+
+
+def captions(video: Path, duration: float) -> str:
+    """The subtitles beside ``video``: they parse, follow one another without overlapping,
+    say something short, and cover nearly all of its ``duration``. Returns their text."""
+    import srt
+
+    subtitles = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
+    assert len(subtitles) >= 2
+    spans = [(c.start.total_seconds(), c.end.total_seconds()) for c in subtitles]
+    assert all(start < end for start, end in spans)
+    starts = [start for start, _ in spans]
+    assert starts == sorted(starts)
+    assert all(a[1] <= b[0] + 1e-3 for a, b in itertools.pairwise(spans))  # none overlap
+    assert spans[0][0] < 0.1 and spans[-1][1] == pytest.approx(duration, abs=0.25)
+    assert sum(end - start for start, end in spans) >= 0.95 * duration
+    assert all(0 < len(c.content) <= 120 and "\n" not in c.content for c in subtitles)
+    return "\n".join(c.content for c in subtitles)
+
+
+def held_out_accuracy(run) -> str:
+    """The final held-out accuracy as the fitting scene writes it, from the recorded
+    probabilities of the held-out points."""
+    from engine.scenekit import theme
+
+    right = (run.read("plane/val_prob", -1)[:, 1] >= 0.5) == run.read("data/val_y", 0)
+    return (
+        f"{int(right.sum())} of {len(right)} held-out points right ({theme.percent(right.mean())})"
+    )
+
+
+def output_share(run) -> str:
+    """Where the trained output says the second class, as the neurons scene writes it."""
+    share = (run.read("plane/output", -1)[0] > 0).mean()
+    return f"red ({run.classes[1]}) on {100 * share:.0f}% of the plane"
+
+
+def largest_output_weight(run) -> str:
+    """The trained output neuron's largest |w| and where it comes from, as the weights scene
+    writes it."""
+    last_hidden, output = run.layers[-2].name, run.layers[-1].name
+    w = run.read(f"weights/{output}", -1)[0]
+    strongest = int(np.argmax(np.abs(w)))
+    return f"largest |w| is {w[strongest]:+.2f}, from {last_hidden} neuron {strongest}"
 
 
 def blank_runs(frames: np.ndarray) -> list[tuple[int, int]]:
@@ -242,8 +291,10 @@ def panel(frame: np.ndarray, x: float) -> np.ndarray:
 
 
 @pytest.mark.render
-def test_fitting_renders_the_fit_forming(ring, tmp_path, monkeypatch):
-    times, frames = render("fitting", tmp_path, monkeypatch, ring)
+def test_fitting_renders_the_fit_forming(ring, run, tmp_path, monkeypatch):
+    times, frames, words = render("fitting", tmp_path, monkeypatch, ring)
+    assert held_out_accuracy(run) in words
+    assert f"and {len(run.read('data/val_y', 0))} held-out points" in words
     assert 5 <= times[-1] <= 7 and blank_runs(frames) in ([], [(0, 1)])
     assert moving(frames) >= 6
     soft = panel(frames[-1], fitting.PANEL_XS[1]).astype(int)
@@ -258,22 +309,28 @@ def test_fitting_renders_the_fit_forming(ring, tmp_path, monkeypatch):
 
 
 @pytest.mark.render
-def test_neurons_renders(ring, tmp_path, monkeypatch):
-    times, frames = render("neurons", tmp_path, monkeypatch, ring)
+def test_neurons_renders(ring, run, tmp_path, monkeypatch):
+    times, frames, words = render("neurons", tmp_path, monkeypatch, ring)
+    assert output_share(run) in words
+    assert all(f"{layer.name} after training" in words for layer in run.layers[:-1])
     assert 7 <= times[-1] <= 12 and blank_runs(frames) in ([], [(0, 1)])
     assert moving(frames) >= 10  # training, then the tour moving from neuron to neuron
 
 
 @pytest.mark.render
-def test_weights_renders(ring, tmp_path, monkeypatch):
-    times, frames = render("weights", tmp_path, monkeypatch, ring)
+def test_weights_renders(ring, run, tmp_path, monkeypatch):
+    times, frames, words = render("weights", tmp_path, monkeypatch, ring)
+    assert largest_output_weight(run) in words and "from step 0 (untrained)" in words
     assert 5 <= times[-1] <= 8 and blank_runs(frames) in ([], [(0, 1)])
     assert moving(frames) >= 6
 
 
 @pytest.mark.render
-def test_mlp_chains_the_three(ring, tmp_path, monkeypatch):
-    times, frames = render("mlp", tmp_path, monkeypatch, ring)
+def test_mlp_chains_the_three(ring, run, tmp_path, monkeypatch):
+    times, frames, words = render("mlp", tmp_path, monkeypatch, ring)
+    said = [held_out_accuracy(run), output_share(run), largest_output_weight(run)]
+    assert all(text in words for text in said)
+    assert sorted(said, key=words.index) == said  # the parts' captions, in their order
     assert 20 <= times[-1] <= 30
     runs = blank_runs(frames)  # the fade-in, then where one part fades into the next
     assert len(runs) == 3 and runs[0][0] == 0 and all(b - a < 5 for a, b in runs)
