@@ -141,6 +141,25 @@ class Pass:
         return self.output_values() if column == len(self.values) - 1 else self.values[column]
 
 
+def block_words(slots: list[Slot], first: int, forward: Pass) -> str:
+    """The caption of one block of the diagram (the slots from ``first`` that share its
+    block): its layers, their real output shapes and largest values on the example."""
+    block = [i for i in range(first, len(slots)) if slots[i].block == slots[first].block]
+    names = slots[block[0]].name
+    if len(block) > 1:
+        names += f"–{slots[block[-1]].name}"
+    if slots[first].kind not in MAP_KINDS:
+        sizes = " → ".join(str(slots[i].shape[0]) for i in block)
+        return f"The head, {names}: dense layers of {sizes} units, then the class probabilities."
+    convs = [i for i in block if slots[i].kind == "conv"]
+    c, h, w = slots[convs[-1] if convs else first].shape
+    largest = max(float(np.max(forward.at(i))) for i in block)
+    words = f"{names}: {len(convs)} conv{'s' * (len(convs) != 1)} of {c} channels at {h}×{w}"
+    if slots[block[-1]].kind == "pool":
+        words += f", pooled to {'×'.join(map(str, slots[block[-1]].shape[1:]))}"
+    return words + f"; largest value {largest:.3g}."
+
+
 def thumbnail(maps: np.ndarray, mode: str, size: int) -> np.ndarray:
     """A [C, H, W] activation as one size×size RGB tile: its most active channel, or the mean
     over channels, scaled to its own max (nearest-neighbour, so pixels stay square)."""
@@ -247,11 +266,10 @@ class Architecture(RunScene):
         kinds = [info.kind for info in self.run.layers]
         words = {"conv": "conv", "pool": "max-pool", "gap": "global avg pool", "dense": "dense"}
         counts = [f"{kinds.count(k)} {w}" for k, w in words.items() if kinds.count(k)]
-        counts.append("output")
         params = sum(info.params for info in self.run.layers)
         head = fitted_title(
             f"Architecture  ·  {model_name(self.run)}",
-            [f"{params:,} parameters", ", ".join(counts), f"run {self.run.name}"],
+            [f"{params:,} parameters", ", ".join([*counts, "output"]), f"run {self.run.name}"],
             TITLE_WIDTH,
         )
         self.counter = self.step_counter(int(self.run.manifest["progress"].get("step", 0)))
@@ -260,8 +278,14 @@ class Architecture(RunScene):
             if self.maps
             else "edges: final weights, blue < 0 < red, wider = larger |w|"
         )
-        self.caption = theme.text(key, theme.LABEL, theme.MUTED).to_edge(DOWN, buff=theme.MARGIN)
-        self.add(head, self.counter, self.caption)
+        self.footer = theme.text(key, theme.LABEL, theme.MUTED).to_edge(DOWN, buff=theme.MARGIN)
+        self.add(head, self.counter, self.footer)
+        listed = " and ".join([", ".join(counts[:-1]), counts[-1]] if len(counts) > 1 else counts)
+        drawing = "box height is map size, thickness channels" if self.maps else "edges are weights"
+        self.caption(
+            f"The {model_name(self.run)} of run {self.run.name}: {params:,} parameters in "
+            f"{listed} layers plus the output ({drawing})."
+        )
 
     def build_diagram(self) -> None:
         """A CNN from the layer registry, stage by stage, left to right."""
@@ -293,9 +317,10 @@ class Architecture(RunScene):
         self.wait(0.5)
 
     def swap_caption(self, caption) -> None:
-        self.remove(self.caption)
-        self.caption = caption.to_edge(DOWN, buff=theme.MARGIN)
-        self.add(self.caption)
+        """Replace the line of text at the bottom (the subtitles are ``self.caption``)."""
+        self.remove(self.footer)
+        self.footer = caption.to_edge(DOWN, buff=theme.MARGIN)
+        self.add(self.footer)
 
     # -- the forward pass -----------------------------------------------------------------
     def forward_pass(self, forward: Pass) -> None:
@@ -327,6 +352,8 @@ class Architecture(RunScene):
             lit = i if slot.kind in MAP_KINDS else None
             if i in strip.tiles:
                 strip.show(i, thumbnail(values, self.settings["thumb"], strip.size))
+            if slot.block != diagram.slots[i - 1].block:
+                self.caption(block_words(diagram.slots, i, forward))
             self.swap_caption(self.layer_caption(slot, values))
             self.glide(marker, diagram.focus(i), pace)
         if lit is not None:
@@ -343,6 +370,11 @@ class Architecture(RunScene):
             cls = self.run.classes[forward.label]
             words = f"input: the held-out point ({x:.2f}, {y:.2f}), true class {cls}"
             self.swap_caption(theme.text(words, theme.LABEL, theme.TEXT))
+            sizes = " → ".join(str(len(units)) for _, units in self.columns[1:])
+            self.caption(
+                f"The held-out point ({x:.2f}, {y:.2f}), class {cls}, through the layers "
+                f"({sizes} neurons): each neuron takes the colour of its real activation."
+            )
             circles, units = self.columns[0]
             light_neurons(circles, units, forward.point)
             marker = SurroundingRectangle(circles, buff=0.08).set_stroke(theme.ACCENT, 3)
@@ -357,6 +389,10 @@ class Architecture(RunScene):
         words = f"input: probe image {forward.index} (true class {cls})  ·  thumbnails: each "
         words += f"layer's {shown}"
         self.swap_caption(theme.text(words, theme.LABEL, theme.TEXT))
+        self.caption(
+            f"A forward pass of probe image {forward.index}, a '{cls}', through the trained "
+            f"network; the thumbnails show each layer's {shown}."
+        )
         self.play(
             FadeIn(picture),
             FadeIn(self.strip.image),
@@ -416,4 +452,8 @@ class Architecture(RunScene):
             mark = theme.text(text, theme.SMALL, theme.ACCENT)
             marks.add(mark.next_to(beside, RIGHT, buff=0.1))
         self.swap_caption(theme.text(words, theme.LABEL, theme.GOOD if right else theme.BAD))
+        self.caption(
+            f"The network says '{name}' with p = {theme.percent(probs[predicted])}; the true "
+            f"class is '{truth}' ({'right' if right else 'wrong'}, at step {forward.step:,})."
+        )
         self.play(FadeIn(marks), run_time=0.4)

@@ -70,6 +70,22 @@ def spread_note(values: np.ndarray, layers: list[str]) -> str:
     return "median over training:  " + "  ·  ".join(parts)
 
 
+def spread_words(values: np.ndarray, layers: list[str]) -> str:
+    """The caption of the ending: how many times smaller the quietest layer's gradient is
+    than the last layer's, as medians over training."""
+    medians = np.median(values, axis=0)
+    least = int(np.argmin(medians))
+    words = f"Median over training: {layers[0]} {format_value(float(medians[0]), 2)}"
+    if least not in (0, len(layers) - 1):
+        words += f", {layers[least]} {format_value(float(medians[least]), 2)} (the least)"
+    words += f", {layers[-1]} {format_value(float(medians[-1]), 2)}"
+    if medians[least] > 0 and least != len(layers) - 1:
+        words += (
+            f"; {layers[least]} gets {medians[-1] / medians[least]:.2g}× less than {layers[-1]}"
+        )
+    return words + "."
+
+
 class Gradients(RunScene):
     """Per-layer gradient bars moving through training, and their history as a heat map."""
 
@@ -88,7 +104,13 @@ class Gradients(RunScene):
         self.add_header()
         bars = self.bar_chart()
         heat = self.heat_map(per_epoch)
+        first, last = int(self.steps[0]), int(self.steps[-1])
+        self.caption(
+            f"How much each of the {len(self.layers)} weight layers of the {model_name(self.run)} "
+            f"is pushed per step: mean |∂loss/∂w|, log scale, steps {first:,} to {last:,}."
+        )
         self.unfold(bars, heat)
+        self.caption(spread_words(self.values, self.layers))
         note = theme.text(spread_note(self.values, self.layers), theme.BODY, theme.TEXT)
         self.play(FadeIn(note.to_edge(DOWN, buff=theme.MARGIN)), run_time=0.5)
         self.wait(2.5)

@@ -94,6 +94,8 @@ class LayerKernels:
     rgb: bool
     what: str
     shape: tuple[int, ...]
+    moved: float
+    """How far training moved the whole layer: ‖W_end − W_start‖ / ‖W_start‖."""
 
     def tiles(self, snapshot: int) -> np.ndarray:
         """[out, kh, kw, 3] uint8 tiles: diverging colours, or RGB with grey at zero."""
@@ -139,7 +141,15 @@ def select(run: Run, name: str, channel: str | int, first: bool) -> LayerKernels
     shown = np.stack([reduce(run.read(stream, int(i)).astype(np.float32)) for i in picks])
     limit = float(np.percentile(np.abs(shown), CLIP_PERCENTILE)) or 1.0
     steps = run.steps(stream)[picks]
-    return LayerKernels(name, shown, steps, limit, rgb, what, tuple(final.shape))
+    start = run.read(stream, 0).astype(np.float32)
+    moved = float(np.linalg.norm(final - start) / (np.linalg.norm(start) or 1.0))
+    return LayerKernels(name, shown, steps, limit, rgb, what, tuple(final.shape), moved)
+
+
+def kernel_shape(kernels: LayerKernels) -> str:
+    """'64 kernels of 3×3×32', as the strip labels say it."""
+    out, inputs, kh, kw = kernels.shape
+    return f"{out} kernels of {kh}×{kw}×{inputs}"
 
 
 def tile_pad(scale: int) -> int:
@@ -184,8 +194,24 @@ class Kernels(RunScene):
         self.kernels = [select(self.run, n, s["channel"], n == first) for n in layers]
         self.steps = self.kernels[0].steps
         self.add_header()
+        first_k, last_k = self.kernels[0], self.kernels[-1]
+        self.caption(
+            f"Every kernel of {len(self.kernels)} conv layers of the {model_name(self.run)}, "
+            f"from {first_k.name} ({kernel_shape(first_k)}) to {last_k.name} "
+            f"({kernel_shape(last_k)}): blue below zero, red above, from initialisation on."
+        )
         sheet, labels = self.strips()
+        moved = ", ".join(f"{k.name} {theme.percent(k.moved)}" for k in self.kernels)
+        self.caption(
+            f"Training from step {int(self.steps[0]):,} to {int(self.steps[-1]):,} on a log "
+            f"clock. How far each layer moved from its start: {moved}.",
+            delay=max(self.settings["seconds"], 0.5) / 3,
+        )
         self.evolve(sheet)
+        self.caption(
+            f"{first_k.name} up close: its {first_k.shape[0]} kernels at initialisation and "
+            f"after training ({first_k.what})."
+        )
         self.close_up(sheet, labels)
         self.wait(2.0)
 

@@ -162,6 +162,12 @@ class Summary(RunScene):
         self.size = theme.SMALL if self.row_height < 0.3 else theme.LABEL
         self.add(self.header(self.run))
         cells, bars, stripes = self.build_table()
+        shape = theme.shape_text(self.run.model["input_shape"])
+        self.caption(
+            f"The {model_name(self.run)} layer by layer, as torchinfo counts it for one {shape} "
+            f"input: {self.total_params:,} parameters and {human(self.total_macs)} "
+            "multiply-accumulates in all."
+        )
         self.reveal(cells, bars, stripes)
         self.highlight(cells, bars, stripes)
         self.wait(2.5)
@@ -302,18 +308,26 @@ class Summary(RunScene):
         )
         note = self.heavy_note(by_params, by_macs)
         if note is not None:
+            params, macs = self.heavy_words(by_params, by_macs)
+            self.caption(f"The heaviest: {params}; {macs}.")
             self.play(FadeIn(note), run_time=0.4)
 
-    def heavy_note(self, by_params: list[int], by_macs: list[int]) -> Group | None:
-        if not by_params or not by_macs:
-            return None
+    def heavy_words(self, by_params: list[int], by_macs: list[int]) -> tuple[str, str]:
+        """What the heaviest rows hold: 'conv4_1 … conv4_3: 45% of the parameters'."""
         params = sum(self.rows[i].params for i in by_params) / self.total_params
         macs = sum(self.rows[i].macs for i in by_macs) / self.total_macs
         names_p = name_list([self.rows[i].name for i in by_params])
         names_m = name_list([self.rows[i].name for i in by_macs])
+        return (
+            f"{names_p}: {100 * params:.0f}% of the parameters",
+            f"{names_m}: {100 * macs:.0f}% of the MACs",
+        )
+
+    def heavy_note(self, by_params: list[int], by_macs: list[int]) -> Group | None:
+        if not by_params or not by_macs:
+            return None
         lines = Group(
-            theme.text(f"{names_p}: {100 * params:.0f}% of the parameters", theme.LABEL),
-            theme.text(f"{names_m}: {100 * macs:.0f}% of the MACs", theme.LABEL),
+            *(theme.text(words, theme.LABEL) for words in self.heavy_words(by_params, by_macs))
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
         if lines.width > theme.frame_width() - 2 * theme.MARGIN:
             lines.scale_to_fit_width(theme.frame_width() - 2 * theme.MARGIN)

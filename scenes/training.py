@@ -49,6 +49,8 @@ from engine.scenekit.charts import (
 )
 from engine.store import Run
 
+CAPTION_GAP = 1.5
+"""Seconds at least between two epoch captions (a 40-epoch run unfolds in 8 s)."""
 NEEDED = ("train/loss", "train/acc", "val/loss", "val/acc")
 CHART_WIDTH, CHART_HEIGHT = 5.3, 3.7
 CHART_BOTTOM = -1.45
@@ -98,8 +100,12 @@ class Training(RunScene):
         self.add_header()
         loss_curves, loss_dots = self.loss_chart()
         acc_curves, acc_dots = self.accuracy_chart()
+        self.caption_epochs(max(self.settings["seconds"], 0.5))
         self.unfold([*loss_curves, *acc_curves], [*loss_dots, *acc_dots])
-        self.play(FadeIn(self.final_figures()), run_time=0.6)
+        main, detail = self.final_words()
+        words = f"{main}; {detail}.".replace("  ·  ", "; ").replace(":  ", ": ")
+        self.caption(words[0].upper() + words[1:])
+        self.play(FadeIn(self.final_figures(main, detail)), run_time=0.6)
         self.wait(2.5)
 
     # -- layout ---------------------------------------------------------------------------
@@ -178,7 +184,7 @@ class Training(RunScene):
         dots = []
         for i, (e, v) in enumerate(zip(val_epochs, val_acc, strict=True)):
             dot = Dot(chart.coord(e, v), radius=0.07, color=theme.ACCENT)
-            label = None
+            label = []
             if i in labelled:
                 text = theme.text(f"{v:.1f}%", theme.SMALL, theme.ACCENT)
                 # Below the point, unless that would sit on the axis (the untrained network).
@@ -198,6 +204,34 @@ class Training(RunScene):
         self.add(key.next_to(chart, DOWN, buff=0.25).align_to(chart.box, LEFT))
         self.accuracy_values = (trend[-1], val_acc)
         return [raw, trend_curve], dots
+
+    def caption_epochs(self, seconds: float) -> None:
+        """Captions for the unfolding: the set-up and the untrained network, then each epoch's
+        validation as its point appears (at most one every ``CAPTION_GAP`` seconds)."""
+        h = self.run.hparams
+        acc = self.accuracy_values[1]
+        loss = self.run.read("val/loss").astype(np.float64)
+        epochs = self.val_epochs
+        intro = (
+            f"Training the {model_name(self.run)} on {dataset_name(self.run)}: "
+            f"{format_tick(self.epochs[-1])} epochs of {self.per_epoch:,} steps, batch "
+            f"{h.get('batch_size', '?')}, {str(h.get('optimizer', '?')).upper()} "
+            f"at lr {h.get('lr', '?')}."
+        )
+        if len(epochs) and epochs[0] == 0:
+            intro += f" Untrained: validation accuracy {acc[0]:.1f}%."
+        self.caption(intro)
+        end, said = float(self.epochs[-1]), 0.0
+        for i, (epoch, value) in enumerate(zip(epochs, acc, strict=True)):
+            at = seconds * float(epoch) / end
+            if epoch == 0 or (at - said < CAPTION_GAP and i != len(epochs) - 1):
+                continue
+            self.caption(
+                f"Epoch {format_tick(float(epoch))}: validation accuracy {value:.1f}%, "
+                f"validation loss {format_value(float(loss[i]))}.",
+                delay=at,
+            )
+            said = at
 
     # -- time -----------------------------------------------------------------------------
     def unfold(self, curves: list[Curve], dots: list[Mark]) -> None:
@@ -240,7 +274,8 @@ class Training(RunScene):
             mobject.clear_updaters()
         self.counter.set_step(self.last)
 
-    def final_figures(self) -> Group:
+    def final_words(self) -> tuple[str, str]:
+        """The end of the run in numbers: a headline and a line of detail."""
         train_loss, val_loss = self.loss_values
         train_acc, val_acc = self.accuracy_values
         epochs = self.last / self.per_epoch
@@ -253,6 +288,9 @@ class Training(RunScene):
         if best != len(val_acc) - 1:
             epoch = format_tick(self.val_epochs[best])
             detail += f"  ·  best validation accuracy {val_acc[best]:.1f}% (epoch {epoch})"
+        return main, detail
+
+    def final_figures(self, main: str, detail: str) -> Group:
         lines = [
             theme.text(main, theme.BODY, weight="BOLD"),
             theme.text(detail, theme.LABEL, theme.MUTED),

@@ -306,6 +306,7 @@ def test_captions_last_until_the_next_one_and_land_beside_the_video(tmp_path):
             self.caption("first   part:\n 97.8%")
             self.wait(1)
             self.caption("second part")
+            self.caption("timed within the next wait", delay=0.4)
             self.wait(0.8)
 
     settings = {
@@ -320,6 +321,10 @@ def test_captions_last_until_the_next_one_and_land_beside_the_video(tmp_path):
         Captioned().render()
     (video,) = tmp_path.rglob("Captioned.mp4")
     captions = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
-    assert [c.content for c in captions] == ["first part: 97.8%", "second part"]
+    assert [c.content for c in captions] == [
+        "first part: 97.8%",
+        "second part",
+        "timed within the next wait",
+    ]
     times = [(c.start.total_seconds(), c.end.total_seconds()) for c in captions]
-    assert times == [pytest.approx((0.4, 1.4)), pytest.approx((1.4, 2.2))]
+    assert times == [pytest.approx(t) for t in [(0.4, 1.4), (1.4, 1.8), (1.8, 2.2)]]

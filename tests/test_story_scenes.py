@@ -239,7 +239,35 @@ def render(name: str, run: Path, options: str, tmp_path: Path, monkeypatch) -> n
     with av.open(str(video)) as container:
         frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
+    captions = read_captions(video, len(frames) / FPS)
+    assert expected_words(name, Run(run)) in " ".join(c.content for c in captions)
     return frames
+
+
+def read_captions(video: Path, duration: float) -> list:
+    """The subtitles written beside ``video``: valid SRT, in order, covering the video."""
+    import srt
+
+    captions = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
+    starts = [c.start.total_seconds() for c in captions]
+    ends = [c.end.total_seconds() for c in captions]
+    assert starts == sorted(starts) and all(e > s for s, e in zip(starts, ends, strict=True))
+    assert starts[0] < 1 and ends[-1] >= duration - 1
+    return captions
+
+
+def expected_words(scene: str, run: Run) -> str:
+    """Words with the run's real numbers that the scene's captions must say."""
+    if scene == "training":
+        return f"validation accuracy {100 * float(run.read('val/acc', -1)):.1f}%"
+    if scene == "gradients":
+        return f"{len(gradients.gradient_history(run)[2])} weight layers"
+    if scene == "kernels":
+        out, inputs, kh, kw = run.read(
+            f"weights/{kernels.conv_weight_layers(run, None)[0]}", 0
+        ).shape
+        return f"{out} kernels of {kh}×{kw}×{inputs}"
+    return f"{sum(info.params for info in run.layers):,} parameters"  # architecture, summary
 
 
 def changes(frames: np.ndarray) -> int:

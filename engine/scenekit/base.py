@@ -156,6 +156,9 @@ DATASET_NAMES = {
     "fashion-mnist": "Fashion-MNIST",
     "cifar10": "CIFAR-10",
     "svhn": "SVHN",
+    "ring": "ring-versus-disc points",
+    "xor": "XOR points",
+    "mask": "the inside of a shape",
 }
 
 
@@ -271,21 +274,24 @@ class RunScene(Scene):
         super().tear_down()
 
     # -- captions -----------------------------------------------------------------------------
-    def caption(self, text: str) -> None:
-        """Say what the viewer is looking at from now until the next caption (or the end).
+    def caption(self, text: str, delay: float = 0.0) -> None:
+        """Say what the viewer is looking at from now (or ``delay`` seconds from now, to time
+        words within the next animation) until the next caption or the end.
 
         Captions go through Manim's subcaptions, so an ``.srt`` lands beside the video and
         ``python -m engine lecture`` merges them; write the run's real numbers into them."""
-        self._close_caption()
-        self._caption = (" ".join(text.split()), self.time)
+        start = self.time + delay
+        self._close_caption(start)
+        self._caption = (" ".join(text.split()), start)
 
-    def _close_caption(self) -> None:
+    def _close_caption(self, end: float | None = None) -> None:
         if self._caption is None:
             return
         text, start = self._caption
         self._caption = None
-        if self.time > start:
-            self.add_subcaption(text, duration=self.time - start, offset=start - self.time)
+        end = self.time if end is None else end
+        if end > start:
+            self.add_subcaption(text, duration=end - start, offset=start - self.time)
 
     # -- reading the run ----------------------------------------------------------------------
     def activations(self, layer: str, snapshot: int = -1) -> np.ndarray:
