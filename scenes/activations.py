@@ -118,6 +118,22 @@ def top_two(probs: np.ndarray) -> tuple[int, int]:
     return int(order[0]), int(order[1])
 
 
+def validation_words(run: Run) -> str | None:
+    """'97.8% of the validation images right after epoch 2' from the run's last evaluation
+    (None when it recorded none)."""
+    if not run.has("val/acc") or not len(steps := run.steps("val/acc")):
+        return None
+    step, per_epoch = int(steps[-1]), run.manifest["progress"].get("steps_per_epoch") or 0
+    when = (
+        "untrained"
+        if step == 0
+        else f"after epoch {round(step / per_epoch)}"
+        if per_epoch
+        else f"after step {step:,}"
+    )
+    return f"{theme.percent(run.read('val/acc', -1))} of the validation images right {when}"
+
+
 class Activations(RunScene):
     """One test image through every layer of a recorded CNN, ending with its prediction."""
 
@@ -164,6 +180,10 @@ class Activations(RunScene):
         self.legend = self.color_bar().next_to(below, DOWN, buff=0.45).set_x(INPUT_X)
         self.diagram = self.network()
         self.add(self.step_counter(step), picture, above, below, self.legend, self.diagram)
+        self.caption(
+            f"One validation image, a “{self.class_name(self.label)}”, goes through the "
+            f"{model_name(self.run)} layer by layer"
+        )
         self.play(FadeIn(head), run_time=0.5)
 
     def class_name(self, label: int) -> str:
@@ -244,7 +264,7 @@ class Activations(RunScene):
             image.scale(min(width / image.width, height / image.height))
         return image.move_to([(PANEL[0] + right) / 2, (PANEL[2] + PANEL[3]) / 2, 0])
 
-    def caption(self, grid: Grid, previous: Grid | None) -> Group:
+    def panel_caption(self, grid: Grid, previous: Grid | None) -> Group:
         info = grid.info
         kind = KIND_WORDS[info.kind]
         if info.kind in VECTOR_KINDS:
@@ -265,16 +285,43 @@ class Activations(RunScene):
         cap = theme.caption(info.name, details, note)
         return cap.move_to([PANEL[0], PANEL[3] + 0.5, 0], aligned_edge=LEFT)
 
+    def subtitle(self, grid: Grid, previous: Grid | None) -> str:
+        """One sentence on the layer shown, with the numbers of its on-screen caption."""
+        info, some = grid.info, ""
+        if grid.shown < grid.count:
+            some = f" (the {grid.shown} strongest shown)"
+        if info.kind == "gap":
+            return (
+                f"{info.name}: global average pooling turns each of the {grid.count:,} maps "
+                "into one number"
+            )
+        if info.kind == "dense":
+            return (
+                f"{info.name}: a fully connected layer of {grid.count:,} neurons{some}, after ReLU"
+            )
+        c, h, w = info.output_shape
+        if info.kind == "pool":
+            before = ""
+            if previous is not None and len(previous.info.output_shape) == 3:
+                ph, pw = previous.info.output_shape[1:]
+                before = f"{ph}×{pw} → "
+            return f"{info.name}: max pooling shrinks each of the {c:,} maps, {before}{h}×{w}"
+        words = f"{info.name}: {c:,} filters, each giving one {h}×{w} map of where it fires{some}"
+        if grid.silent:
+            words += f"; {grid.silent} silent (red frame)"
+        return words
+
     def walk(self) -> tuple[Grid, ImageMobject, Group]:
         """Layer after layer: a cut to each new grid; a pool shrinks its conv's grid."""
         hold = self.settings["hold"]
         grid, shown, cap = None, None, None
         for info in self.layers:
             new = self.grid(info, grid)
-            image, new_cap = self.place(new), self.caption(new, grid)
+            image, new_cap = self.place(new), self.panel_caption(new, grid)
             self.light(info.name)
             self.remove(*(m for m in (cap, shown) if m is not None))
             self.add(new_cap)
+            self.caption(self.subtitle(new, grid))
             if shown is not None and info.kind == "pool" and grid.rows == new.rows:
                 self.add(shown)
                 self.play(FadeTransform(shown, image), run_time=min(0.5, hold / 2))
@@ -321,10 +368,18 @@ class Activations(RunScene):
         self.light(logits[-1] if logits else None)
         self.remove(cap)
         self.add(new_cap)
+        head = f"{logits[-1]} → softmax" if logits else "softmax"
+        self.caption(f"{head}: the network's {len(probs)} class probabilities for this image")
         if grid.info.kind not in VECTOR_KINDS:
             room = SPLIT - 0.4 - PANEL[0]
             factor = min(1.0, room / shown.width)
             centre = [(PANEL[0] + SPLIT - 0.4) / 2, (PANEL[2] + PANEL[3]) / 2, 0]
             self.play(shown.animate.scale(factor).move_to(centre), run_time=0.5)
         self.play(FadeIn(panel), FadeIn(verdict), run_time=0.5)
+        said = (
+            f"It says “{self.class_name(first)}” ({theme.percent(probs[first])}), "
+            f"next “{self.class_name(second)}” ({theme.percent(probs[second])})"
+        )
+        overall = validation_words(self.run)
+        self.caption(f"{said}; overall {overall}" if overall else said)
         self.wait(2 * self.settings["hold"] + 0.6)

@@ -75,6 +75,7 @@ CRISP = 0.8
 """Tiles are upscaled by a whole factor (crisp, even pixels) unless that wastes more than
 a fifth of the room; then by the exact fraction that fills it."""
 UNIT_WORDS = {"conv": "filters", "pool": "channels", "dense": "neurons"}
+UNIT_WORD = {"conv": "filter", "pool": "channel", "dense": "neuron"}
 DEFAULT_UNITS = {1: 18, 2: 12, 3: 9}
 """Units shown per layer by the number of layers: three rows of tiles of about 160 px at 1080p."""
 
@@ -772,14 +773,50 @@ class ActMax(RunScene):
             panels.append(panel)
         clock = Clock(shown_steps([p.recording for p in panels], self.settings["frames"]))
         self.add(*(p.raster for p in panels), *headings, self.unit_key(panels), clock.raster)
-        self.grow(panels, clock, "log-spaced clock")
+        kinds = {info.kind for info in layers}
+        noun = UNIT_WORDS[kinds.pop()] if len(kinds) == 1 else "units"
+        sizes = {len(p.positions) for p in panels}
+        many = f"{sizes.pop()} {noun}" if len(sizes) == 1 else noun
+        many += " each" if len(panels) > 1 else ""
+        where = ", ".join(f"{i.name} ({role(self.run, i)})" for i in layers)
+        self.caption(f"Step 0: random noise for {many} of {where}")
+        dead = sum(int(p.dead.sum()) for p in panels)
+        self.grow(
+            panels,
+            clock,
+            "log-spaced clock",
+            f"Each image is changed to raise its {noun[:-1]}'s activation, the number over it "
+            f"({clock.total:,} steps)" + (f"; {dead} dead (red ✕)" if dead else ""),
+        )
         for panel, heading in zip(panels, headings, strict=True):
             panel.show(panel.best())
             self.set_details(heading, panel.summary(), width)
         self.set_counter(f"best of {clock.total:,} steps", "each unit's best image")
+        self.caption(self.best_words(layers, panels))
         self.wait(self.settings["hold"])
         self.clear()
         self.add(*self.header)
+
+    def best_words(self, layers: list[LayerInfo], panels: list[UnitPanel]) -> str:
+        """The strongest unit shown: its best activation, the step it reached it, and the
+        highest any training image gave it (when the recording has it)."""
+        live = [
+            (panel, info, k)
+            for panel, info in zip(panels, layers, strict=True)
+            for k in range(len(panel.positions))
+            if not panel.dead[k]
+        ]
+        if not live:
+            return "Every unit shown is dead: no input ever makes it fire"
+        panel, info, k = max(live, key=lambda t: t[0].recording.best_values[t[0].positions[t[2]]])
+        recording, p = panel.recording, panel.positions[k]
+        words = (
+            f"Strongest: {UNIT_WORD[info.kind]} {recording.units[p]} of {info.name}, activation "
+            f"{value_text(recording.best_values[p])} at step {int(recording.best_steps[p]):,}"
+        )
+        if panel.data_max is not None:
+            words += f"; its best training image reached {value_text(panel.data_max[k])}"
+        return words
 
     def unit_key(self, panels: list[UnitPanel]) -> Group:
         with_data = any(p.data_max is not None for p in panels)
@@ -792,11 +829,13 @@ class ActMax(RunScene):
             parts.append("red ✕: dead, never activates on any input")
         return self.key(parts)
 
-    def grow(self, panels: list[Panel], clock: Clock, clock_words: str) -> None:
+    def grow(self, panels: list[Panel], clock: Clock, clock_words: str, growing: str) -> None:
         """Every step shown in turn, the same screen time each (the clock is log-spaced); step
         0, the starting noise, a little longer. Each is a still frame: drawn once, encoded
-        as often as its screen time needs."""
+        as often as its screen time needs. ``growing`` is the caption from step 0's end."""
         for n, step in enumerate(int(s) for s in clock.steps):
+            if n == 1:
+                self.caption(growing)
             for panel in panels:
                 panel.show(panel.at(frame_at(panel.recording, step)))
             clock.show(step)
@@ -828,10 +867,24 @@ class ActMax(RunScene):
         )
         clock = Clock(shown_steps([recording], self.settings["frames"]))
         self.add(panel.raster, heading, key, clock.raster)
-        self.grow([panel], clock, "log-spaced clock")
+        self.caption(
+            f"Now the {classes} classes: each image starts as noise and is changed to raise one "
+            f"class's score in {info.name}"
+        )
+        self.grow(
+            [panel],
+            clock,
+            "log-spaced clock",
+            "p is the model's own probability that the image shows its class",
+        )
         probs = recording.probabilities[-1]
-        low = int(np.argmin(probs))
+        low, high = int(np.argmin(probs)), int(np.argmax(probs))
         least = f"{panel.recording.labels[low]!r}, {probability_text(float(probs[low]))}"
+        self.caption(
+            f"After {steps:,} steps the model is surest of “{recording.labels[high]}” "
+            f"({probability_text(float(probs[high]))}), least of “{recording.labels[low]}” "
+            f"({probability_text(float(probs[low]))})"
+        )
         self.set_details(
             heading,
             [f"the {classes} class logits after {steps} steps  ·  least sure: {least}", least],

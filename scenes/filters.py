@@ -211,15 +211,11 @@ class Filters(RunScene):
         )
         images = self.run.read("probe/images", 0)
         label = int(self.run.read("probe/labels", 0)[self.index])
-        classes = self.run.classes
         picture = raster_image(rs.to_rgb(images[self.index]), height=1.7)
         picture.move_to([INPUT_X, 0.9, 0])
         above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.15)
-        below = theme.text(
-            f"true class: {classes[label] if label < len(classes) else label}",
-            theme.LABEL,
-            theme.GOOD,
-        ).next_to(picture, DOWN, buff=0.15)
+        below = theme.text(f"true class: {self.class_name(label)}", theme.LABEL, theme.GOOD)
+        below.next_to(picture, DOWN, buff=0.15)
         legend = ColorBar(
             self.settings["cmap"], low="0", high="max", title="activation map", length=2.2
         )
@@ -233,7 +229,16 @@ class Filters(RunScene):
         self.progress = theme.text(" ", theme.SMALL, theme.MUTED)
         self.progress.next_to(key, DOWN, buff=0.25).align_to(key, LEFT)
         self.add(self.step_counter(step), picture, above, below, legend, key, self.progress)
+        shown = ", ".join(info.name for info in self.layers)
+        self.caption(
+            f"What each filter of {shown} sees in one “{self.class_name(label)}” image, and "
+            "the image it likes best"
+        )
         self.play(FadeIn(head), run_time=0.5)
+
+    def class_name(self, label: int) -> str:
+        classes = self.run.classes
+        return str(classes[label]) if label < len(classes) else str(label)
 
     # -- one page -----------------------------------------------------------------------------
     def page(self, info: LayerInfo, recording: ActmaxRecording, filters: list[int]) -> None:
@@ -243,7 +248,7 @@ class Filters(RunScene):
         position = [recording.units.index(f) for f in filters]
         dead = recording.dead[position]
         labels = self.labels(plan, recording, position, dead)
-        cap = self.caption(info, recording, filters, maps, int(dead.sum()))
+        cap = self.page_caption(info, recording, filters, maps, int(dead.sum()))
         base = self.base(plan, self.map_tiles(maps, plan.side), dead)
         frames = self.shown_frames(recording)
         first = recording.frames[frames[0], position] if frames else recording.best[position]
@@ -252,14 +257,47 @@ class Filters(RunScene):
         raster.move_to([GRID[0], GRID[3], 0], aligned_edge=LEFT + UP)
         self.add(raster, labels, cap)
         total = int(recording.settings.get("steps", recording.steps[-1]))
+        c, h, w = info.output_shape
+        which = (
+            f"filters {filters[0]}–{filters[-1]} of {c}" if len(filters) < c else f"all {c} filters"
+        )
+        self.caption(
+            f"{info.name}, {which}: left each {h}×{w} map on this image, right its image "
+            "growing from noise"
+        )
         for f in frames:
             set_pixels(raster, self.with_images(plan, base, recording.frames[f, position]))
             self.progress.set_text(f"growing: step {int(recording.steps[f])} of {total}")
             self.wait(self.settings["grow"] / len(frames))
         set_pixels(raster, self.with_images(plan, base, recording.best[position]))
         self.progress.set_text(f"best image in {total} steps")
+        self.caption(self.best_words(info, recording, filters, position, dead))
         self.wait(self.settings["hold"])
         self.remove(raster, labels, cap)
+
+    def best_words(
+        self,
+        info: LayerInfo,
+        recording: ActmaxRecording,
+        filters: list[int],
+        position: list[int],
+        dead: np.ndarray,
+    ) -> str:
+        """The page's strongest filter: what its best image reached, when, and what the
+        training images reached (when recorded); how many of the page's filters are dead."""
+        count = int(dead.sum())
+        if count == len(filters):
+            return f"{info.name}: all {count} filters on this page are dead, they never fire"
+        live = [k for k in range(len(filters)) if not dead[k]]
+        k = max(live, key=lambda k: recording.best_values[position[k]])
+        p = position[k]
+        words = (
+            f"Strongest here: filter {filters[k]} of {info.name}, activation "
+            f"{recording.best_values[p]:.3g} at step {int(recording.best_steps[p])}"
+        )
+        if recording.dataset_max is not None:
+            words += f", its best training image reached {recording.dataset_max[p]:.3g}"
+        return words + (f"; {count} dead" if count else "")
 
     def shown_frames(self, recording: ActmaxRecording) -> list[int]:
         """Recorded steps shown while the images grow: none when ``grow=0``, else up to
@@ -319,7 +357,7 @@ class Filters(RunScene):
             labels.add(label.move_to(corner, aligned_edge=LEFT + UP))
         return labels
 
-    def caption(
+    def page_caption(
         self,
         info: LayerInfo,
         recording: ActmaxRecording,

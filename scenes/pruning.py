@@ -276,11 +276,20 @@ class Pruning(RunScene):
         )
         self.scoreboard = self.accuracy_board()
         self.add(self.scoreboard)
+        self.caption(
+            f"{theme.percent(self.report['sparsity'])} of the weights set to zero: validation "
+            f"accuracy {self.accuracy_words()}"
+        )
         self.play(FadeIn(self.head), run_time=0.5)
 
     def accuracy(self, run: Run) -> float:
         """The run's last validation accuracy (a pruned run without fine-tuning: its step 0)."""
         return float(run.read("val/acc", -1))
+
+    def accuracy_words(self) -> str:
+        """'97.8% → 97.5%', as the accuracy board says it."""
+        dense, pruned = (theme.percent(self.accuracy(r)) for r in (self.dense, self.pruned))
+        return f"{dense} → {pruned}"
 
     def accuracy_board(self) -> Group:
         """Top right, all along: both networks' validation accuracy."""
@@ -299,7 +308,7 @@ class Pruning(RunScene):
         ).arrange(DOWN, aligned_edge=RIGHT, buff=0.08)
         return rows.to_corner(UP + RIGHT, buff=theme.MARGIN)
 
-    def caption(self, name: str, details: str, note: str) -> Group:
+    def panel_caption(self, name: str, details: str, note: str) -> Group:
         cap = theme.caption(name, details, note)
         return cap.move_to([-6.75, CAPTION_TOP, 0], aligned_edge=LEFT + UP)
 
@@ -338,20 +347,36 @@ class Pruning(RunScene):
             scope, removed = "one cut-off for all layers", f"|w| < {max(cuts.values()):.3g}"
         else:
             scope, removed = "each layer its own cut-off", "the smallest"
-        cap = self.caption(
+        cap = self.panel_caption(
             "weights",
             f"each layer's histogram, {scope} (yellow)",
             f"red: the weights with {removed}, set to zero  ·  each on its layer's own range",
         )
         self.add(cap, labels, before, self.sparsity_bars(names))
+        share = theme.percent(self.report["sparsity"])
+        if self.report["scope"] == "global":
+            self.caption(
+                f"Each layer's weights: the red ones ({removed}) go to zero, {share} of all"
+            )
+        else:
+            self.caption(
+                f"Each layer's weights: the smallest {share} of each layer, in red, go to zero"
+            )
         self.wait(2.0)
         self.remove(cap)
         self.add(
-            self.caption(
+            self.panel_caption(
                 "weights",
                 "after pruning: the removed weights are exactly 0 (not drawn)",
                 "blue: the weights kept  ·  faint red: the ones removed",
             )
+        )
+        per_layer = {n: float(self.report["per_layer"].get(n, 0.0)) for n in names}
+        most = max(per_layer, key=per_layer.__getitem__)
+        counts = (thousands(self.report[k]) for k in ("nonzero_before", "nonzero_after"))
+        self.caption(
+            f"Non-zero parameters {' → '.join(counts)}; "
+            f"{most} lost the most: {theme.percent(per_layer[most])} of its weights"
         )
         self.play(FadeIn(after), run_time=0.6)
         self.wait(1.8)
@@ -487,6 +512,12 @@ class Pruning(RunScene):
                 self.difference_legend(trio.diff_max),
             ]
             self.add(*shown)
+            c, h, w = trio.info.output_shape
+            lead = "Same image, dense vs pruned: " if k == 0 else ""
+            self.caption(
+                f"{lead}{trio.info.name} ({c} channels of {h}×{w}) changed by "
+                f"{theme.percent(trio.change)}"
+            )
             self.wait(self.settings["hold"])
         self.wait(0.4)
         self.clear_part()
@@ -502,7 +533,7 @@ class Pruning(RunScene):
             which = f"the same {shown} channels as {previous.info.name}"
         else:
             which = f"the {shown} channels most active in the dense network"
-        return self.caption(
+        return self.panel_caption(
             trio.info.name,
             f"{kind}  ·  {c} channels of {h}×{w}  ·  changed by {theme.percent(trio.change)}",
             f"{which}  ·  {scale} for both networks",
@@ -541,7 +572,7 @@ class Pruning(RunScene):
         name = self.class_name(self.label)
         below = theme.text(f"true class: {name}", theme.LABEL, theme.GOOD)
         below.next_to(picture, DOWN, buff=0.2)
-        cap = self.caption(
+        cap = self.panel_caption(
             "outcome",
             "the same image through both networks",
             "accuracy: each run's own record on the validation set",
@@ -556,6 +587,14 @@ class Pruning(RunScene):
         ).next_to(columns, DOWN, buff=0.3)
         summary.set_x(-6.75 + summary.width / 2)
         shown = Group(columns, picture, below, cap, summary)
+        said = []
+        for word, run in (("dense", self.dense), ("pruned", self.pruned)):
+            probs = run.read("probe/probs", -1)[self.index]
+            top = int(np.argmax(probs))
+            said.append(f"{word} says “{self.class_name(top)}” ({theme.percent(probs[top])})")
+        self.caption(
+            f"On this “{name}”: {', '.join(said)}; validation accuracy {self.accuracy_words()}"
+        )
         self.play(FadeIn(shown), run_time=0.5)
         self.wait(2.5)
 

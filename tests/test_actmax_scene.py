@@ -189,7 +189,28 @@ def test_dead_units_are_crossed_out_not_shown_as_noise(dead_run, resolution):
 
 
 # -- real renders -----------------------------------------------------------------------------
-def render(run: Path, options: str, tmp_path: Path, monkeypatch) -> np.ndarray:
+def read_captions(video: Path, seconds: float) -> str:
+    """The subtitles written beside ``video``, checked: they parse, follow one another, and
+    cover nearly all of its ``seconds``, each one short sentence. Returns their text."""
+    import srt
+
+    path = video.with_suffix(".srt")
+    assert path.exists(), f"no captions beside {video.name}"
+    captions = list(srt.parse(path.read_text(encoding="utf-8")))
+    assert captions
+    times = [(c.start.total_seconds(), c.end.total_seconds()) for c in captions]
+    assert all(end >= start for start, end in times)
+    starts = [start for start, _ in times]
+    assert starts == sorted(starts)
+    assert all(end <= after + 1e-3 for (_, end), after in zip(times[:-1], starts[1:], strict=True))
+    assert times[0][0] <= 0.05 and times[-1][1] <= seconds + 0.25
+    assert sum(end - start for start, end in times) >= 0.9 * seconds
+    assert all(0 < len(c.content) <= 120 and "\n" not in c.content for c in captions)
+    return "\n".join(c.content for c in captions)
+
+
+def render(run: Path, options: str, tmp_path: Path, monkeypatch) -> tuple[np.ndarray, str]:
+    """The video's frames and its captions' text (see ``read_captions``)."""
     import av
 
     from engine.cli.render import render_scene
@@ -204,7 +225,7 @@ def render(run: Path, options: str, tmp_path: Path, monkeypatch) -> np.ndarray:
     assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
     assert len(frames) == pytest.approx(seconds * FPS, abs=2)
     assert all(frame.std() > 10 for frame in frames)  # nothing blank
-    return frames
+    return frames, read_captions(video, seconds)
 
 
 def changes(frames: np.ndarray) -> int:
@@ -218,10 +239,24 @@ def test_the_scene_records_on_the_spot_and_shows_the_recording(dead_run, tmp_pat
     from engine.actmax import load_actmax, recorded_layers
     from engine.cli.render import manim_config
 
-    frames = render(dead_run, OPTIONS, tmp_path, monkeypatch)
+    frames, captions = render(dead_run, OPTIONS, tmp_path, monkeypatch)
     run = Run(dead_run)
     assert set(recorded_layers(run)) == {"conv1", "conv2", "fc"}
     recording = load_actmax(run, "conv1")
+    units = int(OPTIONS.split("units=")[1].split()[0])
+    assert f"Step 0: random noise for {units} filters each of conv1 (" in captions
+    shown = [(layer, load_actmax(run, layer)) for layer in ("conv1", "conv2")]
+    live = [(r.best_values[u], layer, r, u) for layer, r in shown for u in range(units)]
+    value, layer, best, u = max((t for t in live if not t[2].dead[t[3]]), key=lambda t: t[0])
+    assert (  # the strongest live unit shown, in the tiles' own number format
+        f"filter {u} of {layer}, activation {actmax.value_text(value)} at step "
+        f"{int(best.best_steps[u]):,}; its best training image reached "
+        f"{actmax.value_text(best.dataset_max[u])}"
+    ) in captions
+    classes = load_actmax(run, "fc")
+    top = int(np.argmax(classes.probabilities[-1]))
+    sure = actmax.probability_text(float(classes.probabilities[-1, top]))
+    assert f"surest of “{classes.labels[top]}” ({sure})" in captions
     count = len(recording.steps)  # both parts: a longer first frame, one per step, a hold
     seconds = 2 * (0.25 + 0.2 * (count - 1) + 0.75)
     assert len(frames) == pytest.approx(seconds * FPS, abs=3)

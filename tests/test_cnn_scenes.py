@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from engine.errors import NnreelError, RunError
-from engine.scenekit import RUN_ENV, SET_ENV, pick_image
+from engine.scenekit import RUN_ENV, SET_ENV, pick_image, theme
 from engine.store import Run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -228,7 +228,32 @@ def test_a_partial_actmax_recording_says_how_to_complete_it(small_run, tmp_path)
 
 
 # -- renders ----------------------------------------------------------------------------------
-def render(name: str, run: Path, options: str, tmp_path: Path, monkeypatch) -> np.ndarray:
+def read_captions(video: Path, seconds: float) -> str:
+    """The subtitles written beside ``video``, checked: they parse, follow one another, and
+    cover nearly all of its ``seconds``, each one short sentence. Returns their text."""
+    import srt
+
+    path = video.with_suffix(".srt")
+    assert path.exists(), f"no captions beside {video.name}"
+    captions = list(srt.parse(path.read_text(encoding="utf-8")))
+    assert captions
+    times = [(c.start.total_seconds(), c.end.total_seconds()) for c in captions]
+    assert all(end >= start for start, end in times)
+    starts = [start for start, _ in times]
+    assert starts == sorted(starts)
+    assert all(
+        end <= after + 1e-3 for (_, end), after in zip(times[:-1], starts[1:], strict=True)
+    )  # no overlap
+    assert times[0][0] <= 0.05 and times[-1][1] <= seconds + 0.25
+    assert sum(end - start for start, end in times) >= 0.9 * seconds
+    assert all(0 < len(c.content) <= 120 and "\n" not in c.content for c in captions)
+    return "\n".join(c.content for c in captions)
+
+
+def render(
+    name: str, run: Path, options: str, tmp_path: Path, monkeypatch
+) -> tuple[np.ndarray, str]:
+    """The video's frames and its captions' text (see ``read_captions``)."""
     import av
 
     from engine.cli.render import render_scene
@@ -243,7 +268,7 @@ def render(name: str, run: Path, options: str, tmp_path: Path, monkeypatch) -> n
     assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
     assert len(frames) == pytest.approx(seconds * FPS, abs=2)
     assert all(frame.std() > 10 for frame in frames[3:])  # nothing blank after the fade-in
-    return frames
+    return frames, read_captions(video, seconds)
 
 
 def changes(frames: np.ndarray) -> int:
@@ -254,29 +279,49 @@ def changes(frames: np.ndarray) -> int:
 
 @pytest.mark.render
 def test_activations_of_the_cifar_network_render(cifar_run, tmp_path, monkeypatch):
-    frames = render("activations", cifar_run, "hold=0.2", tmp_path, monkeypatch)
+    frames, captions = render("activations", cifar_run, "hold=0.2", tmp_path, monkeypatch)
     assert 20 <= len(frames) <= 40
     assert changes(frames) >= 13  # one cut per layer, the probabilities, the end
+    run = Run(cifar_run)
+    c, h, w = run.layer("conv3").output_shape
+    assert f"conv3: {c:,} filters, each giving one {h}×{w} map" in captions
+    probs = run.read("probe/probs", -1)[pick_image(run, None)]
+    assert f"({theme.percent(probs.max())})" in captions  # the prediction
+    assert f"{theme.percent(run.read('val/acc', -1))} of the validation images" in captions
 
 
 @pytest.mark.render
 def test_pruning_renders_and_prunes_on_the_spot(small_run, tmp_path, monkeypatch):
-    frames = render("pruning", small_run, "hold=0.2 sparsity=0.7", tmp_path, monkeypatch)
-    assert (small_run.with_name("tiny-small-pruned70") / "manifest.json").exists()
+    frames, captions = render("pruning", small_run, "hold=0.2 sparsity=0.7", tmp_path, monkeypatch)
+    pruned = small_run.with_name("tiny-small-pruned70")
+    assert (pruned / "manifest.json").exists()
     assert 40 <= len(frames) <= 60
     assert changes(frames) >= 6  # the weights, after pruning, each layer, the outcome
+    accuracy = (theme.percent(Run(r).read("val/acc", -1)) for r in (small_run, pruned))
+    assert f"validation accuracy {' → '.join(accuracy)}" in captions
+    report = Run(pruned).manifest["parent"]["pruning"]
+    assert f"{theme.percent(report['sparsity'])} of the weights set to zero" in captions
+    c, h, w = Run(small_run).layer("conv2").output_shape
+    assert f"conv2 ({c} channels of {h}×{w}) changed by " in captions
 
 
 @pytest.mark.render
 def test_filters_record_their_images_on_the_spot_and_render(small_run, tmp_path, monkeypatch):
     options = "steps=8 per_page=32 grow=0.4 hold=0.3"
-    frames = render("filters", small_run, options, tmp_path, monkeypatch)
+    frames, captions = render("filters", small_run, options, tmp_path, monkeypatch)
     run = Run(small_run)
-    from engine.actmax import recorded_layers
+    from engine.actmax import load_actmax, recorded_layers
 
     assert recorded_layers(run) == ["conv1", "conv2"]
     assert 20 <= len(frames) <= 40  # three pages: conv1 0-31, 32-63, conv2
     assert changes(frames) >= 6  # images growing on each page, and the page turns
+    c, h, w = run.layer("conv1").output_shape
+    assert f"conv1, filters 0–31 of {c}: left each {h}×{w} map" in captions
+    recording = load_actmax(run, "conv2")  # one page: the strongest of all its live filters
+    best = np.where(recording.dead, -np.inf, recording.best_values)
+    k = int(np.argmax(best))
+    strongest = f"filter {recording.units[k]} of conv2, activation {best[k]:.3g} at step "
+    assert strongest + str(int(recording.best_steps[k])) in captions
 
 
 def test_a_missing_dataset_reaches_the_user_as_one_message(tmp_path, monkeypatch, capsys):
