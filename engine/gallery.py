@@ -26,10 +26,17 @@ class GalleryItem:
     fps: float
 
 
+CHAINED = {"mlp": "fitting, neurons and weights back to back"}
+"""Scenes that only chain others: their parts are in the gallery already, and a GIF of the
+whole (over a minute) cannot stay under the size limit."""
+
+
 def all_scenes() -> list[str]:
+    """Every scene in ``scenes/`` but those that chain others."""
     from engine.cli.render import scenes_dir
 
-    return sorted(p.stem for p in scenes_dir().glob("*.py") if not p.name.startswith("_"))
+    stems = (p.stem for p in scenes_dir().glob("*.py") if not p.name.startswith("_"))
+    return sorted(stem for stem in stems if stem not in CHAINED)
 
 
 def fit_gif(video: Path, target: Path, attempts: tuple[tuple[int, float], ...], limit: int):
@@ -61,7 +68,11 @@ def make_gallery(
 
     renders = scenes_dir().parent / "renders"
     folder = folder or renders / "gallery"
-    jobs = [RenderJob(scene, None, quality, resolution, fps) for scene in scenes or all_scenes()]
+    if not scenes:
+        scenes = all_scenes()
+        for scene, parts in CHAINED.items():
+            console.print(f"[dim]{scene}: not in the gallery ({parts}).[/]")
+    jobs = [RenderJob(scene, None, quality, resolution, fps) for scene in scenes]
     videos = render_jobs(jobs, renders, workers)
     items = []
     for job in jobs:

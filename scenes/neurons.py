@@ -52,7 +52,7 @@ OPTIONS: dict[str, Option] = {
 ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "elu": "ELU"}
 MAX_MAPS = 16
 """Neurons shown per layer (the network diagram's sample when a layer is wider)."""
-GRAPH_CENTRE, GRAPH_SIZE = (-4.95, 0.1, 0.0), (3.1, 3.8)
+GRAPH_CENTRE, GRAPH_SIZE = (-4.95, 0.35, 0.0), (3.1, 3.5)
 BLOCKS_LEFT, BLOCKS_RIGHT = -2.75, 6.76
 BLOCKS_TOP, BLOCKS_BOTTOM = 1.8, -1.9
 
