@@ -194,6 +194,38 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return torch.load(folder / MODEL_FILE, weights_only=True)
 
 
+class Killed(BaseException):
+    """Stands for a kill: nothing in the trainer catches it."""
+
+
+def test_a_kill_right_after_a_checkpoint_is_saved_loses_no_recorded_step(tmp_path, monkeypatch):
+    """The checkpoint file is replaced before the manifest names it: a kill in between must
+    not leave streams that stop before the checkpoint's step (the resume would skip steps)."""
+    from engine.training import checkpoint
+
+    config = ring_config(epochs=2)
+    config.checkpoint_every = 50
+    train(config, tmp_path / "straight", quiet=True)
+
+    save = checkpoint.save_atomic
+
+    def save_then_die(obj, path):
+        save(obj, path)
+        if isinstance(obj, dict) and obj.get("step") == 100:
+            raise Killed
+
+    monkeypatch.setattr(checkpoint, "save_atomic", save_then_die)
+    with pytest.raises(Killed):
+        train(config, tmp_path / "killed", quiet=True)
+    monkeypatch.setattr(checkpoint, "save_atomic", save)
+    assert Run(tmp_path / "killed").steps("train/loss")[-1] >= 100
+    resume(tmp_path / "killed", quiet=True)
+    for name in ("train/loss", "val/acc", "plane/prob"):
+        np.testing.assert_array_equal(
+            Run(tmp_path / "killed").read(name), Run(tmp_path / "straight").read(name)
+        )
+
+
 def test_kill_9_leaves_a_readable_run_that_resumes_to_the_same_weights(tmp_path):
     folder = tmp_path / "killed"
     process = _train_in_subprocess(folder, "--epochs", "60")

@@ -383,10 +383,13 @@ class Trainer:
         epoch = step // self.steps_per_epoch if epoch is None else epoch
         if self.recorder:
             self.recorder.flush(step=step, epoch=epoch)
+        # The streams up to ``step`` are committed before the checkpoint that resumes after
+        # them replaces the old one: killed in between, the run resumes from either intact.
+        self.writer.commit(durable=True, step=step, epoch=epoch)
         state = checkpoint.capture(self.model, self.optimizer, self.scheduler, step, epoch)
         checkpoint.save_atomic(state, self.folder / CHECKPOINT_FILE)
         self.writer.manifest["checkpoint"] = {"file": CHECKPOINT_FILE, "step": step}
-        self.writer.commit(durable=True, step=step, epoch=epoch)
+        self.writer.commit(step=step, epoch=epoch)
 
     def _finish_interrupted(self, step: int | None) -> None:
         if not self.cluster.main or self.writer is None:
