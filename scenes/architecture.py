@@ -281,10 +281,8 @@ class Architecture(RunScene):
         self.footer = theme.text(key, theme.LABEL, theme.MUTED).to_edge(DOWN, buff=theme.MARGIN)
         self.add(head, self.counter, self.footer)
         listed = " and ".join([", ".join(counts[:-1]), counts[-1]] if len(counts) > 1 else counts)
-        drawing = "box height is map size, thickness channels" if self.maps else "edges are weights"
         self.caption(
-            f"The {model_name(self.run)} of run {self.run.name}: {params:,} parameters in "
-            f"{listed} layers plus the output ({drawing})."
+            f"The {model_name(self.run)}: {params:,} parameters in {listed} layers plus the output."
         )
 
     def build_diagram(self) -> None:
@@ -372,8 +370,8 @@ class Architecture(RunScene):
             self.swap_caption(theme.text(words, theme.LABEL, theme.TEXT))
             sizes = " → ".join(str(len(units)) for _, units in self.columns[1:])
             self.caption(
-                f"The held-out point ({x:.2f}, {y:.2f}), class {cls}, through the layers "
-                f"({sizes} neurons): each neuron takes the colour of its real activation."
+                f"The held-out point ({x:.2f}, {y:.2f}), a {cls}, through {sizes} neurons "
+                "coloured by their real activations."
             )
             circles, units = self.columns[0]
             light_neurons(circles, units, forward.point)
@@ -390,8 +388,8 @@ class Architecture(RunScene):
         words += f"layer's {shown}"
         self.swap_caption(theme.text(words, theme.LABEL, theme.TEXT))
         self.caption(
-            f"A forward pass of probe image {forward.index}, a '{cls}', through the trained "
-            f"network; the thumbnails show each layer's {shown}."
+            f"Probe image {forward.index}, a '{cls}', through the trained network; "
+            f"thumbnails: each layer's {shown}."
         )
         self.play(
             FadeIn(picture),

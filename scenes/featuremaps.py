@@ -55,6 +55,9 @@ from engine.store import LayerInfo, Run
 
 VECTOR_KINDS = ("dense", "gap")
 
+FIRST_MAPS_ALONE = 0.9
+"""Seconds the first layer's maps show under the opening caption, before the block's own."""
+
 # Layout, in frame units (the frame is about 14.2 × 8).
 BOX = (-3.9, 6.76, -2.35, 1.95)
 """Left, right, bottom, top of the main panel."""
@@ -163,11 +166,10 @@ class FeatureMaps(RunScene):
         self.legend = self.color_bar("map")
         self.strip = self.network_strip()
         self.add(self.counter, picture, above, below, self.strip, self.legend)
-        intro = (
-            f"A {model_name(self.run)}, {trained_words(self.run)}, "
-            f"on one validation image of a '{name}'."
+        self.caption(
+            f"One validation image of a '{name}' through the {model_name(self.run)}, "
+            f"{trained_words(self.run)}."
         )
-        self.caption(f"{intro} {self.block_words(0)}")
         self.play(FadeIn(head), run_time=0.6)
 
     def color_bar(self, unit: str) -> ColorBar:
@@ -305,7 +307,9 @@ class FeatureMaps(RunScene):
             new = self.stage(info, stage)
             image = self.fit(new, (stage, shown) if stage else None)
             cap = self.stage_caption(new, stage)
-            if info.kind == "conv" and stage is not None and stage.info.kind == "pool":
+            if stage is None:  # the intro stays while the first maps appear
+                self.caption(self.block_words(0), delay=FIRST_MAPS_ALONE)
+            elif info.kind == "conv" and stage.info.kind == "pool":
                 self.caption(self.block_words(self.layers.index(info)))
             self.highlight({info.name})
             self.swap(caption, cap)
@@ -416,7 +420,7 @@ class FeatureMaps(RunScene):
         when = " · ".join(filter(None, self.counter.describe(step)))
         sure = theme.percent(probs[self.label])
         return (
-            f"Over training ({when}): the same image's maps in {', '.join(evolve)}; "
+            f"{when[0].upper()}{when[1:]}: {', '.join(evolve)} on the same image; "
             f"p('{self.class_name(self.label)}') = {sure}."
         )
 

@@ -106,8 +106,8 @@ class Gradients(RunScene):
         heat = self.heat_map(per_epoch)
         first, last = int(self.steps[0]), int(self.steps[-1])
         self.caption(
-            f"How much each of the {len(self.layers)} weight layers of the {model_name(self.run)} "
-            f"is pushed per step: mean |∂loss/∂w|, log scale, steps {first:,} to {last:,}."
+            f"Mean |∂loss/∂w| of each of the {len(self.layers)} weight layers, step {first:,} "
+            f"to {last:,}, on a log scale."
         )
         self.unfold(bars, heat)
         self.caption(spread_words(self.values, self.layers))

@@ -196,15 +196,15 @@ class Kernels(RunScene):
         self.add_header()
         first_k, last_k = self.kernels[0], self.kernels[-1]
         self.caption(
-            f"Every kernel of {len(self.kernels)} conv layers of the {model_name(self.run)}, "
-            f"from {first_k.name} ({kernel_shape(first_k)}) to {last_k.name} "
-            f"({kernel_shape(last_k)}): blue below zero, red above, from initialisation on."
+            f"Every kernel of {len(self.kernels)} conv layers, {first_k.name} "
+            f"({kernel_shape(first_k)}) to {last_k.name} ({kernel_shape(last_k)}); blue < 0 < red."
         )
         sheet, labels = self.strips()
-        moved = ", ".join(f"{k.name} {theme.percent(k.moved)}" for k in self.kernels)
+        moved = [f"{k.name} {theme.percent(k.moved)}" for k in self.kernels]
+        if len(moved) > 4:
+            moved = [*moved[:2], f"… {moved[-1]}"]
         self.caption(
-            f"Training from step {int(self.steps[0]):,} to {int(self.steps[-1]):,} on a log "
-            f"clock. How far each layer moved from its start: {moved}.",
+            f"How far training moved each layer from its start: {', '.join(moved)}.",
             delay=max(self.settings["seconds"], 0.5) / 3,
         )
         self.evolve(sheet)

@@ -164,9 +164,8 @@ class Summary(RunScene):
         cells, bars, stripes = self.build_table()
         shape = theme.shape_text(self.run.model["input_shape"])
         self.caption(
-            f"The {model_name(self.run)} layer by layer, as torchinfo counts it for one {shape} "
-            f"input: {self.total_params:,} parameters and {human(self.total_macs)} "
-            "multiply-accumulates in all."
+            f"Per layer, by torchinfo, for one {shape} input: {self.total_params:,} parameters "
+            f"and {human(self.total_macs)} multiply-accumulates in all."
         )
         self.reveal(cells, bars, stripes)
         self.highlight(cells, bars, stripes)
@@ -309,7 +308,8 @@ class Summary(RunScene):
         note = self.heavy_note(by_params, by_macs)
         if note is not None:
             params, macs = self.heavy_words(by_params, by_macs)
-            self.caption(f"The heaviest: {params}; {macs}.")
+            self.caption(f"The heaviest: {params}.")
+            self.caption(f"The heaviest: {macs}.", delay=1.2)
             self.play(FadeIn(note), run_time=0.4)
 
     def heavy_words(self, by_params: list[int], by_macs: list[int]) -> tuple[str, str]:

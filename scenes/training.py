@@ -103,8 +103,12 @@ class Training(RunScene):
         self.caption_epochs(max(self.settings["seconds"], 0.5))
         self.unfold([*loss_curves, *acc_curves], [*loss_dots, *acc_dots])
         main, detail = self.final_words()
-        words = f"{main}; {detail}.".replace("  ·  ", "; ").replace(":  ", ": ")
-        self.caption(words[0].upper() + words[1:])
+        words = main.replace("  ·  ", ", ").replace(":  ", ": ").replace("validation loss", "loss")
+        val_acc = self.accuracy_values[1]
+        best = int(np.argmax(val_acc))
+        if best != len(val_acc) - 1:
+            words += f"; best {val_acc[best]:.1f}% at epoch {format_tick(self.val_epochs[best])}"
+        self.caption(f"{words[0].upper()}{words[1:]}.")
         self.play(FadeIn(self.final_figures(main, detail)), run_time=0.6)
         self.wait(2.5)
 
@@ -213,13 +217,13 @@ class Training(RunScene):
         loss = self.run.read("val/loss").astype(np.float64)
         epochs = self.val_epochs
         intro = (
-            f"Training the {model_name(self.run)} on {dataset_name(self.run)}: "
+            f"Training on {dataset_name(self.run)}: "
             f"{format_tick(self.epochs[-1])} epochs of {self.per_epoch:,} steps, batch "
             f"{h.get('batch_size', '?')}, {str(h.get('optimizer', '?')).upper()} "
             f"at lr {h.get('lr', '?')}."
         )
         if len(epochs) and epochs[0] == 0:
-            intro += f" Untrained: validation accuracy {acc[0]:.1f}%."
+            intro += f" Untrained, {acc[0]:.1f}% are right."
         self.caption(intro)
         end, said = float(self.epochs[-1]), 0.0
         for i, (epoch, value) in enumerate(zip(epochs, acc, strict=True)):

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from captions import read_captions
 
 from engine.errors import NnreelError, RunError, UnknownNameError
 from engine.scenekit import RUN_ENV, SET_ENV
@@ -189,26 +190,6 @@ def test_dead_units_are_crossed_out_not_shown_as_noise(dead_run, resolution):
 
 
 # -- real renders -----------------------------------------------------------------------------
-def read_captions(video: Path, seconds: float) -> str:
-    """The subtitles written beside ``video``, checked: they parse, follow one another, and
-    cover nearly all of its ``seconds``, each one short sentence. Returns their text."""
-    import srt
-
-    path = video.with_suffix(".srt")
-    assert path.exists(), f"no captions beside {video.name}"
-    captions = list(srt.parse(path.read_text(encoding="utf-8")))
-    assert captions
-    times = [(c.start.total_seconds(), c.end.total_seconds()) for c in captions]
-    assert all(end >= start for start, end in times)
-    starts = [start for start, _ in times]
-    assert starts == sorted(starts)
-    assert all(end <= after + 1e-3 for (_, end), after in zip(times[:-1], starts[1:], strict=True))
-    assert times[0][0] <= 0.05 and times[-1][1] <= seconds + 0.25
-    assert sum(end - start for start, end in times) >= 0.9 * seconds
-    assert all(0 < len(c.content) <= 120 and "\n" not in c.content for c in captions)
-    return "\n".join(c.content for c in captions)
-
-
 def render(run: Path, options: str, tmp_path: Path, monkeypatch) -> tuple[np.ndarray, str]:
     """The video's frames and its captions' text (see ``read_captions``)."""
     import av
@@ -225,7 +206,7 @@ def render(run: Path, options: str, tmp_path: Path, monkeypatch) -> tuple[np.nda
     assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
     assert len(frames) == pytest.approx(seconds * FPS, abs=2)
     assert all(frame.std() > 10 for frame in frames)  # nothing blank
-    return frames, read_captions(video, seconds)
+    return frames, "\n".join(read_captions(video, seconds))
 
 
 def changes(frames: np.ndarray) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from captions import read_captions
 
 from engine.errors import NnreelError, RunError
 from engine.scenekit import RUN_ENV, SET_ENV, pick_image, theme
@@ -228,28 +229,6 @@ def test_a_partial_actmax_recording_says_how_to_complete_it(small_run, tmp_path)
 
 
 # -- renders ----------------------------------------------------------------------------------
-def read_captions(video: Path, seconds: float) -> str:
-    """The subtitles written beside ``video``, checked: they parse, follow one another, and
-    cover nearly all of its ``seconds``, each one short sentence. Returns their text."""
-    import srt
-
-    path = video.with_suffix(".srt")
-    assert path.exists(), f"no captions beside {video.name}"
-    captions = list(srt.parse(path.read_text(encoding="utf-8")))
-    assert captions
-    times = [(c.start.total_seconds(), c.end.total_seconds()) for c in captions]
-    assert all(end >= start for start, end in times)
-    starts = [start for start, _ in times]
-    assert starts == sorted(starts)
-    assert all(
-        end <= after + 1e-3 for (_, end), after in zip(times[:-1], starts[1:], strict=True)
-    )  # no overlap
-    assert times[0][0] <= 0.05 and times[-1][1] <= seconds + 0.25
-    assert sum(end - start for start, end in times) >= 0.9 * seconds
-    assert all(0 < len(c.content) <= 120 and "\n" not in c.content for c in captions)
-    return "\n".join(c.content for c in captions)
-
-
 def render(
     name: str, run: Path, options: str, tmp_path: Path, monkeypatch
 ) -> tuple[np.ndarray, str]:
@@ -268,7 +247,7 @@ def render(
     assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
     assert len(frames) == pytest.approx(seconds * FPS, abs=2)
     assert all(frame.std() > 10 for frame in frames[3:])  # nothing blank after the fade-in
-    return frames, read_captions(video, seconds)
+    return frames, "\n".join(read_captions(video, seconds))
 
 
 def changes(frames: np.ndarray) -> int:

@@ -3,12 +3,12 @@ from a recorded run, and real renders checked frame by frame with PyAV."""
 
 from __future__ import annotations
 
-import itertools
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from captions import read_captions
 from manim import LEFT, UP
 
 from engine.errors import NnreelError, RunError
@@ -219,25 +219,7 @@ def render(
     times, frames = decode(video)
     assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
     assert len(frames) == pytest.approx(times[-1] * FPS, abs=2)
-    return times, frames, captions(video, times[-1] + 1 / FPS)
-
-
-def captions(video: Path, duration: float) -> str:
-    """The subtitles beside ``video``: they parse, follow one another without overlapping,
-    say something short, and cover nearly all of its ``duration``. Returns their text."""
-    import srt
-
-    subtitles = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
-    assert len(subtitles) >= 2
-    spans = [(c.start.total_seconds(), c.end.total_seconds()) for c in subtitles]
-    assert all(start < end for start, end in spans)
-    starts = [start for start, _ in spans]
-    assert starts == sorted(starts)
-    assert all(a[1] <= b[0] + 1e-3 for a, b in itertools.pairwise(spans))  # none overlap
-    assert spans[0][0] < 0.1 and spans[-1][1] == pytest.approx(duration, abs=0.25)
-    assert sum(end - start for start, end in spans) >= 0.95 * duration
-    assert all(0 < len(c.content) <= 120 and "\n" not in c.content for c in subtitles)
-    return "\n".join(c.content for c in subtitles)
+    return times, frames, "\n".join(read_captions(video, times[-1] + 1 / FPS, coverage=0.95))
 
 
 def held_out_accuracy(run) -> str:

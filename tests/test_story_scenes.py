@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from captions import read_captions
 
 from engine.errors import RunError
 from engine.scenekit import RUN_ENV, SET_ENV
@@ -240,20 +241,8 @@ def render(name: str, run: Path, options: str, tmp_path: Path, monkeypatch) -> n
         frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
     captions = read_captions(video, len(frames) / FPS)
-    assert expected_words(name, Run(run)) in " ".join(c.content for c in captions)
+    assert expected_words(name, Run(run)) in " ".join(captions)
     return frames
-
-
-def read_captions(video: Path, duration: float) -> list:
-    """The subtitles written beside ``video``: valid SRT, in order, covering the video."""
-    import srt
-
-    captions = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
-    starts = [c.start.total_seconds() for c in captions]
-    ends = [c.end.total_seconds() for c in captions]
-    assert starts == sorted(starts) and all(e > s for s, e in zip(starts, ends, strict=True))
-    assert starts[0] < 1 and ends[-1] >= duration - 1
-    return captions
 
 
 def expected_words(scene: str, run: Run) -> str:

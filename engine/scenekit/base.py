@@ -178,15 +178,13 @@ def model_name(run: Run) -> str:
 
 
 def trained_words(run: Run) -> str:
-    """How far a run was trained, for captions: 'trained 2 epochs (186 steps) to 97.8%
-    validation accuracy' (the accuracy when the run evaluated one)."""
+    """How far a run was trained, for captions: 'trained 2 epochs to 97.8% validation
+    accuracy' (the accuracy when the run evaluated one)."""
     progress = run.manifest["progress"]
     step, epoch = int(progress.get("step", 0)), int(progress.get("epoch", 0))
     if step == 0:
         return "untrained"
-    epochs = (
-        f"{epoch} epoch{'s' if epoch != 1 else ''} ({step:,} steps)" if epoch else f"{step:,} steps"
-    )
+    epochs = f"{epoch} epoch{'s' if epoch != 1 else ''}" if epoch else f"{step:,} steps"
     words = f"trained {epochs}"
     if run.has("val/acc") and len(run.steps("val/acc")):
         words += f" to {theme.percent(run.read('val/acc', -1))} validation accuracy"
