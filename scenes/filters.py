@@ -267,10 +267,10 @@ class Filters(RunScene):
         )
         for f in frames:
             set_pixels(raster, self.with_images(plan, base, recording.frames[f, position]))
-            self.progress.set_text(f"growing: step {int(recording.steps[f])} of {total}")
+            self.progress.set_text(f"growing: {int(recording.steps[f])}/{total} steps")
             self.wait(self.settings["grow"] / len(frames))
         set_pixels(raster, self.with_images(plan, base, recording.best[position]))
-        self.progress.set_text(f"best image in {total} steps")
+        self.progress.set_text(f"best in {total} steps")
         self.caption(self.best_words(info, recording, filters, position, dead))
         self.wait(self.settings["hold"])
         self.remove(raster, labels, cap)

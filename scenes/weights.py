@@ -51,6 +51,7 @@ OPTIONS: dict[str, Option] = {
 }
 GRAPH_CENTRE, GRAPH_SIZE = (-5.0, 0.2, 0.0), (3.2, 3.7)
 ROWS_LEFT, ROWS_RIGHT, ROWS_TOP, ROWS_BOTTOM = -3.05, 6.76, 2.45, -2.8
+TEXT_OVERHANG = 0.3
 TILE_PIXELS = 120
 INTRO = 0.5
 """Seconds on the network alone, its output neuron lit, before the first row appears."""
@@ -279,7 +280,8 @@ def build_rows(mesh: int, shown: list[int]) -> list[Row]:
         top = ROWS_TOP - k * pitch
         image = blank(grid).move_to([ROWS_LEFT, top - 0.3, 0], aligned_edge=UP + LEFT)
         sum_image = blank(total).next_to(image, RIGHT, buff=gap)
-        text = fitting.TextLayer(ROWS_LEFT, top, ROWS_RIGHT - ROWS_LEFT, pitch)
+        # The labels under the sum tile may stand out past the rows' right edge.
+        text = fitting.TextLayer(ROWS_LEFT, top, ROWS_RIGHT - ROWS_LEFT + TEXT_OVERHANG, pitch)
         centre, side = grid.locate(image, 0)
         frame = Rectangle(
             width=side + 0.08, height=side + 0.08, stroke_color=theme.ACCENT, stroke_width=4
