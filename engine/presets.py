@@ -53,6 +53,7 @@ PRESETS: dict[str, Preset] = {
             batch_size=32,
             lr=0.02,
             momentum=0.9,
+            checkpoint_every=1000,  # its steps take under a millisecond: 200 would be 24 saves
             record=RecordConfig(snapshots="log:150", weights="log:150", mesh=96),
         ),
     ),

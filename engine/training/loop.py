@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import signal
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,10 @@ OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine")
 EVAL_BATCH = 512
 SMALL_MODEL_MACS = 5e6
+EPOCH_CHECKPOINT_SECONDS = 10.0
+"""An epoch's end saves a checkpoint when the last one is at least this old: a tiny model's
+40 ms epochs would otherwise spend much of their time on checkpoints (``checkpoint_every``
+steps still save one each)."""
 
 
 @dataclass
@@ -92,6 +97,7 @@ class StopRequest:
 class Trainer:
     def __init__(self, config: TrainConfig, folder: Path, quiet: bool = False):
         self.config, self.folder, self.quiet = config, folder, quiet
+        self._checkpointed = -math.inf  # when the last checkpoint was saved (monotonic clock)
         _validate(config)
         self.device = pick_device(config.device)
         self.cluster = join_cluster(self.device)
@@ -349,7 +355,11 @@ class Trainer:
     def _end_epoch(self, step: int, epoch: int) -> None:
         if self.cluster.main:
             self._validate(step, epoch + 1)
-            self._checkpoint(step, epoch=epoch + 1)
+            if time.monotonic() - self._checkpointed >= EPOCH_CHECKPOINT_SECONDS:
+                self._checkpoint(step, epoch=epoch + 1)
+            elif step == (self.writer.manifest.get("checkpoint") or {}).get("step"):
+                # A resume from this step would not validate the epoch again: keep it now.
+                self.writer.commit(step=step, epoch=epoch + 1)
         self.cluster.barrier()
 
     def _validate(self, step: int, epoch: int) -> None:
@@ -390,6 +400,7 @@ class Trainer:
         checkpoint.save_atomic(state, self.folder / CHECKPOINT_FILE)
         self.writer.manifest["checkpoint"] = {"file": CHECKPOINT_FILE, "step": step}
         self.writer.commit(step=step, epoch=epoch)
+        self._checkpointed = time.monotonic()
 
     def _finish_interrupted(self, step: int | None) -> None:
         if not self.cluster.main or self.writer is None:

@@ -39,10 +39,12 @@ class Plan:
     streams: list[StreamInfo]
     steps: dict[str, np.ndarray]
 
+    def __post_init__(self) -> None:
+        # Asked several times a step: a set answers without touching numpy.
+        self._due = {cadence: set(steps.tolist()) for cadence, steps in self.steps.items()}
+
     def at(self, cadence: str, step: int) -> bool:
-        steps = self.steps[cadence]
-        i = np.searchsorted(steps, step)
-        return bool(i < len(steps) and steps[i] == step)
+        return step in self._due[cadence]
 
 
 def main_weight(layer: nn.Module) -> nn.Parameter | None:
@@ -129,6 +131,9 @@ class Recorder:
         }
         if self.plane:
             self.probe = plane_mesh(self.extent, config.mesh).to(device)
+            self.mesh_size = len(self.probe)
+            # The held-out points ride along in the mesh's forward pass (plane/val_prob).
+            self.probe = torch.cat([self.probe, data.x_val.to(device, self.probe.dtype)])
         else:
             index = pick_probe(data, config.probe_size)
             self.probe_images = data.x_val[index]
@@ -136,7 +141,7 @@ class Recorder:
             self.probe = data.to_float(self.probe_images).to(device)
         self.plan = self._plan(total_steps, steps_per_epoch)
         self.writer: RunWriter | None = None
-        self._scalars: list[tuple[int, torch.Tensor]] = []
+        self._scalars: list[tuple[int, torch.Tensor, torch.Tensor, float]] = []
         self._committed = time.monotonic()
 
     # -- the plan -------------------------------------------------------------------------
@@ -307,21 +312,21 @@ class Recorder:
             logits = self._forward(self.probe)
         probs = self.model.probabilities(logits)
         if self.plane:
-            self._record_plane(step, captured, probs)
+            n = self.mesh_size
+            self._record_plane(step, {k: v[:n] for k, v in captured.items()}, probs[:n], probs[n:])
             return
         self.writer.write("probe/probs", step, probs.float().cpu().numpy())
         for name in self.act_layers:
             self.writer.write(f"acts/{name}", step, captured[name].cpu().numpy())
 
-    def _record_plane(self, step, captured, probs) -> None:
+    def _record_plane(self, step, captured, probs, val_probs) -> None:
         r = self.config.mesh
         grid = probs.T.reshape(-1, r, r)
         self.writer.write("plane/prob", step, grid.cpu().numpy().astype(HEAVY))
         self.writer.write("plane/class", step, grid.argmax(0).cpu().numpy().astype(np.uint8))
         for name, out in captured.items():
             self.writer.write(f"plane/{name}", step, out.T.reshape(-1, r, r).cpu().numpy())
-        val = self.model.probabilities(self._forward(self.data.x_val.to(self.device)))
-        self.writer.write("plane/val_prob", step, val.cpu().numpy().astype(HEAVY))
+        self.writer.write("plane/val_prob", step, val_probs.cpu().numpy().astype(HEAVY))
 
     def _record_weights(self, step: int) -> None:
         for name in self.weight_layers:
@@ -333,8 +338,7 @@ class Recorder:
 
     def after_step(self, step: int, loss: torch.Tensor, correct: torch.Tensor, lr: float) -> None:
         """Buffer this step's scalars (no device sync) and take the snapshots due now."""
-        lr_tensor = torch.tensor(lr, device=loss.device)
-        self._scalars.append((step, torch.stack([loss.detach().float(), correct, lr_tensor])))
+        self._scalars.append((step, loss.detach(), correct, lr))
         if self.plan.at("stats", step):
             self._record_stats(step)
         self.snapshot(step)
@@ -365,9 +369,13 @@ class Recorder:
         Raises ``TrainingDiverged`` at the first non-finite loss, after committing the steps
         before it, so the run stays readable up to there.
         """
-        steps = np.array([s for s, _ in self._scalars])
+        steps = np.array([s for s, *_ in self._scalars])
         if len(steps):
-            values = torch.stack([v for _, v in self._scalars]).cpu().numpy()
+            losses = torch.stack([loss for _, loss, _, _ in self._scalars]).float()
+            correct = torch.stack([acc for _, _, acc, _ in self._scalars]).float()
+            values = torch.stack([losses, correct], 1).cpu().numpy()  # one transfer
+            lrs = np.array([lr for *_, lr in self._scalars], np.float32)
+            values = np.column_stack([values, lrs])
             self._scalars.clear()
             bad = np.flatnonzero(~np.isfinite(values[:, 0]))
             keep = bad[0] if len(bad) else len(steps)
