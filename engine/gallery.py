@@ -13,8 +13,25 @@ from engine.renderjobs import RenderJob, render_jobs
 
 SIZE_LIMIT = 2 * 1024 * 1024
 """Bytes a committed GIF may take."""
-FALLBACKS = ((640, 15), (640, 10), (560, 10), (480, 8))
-"""(width, fps) tried in turn until a scene's GIF fits the limit."""
+
+
+@dataclass(frozen=True)
+class GifSettings:
+    width: int
+    fps: float
+    colors: int = 256
+
+    def __str__(self) -> str:
+        colors = "" if self.colors == 256 else f", {self.colors} colours"
+        return f"{self.width} px, {self.fps:g} fps{colors}"
+
+
+FALLBACKS = tuple(
+    GifSettings(*s)
+    for s in [(640, 15), (640, 10), (640, 8), (640, 6), (640, 6, 128), (640, 6, 64), (480, 8)]
+)
+"""Tried in turn until a scene's GIF fits the limit: frames go first, then colours, pixels
+last, as labels must stay readable at 640 px and a README animation need not be smooth."""
 
 
 @dataclass(frozen=True)
@@ -22,8 +39,7 @@ class GalleryItem:
     scene: str
     gif: Path
     size: int
-    width: int
-    fps: float
+    settings: GifSettings
 
 
 CHAINED = {"mlp": "fitting, neurons and weights back to back"}
@@ -39,15 +55,17 @@ def all_scenes() -> list[str]:
     return sorted(stem for stem in stems if stem not in CHAINED)
 
 
-def fit_gif(video: Path, target: Path, attempts: tuple[tuple[int, float], ...], limit: int):
-    """The first (width, fps) whose GIF fits ``limit`` bytes; an error when none does."""
-    for width, fps in attempts:
-        result = gif_from_video(video, target, width=width, fps=fps)
+def fit_gif(video: Path, target: Path, attempts: tuple[GifSettings, ...], limit: int):
+    """The first settings whose GIF fits ``limit`` bytes; an error when none does."""
+    for settings in attempts:
+        result = gif_from_video(
+            video, target, width=settings.width, fps=settings.fps, colors=settings.colors
+        )
         if result.size <= limit:
-            return result, width, fps
+            return result, settings
     raise NnreelError(
-        f"The GIF of {video.name} stays above {limit / 2**20:.1f} MiB even at {width} px and "
-        f"{fps:g} fps ({result.size / 2**20:.1f} MiB). Shorten the scene (its options) or "
+        f"The GIF of {video.name} stays above {limit / 2**20:.1f} MiB even at {settings} "
+        f"({result.size / 2**20:.1f} MiB). Shorten the scene (its options) or "
         "export a clip: python -m engine export VIDEO --gif --start S --duration D"
     )
 
@@ -58,7 +76,7 @@ def make_gallery(
     quality: str = "medium",
     resolution: tuple[int, int] | None = None,
     fps: float | None = None,
-    attempts: tuple[tuple[int, float], ...] = FALLBACKS,
+    attempts: tuple[GifSettings, ...] = FALLBACKS,
     limit: int = SIZE_LIMIT,
     workers: int | None = None,
 ) -> list[GalleryItem]:
@@ -76,7 +94,7 @@ def make_gallery(
     videos = render_jobs(jobs, renders, workers)
     items = []
     for job in jobs:
-        result, width, rate = fit_gif(videos[job], folder / f"{job.scene}.gif", attempts, limit)
-        items.append(GalleryItem(job.scene, result.path, result.size, width, rate))
-        console.print(f"[green]GIF[/] {result.path} ({result.size / 2**20:.2f} MiB, {width} px)")
+        result, settings = fit_gif(videos[job], folder / f"{job.scene}.gif", attempts, limit)
+        items.append(GalleryItem(job.scene, result.path, result.size, settings))
+        console.print(f"[green]GIF[/] {result.path} ({result.size / 2**20:.2f} MiB, {settings})")
     return items

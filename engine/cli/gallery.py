@@ -14,7 +14,8 @@ def register(subparsers) -> None:
         help="render every scene on its default run and export a README-sized GIF of each",
         description="Render every scene of scenes/ (or those named) on its default run, "
         "reusing renders that nothing changed since, and export each as a GIF under 2 MB into "
-        "renders/gallery/ (640 px wide, fewer frames or pixels only when needed to fit).",
+        "renders/gallery/ (640 px wide; fewer frames, then colours, then pixels only when "
+        "needed to fit).",
     )
     parser.add_argument("--scenes", help="comma-separated scenes (default: all)")
     parser.add_argument(
@@ -31,7 +32,6 @@ def run(args: argparse.Namespace) -> int:
     items = make_gallery(scenes, quality=args.quality, workers=args.workers)
     for item in items:
         console.print(
-            f"{item.scene:<12} {shown(item.gif)}  {item.size / 2**20:.2f} MiB  {item.width} px  "
-            f"{item.fps:g} fps"
+            f"{item.scene:<12} {shown(item.gif)}  {item.size / 2**20:.2f} MiB  {item.settings}"
         )
     return 0
