@@ -65,8 +65,14 @@ def video_format(video: Path) -> VideoFormat:
             stream.codec_context.pix_fmt,
             stream.codec_context.width,
             stream.codec_context.height,
-            Fraction(stream.average_rate),
+            nominal_rate(stream),
         )
+
+
+def nominal_rate(stream) -> Fraction:
+    """The frame rate a video was encoded at. Not the average over its timestamps: Manim's
+    joins of partial movies round a few of them, so 15 fps can average 15.0003."""
+    return Fraction(stream.base_rate or stream.guessed_rate or stream.average_rate)
 
 
 def duration(video: Path) -> float:
@@ -76,7 +82,7 @@ def duration(video: Path) -> float:
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         frames = stream.frames or sum(1 for _ in container.demux(stream) if _.size)
-        return float(frames / Fraction(stream.average_rate))
+        return float(frames / nominal_rate(stream))
 
 
 def card_image(title: str, subtitle: str, width: int, height: int) -> np.ndarray:

@@ -4,6 +4,7 @@ SRT with monotonic times, one small GIF per scene, and unchanged scenes not rend
 from __future__ import annotations
 
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -11,7 +12,7 @@ import pytest
 import srt
 
 from engine.gallery import make_gallery
-from engine.lecture import duration, make_lecture
+from engine.lecture import duration, make_lecture, video_format
 from engine.presets import preset_config
 from engine.scenekit import RUN_ENV, SET_ENV
 from engine.training import train
@@ -92,3 +93,26 @@ def test_gallery_makes_one_small_gif_per_scene(project):
         assert 0 < item.size == item.gif.stat().st_size < 2 * 1024 * 1024
         with av.open(str(item.gif)) as gif:
             assert sum(1 for _ in gif.decode(video=0)) > 5
+
+
+def test_a_part_with_rounded_timestamps_keeps_its_frame_rate(tmp_path):
+    """Manim's join of partial movies rounds a few timestamps (15 fps averaging 15.0003); the
+    lecture must still see 15 fps, or it refuses the part as encoded differently."""
+    import numpy as np
+
+    path = tmp_path / "rounded.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * i, np.uint8), "rgb24")
+            frame.pts = i * 1024 - 5 * (i >= 10) - 5 * (i >= 20)  # two joins, rounded
+            frame.time_base = stream.codec_context.time_base = Fraction(1, 15360)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].average_rate != 15  # the situation to handle
+    assert video_format(path).rate == 15
+    assert duration(path) == pytest.approx(2.0)
