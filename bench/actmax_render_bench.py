@@ -12,18 +12,10 @@ activation-maximisation recordings it would make on first use are made before ti
 
 from __future__ import annotations
 
-import argparse
 import sys
+from collections.abc import Sequence
 
-from bench.common import (
-    Figure,
-    against_floor,
-    prepare_scene,
-    render_media,
-    show,
-    showing,
-    warn_if_busy,
-)
+from bench.common import Figure, floor_figures, prepare_scene, scene_main, showing
 from engine.scenekit import parse_options
 
 SCENE = "actmax"
@@ -35,21 +27,16 @@ def prepare() -> None:
     sys.modules[cls.__module__].prepare(run, parse_options(cls.options, ""))
 
 
-def figures(quick: bool = False, run: str | None = None, repeats: int = 1) -> list[Figure]:
+def figures(
+    quick: bool = False, scenes: Sequence[str] = (SCENE,), run: str | None = None, repeats: int = 1
+) -> list[Figure]:
     with showing(run):
         prepare()
-        with render_media() as media:
-            return [against_floor(SCENE, media, quick, repeats)[0]]
+        return floor_figures(list(scenes), quick, repeats)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="480p15 instead of 1080p60")
-    parser.add_argument("--run", help="the run the scene shows (default: vgg16-synth)")
-    parser.add_argument("--repeats", type=int, default=1, help="scene/dot rounds (fastest)")
-    args = parser.parse_args()
-    warn_if_busy()
-    show(figures(args.quick, args.run, args.repeats))
+    scene_main(__doc__, figures, (SCENE,))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,15 @@ from manim import (
 
 from engine.console import console
 from engine.errors import NnreelError, RunError
-from engine.scenekit import Option, RunScene, model_name, raster_image, set_pixels, theme
+from engine.scenekit import (
+    Option,
+    RunScene,
+    model_name,
+    pick_image,
+    raster_image,
+    set_pixels,
+    theme,
+)
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.layers import (
@@ -59,22 +67,6 @@ TILE = 0.54
 """Side of an activation thumbnail (frame units)."""
 TILE_GAP, GROUP_GAP = 0.05, 0.16
 PIXELS_PER_UNIT = 120
-
-
-def example(run: Run, requested: int | None) -> int:
-    """Which example the forward pass carries: as requested, else the fourth."""
-    source = "probe/labels" if run.has("probe/labels") else "data/val_y"
-    if not run.has(source):
-        return 0
-    count = len(run.read(source, 0))
-    if requested is None:
-        return min(3, count - 1)
-    if not 0 <= requested < count:
-        raise NnreelError(
-            f"image={requested} is out of range: the run has {count} examples to show "
-            f"(0 … {count - 1})."
-        )
-    return requested
 
 
 class Pass:
@@ -246,7 +238,7 @@ class Architecture(RunScene):
             self.build_graph()
         names = [info.name for info in drawn_layers(layers)]
         try:
-            forward = Pass(self.run, names, example(self.run, self.settings["image"]))
+            forward = Pass(self.run, names, pick_image(self.run, self.settings["image"]))
         except RunError as exc:
             console.print(f"[yellow]{exc}[/] Showing the diagram without a forward pass.")
             self.swap_caption(

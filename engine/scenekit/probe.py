@@ -13,15 +13,17 @@ MAP_KINDS = ("conv", "pool")
 
 
 def pick_image(run: Run, requested: int | None) -> int:
-    """Which probe image to follow: as requested, else the fourth (a '3' on digits)."""
-    count = len(run.read("probe/labels", 0))
+    """Which example to follow: a probe image, or for a 2-D run a held-out point; as
+    requested, else the fourth (a '3' on digits)."""
+    probe = run.has("probe/labels")
+    if not probe and not run.has("data/val_y"):
+        return 0
+    count = len(run.read("probe/labels" if probe else "data/val_y", 0))
     if requested is None:
         return min(3, count - 1)
     if not 0 <= requested < count:
-        raise NnreelError(
-            f"image={requested} is out of range: the run's probe has {count} images "
-            f"(0 … {count - 1})."
-        )
+        what = f"the run's probe has {count} images" if probe else f"the run has {count} points"
+        raise NnreelError(f"image={requested} is out of range: {what} (0 … {count - 1}).")
     return requested
 
 
