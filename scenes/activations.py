@@ -114,7 +114,7 @@ def faces(part: Mobject) -> list[VMobject]:
 
 
 def top_two(probs: np.ndarray) -> tuple[int, int]:
-    order = np.argsort(-np.asarray(probs), kind="stable")
+    order = rs.ranked(probs)
     return int(order[0]), int(order[1])
 
 

@@ -36,6 +36,7 @@ def test_contributions_keep_the_sign_and_scale_by_w():
 
 def test_ranking_is_by_absolute_weight_and_stable():
     assert ranking(np.array([0.5, -2.0, 2.0, 0.1])).tolist() == [1, 2, 0, 3]
+    assert ranking(np.array([0.5, 2.0, -2.00001, 0.1])).tolist() == [1, 2, 0, 3]  # near-tie
 
 
 def test_trace_follows_the_largest_absolute_weight_back_to_the_input():

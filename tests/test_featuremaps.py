@@ -1,6 +1,9 @@
 """FeatureMaps: which layers it shows, its messages, and real renders (MP4 and GIF) checked
 frame by frame, with key frames compared against tests/reference/.
 
+Everything here reads ``fixed_vgg``, a run written from fixed numbers rather than trained: a
+trained run differs in the last digits from one CPU to the next, and so would its frames.
+
 Regenerate the reference frames after an intended visual change with
 ``NNREEL_UPDATE_REFERENCES=1 python -m pytest tests/test_featuremaps.py`` and look at them.
 """
@@ -40,21 +43,6 @@ sys.path.insert(0, str(ROOT / "scenes"))
 import featuremaps  # noqa: E402  (scenes/ is not a package: one scene per file for `manim`)
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
-    """A deterministic slim VGG-16 run on 256 procedural digits: seconds to train."""
-    from engine.presets import preset_config
-    from engine.training import train
-
-    config = preset_config("vgg16-synth")
-    config.data_settings.update(train_size=256, val_size=64)
-    config.epochs = 1
-    config.record.snapshots, config.record.weights = "log:6", "once"
-    folder = tmp_path_factory.mktemp("runs") / "tiny-vgg"
-    train(config, folder, quiet=True)
-    return folder
-
-
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
     """A copy of scenes/featuremaps.py in a scratch project, so renders land in its renders/."""
@@ -70,9 +58,9 @@ def project(tmp_path, monkeypatch) -> Path:
 
 
 # -- what the scene shows ---------------------------------------------------------------------
-def test_every_conv_and_pool_layer_in_order(tiny_run):
+def test_every_conv_and_pool_layer_in_order(fixed_vgg):
 
-    run = Run(tiny_run)
+    run = Run(fixed_vgg)
     layers = featuremaps.map_layers(run, "FeatureMaps")
     names = [info.name for info in layers]
     assert sum(info.kind == "conv" for info in layers) == 13
@@ -85,23 +73,23 @@ def test_every_conv_and_pool_layer_in_order(tiny_run):
         featuremaps.pick_image(run, 99)
 
 
-def test_unknown_and_unsuitable_layers_are_named(tiny_run):
+def test_unknown_and_unsuitable_layers_are_named(fixed_vgg):
 
-    run = Run(tiny_run)
+    run = Run(fixed_vgg)
     with pytest.raises(UnknownNameError, match="Did you mean 'conv5_3'"):
         featuremaps.map_layers(run, "FeatureMaps", ["conv9_3"])
     with pytest.raises(NnreelError, match=r"fc1.*dense layer.*FeatureMaps can show: conv1_1"):
         featuremaps.map_layers(run, "FeatureMaps", ["fc1"])
 
 
-def test_a_run_without_feature_maps_says_what_to_show(tiny_run):
+def test_a_run_without_feature_maps_says_what_to_show(fixed_vgg):
 
     class MlpLike(Run):
         def has(self, name):
             return not name.startswith("acts/")
 
     with pytest.raises(RunError, match=r"recorded no feature maps.*NNREEL_RUN=smallcnn-synth"):
-        featuremaps.map_layers(MlpLike(tiny_run), "FeatureMaps")
+        featuremaps.map_layers(MlpLike(fixed_vgg), "FeatureMaps")
 
 
 # -- messages through Manim's own CLI and ours ------------------------------------------------
@@ -121,7 +109,7 @@ def test_manim_cli_prints_one_message_for_a_missing_run(tmp_path):
     assert "python -m engine train" in done.stderr
 
 
-def test_render_cli_messages(project, tiny_run, tmp_path, monkeypatch, capsys):
+def test_render_cli_messages(project, fixed_vgg, tmp_path, monkeypatch, capsys):
     from engine.cli import main
 
     assert main(["render", "nosuchscene"]) == 2
@@ -136,7 +124,7 @@ def test_render_cli_messages(project, tiny_run, tmp_path, monkeypatch, capsys):
     assert "is corrupt" in capsys.readouterr().err
 
     with pytest.raises(SystemExit):
-        main(["render", "featuremaps", "--run", str(tiny_run), "--set", "layers=conv1_1,convx"])
+        main(["render", "featuremaps", "--run", str(fixed_vgg), "--set", "layers=conv1_1,convx"])
     assert "Unknown layer 'convx'" in capsys.readouterr().err
 
 
@@ -166,17 +154,17 @@ def matches(frame: np.ndarray, reference: np.ndarray) -> tuple[bool, str]:
 
 
 @pytest.mark.render
-def test_render_mp4_and_gif(project, tiny_run, monkeypatch, capsys):
+def test_render_mp4_and_gif(project, fixed_vgg, monkeypatch, capsys):
     from PIL import Image
 
     from engine.cli import main
 
-    monkeypatch.setenv(RUN_ENV, str(tiny_run))
+    monkeypatch.setenv(RUN_ENV, str(fixed_vgg))
     width, height = SIZE
     args = ["render", "featuremaps", "--resolution", f"{width},{height}", "--fps", str(FPS)]
     assert main([*args, "--format", "gif"]) == 0
     folder = project / "renders" / "featuremaps" / f"{height}p{FPS}"
-    video = folder / f"FeatureMaps-{tiny_run.name}.mp4"  # named after a run not the default
+    video = folder / f"FeatureMaps-{fixed_vgg.name}.mp4"  # named after a run not the default
     assert str(video.relative_to(project)) in capsys.readouterr().err.replace("\n", "")
 
     times, frames = decode(video)
@@ -190,19 +178,19 @@ def test_render_mp4_and_gif(project, tiny_run, monkeypatch, capsys):
         assert gif.size == (width, height) and gif.n_frames >= 20
 
     captions = read_captions(video, times[-1])
-    run = Run(tiny_run)
+    run = Run(fixed_vgg)
     c, h, w = run.layer("conv1_1").output_shape
     assert theme.percent(run.read("val/acc", -1)) in captions[0]
     assert any(f"{c} channels of {h}×{w}" in caption for caption in captions)
     assert any(caption.startswith("conv5_1") for caption in captions)
 
-    REFERENCES.mkdir(exist_ok=True)
     failures = []
     for name, t in KEY_FRAMES.items():
         frame, path = frame_at(times, frames, t), REFERENCES / f"featuremaps_{name}.png"
-        if UPDATE or not path.exists():
+        if UPDATE:
             Image.fromarray(frame).save(path)
             continue
+        assert path.exists(), f"{path} is missing: make it with NNREEL_UPDATE_REFERENCES=1"
         ok, why = matches(frame, np.asarray(Image.open(path).convert("RGB")))
         if not ok:
             Image.fromarray(frame).save(video.parent / path.name)

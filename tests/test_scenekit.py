@@ -70,6 +70,17 @@ def test_top_k_and_silent_channels():
     assert rs.silent(maps).tolist() == [True, False, True, False, False]
 
 
+def test_near_ties_rank_by_index_so_last_digits_never_reorder_a_grid():
+    """Two CPUs train maps whose means differ in the last digits: the order must not."""
+    means = np.array([0.5, 2.0, 2.0 * (1 + 1e-5), 1.0, 2.0 * (1 - 1e-5)])
+    maps = np.broadcast_to(means[:, None, None], (5, 3, 3)).copy()
+    assert rs.top_k(maps, 5).tolist() == [1, 2, 4, 3, 0]
+    nudged = maps.copy()
+    nudged[4] *= 1 + 2e-5  # now a hair above channels 1 and 2: still tied with them
+    assert rs.top_k(nudged, 5).tolist() == [1, 2, 4, 3, 0]
+    assert rs.ranked(np.array([1.0, 1.01, -3.0])).tolist() == [1, 0, 2]  # real gaps still rank
+
+
 @pytest.mark.parametrize("n", [1, 5, 16, 32, 64, 128])
 def test_grid_shape_holds_every_tile_without_an_empty_row(n):
     rows, cols = rs.grid_shape(n, aspect=16 / 9)

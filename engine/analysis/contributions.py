@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.analysis.ranking import ranked
 from engine.errors import RunError
 from engine.store import Run
 
@@ -36,8 +37,8 @@ def contributions(input_maps: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def ranking(weights: np.ndarray) -> np.ndarray:
-    """Input indices by |w|, largest first (ties keep index order, so the choice is stable)."""
-    return np.argsort(-np.abs(np.asarray(weights, dtype=np.float64)), kind="stable")
+    """Input indices by |w|, largest first (near-ties keep index order: ``ranked``)."""
+    return ranked(np.abs(np.asarray(weights, dtype=np.float64)))
 
 
 @dataclass(frozen=True)

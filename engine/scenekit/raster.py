@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.analysis.ranking import ranked
 from engine.errors import UnknownNameError
 
 RGB = tuple[int, int, int]
@@ -158,11 +159,9 @@ def channel_scores(maps: np.ndarray) -> np.ndarray:
 
 
 def top_k(maps: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k most active maps (by mean activation), most active first; ties keep
-    channel order so the choice is stable."""
-    scores = channel_scores(maps)
-    order = np.argsort(-scores, kind="stable")
-    return order[: max(0, k)]
+    """Indices of the k most active maps (by mean activation), most active first; near-ties
+    keep channel order, so the choice is the same on every machine (``ranked``)."""
+    return ranked(channel_scores(maps))[: max(0, k)]
 
 
 def silent(maps: np.ndarray) -> np.ndarray:
