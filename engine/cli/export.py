@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.console import console
+from engine.console import console, shown
 from engine.errors import NnreelError
-from engine.store import human_bytes
 
 
 def register(subparsers) -> None:
@@ -33,8 +32,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.cli.render import shown
-    from engine.export import gif_from_video
+    from engine.store import human_bytes
+    from engine.video.gif import gif_from_video
 
     if not args.gif:
         raise NnreelError("Say which format to export: --gif (the only one so far).")
