@@ -118,9 +118,9 @@ def render(
     ``display``: show the video inline (None: when running in a Jupyter kernel).
     """
     if quality not in QUALITIES:
-        raise UnknownNameError("quality", quality, QUALITIES)
+        raise UnknownNameError("quality setting", quality, QUALITIES)
     if fmt not in FORMATS:
-        raise UnknownNameError("format", fmt, FORMATS)
+        raise UnknownNameError("video format", fmt, FORMATS)
     given = options or None  # none given: $NNREEL_SET's, as for `manim`
     catalog.check_options(scene, given_options(given))
     video = render_scene(
