@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from engine.console import console, shown
 from engine.errors import NnreelError
+
+if TYPE_CHECKING:
+    from engine.video.gif import GifResult
 
 
 def register(subparsers) -> None:
@@ -32,7 +36,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.store import human_bytes
     from engine.video.gif import gif_from_video
 
     if not args.gif:
@@ -46,8 +49,14 @@ def run(args: argparse.Namespace) -> int:
         start=args.start,
         duration=args.duration,
     )
+    report(result)
+    return 0
+
+
+def report(result: GifResult) -> None:
+    from engine.store import human_bytes
+
     console.print(
         f"[bold green]GIF[/] {shown(result.path)} ({human_bytes(result.size)}, "
         f"{result.seconds:.1f} s)"
     )
-    return 0

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
+from pathlib import Path
 
 from engine.console import console, shown
 from engine.errors import NnreelError
 from engine.scenekit.options import assignments
-from engine.video.catalog import scene_infos
+from engine.video.catalog import scene_paths
 from engine.video.render import FORMATS, QUALITIES, parse_resolution
 
 
 def register(subparsers) -> None:
-    scenes = "\n".join(f"  {info.name:<13} {info.summary}" for info in scene_infos())
+    scenes = textwrap.fill(
+        ", ".join(scene_paths()), 88, initial_indent="  ", subsequent_indent="  "
+    )
     parser = subparsers.add_parser(
         "render",
         help="render a scene (scenes/NAME.py) to renders/ and print where the file is",
         description="Render a scene with Manim into renders/NAME/QUALITY/. The scene shows the "
         "run given by --run (else $NNREEL_RUN, else its default run, trained on the spot if "
         "missing). Scene options are checked before anything heavy is loaded.",
-        epilog=f"scenes (their options: python -m engine scenes, or render --list):\n{scenes}\n\n"
+        epilog=f"scenes (each with a line and its options: render --list):\n{scenes}\n\n"
         "examples:\n"
         "  python -m engine render featuremaps\n"
         "  python -m engine render featuremaps --run smallcnn-synth --quality low\n"
@@ -58,7 +62,6 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.cli.scenes import print_listing
-    from engine.store import human_bytes
 
     if args.list:
         return print_listing(args.scene)
@@ -78,11 +81,17 @@ def run(args: argparse.Namespace) -> int:
         display=False,
         **assignments(args.set),
     )
-    took = time.perf_counter() - start
+    report(video, time.perf_counter() - start)
+    return 0
+
+
+def report(video: Path, seconds: float) -> None:
+    """Where the video is, its size and how long it took; the GIF beside it, if one."""
+    from engine.store import human_bytes
+
     mp4 = video.with_suffix(".mp4")
     console.print(
-        f"[bold green]Rendered[/] {shown(mp4)} ({human_bytes(mp4.stat().st_size)}, {took:.0f} s)"
+        f"[bold green]Rendered[/] {shown(mp4)} ({human_bytes(mp4.stat().st_size)}, {seconds:.0f} s)"
     )
     if video.suffix == ".gif":
         console.print(f"[bold green]GIF[/] {shown(video)} ({human_bytes(video.stat().st_size)})")
-    return 0
