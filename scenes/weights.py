@@ -33,7 +33,6 @@ from engine.analysis.contributions import (
     recorded_weights,
     trace,
 )
-from engine.errors import NnreelError
 from engine.scenekit import (
     ColorBar,
     Number,
@@ -143,11 +142,9 @@ def unit_name(names: list[str], column: int, unit: int, width: int) -> str:
 
 
 def weights_part(scene: RunScene) -> None:
-    """Trace the contributions from the output back, then replay training (used by ``mlp``)."""
+    """Trace the contributions from the output back, then replay training (also part of ``mlp``)."""
     run, s = scene.run, scene.settings
     plane.check_plane_run(run)
-    if s["inputs"] < 1:
-        raise NnreelError("inputs= must be at least 1 (inputs shown per neuron).")
     tracer = Tracer(run)
     widths, names = tracer.recorded.widths, tracer.recorded.names
     clock = replay.ReplayClock.paced(replay.Series.load(run, "plane/prob"))
