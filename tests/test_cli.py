@@ -165,3 +165,30 @@ def test_the_python_api_refuses_what_it_cannot_render(fixed_vgg):
         render("training", fixed_vgg, seconds=-1)
     with pytest.raises(UnknownNameError, match=r"Unknown scene 'trainig'.*Did you mean 'training'"):
         render("trainig", fixed_vgg)
+
+
+def test_a_project_scene_with_options_built_in_code_is_listed_and_not_prechecked(project):
+    """A project's own scene in ./scenes joins the catalog; options it computes rather than
+    declares cannot be read without running it, so the listing says where they are and the
+    scene checks them itself when it runs."""
+    (project / "scenes" / "mine.py").write_text(
+        textwrap.dedent(
+            '''
+            from engine.scenekit import Number, RunScene
+
+            def made():
+                return {"pace": Number(1.0, "seconds per step", above=0)}
+
+            class Mine(RunScene):
+                """My own scene."""
+
+                default_preset = "mlp-ring"
+                options = made()
+            '''
+        )
+    )
+    info = catalog.scene_info("mine")
+    assert info.path == project / "scenes" / "mine.py" and info.options is None
+    assert (info.summary, info.default_run) == ("My own scene.", "mlp-ring")
+    assert f"options: declared in code, see {info.path}" in catalog.listing([info])
+    assert catalog.check_options("mine", {"pace": "-1"}) == {}

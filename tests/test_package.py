@@ -17,6 +17,8 @@ import pytest
 from videos import ROOT
 
 SCENES = sorted(p.stem for p in (ROOT / "scenes").glob("*.py"))
+UV = (sys.executable, "-m", "uv")
+"""uv, which ``make`` installs into the environment: it builds and installs packages fast."""
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +26,7 @@ def wheel(tmp_path_factory) -> Path:
     """The wheel ``uv build`` makes from the sdist it builds first (so both are checked), with
     this environment's setuptools: nothing is downloaded."""
     out = tmp_path_factory.mktemp("dist")
-    uv = Path(sys.executable).with_name("uv")
-    command = [str(uv), "build", "--no-build-isolation", "--python", sys.executable]
+    command = [*UV, "build", "--no-build-isolation", "--python", sys.executable]
     done = subprocess.run(
         [*command, "--out-dir", str(out), str(ROOT)], capture_output=True, text=True, timeout=300
     )
@@ -99,8 +100,7 @@ def test_an_installed_nnreel_renders_outside_the_checkout(wheel, fixed_vgg, tmp_
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     (Path(site) / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    uv = Path(sys.executable).with_name("uv")
-    install = [str(uv), "pip", "install", "--python", str(python), "--no-deps", str(wheel)]
+    install = [*UV, "pip", "install", "--python", str(python), "--no-deps", str(wheel)]
     subprocess.run(install, check=True, capture_output=True, timeout=120)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -93,36 +93,53 @@ def read_scene(path: Path) -> SceneInfo:
     ]
     if len(scenes) != 1:
         raise NnreelError(f"{path} must define exactly one Scene class; it defines {len(scenes)}.")
-    scene = scenes[0]
-    module = _assignments(tree.body)
-    body = _assignments(scene.body)
-    parts = tuple(_literal(body["parts"])) if "parts" in body else ()
-    try:
-        if parts:
-            options: dict[str, Option] | None = {}
-            for part in parts:
-                declared = read_scene(path.parent / f"{part}.py").options
-                if declared is None:
-                    raise NotDeclared
-                options.update(declared)
-        else:
-            options = _options(body["options"], module, set()) if "options" in body else {}
-    except NotDeclared:
-        options = None
+    body = _assignments(scenes[0].body)
+    parts = tuple(_declared(path, body, "parts", ()))
     return SceneInfo(
         name=path.stem,
         path=path,
-        class_name=scene.name,
-        summary=_first_paragraph(ast.get_docstring(scene) or ""),
-        default_run=str(_literal(body["default_preset"]))
-        if "default_preset" in body
-        else DEFAULT_PRESET,
-        options=options,
+        class_name=scenes[0].name,
+        summary=_first_paragraph(ast.get_docstring(scenes[0]) or ""),
+        default_run=str(_declared(path, body, "default_preset", DEFAULT_PRESET)),
+        options=_scene_options(path, body, _assignments(tree.body), parts),
         parts=parts,
     )
 
 
+def _declared(path: Path, body: dict[str, ast.expr], name: str, default: Any) -> Any:
+    """A literal class attribute of the scene (``default`` when it declares none)."""
+    if name not in body:
+        return default
+    try:
+        return _literal(body[name])
+    except NotDeclared:
+        raise NnreelError(
+            f"{path}: write {name} as a literal value, so that nnreel can read it without "
+            "running the file."
+        ) from None
+
+
+def _scene_options(
+    path: Path, body: dict[str, ast.expr], module: dict[str, ast.expr], parts: tuple[str, ...]
+) -> dict[str, Option] | None:
+    """The options a scene declares (a chained scene: those of its parts, in order), or None
+    when they are built in code."""
+    try:
+        if not parts:
+            return _options(body["options"], module, set()) if "options" in body else {}
+        options: dict[str, Option] = {}
+        for part in parts:
+            declared = read_scene(path.parent / f"{part}.py").options
+            if declared is None:
+                raise NotDeclared
+            options.update(declared)
+        return options
+    except NotDeclared:
+        return None
+
+
 def scene_info(name: str) -> SceneInfo:
+    """What scene ``name`` declares."""
     return read_scene(scene_file(name))
 
 
