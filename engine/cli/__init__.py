@@ -1,7 +1,11 @@
 """``python -m engine`` / ``nnreel``: one sub-command per module in this package.
 
 Each command module offers ``register(subparsers)``, which adds its parser and sets
-``handler`` to a function taking the parsed arguments and returning an exit code.
+``handler`` to a function taking the parsed arguments and returning an exit code. The work is
+the library's (``engine.training``, ``engine.video``, …); a command only parses, calls and
+reports. Building the parsers imports nothing heavy: torch, torchvision and Manim load inside
+the handlers that need them, so ``--help``, ``scenes``, ``export`` and option errors answer at
+once.
 """
 
 from __future__ import annotations
@@ -13,7 +17,17 @@ import sys
 from engine.console import console
 from engine.errors import NnreelError
 
-COMMANDS = ("train", "info", "render", "export", "prune", "actmax", "lecture", "gallery")
+COMMANDS = (
+    "train",
+    "info",
+    "scenes",
+    "render",
+    "export",
+    "prune",
+    "actmax",
+    "lecture",
+    "gallery",
+)
 
 DESCRIPTION = """\
 nnreel trains small neural networks while recording what happens inside them (weights,
@@ -23,6 +37,8 @@ videos with Manim.
 Start with:
   python -m engine train vgg16-synth       # train the default run (offline digits)
   python -m engine info vgg16-synth        # what was recorded
+  python -m engine scenes                  # the scenes and their options
+  python -m engine render featuremaps      # a video of the default run
 """
 
 

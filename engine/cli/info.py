@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from engine.console import console
-from engine.store import Run, human_bytes, runs_root
+
+if TYPE_CHECKING:
+    from engine.store import Run
 
 SHORT_DTYPES = {"float16": "f16", "float32": "f32", "uint8": "u8", "int64": "i64"}
 
@@ -24,6 +27,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.store import Run
+
     if args.run is None:
         list_runs()
     else:
@@ -32,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def list_runs() -> None:
+    from engine.store import Run, runs_root
+
     root = runs_root()
     folders = sorted(p for p in root.glob("*") if (p / "manifest.json").exists())
     if not folders:
@@ -56,6 +63,8 @@ def list_runs() -> None:
 
 
 def describe(r: Run) -> None:
+    from engine.store import human_bytes
+
     p, h = r.manifest["progress"], r.hparams
     console.print(
         f"[bold]{r.name}[/]  ({r.folder})  status: [bold]{r.status}[/] {r.manifest['message']}"
