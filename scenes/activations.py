@@ -73,7 +73,6 @@ SPLIT = 2.2
 INPUT_X = -5.5
 DIAGRAM = (-3.4, 1.1)
 """Centre line and height of the network diagram at the bottom."""
-RUNNER_UP = "#e8e2d0"
 
 
 @dataclass
@@ -353,7 +352,7 @@ class Activations(RunScene):
             size=theme.BODY,
             heading="class probabilities (softmax)",
         )
-        bars.bars[second].set_fill(RUNNER_UP)
+        bars.bars[second].set_fill(theme.RUNNER_UP)
         runner = theme.text(theme.percent(probs[second]), theme.BODY, theme.MUTED)
         runner.next_to(bars.bars[second], RIGHT, buff=0.1)
         verdict = Group(

@@ -201,8 +201,9 @@ class Panel:
         widest: str,
         *,
         ticks: np.ndarray | None = None,
-        bar_color: str = theme.BAR,
+        bar_color: str | None = None,
     ):
+        bar_color = theme.BAR if bar_color is None else bar_color
         self.recording, self.positions, self.style = recording, positions, style
         self.dead = recording.dead[positions]
         self.ticks, self.bar_color = ticks, bar_color

@@ -229,7 +229,7 @@ class Kernels(RunScene):
             "diverging",
             low="−",
             high="+",
-            title="weight: blue < 0 < red (white = 0), ± as labelled",
+            title=f"weight: blue < 0 < red ({theme.ZERO_WORD} = 0), ± as labelled",
             length=3.2,
         )
         legend.to_corner(DOWN + RIGHT, buff=theme.MARGIN)

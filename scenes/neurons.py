@@ -298,7 +298,7 @@ def intro(run: Run, items: list[Block], value: str) -> str:
     else:
         activation = str(run.model.get("config", {}).get("activation", "relu"))
         what = f"output after its {ACTIVATIONS.get(activation, activation)}"
-        colours = "white at 0, red above"
+        colours = f"{theme.ZERO_WORD} at 0, red above"
     return f"{count} maps: each is one neuron's {what} over the input plane, {colours}"
 
 
@@ -370,13 +370,18 @@ class Tour:
 
 
 def neuron_legend(norm: str) -> Group:
-    """The maps' colour bar: white is zero; what ± max means (written under each layer)."""
+    """The maps' colour bar: what zero looks like; what ± max means (written under each
+    layer)."""
     scope = "each map" if norm == "neuron" else "each layer"
     bar = ColorBar("diverging", low="− max", high="+ max", title="neuron response", length=2.2)
     notes = Group(
         *(
             theme.text(words, theme.SMALL, theme.MUTED)
-            for words in ("white = 0", f"{scope} on its own scale", "red frame: 0 everywhere")
+            for words in (
+                f"{theme.ZERO_WORD} = 0",
+                f"{scope} on its own scale",
+                "red frame: 0 everywhere",
+            )
         )
     ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
     return Group(bar, notes.next_to(bar, RIGHT, buff=0.3).align_to(bar, DOWN))

@@ -61,8 +61,6 @@ from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
 from engine.store import LayerInfo, Run, human_bytes
 
-KEPT, REMOVED, GHOST, CUT = theme.BAR, theme.BAD, "#5a2a2c", theme.ACCENT
-
 # Layout in frame units (the frame is about 14.2 × 8).
 CAPTION_TOP = 2.72
 HISTOGRAMS = (-6.75, 2.55, -3.8, 1.75)
@@ -166,7 +164,7 @@ def histogram_raster(
     """One layer's weight histogram as a [height, width, 3] raster over ±(99.9th percentile of
     |w|), about two bins per sqrt(weights) (at most one per two pixel columns). Before: the
     dense weights, those under the cut-off in red on top of those kept. After: the pruned
-    network's non-zero weights, the removed ones a faint ghost. Yellow lines mark ±cut-off."""
+    network's non-zero weights, the removed ones a faint ghost. Accent lines mark ±cut-off."""
     width, height = size
     reach = float(np.quantile(np.abs(dense), 0.999)) or 1.0
     bins = int(np.clip(2 * np.sqrt(dense.size), 16, max(16, width // 2)))
@@ -191,15 +189,15 @@ def histogram_raster(
 
     floor = np.ones(width, dtype=int)
     if after:
-        paint(removed, GHOST, floor)
-        paint(kept, KEPT, floor)
+        paint(removed, theme.GHOST, floor)
+        paint(kept, theme.BAR, floor)
     else:
-        paint(removed, REMOVED, paint(kept, KEPT, floor))
+        paint(removed, theme.BAD, paint(kept, theme.BAR, floor))
     canvas[-1] = rs.hex_rgb(theme.MUTED)
     if cut > 0:
         for x in (-cut, cut):
             px = int(np.clip(round((x + reach) / (2 * reach) * (width - 1)), 0, width - 1))
-            canvas[:, max(px - 1, 0) : px + 1] = rs.hex_rgb(CUT)
+            canvas[:, max(px - 1, 0) : px + 1] = rs.hex_rgb(theme.ACCENT)
     return canvas
 
 
@@ -356,7 +354,7 @@ class Pruning(RunScene):
             scope, removed = "each layer its own cut-off", "the smallest"
         cap = self.panel_caption(
             "weights",
-            f"each layer's histogram, {scope} (yellow)",
+            f"each layer's histogram, {scope} ({theme.ACCENT_WORD})",
             f"red: the weights with {removed}, set to zero  ·  each on its layer's own range",
         )
         self.add(cap, labels, before, self.sparsity_bars(names))
@@ -404,7 +402,7 @@ class Pruning(RunScene):
             track = Rectangle(width=length, height=row_h * 0.6, stroke_width=0)
             track.set_fill(theme.PANEL, 1.0).move_to([left + label_w, y, 0], aligned_edge=LEFT)
             bar = Rectangle(width=max(share * length, 0.02), height=row_h * 0.6, stroke_width=0)
-            bar.set_fill(REMOVED, 1.0).move_to([left + label_w, y, 0], aligned_edge=LEFT)
+            bar.set_fill(theme.BAD, 1.0).move_to([left + label_w, y, 0], aligned_edge=LEFT)
             name_text = theme.text(name, theme.SMALL, theme.MUTED)
             rows.add(
                 name_text.move_to([left, y, 0], aligned_edge=LEFT),

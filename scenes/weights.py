@@ -318,8 +318,8 @@ def contribution_legend() -> Group:
         *(
             theme.text(words, theme.SMALL, theme.MUTED)
             for words in (
-                "white = 0 · its weight w under each tile",
-                "yellow frame: the largest |w|, followed down",
+                f"{theme.ZERO_WORD} = 0 · its weight w under each tile",
+                f"{theme.ACCENT_WORD} frame: the largest |w|, followed down",
                 "red frame: an input that is 0 everywhere",
                 "last tile: the neuron's recorded pre-activation",
             )

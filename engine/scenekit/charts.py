@@ -178,9 +178,10 @@ class Chart(Group):
         x_ticks: Ticks | None = None,
         y_ticks: Ticks | None = None,
         grid: bool = True,
-        size: int = theme.SMALL,
+        size: int | None = None,
     ):
         super().__init__()
+        size = theme.SMALL if size is None else size
         self.x, self.y = x, y
         self.box = Rectangle(width=width, height=height, stroke_width=0, fill_opacity=0)
         self.add(self.box)
@@ -369,9 +370,10 @@ class HeatMap:
         return self
 
 
-def legend_row(entries: list[tuple[str, str, str]], size: int = theme.SMALL) -> Group:
+def legend_row(entries: list[tuple[str, str, str]], size: int | None = None) -> Group:
     """A one-line key: (colour, mark, words) per entry, where mark is 'line', 'faint' or
     'dot'."""
+    size = theme.SMALL if size is None else size
     row = Group()
     for color, mark, words in entries:
         if mark == "dot":

@@ -340,13 +340,13 @@ class NetworkGraph(Group):
 
     # -- legend -------------------------------------------------------------------------------
     def legend(self, length: float = 2.4) -> Group:
-        """A colour bar for the edges (blue negative, white zero, red positive) and a line
-        saying that the width is |w| too, on each layer's own scale."""
+        """A colour bar for the edges (blue negative, red positive, zero the palette's) and a
+        line saying that the width is |w| too, on each layer's own scale."""
         bar = ColorBar(
             "diverging",
             low="w < 0",
             high="w > 0",
-            title="edges: weight w (0 = white)",
+            title=f"edges: weight w (0 = {theme.ZERO_WORD})",
             length=length,
         )
         note = theme.text("width ∝ |w|, per layer", theme.SMALL, theme.MUTED)

@@ -21,8 +21,6 @@ from engine.store import Run
 PANEL_PIXELS = 446
 """A plane panel's width in pixels at 1080p: marks on it are sized for that, and panels are
 drawn at the output's own resolution, one raster pixel per screen pixel."""
-PANEL_RGBA = rs.rgba(rs.hex_rgb(theme.PANEL))
-BAD_RGBA = rs.rgba(rs.hex_rgb(theme.BAD))
 
 
 def check_plane_run(run: Run) -> None:
@@ -114,9 +112,9 @@ class PlaneCanvas:
 
 class MapGrid:
     """Many neurons' response maps as one raster (never one mobject per map): each map
-    interpolated to ``tile`` pixels, coloured diverging around a centre (white), tiled in
-    ``cols`` columns, with a red frame around maps that are zero everywhere (a dead ReLU);
-    and the geometry to point at one tile on screen."""
+    interpolated to ``tile`` pixels, coloured diverging around a centre (the palette's zero),
+    tiled in ``cols`` columns on the gap colour, with a red frame around maps that are zero
+    everywhere (a dead ReLU); and the geometry to point at one tile on screen."""
 
     def __init__(self, mesh: int, count: int, cols: int, tile: int = 160, pad: int = 8):
         self.smooth = Resampler.between(mesh, tile)
@@ -124,7 +122,7 @@ class MapGrid:
         self.rows = -(-count // cols)
         self.border = max(2, tile // 40)
         self.background = np.empty((*self.shape, 4), dtype=np.uint8)
-        self.background[:] = PANEL_RGBA
+        self.background[:] = rs.rgba(rs.hex_rgb(theme.GAP))
 
     def at_output(self, units_per_pixel: float) -> MapGrid:
         """The same grid drawn at the output's resolution when each of its pixels now would
@@ -154,12 +152,13 @@ class MapGrid:
         tiles = rs.diverging_rgba(0.5 + 0.5 * (self.smooth(maps) - centre) / safe)
         dead = ~np.any(maps.reshape(len(maps), -1) != 0, axis=1)
         canvas = self.background.copy()
+        bad = rs.rgba(rs.hex_rgb(theme.BAD))
         cell, t, b = self.tile + 2 * self.border, self.tile, self.border
         for i, tile in enumerate(tiles):
             row, col = divmod(i, self.cols)
             y, x = self.pad + row * (cell + self.pad), self.pad + col * (cell + self.pad)
             if dead[i]:
-                canvas[y : y + cell, x : x + cell] = BAD_RGBA
+                canvas[y : y + cell, x : x + cell] = bad
             canvas[y + b : y + b + t, x + b : x + b + t] = tile
         return canvas
 

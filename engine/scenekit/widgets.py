@@ -54,8 +54,10 @@ def set_pixels(image: ImageMobject, rgb: np.ndarray) -> ImageMobject:
     return image
 
 
-def framed(mobject, color: str = theme.ACCENT, buff: float = 0.06, width: float = 3.0) -> Rectangle:
-    """A rectangle around ``mobject``: to point at a panel or a tile."""
+def framed(mobject, color: str | None = None, buff: float = 0.06, width: float = 3.0) -> Rectangle:
+    """A rectangle around ``mobject`` (in the accent colour unless told): to point at a panel
+    or a tile."""
+    color = theme.ACCENT if color is None else color
     return Rectangle(
         width=mobject.width + 2 * buff,
         height=mobject.height + 2 * buff,
@@ -116,10 +118,11 @@ class ProbabilityBars(Group):
         true_label: int | None = None,
         width: float = 3.3,
         row_height: float = 0.3,
-        size: int = theme.LABEL,
+        size: int | None = None,
         heading: str = "class probabilities",
     ):
         super().__init__()
+        size = theme.LABEL if size is None else size
         names = Group(
             *(
                 theme.text(
@@ -142,7 +145,7 @@ class ProbabilityBars(Group):
             self.bars.add(bar.move_to([name_width + 0.65, y, 0]))
         head = theme.text(heading, size, theme.TEXT).next_to(names, UP, buff=0.2)
         key = Group(
-            theme.text("yellow: predicted", theme.SMALL, theme.ACCENT),
+            theme.text(f"{theme.ACCENT_WORD}: predicted", theme.SMALL, theme.ACCENT),
             theme.text("green: true class", theme.SMALL, theme.GOOD),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
         key.next_to(names, DOWN, buff=0.2)
@@ -176,9 +179,10 @@ class ColorBar(Group):
         title: str,
         length: float = 2.4,
         vertical: bool = False,
-        size: int = theme.SMALL,
+        size: int | None = None,
     ):
         super().__init__()
+        size = theme.SMALL if size is None else size
         head = theme.text(title, size, theme.TEXT)
         bar = raster_image(rs.gradient_bar(cmap, 128, vertical=vertical))
         if vertical:
