@@ -53,6 +53,7 @@ from engine.scenekit import (
 )
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
+from engine.scenekit.label import Label
 from engine.scenekit.layers import LIT_COLOURS, Diagram, layout
 from engine.store import LayerInfo, Run
 
@@ -71,7 +72,7 @@ PANEL = (-3.95, 6.75, -2.5, 1.9)
 SPLIT = 2.2
 """Where the probability bars begin in the last part."""
 INPUT_X = -5.5
-DIAGRAM = (-3.4, 1.1)
+DIAGRAM = (-3.2, 0.95)
 """Centre line and height of the network diagram at the bottom."""
 
 
@@ -208,6 +209,8 @@ class Activations(RunScene):
         slots = layout(self.run.layers, self.run.model["input_shape"], width=13.2, height=height)
         diagram = Diagram(slots, y=centre)
         diagram.remove(diagram.labels, diagram.names)
+        for part in diagram.parts:  # no ellipsis: too small to fit between the neurons here
+            part.remove(*(m for m in part.submobjects if isinstance(m, Label)))
         diagram.shift((SPLIT - 0.4 - diagram.get_right()[0]) * RIGHT)  # clear of the verdict
         frame = diagram.parts[0]  # the input's slot: show the input itself in it
         image = rs.to_rgb(self.run.read("probe/images", 0)[self.index])
@@ -334,6 +337,7 @@ class Activations(RunScene):
             else:
                 self.add(image)
             self.wait(hold)
+            self.key_moment(info.name)
             grid, shown, cap = new, image, new_cap
         return grid, shown, cap
 
@@ -347,7 +351,7 @@ class Activations(RunScene):
             self.run.classes,
             probs,
             true_label=self.label,
-            width=PANEL[1] - SPLIT,
+            width=PANEL[1] - SPLIT - 0.15,
             row_height=0.34,
             size=theme.BODY,
             heading="class probabilities (softmax)",
@@ -389,3 +393,4 @@ class Activations(RunScene):
         overall = validation_words(self.run)
         self.caption(f"{said}; overall {overall}" if overall else said)
         self.wait(2 * self.settings["hold"] + 0.6)
+        self.key_moment("prediction")

@@ -59,10 +59,10 @@ from engine.store import LayerInfo, Run
 
 # -- layout (frame units; the frame is about 14.2 × 8) ----------------------------------------
 CAPTION_TOP = 2.78
-GRID = (2.3, -2.88)
+GRID = (2.3, -2.83)
 """Top and bottom of the tile grids."""
-KEY_Y = -3.05
-CLOCK_BOTTOM = -3.8
+KEY_Y = -3.0
+CLOCK_BOTTOM = -3.68
 PANEL_GAP = 0.4
 UNIT_WORDS = {"conv": "filters", "pool": "channels", "dense": "neurons"}
 UNIT_WORD = {"conv": "filter", "pool": "channel", "dense": "neuron"}
@@ -528,6 +528,7 @@ class ActMax(RunScene):
         self.set_counter(f"best of {clock.total:,} steps", "each unit's best image")
         self.caption(self.best_words(layers, panels))
         self.wait(self.settings["hold"])
+        self.key_moment(" · ".join(info.name for info in layers))
         self.clear()
         self.add(*self.header)
 
@@ -626,3 +627,4 @@ class ActMax(RunScene):
         )
         self.set_counter(f"step {steps:,} of {steps:,}", "after the last step")
         self.wait(self.settings["hold"])
+        self.key_moment(f"{info.name} classes")

@@ -253,6 +253,7 @@ class Architecture(RunScene):
             return
         self.forward_pass(forward)
         self.wait(2.5)
+        self.key_moment("prediction")
 
     def final_weights(self, name: str) -> np.ndarray | None:
         stream = f"weights/{name}"
@@ -294,6 +295,7 @@ class Architecture(RunScene):
             (part[0], part.units) for part in self.diagram.parts if hasattr(part, "units")
         ]
         self.wait(0.5)
+        self.key_moment("the network")
 
     def build_graph(self) -> None:
         """An MLP as the kit's neuron graph (3Blue1Brown's look, as in the MLP scenes) with its
@@ -310,6 +312,7 @@ class Architecture(RunScene):
         self.graph = graph
         self.columns = list(zip(graph.neurons, graph.shown, strict=True))
         self.wait(0.5)
+        self.key_moment("the network")
 
     def swap_caption(self, caption) -> None:
         """Replace the line of text at the bottom (the subtitles are ``self.caption``)."""
@@ -333,6 +336,7 @@ class Architecture(RunScene):
                 name = self.graph.names[column]
                 self.swap_caption(self.vector_caption(name, forward.at(column), column))
                 self.glide(marker, SurroundingRectangle(circles, buff=0.08), pace)
+                self.key_moment(name)
         self.remove(marker)
         self.prediction(forward)
 
@@ -351,6 +355,7 @@ class Architecture(RunScene):
                 self.caption(block_words(diagram.slots, i, forward))
             self.swap_caption(self.layer_caption(slot, values))
             self.glide(marker, diagram.focus(i), pace)
+            self.key_moment(slot.name)
         if lit is not None:
             diagram.rest(lit)
 

@@ -324,6 +324,7 @@ class FeatureMaps(RunScene):
                 # stored in a GIF as a whole new picture.
                 self.swap(shown, image)
             self.wait(0.9)
+            self.key_moment(info.name)
             stage, shown, caption = new, image, cap
         self.last_map = (stage, shown, caption)
 
@@ -352,6 +353,7 @@ class FeatureMaps(RunScene):
         self.add(bars)
         self.legend = legend
         self.wait(1.8)
+        self.key_moment("prediction")
         self.bars, self.tail = bars, (vectors, cap)
 
     def class_name(self, index: int) -> str:
@@ -418,6 +420,7 @@ class FeatureMaps(RunScene):
             if i in (snapshots[0], snapshots[len(snapshots) // 2], snapshots[-1]):
                 self.caption(self.training_words(evolve, int(steps[i]), probs[j][self.index]))
             self.wait(1.0 if i in (0, len(steps) - 1) else pause)
+        self.key_moment("over training")
 
     def training_words(self, evolve: list[str], step: int, probs: np.ndarray) -> str:
         """The caption of the training part at one recorded step: when, and how sure."""

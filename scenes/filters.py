@@ -34,6 +34,7 @@ from engine.scenekit import (
     Option,
     RunScene,
     dataset_name,
+    layout,
     model_name,
     pick_image,
     pixels_per_unit,
@@ -46,11 +47,17 @@ from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.recordings import ensure_actmax
 from engine.store import LayerInfo, Run
 
-GRID = (-4.15, 6.75, -3.85, 1.95)
+GRID = (-4.15, 6.75, -3.7, 1.95)
 """Left, right, bottom, top of a page of filters (frame units)."""
 INPUT_X = -5.55
-LABEL_ROOM = 0.3
-"""Height above each pair of tiles for its label."""
+
+
+def label_room() -> float:
+    """Height above each pair of tiles for its label: a line of small text, descenders clear
+    of the tiles."""
+    return theme.text("filter 0  peak", theme.SMALL).height + 0.08
+
+
 TILE_GAP = 0.06
 INSET = 0.06
 """Left margin of each cell's tiles, room for a dead filter's frame."""
@@ -110,7 +117,7 @@ class Page:
         width, height = right - left, top - bottom
         rows, cols = rs.grid_shape(len(filters), width / height, 2.2)
         cell = (width / cols, height / rows)
-        side = min((cell[0] - 0.22) / 2 - TILE_GAP / 2, cell[1] - LABEL_ROOM - 0.12)
+        side = min((cell[0] - 0.22) / 2 - TILE_GAP / 2, cell[1] - label_room() - 0.12)
         return cls(filters, rows, cols, cell, max(4, int(side * pixels_per_unit())))
 
     def origin(self, k: int) -> np.ndarray:
@@ -127,7 +134,7 @@ class Page:
         """Pixel (row, column) of cell k's map tile (0) or image tile (1) in the page raster."""
         ppu = pixels_per_unit()
         x, y = self.origin(k)[:2]
-        row = round((GRID[3] - y + LABEL_ROOM) * ppu)
+        row = round((GRID[3] - y + label_room()) * ppu)
         col = round((x - GRID[0] + INSET) * ppu) + which * (self.side + round(TILE_GAP * ppu))
         return row, col
 
@@ -222,6 +229,7 @@ class Filters(RunScene):
         pixels = self.with_images(plan, base, first)
         raster = raster_image(pixels, height=pixels.shape[0] / pixels_per_unit())
         raster.move_to([GRID[0], GRID[3], 0], aligned_edge=LEFT + UP)
+        layout.gaps(raster, theme.BACKGROUND)  # the labels sit between the tiles
         self.add(raster, labels, cap)
         total = int(recording.settings.get("steps", recording.steps[-1]))
         c, h, w = info.output_shape
@@ -240,6 +248,7 @@ class Filters(RunScene):
         self.progress.set_text(f"best in {total} steps")
         self.caption(self.best_words(info, recording, filters, position, dead))
         self.wait(self.settings["hold"])
+        self.key_moment(f"{info.name} filters {filters[0]}-{filters[-1]}")
         self.remove(raster, labels, cap)
 
     def best_words(

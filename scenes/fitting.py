@@ -172,7 +172,7 @@ class LossChart(Group):
             y = self.point(np.zeros(1), np.array([value]))[0]
             axes.add(theme.text(f"{value:.2g}", theme.SMALL, theme.MUTED).next_to(y, LEFT, 0.1))
         name = theme.text("training step (log scale)", theme.SMALL, theme.MUTED)
-        axes.add(name.move_to(o + width / 2 * RIGHT + 0.52 * DOWN))
+        axes.add(name.move_to(o + width / 2 * RIGHT + 0.5 * DOWN))
         return axes
 
     def show_until(self, step: float) -> float | None:
@@ -216,7 +216,7 @@ class LossChart(Group):
 PANEL = 3.3
 PANEL_Y = 0.55
 PANEL_XS = (-4.45, 0.0, 4.45)
-CHART_ORIGIN = np.array([-5.6, -3.25, 0.0])
+CHART_ORIGIN = np.array([-5.6, -3.05, 0.0])
 CHART_SIZE = (7.6, 1.0)
 READOUT_X = (2.75, 4.55)
 
@@ -315,7 +315,9 @@ def fitting_part(scene: RunScene) -> None:
         f"and {held_out} held-out points"
     )
     fade_in(scene, fixed, moving)
+    scene.key_moment("fit at the start")
     animate(scene, moving, HOLD + seconds + END, frame)
+    scene.key_moment("fit after training")
 
 
 def readouts(held_out: int) -> tuple[Group, Label, Label, Label]:

@@ -110,10 +110,12 @@ class Gradients(RunScene):
             f"to {last:,}, on a log scale."
         )
         self.unfold(bars, heat)
+        self.key_moment("over training")
         self.caption(spread_words(self.values, self.layers))
         note = theme.text(spread_note(self.values, self.layers), theme.BODY, theme.TEXT)
         self.play(FadeIn(note.to_edge(DOWN, buff=theme.MARGIN)), run_time=0.5)
         self.wait(2.5)
+        self.key_moment("the spread")
 
     def add_header(self) -> None:
         head = fitted_title(

@@ -206,12 +206,14 @@ class Kernels(RunScene):
             delay=max(self.settings["seconds"], 0.5) / 3,
         )
         self.evolve(sheet)
+        self.key_moment("after training")
         self.caption(
             f"{first_k.name} up close: its {first_k.shape[0]} kernels at initialisation and "
             f"after training ({first_k.what})."
         )
         self.close_up(sheet, labels)
         self.wait(2.0)
+        self.key_moment(f"{first_k.name} up close")
 
     # -- the strips -----------------------------------------------------------------------
     def add_header(self) -> None:
@@ -296,6 +298,7 @@ class Kernels(RunScene):
         self.add(sheet, labels, notes)
         self.notes = notes
         self.wait(1.0)
+        self.key_moment("at initialisation")
         return sheet, labels
 
     def _notes(self) -> list[tuple[str, str]]:

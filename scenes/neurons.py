@@ -58,7 +58,7 @@ OPTIONS: dict[str, Option] = {
 ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "elu": "ELU"}
 MAX_MAPS = 16
 """Neurons shown per layer (the network diagram's sample when a layer is wider)."""
-GRAPH_CENTRE, GRAPH_SIZE = (-4.95, 0.35, 0.0), (3.1, 3.5)
+GRAPH_CENTRE, GRAPH_SIZE = (-4.85, 0.35, 0.0), (3.1, 3.5)
 BLOCKS_LEFT, BLOCKS_RIGHT = -2.75, 6.76
 BLOCKS_TOP, BLOCKS_BOTTOM = 1.8, -1.9
 
@@ -270,6 +270,7 @@ def neurons_part(scene: RunScene) -> None:
     scene.caption(intro(run, items, s["value"]))
     replay.fade_in(scene, fixed, moving)
     replay.animate(scene, moving, end + 1.0, frame)
+    scene.key_moment("neurons over training")
     if dwell > 0:
         # Only the pointer changes now: the maps are painted once, not on every frame.
         pointer = Group(graph.edges, graph.neurons, words, tour.frame)
@@ -284,6 +285,7 @@ def neurons_part(scene: RunScene) -> None:
         replay.animate(scene, pointer, len(tour.stops) * dwell, point)
         tour.show(None)
     scene.wait(1.5)
+    scene.key_moment("neurons after training")
 
 
 NEURON_CAPTIONS = 2.0

@@ -63,13 +63,13 @@ from engine.store import LayerInfo, Run, human_bytes
 
 # Layout in frame units (the frame is about 14.2 × 8).
 CAPTION_TOP = 2.72
-HISTOGRAMS = (-6.75, 2.55, -3.8, 1.75)
+HISTOGRAMS = (-6.75, 2.55, -3.65, 1.75)
 """Left, right, bottom, top of the histogram grid (part 1)."""
 SPARSITY_X = (3.1, 6.75)
 PANELS = (-6.75, 6.75, -2.2, 1.45)
 """The three activation panels side by side (part 2), headings above."""
 PANEL_GAP = 0.3
-CHANGE = (-6.75, 2.4, -3.85, -2.55)
+CHANGE = (-6.75, 2.4, -3.65, -2.5)
 """The relative-change chart along the bottom (part 2)."""
 
 
@@ -368,6 +368,7 @@ class Pruning(RunScene):
                 f"Each layer's weights: the smallest {share} of each layer, in red, go to zero"
             )
         self.wait(2.0)
+        self.key_moment("the cut")
         self.remove(cap)
         self.add(
             self.panel_caption(
@@ -385,6 +386,7 @@ class Pruning(RunScene):
         )
         self.play(FadeIn(after), run_time=0.6)
         self.wait(1.8)
+        self.key_moment("after pruning")
         self.clear_part()
 
     def sparsity_bars(self, names: list[str]) -> Group:
@@ -392,7 +394,15 @@ class Pruning(RunScene):
         did to the size of the whole network."""
         left, right = SPARSITY_X
         per_layer = self.report["per_layer"]
-        row_h = min(0.34, (HISTOGRAMS[3] - HISTOGRAMS[2] - 1.6) / len(names))
+        before, after = self.report["nonzero_before"], self.report["nonzero_after"]
+        size = self.sizes()
+        total = Group(
+            theme.text("non-zero parameters, size as fp32", theme.SMALL, theme.MUTED),
+            theme.text(f"{thousands(before)} → {thousands(after)}", theme.LABEL),
+            theme.text(f"{size[0]} → {size[1]}", theme.LABEL),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
+        room = HISTOGRAMS[3] - HISTOGRAMS[2] - 0.45 - total.height - 0.3
+        row_h = min(0.34, room / len(names))
         label_w = max(theme.text(n, theme.SMALL).width for n in names) + 0.15
         length = right - left - label_w - 0.8
         rows = Group()
@@ -412,14 +422,7 @@ class Pruning(RunScene):
             )
         head = theme.text("sparsity per layer", theme.LABEL)
         head.move_to([left, HISTOGRAMS[3] - 0.1, 0], aligned_edge=LEFT)
-        before, after = self.report["nonzero_before"], self.report["nonzero_after"]
-        size = self.sizes()
-        total = Group(
-            theme.text("non-zero parameters", theme.SMALL, theme.MUTED),
-            theme.text(f"{thousands(before)} → {thousands(after)}", theme.LABEL),
-            theme.text(f"{size[0]} → {size[1]} (fp32)", theme.LABEL),
-        ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
-        total.next_to(rows, DOWN, buff=0.35).align_to(head, LEFT)
+        total.next_to(rows, DOWN, buff=0.3).align_to(head, LEFT)
         return Group(head, rows, total)
 
     # -- part 2: the activations, side by side ------------------------------------------------
@@ -524,6 +527,7 @@ class Pruning(RunScene):
                 f"{theme.percent(trio.change)}"
             )
             self.wait(self.settings["hold"])
+            self.key_moment(trio.info.name)
         self.wait(0.4)
         self.clear_part()
 
@@ -589,7 +593,7 @@ class Pruning(RunScene):
             f"{size[0]} → {size[1]} as fp32 without the zeros",
             theme.LABEL,
             theme.MUTED,
-        ).next_to(columns, DOWN, buff=0.3)
+        ).next_to(columns, DOWN, buff=0.2)
         summary.set_x(-6.75 + summary.width / 2)
         shown = Group(columns, picture, below, cap, summary)
         said = []
@@ -602,6 +606,7 @@ class Pruning(RunScene):
         )
         self.play(FadeIn(shown), run_time=0.5)
         self.wait(2.5)
+        self.key_moment("the outcome")
 
     def sizes(self) -> list[str]:
         """The network's size before and after, counting non-zero parameters as fp32."""
@@ -618,7 +623,7 @@ class Pruning(RunScene):
             probs,
             true_label=self.label,
             width=4.2,
-            row_height=0.28,
+            row_height=0.25,
             size=theme.LABEL,
         )
         top = int(np.argmax(probs))
@@ -631,12 +636,13 @@ class Pruning(RunScene):
         verdict = theme.text(
             f"p({self.class_name(top)}) = {theme.percent(probs[top])}", theme.BODY, theme.ACCENT
         )
-        return Group(head, bars, verdict).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
+        return Group(head, bars, verdict).arrange(DOWN, aligned_edge=LEFT, buff=0.18)
 
 
 class ChangeChart(Group):
     """Along the bottom: ‖pruned − dense‖ / ‖dense‖ of every map layer on the shown image, one
-    bar per layer; ``mark`` lights the layer on screen and names it under its bar."""
+    bar per layer; ``mark`` lights the layer on screen and names it above every bar (never
+    over its neighbours)."""
 
     def __init__(self, trios: list[Trio]):
         super().__init__()
@@ -646,26 +652,29 @@ class ChangeChart(Group):
         width = (right - left) / len(trios)
         self.trios = trios
         self.bars = VGroup()
-        for k, trio in enumerate(trios):
-            tall = max(trio.change / self.peak * (top - bottom - 0.55), 0.02)
-            bar = Rectangle(width=width * 0.7, height=tall, stroke_width=0)
-            bar.set_fill(theme.BAR, 1.0)
-            self.bars.add(bar.move_to([left + (k + 0.5) * width, bottom, 0], aligned_edge=DOWN))
+        self.label = theme.text("conv0 0%", theme.SMALL, theme.ACCENT)
         head = theme.text(
             "change per layer on this image:  ‖pruned − dense‖ / ‖dense‖",
             theme.SMALL,
             theme.MUTED,
         ).move_to([left, top, 0], aligned_edge=LEFT + UP)
+        self.tallest = top - bottom - head.height - self.label.height - 0.12
+        for k, trio in enumerate(trios):
+            tall = max(trio.change / self.peak * self.tallest, 0.02)
+            bar = Rectangle(width=width * 0.7, height=tall, stroke_width=0)
+            bar.set_fill(theme.BAR, 1.0)
+            self.bars.add(bar.move_to([left + (k + 0.5) * width, bottom, 0], aligned_edge=DOWN))
         axis = Rectangle(width=right - left, height=0.015, stroke_width=0)
         axis.set_fill(theme.MUTED, 1.0).move_to([left, bottom, 0], aligned_edge=LEFT + UP)
-        self.label = theme.text(" ", theme.SMALL, theme.ACCENT)
-        self.add(head, axis, self.bars, self.label)
+        self.add(head, axis, self.bars)
 
     def mark(self, k: int) -> None:
         for i, bar in enumerate(self.bars):
             bar.set_fill(theme.ACCENT if i == k else theme.BAR, 1.0)
         bar = self.bars[k]
         self.label.set_text(f"{self.trios[k].info.name} {theme.percent(self.trios[k].change)}")
-        self.label.next_to(bar, UP, buff=0.06)
+        self.label.move_to([0, self.bottom + self.tallest + 0.04, 0], aligned_edge=DOWN)
         half = self.label.width / 2
         self.label.set_x(np.clip(bar.get_x(), CHANGE[0] + half, CHANGE[1] - half))
+        if self.label not in self.submobjects:
+            self.add(self.label)

@@ -35,7 +35,7 @@ from manim import (
 )
 
 from engine.errors import RunError
-from engine.scenekit import Number, Option, RunScene, model_name, theme
+from engine.scenekit import Number, Option, RunScene, layout, model_name, theme
 from engine.scenekit.charts import fitted_title
 from engine.store import LayerInfo, Run
 
@@ -47,7 +47,7 @@ KIND_WORDS = {
     "dense": "dense",
     "logits": "logits",
 }
-TOP, BOTTOM = 2.8, -3.0
+TOP, BOTTOM = 2.8, -2.85
 """Top of the header row and bottom of the totals row (frame units)."""
 MIN_ROW = 0.235
 """Rows closer than this stop being readable in a 640 px GIF: group instead."""
@@ -121,14 +121,31 @@ def totals(layers: list[LayerInfo]) -> tuple[int, int]:
     return sum(i.params for i in layers), sum(i.macs for i in layers)
 
 
-def heaviest(values: list[int], k: int) -> list[int]:
-    """Indices of the k largest non-zero values, and any tied with the k-th (VGG's equal
-    convs would otherwise be picked arbitrarily), in table order."""
-    ranked = sorted((v for v in values if v > 0), reverse=True)
+def as_shown(value: int, digits: int | None) -> float:
+    """A value as the table shows it: in full, or to ``digits`` significant digits."""
+    return float(value) if digits is None else float(f"{value:.{digits}g}")
+
+
+def heaviest(values: list[int], k: int, digits: int | None = None) -> list[int]:
+    """Indices of the k largest non-zero values, and every one tied with the k-th, in table
+    order. Values tie when they read the same on screen (``digits``: shown to that many
+    significant digits, as MACs are): VGG's equal convs are all highlighted, never some of
+    them picked by their last digits."""
+    shown = [as_shown(v, digits) for v in values]
+    ranked = sorted((v for v in shown if v > 0), reverse=True)
     if not ranked or k <= 0:
         return []
     threshold = ranked[min(k, len(ranked)) - 1]
-    return [i for i, v in enumerate(values) if v >= threshold]
+    return [i for i, v in enumerate(shown) if v >= threshold]
+
+
+def tied_at_cut(values: list[int], chosen: list[int], digits: int | None) -> list[int]:
+    """Those of ``chosen`` that tie with the smallest of them, when there are several."""
+    if not chosen:
+        return []
+    cut = min(as_shown(values[i], digits) for i in chosen)
+    tied = [i for i in chosen if as_shown(values[i], digits) == cut]
+    return tied if len(tied) > 1 else []
 
 
 def name_list(names: list[str]) -> str:
@@ -168,8 +185,10 @@ class Summary(RunScene):
             f"and {human(self.total_macs)} multiply-accumulates in all."
         )
         self.reveal(cells, bars, stripes)
+        self.key_moment("the table")
         self.highlight(cells, bars, stripes)
         self.wait(2.5)
+        self.key_moment("the heaviest")
 
     def header(self, run: Run) -> Group:
         shape = theme.shape_text(run.model["input_shape"])
@@ -244,7 +263,7 @@ class Summary(RunScene):
             cells.append(group)
             stripe = Rectangle(width=full_right - full_left, height=h, stroke_width=0)
             stripe.set_fill(theme.PANEL, opacity=1.0 if r % 2 else 0.0)
-            stripes.append(stripe.move_to([(full_left + full_right) / 2, y, 0]))
+            stripes.append(layout.backdrop(stripe.move_to([(full_left + full_right) / 2, y, 0])))
             if 0 < r < len(table) - 1:
                 row_data = self.rows[r - 1]
                 shares = (row_data.params / self.most[0], row_data.macs / self.most[1])
@@ -287,7 +306,7 @@ class Summary(RunScene):
         # Never all of them: "conv1, conv2, fc: 100% of the parameters" says nothing.
         k = min(max(0, self.settings["top"]), max(1, weighted // 3))
         by_params = heaviest([row.params for row in self.rows], k)
-        by_macs = heaviest([row.macs for row in self.rows], k)
+        by_macs = heaviest([row.macs for row in self.rows], k, digits=3)
         marks = Group()
         for column, chosen, total in ((0, by_params, self.total_params), (1, by_macs, None)):
             for i in chosen:
@@ -313,23 +332,31 @@ class Summary(RunScene):
             self.play(FadeIn(note), run_time=0.4)
 
     def heavy_words(self, by_params: list[int], by_macs: list[int]) -> tuple[str, str]:
-        """What the heaviest rows hold: 'conv4_1 … conv4_3: 45% of the parameters'."""
-        params = sum(self.rows[i].params for i in by_params) / self.total_params
-        macs = sum(self.rows[i].macs for i in by_macs) / self.total_macs
-        names_p = name_list([self.rows[i].name for i in by_params])
-        names_m = name_list([self.rows[i].name for i in by_macs])
-        return (
-            f"{names_p}: {100 * params:.0f}% of the parameters",
-            f"{names_m}: {100 * macs:.0f}% of the MACs",
-        )
+        """What the heaviest rows hold, ties said as ties: 'conv4_1 … conv4_3: 45% of the
+        parameters', '6 layers (conv1_2, …), tied at 2.36 M each: 72% of the MACs'."""
+        words = []
+        for chosen, values, digits, show, noun in (
+            (by_params, [r.params for r in self.rows], None, "{:,}".format, "parameters"),
+            (by_macs, [r.macs for r in self.rows], 3, human, "MACs"),
+        ):
+            share = sum(values[i] for i in chosen) / sum(values)
+            names = name_list([self.rows[i].name for i in chosen])
+            tied = tied_at_cut(values, chosen, digits)
+            if tied:
+                value = show(values[tied[0]])
+                names += (
+                    f", all tied at {value}"
+                    if len(tied) == len(chosen)
+                    else f"; {len(tied)} tied at {value}"
+                )
+            words.append(f"{names}: {100 * share:.0f}% of the {noun}")
+        return words[0], words[1]
 
     def heavy_note(self, by_params: list[int], by_macs: list[int]) -> Group | None:
         if not by_params or not by_macs:
             return None
         lines = Group(
             *(theme.text(words, theme.LABEL) for words in self.heavy_words(by_params, by_macs))
-        ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
-        if lines.width > theme.frame_width() - 2 * theme.MARGIN:
-            lines.scale_to_fit_width(theme.frame_width() - 2 * theme.MARGIN)
-        lines.next_to(self.rules[1], DOWN, buff=self.row_height + 0.25).set_x(0)
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+        lines.next_to(self.rules[1], DOWN, buff=self.row_height + 0.12).set_x(0)
         return lines

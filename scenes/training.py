@@ -104,6 +104,7 @@ class Training(RunScene):
         acc_curves, acc_dots = self.accuracy_chart()
         self.caption_epochs(max(self.settings["seconds"], 0.5))
         self.unfold([*loss_curves, *acc_curves], [*loss_dots, *acc_dots])
+        self.key_moment("training")
         main, detail = self.final_words()
         words = main.replace("  ·  ", ", ").replace(":  ", ": ").replace("validation loss", "loss")
         val_acc = self.accuracy_values[1]
@@ -113,6 +114,7 @@ class Training(RunScene):
         self.caption(f"{words[0].upper()}{words[1:]}.")
         self.play(FadeIn(self.final_figures(main, detail)), run_time=0.6)
         self.wait(2.5)
+        self.key_moment("the result")
 
     # -- layout ---------------------------------------------------------------------------
     def add_header(self) -> None:

@@ -3,11 +3,12 @@
 Start at the output neuron: each of its input neurons' recorded maps times its weight (sign
 kept, so a negative weight shows the map colour-inverted) is what that input really adds to
 it; with the bias they sum to the neuron's recorded pre-activation, shown at the end of the
-row. Follow the input with the largest |w| back, layer by layer, down to the input plane (x
-and y). Beside it, the whole network as a graph whose edges' width and colour are the weights;
+row. Follow the input that contributes most (the largest mean |w·a| over the plane, as seed
+002 did; the screen says so) back, layer by layer, down to the input plane (x and y). Beside
+it, the whole network as a graph whose edges' width and colour are the weights;
 then training replays and every row, the traced path and the edges change with it.
-Captions (an ``.srt`` beside the video) name each traced weight and, over the replay, the
-output's largest one.
+Captions (an ``.srt`` beside the video) name each traced input and, over the replay, the
+output's strongest one.
 
     manim scenes/weights.py                                  # the default run (mlp-ring)
     NNREEL_RUN=spiral manim -ql scenes/weights.py
@@ -44,6 +45,7 @@ from engine.scenekit import (
     textlayer,
     theme,
 )
+from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.label import pixels_per_unit, render
 from engine.scenekit.network import NetworkGraph
 from engine.scenekit.options import REPLAY, Option
@@ -53,11 +55,14 @@ OPTIONS: dict[str, Option] = {
     **REPLAY,
     "dwell": Number(2.5, "seconds on each layer while the path is traced", at_least=0),
     "inputs": Number(
-        9, "show at most this many inputs per neuron (the largest |w|)", at_least=1, whole=True
+        9,
+        "show at most this many inputs per neuron (those contributing most)",
+        at_least=1,
+        whole=True,
     ),
 }
-GRAPH_CENTRE, GRAPH_SIZE = (-5.0, 0.2, 0.0), (3.2, 3.7)
-ROWS_LEFT, ROWS_RIGHT, ROWS_TOP, ROWS_BOTTOM = -3.05, 6.76, 2.45, -2.8
+GRAPH_CENTRE, GRAPH_SIZE = (-4.95, 0.35, 0.0), (2.95, 3.2)
+ROWS_LEFT, ROWS_RIGHT, ROWS_TOP, ROWS_BOTTOM = -2.9, 6.45, 2.45, -2.8
 TEXT_OVERHANG = 0.3
 TILE_PIXELS = 120
 INTRO = 0.5
@@ -108,10 +113,14 @@ class Tracer:
         self.pre.append(replay.Series.load(run, f"plane/{layers[-1]}"))  # the output's logit
 
     def hops(self, snapshot: int) -> list[Hop]:
-        """The path of largest |w| through the weights recorded at one snapshot."""
+        """The path of the strongest contributions (mean |w·a| over the plane) through the
+        weights and maps recorded at one snapshot."""
         recorded = self.recorded
+        step = float(recorded.steps[snapshot])
         return trace(
-            [w[snapshot] for w in recorded.weights], [b[snapshot] for b in recorded.biases]
+            [w[snapshot] for w in recorded.weights],
+            [b[snapshot] for b in recorded.biases],
+            inputs=[self.inputs(column, step) for column in range(1, len(recorded.weights) + 1)],
         )
 
     def inputs(self, column: int, step: float) -> np.ndarray:
@@ -120,8 +129,8 @@ class Tracer:
         return self.plane if column == 1 else self.outputs[column - 2].at(step)
 
     def row(self, hop: Hop, step: float, shown: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(the inputs shown: the ``shown`` largest |w|, in unit order; their contributions
-        at ``step``; the neuron's recorded pre-activation there) of one hop."""
+        """(the inputs shown: the ``shown`` contributing most, in unit order; their
+        contributions at ``step``; the neuron's recorded pre-activation there) of one hop."""
         chosen = np.sort(hop.order[:shown])
         w = self.weights[hop.column - 1].at(step)[hop.unit]
         parts = contributions(self.inputs(hop.column, step)[chosen], w[chosen])
@@ -132,7 +141,7 @@ def inputs_words(chosen: np.ndarray, width: int) -> str:
     """Which inputs a row shows: 'n0 … n8', or the chosen few of a wider layer."""
     if len(chosen) == width:
         return f"n0 … n{width - 1}"
-    return f"n{', n'.join(str(i) for i in chosen)} (largest |w| of {width})"
+    return f"n{', n'.join(str(i) for i in chosen)} (strongest of {width})"
 
 
 def unit_name(names: list[str], column: int, unit: int, width: int) -> str:
@@ -151,9 +160,10 @@ def weights_part(scene: RunScene) -> None:
     final = float(clock.steps[-1])
     graph = NetworkGraph.from_run(run, width=GRAPH_SIZE[0], height=GRAPH_SIZE[1])
     graph.move_to(GRAPH_CENTRE)
-    head = theme.title(
+    head = fitted_title(
         "Which weights carry the decision",
-        f"{plane.describe_mlp(run)}  ·  run {run.name}",
+        [plane.describe_mlp(run), "followed back by the largest mean |w·a|", f"run {run.name}"],
+        TITLE_WIDTH,
     )
     shown = [min(s["inputs"], widths[c - 1]) for c in range(len(widths) - 1, 0, -1)]
     rows = build_rows(tracer.mesh, shown)
@@ -187,29 +197,33 @@ def weights_part(scene: RunScene) -> None:
 
     traced = replay.OnSnapshot(tracer.weights[0], snapshot)
 
-    def strongest(hop: Hop) -> tuple[str, str]:
-        """The input with the largest |w| into ``hop``'s neuron, and that weight as its
-        tile's label writes it."""
+    def strongest(hop: Hop) -> tuple[str, str, str]:
+        """The input that contributes most to ``hop``'s neuron, its weight as its tile's label
+        writes it, and its mean |w·a|."""
         source = unit_name(names, hop.column - 1, hop.strongest, widths[hop.column - 1])
-        return source, f"{hop.weights[hop.strongest]:+.2f}"
+        share = float(hop.scores[hop.strongest]) if hop.scores is not None else 0.0
+        return source, f"{hop.weights[hop.strongest]:+.2f}", f"{share:.3g}"
 
     def row_caption(k: int) -> str:
         """Row ``k`` of the path, as traced at the step on screen."""
         hop = traced.result[k]
         target = unit_name(names, hop.column, hop.unit, widths[hop.column])
-        source, w = strongest(hop)
+        source, w, share = strongest(hop)
         count = widths[hop.column - 1]
         if k == 0:
             return (
                 f"{target} = its {count} inputs' maps × their weights, + bias; "
-                f"the largest |w|: {source}, w = {w}"
+                f"contributing most: {source} (mean |w·a| {share}, w = {w})"
             )
-        return f"Back one layer: {target} ← {source} (w = {w}, the largest |w| of {count})"
+        return (
+            f"Back one layer: {target} ← {source}, the most of its {count} inputs "
+            f"(mean |w·a| {share}, w = {w})"
+        )
 
     def progress(lead: str = "") -> str:
-        source, w = strongest(traced.result[0])
+        source, _, share = strongest(traced.result[0])
         when = replay.when(counter, int(tracer.recorded.steps[traced.shown]))
-        return f"{lead}{when}: the output's largest |w| is {w}, from {source}"
+        return f"{lead}{when}: contributing most to the output: {source} (mean |w·a| {share})"
 
     @replay.changed_only
     def draw(step: float, visible: int) -> None:
@@ -241,6 +255,7 @@ def weights_part(scene: RunScene) -> None:
             if visible > 1:
                 scene.caption(row_caption(visible - 1))
             scene.wait(dwell)  # nothing moves: Manim repeats one frame
+            scene.key_moment(f"weights into {names[len(names) - visible]}")
     first, *marks = replay.replay_marks(0.0, seconds)
     cues = replay.Cues(
         scene,
@@ -256,6 +271,7 @@ def weights_part(scene: RunScene) -> None:
         cues(t)
 
     replay.animate(scene, moving, seconds + replay.END, frame)
+    scene.key_moment("weights after training")
 
 
 def show(row: Row, visible: bool) -> None:
@@ -319,7 +335,7 @@ def contribution_legend() -> Group:
             theme.text(words, theme.SMALL, theme.MUTED)
             for words in (
                 f"{theme.ZERO_WORD} = 0 · its weight w under each tile",
-                f"{theme.ACCENT_WORD} frame: the largest |w|, followed down",
+                f"{theme.ACCENT_WORD} frame: the largest mean |w·a|, followed down",
                 "red frame: an input that is 0 everywhere",
                 "last tile: the neuron's recorded pre-activation",
             )

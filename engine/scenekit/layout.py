@@ -23,7 +23,7 @@ import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
-from manim import ImageMobject, Mobject, VMobject, config
+from manim import BackgroundRectangle, ImageMobject, Mobject, VMobject, config
 
 from engine.errors import NnreelError
 from engine.scenekit.label import Label, pixels_per_unit
@@ -103,6 +103,25 @@ def box_of(mobject: Mobject) -> np.ndarray:
     return np.array([left, bottom, right, top], dtype=float)
 
 
+def ink(box: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The part of ``box`` (a raster's, frame units) where ``alpha`` ([H, W]) has ink: a text's
+    glyphs, without the empty line space above and below them."""
+    rows, cols = np.flatnonzero(alpha.max(axis=1)), np.flatnonzero(alpha.max(axis=0))
+    if not len(rows):
+        return box
+    h, w = alpha.shape
+    left, bottom, right, top = box
+    sx, sy = (right - left) / w, (top - bottom) / h
+    return np.array(
+        [
+            left + cols[0] * sx,
+            top - (rows[-1] + 1) * sy,
+            left + (cols[-1] + 1) * sx,
+            top - rows[0] * sy,
+        ]
+    )
+
+
 def visible(mobject: Mobject) -> bool:
     if isinstance(mobject, ImageMobject):
         return bool(mobject.pixel_array.size) and int(mobject.pixel_array[..., 3].max()) > 0
@@ -118,8 +137,9 @@ def visible(mobject: Mobject) -> bool:
 
 
 def solid(mobject: VMobject) -> bool:
-    """A filled shape text must not cover (a bar, a box), unless declared a backdrop."""
-    if getattr(mobject, "layout_backdrop", False):
+    """A filled shape text must not cover (a bar, a box), unless it is a backdrop (declared,
+    or Manim's ``BackgroundRectangle``)."""
+    if getattr(mobject, "layout_backdrop", False) or isinstance(mobject, BackgroundRectangle):
         return False
     return float(np.max(mobject.get_fill_opacities(), initial=0.0)) >= 0.5
 
@@ -144,11 +164,12 @@ def items(mobjects: list[Mobject]) -> list[Item]:
             continue
         seen.add(id(mobject))
         if isinstance(mobject, Label):
-            found.append(Item(repr(mobject.text), "text", box_of(mobject), mobject))
+            box = ink(box_of(mobject), mobject.pixel_array[..., 3])
+            found.append(Item(repr(mobject.text), "text", box, mobject))
         elif isinstance(mobject, TextLayer):
             found.extend(
-                Item(repr(text), "text", box, mobject, source=mobject)
-                for text, box in mobject.boxes()
+                Item(repr(text), "text", ink(box, cover), mobject, source=mobject)
+                for text, box, cover in mobject.boxes()
             )
         elif isinstance(mobject, ImageMobject):
             found.append(Item(described(mobject, "picture"), "picture", box_of(mobject), mobject))
@@ -167,13 +188,12 @@ def overlap(a: np.ndarray, b: np.ndarray, tolerance: float) -> bool:
 
 
 def covers_tile(text: Item, picture: Item, tolerance: float) -> bool:
-    """Whether ``text`` lies over a part of ``picture`` that is not one of its declared gaps."""
+    """Whether ``text`` lies over a visible part of ``picture`` (not transparent) that is not
+    one of its declared gaps."""
     if not overlap(text.box, picture.box, tolerance):
         return False
     image: ImageMobject = picture.mobject
     gap = getattr(image, "layout_gap", None)
-    if gap is None:
-        return True
     pixels = image.pixel_array
     h, w = pixels.shape[:2]
     left, bottom, right, top = picture.box
@@ -185,8 +205,10 @@ def covers_tile(text: Item, picture: Item, tolerance: float) -> bool:
     region = pixels[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)]
     if not region.size:
         return False
-    differs = np.abs(region[..., :3].astype(int) - gap).max(axis=-1) > 2
-    return bool(np.any(differs & (region[..., 3] > 0)))
+    seen = region[..., 3] > 0
+    if gap is not None:
+        seen &= np.abs(region[..., :3].astype(int) - gap).max(axis=-1) > 2
+    return bool(np.any(seen))
 
 
 def related(text: Item, other: Item) -> bool:

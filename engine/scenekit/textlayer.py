@@ -74,16 +74,18 @@ class TextLayer(ImageMobject):
         self.words = tuple(words)
         return self
 
-    def boxes(self) -> list[tuple[str, np.ndarray]]:
-        """Each text and its box (left, bottom, right, top, frame units) where it is drawn
-        now: what the layout check reads."""
+    def boxes(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Each text, its box (left, bottom, right, top, frame units) where it is drawn now,
+        and its glyphs' coverage: what the layout check reads."""
         per_unit = self.width / self.pixel_array.shape[1]
         left, top = self.get_corner(UP + LEFT)[:2]
         found = []
         for item in self.words:
-            h, w = render(item.text, item.size).shape
+            cover = render(item.text, item.size)
+            h, w = cover.shape
             x = item.at[0] - left
             x0 = round(x * self.scale_ - w * (1 + item.anchor) / 2) * per_unit + left
             y0 = top - round((top - item.at[1]) * self.scale_ - h / 2) * per_unit
-            found.append((item.text, np.array([x0, y0 - h * per_unit, x0 + w * per_unit, y0])))
+            box = np.array([x0, y0 - h * per_unit, x0 + w * per_unit, y0])
+            found.append((item.text, box, cover))
         return found
