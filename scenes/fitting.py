@@ -26,11 +26,19 @@ import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Circle, Dot, Group, Line
 from PIL import Image, ImageDraw
 
+from engine.data.planes import true_field
 from engine.scenekit import RunScene, raster_image, set_pixels, theme
 from engine.scenekit import raster as rs
 from engine.scenekit.label import Label, pixels_per_unit
 from engine.scenekit.options import REPLAY, Option
-from engine.scenekit.plane import PANEL_PIXELS, PlaneCanvas, check_plane_run, describe_mlp
+from engine.scenekit.plane import (
+    PANEL_PIXELS,
+    PlaneCanvas,
+    check_plane_run,
+    describe_mlp,
+    draw_line,
+    true_boundary,
+)
 from engine.scenekit.replay import (
     END,
     HOLD,
@@ -65,6 +73,7 @@ class FitPanels:
         self.canvas = PlaneCanvas(meta["extent"], int(meta["mesh"]), pixels)
         train_x, self.train_y = run.read("data/train_x", 0), run.read("data/train_y", 0)
         val_x, self.val_y = run.read("data/val_x", 0), run.read("data/val_y", 0)
+        self.val_x, self.params = val_x, run.dataset.get("params") or run.dataset
         scale = self.canvas.size / PANEL_PIXELS
         pixels, owner = self.canvas.stamp(train_x, 1.6 * scale)
         self.train = pixels, rs.packed(rs.rgba(CLASS_INK)[self.train_y[owner]])
@@ -73,15 +82,17 @@ class FitPanels:
         background = np.array(rs.hex_rgb(theme.PANEL))
         self.fill = rs.rgba(CLASS_FILL)
         self.dim = rs.rgba((0.3 * CLASS_FILL + 0.7 * background).astype(np.uint8))
+        self.truth = true_boundary(run, self.canvas.size)
+        """The true boundary, dashed over every panel (None when the data has none)."""
 
     def hard(self, surface: np.ndarray) -> np.ndarray:
         """Decision regions (P ≥ 0.5 is class 1) under the training points."""
         image = np.take(self.fill, (surface >= 0.5).view(np.uint8), axis=0)
         rs.scatter(image, *self.train)
-        return image
+        return draw_line(image, self.truth)
 
     def soft(self, surface: np.ndarray) -> np.ndarray:
-        return rs.diverging_rgba(surface)
+        return draw_line(rs.diverging_rgba(surface), self.truth)
 
     def marks(self, val_p1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The held-out points' pixels and colours: each in its true class's colour, ringed
@@ -98,12 +109,19 @@ class FitPanels:
     def held_out(self, surface: np.ndarray, marks: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Dimmed regions under the held-out points' ``marks``."""
         image = np.take(self.dim, (surface >= 0.5).view(np.uint8), axis=0)
+        draw_line(image, self.truth)
         rs.scatter(image, *marks)
         return image
 
     def right(self, val_p1: np.ndarray) -> int:
         """How many held-out points the model classifies correctly."""
         return int(((val_p1 >= 0.5).astype(int) == self.val_y).sum())
+
+    def true_right(self) -> int:
+        """How many held-out points the true boundary classifies correctly: the best any
+        model can do on them."""
+        field = true_field(self.params, self.val_x)
+        return int(((field > 0).astype(int) == self.val_y).sum())
 
 
 # -- the loss chart -------------------------------------------------------------------------
@@ -213,11 +231,11 @@ class LossChart(Group):
 
 
 # -- the scene ------------------------------------------------------------------------------
-PANEL = 3.3
-PANEL_Y = 0.55
+PANEL = 3.1
+PANEL_Y = 0.65
 PANEL_XS = (-4.45, 0.0, 4.45)
 CHART_ORIGIN = np.array([-5.6, -3.05, 0.0])
-CHART_SIZE = (7.6, 1.0)
+CHART_SIZE = (7.6, 0.85)
 READOUT_X = (2.75, 4.55)
 
 
@@ -258,9 +276,12 @@ def fitting_part(scene: RunScene) -> None:
     chart_keys.shift(0.15 * RIGHT)
     labels, loss, accuracy, right = readouts(len(panels.val_y))
     counter = scene.step_counter(0)
-    fixed = Group(head, captions, fit_keys(run, images), chart.axes, chart_keys, labels)
-    moving = Group(*images, chart.curves, loss, accuracy, right, counter)
     held_out = len(panels.val_y)
+    truth = None
+    if panels.truth is not None:  # and what a perfect model would get on the held-out points
+        truth = f"dashed: the true boundary, {panels.true_right()} of {held_out} right"
+    fixed = Group(head, captions, fit_keys(run, images, truth), chart.axes, chart_keys, labels)
+    moving = Group(*images, chart.curves, loss, accuracy, right, counter)
     shown = {"step": 0, "correct": 0, "loss": "–"}  # the numbers on screen, for the captions
 
     def snapshot(i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -339,8 +360,9 @@ def readouts(held_out: int) -> tuple[Group, Label, Label, Label]:
     return labels, *numbers, right
 
 
-def fit_keys(run: Run, images: list) -> Group:
-    """What each panel's colours and marks mean, under it."""
+def fit_keys(run: Run, images: list, truth: str | None) -> Group:
+    """What each panel's colours and marks mean, under it; ``truth``: what the dashed line
+    (the true boundary) is, when there is one."""
     first, second = run.classes
     regions = Group(
         *(
@@ -356,9 +378,12 @@ def fit_keys(run: Run, images: list) -> Group:
     soft = Group(
         theme.text(f"0 {first}", theme.SMALL), bar, theme.text(f"{second} 1", theme.SMALL)
     ).arrange(RIGHT, buff=0.12)
+    if truth:
+        soft = Group(soft, theme.text(truth, theme.SMALL, theme.MUTED)).arrange(DOWN, buff=0.08)
+    # The rim says right or wrong; the fill is the true class, so the key's dots are neutral.
     marks = Group(
-        marker(CLASS_INK[0], theme.BACKGROUND, "right", theme.TEXT),
-        marker(CLASS_INK[1], theme.ACCENT, "wrong", theme.ACCENT),
+        marker(theme.MUTED, theme.BACKGROUND, "right", theme.TEXT),
+        marker(theme.MUTED, theme.ACCENT, "wrong", theme.ACCENT),
         theme.text("fill: true class", theme.SMALL, theme.MUTED),
     ).arrange(RIGHT, buff=0.3)
     keys = Group(regions, soft, marks)
@@ -367,8 +392,8 @@ def fit_keys(run: Run, images: list) -> Group:
     return keys
 
 
-def marker(fill: np.ndarray, rim: str, words: str, color: str) -> Group:
-    dot = Dot(radius=0.08, color=rs.rgb_hex(fill))
+def marker(fill: str, rim: str, words: str, color: str) -> Group:
+    dot = Dot(radius=0.08, color=fill)
     dot.add(Circle(0.1, color=rim, stroke_width=3))
     return Group(dot, theme.text(words, theme.SMALL, color)).arrange(RIGHT, buff=0.1)
 

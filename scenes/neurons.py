@@ -73,7 +73,9 @@ class Block:
     series: replay.Series
     grid: plane.MapGrid
     centre: float = 0.0
-    """The value drawn white: 0, or 0.5 for a probability."""
+    """The value drawn as the colour map's zero: 0, or 0.5 for a probability."""
+    line: np.ndarray | None = None
+    """The true boundary, dashed over each map (None when the data has none)."""
     image: ImageMobject | None = None
     scale: Label | None = None
 
@@ -200,8 +202,12 @@ def neurons_part(scene: RunScene) -> None:
     )
     per_pixel = layout(items)
     captions, images, scales, columns = Group(), Group(), Group(), Group()
+    lines = {}
     for block in items:
         block.grid = block.grid.at_output(per_pixel)
+        if block.grid.tile not in lines:
+            lines[block.grid.tile] = plane.true_boundary(run, block.grid.tile)
+        block.line = lines[block.grid.tile]
         height, width = block.grid.shape
         blank = np.zeros((height, width, 3), np.uint8)
         block.image = raster_image(blank, width=width / pixels_per_unit())
@@ -216,7 +222,8 @@ def neurons_part(scene: RunScene) -> None:
         block.scale = theme.text("± 0.00", theme.SMALL, theme.MUTED)
         block.scale.next_to(block.image, DOWN, buff=0.12, aligned_edge=LEFT)
         scales.add(block.scale)
-    legend = neuron_legend(s["norm"]).to_corner(DOWN + RIGHT, buff=theme.MARGIN)
+    truth = any(line is not None for line in lines.values())
+    legend = neuron_legend(s["norm"], truth).to_corner(DOWN + RIGHT, buff=theme.MARGIN)
     edge_legend = graph.legend(length=2.2).to_corner(DOWN + LEFT, buff=theme.MARGIN)
     words = theme.text(" ", theme.LABEL, theme.ACCENT)
     words.next_to(scales, DOWN, buff=0.2).align_to(columns, LEFT)
@@ -242,7 +249,7 @@ def neurons_part(scene: RunScene) -> None:
         for block in items:
             maps = block.maps(step)
             scale = limits(maps, block.centre, s["norm"])
-            set_pixels(block.image, block.grid.image(maps, scale, block.centre))
+            set_pixels(block.image, block.grid.image(maps, scale, block.centre, block.line))
             shown["output"] = maps  # the last block's, once the loop is done
         numbers(step)
 
@@ -371,20 +378,16 @@ class Tour:
         self.words.set_text(describe_unit(block, unit, maps))
 
 
-def neuron_legend(norm: str) -> Group:
+def neuron_legend(norm: str, truth: bool) -> Group:
     """The maps' colour bar: what zero looks like; what ± max means (written under each
-    layer)."""
+    layer); the dashed true boundary, when there is one."""
     scope = "each map" if norm == "neuron" else "each layer"
     bar = ColorBar("diverging", low="− max", high="+ max", title="neuron response", length=2.2)
+    words = [f"{theme.ZERO_WORD} = 0", f"{scope} on its own scale", "red frame: 0 everywhere"]
+    if truth:
+        words.append("dashed: the true boundary")
     notes = Group(
-        *(
-            theme.text(words, theme.SMALL, theme.MUTED)
-            for words in (
-                f"{theme.ZERO_WORD} = 0",
-                f"{scope} on its own scale",
-                "red frame: 0 everywhere",
-            )
-        )
+        *(theme.text(line, theme.SMALL, theme.MUTED) for line in words)
     ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
     return Group(bar, notes.next_to(bar, RIGHT, buff=0.3).align_to(bar, DOWN))
 

@@ -36,6 +36,46 @@ def check_plane_run(run: Run) -> None:
         raise RunError(f"Run {run.name!r} has {len(run.classes)} classes; these scenes show two.")
 
 
+def true_boundary(run: Run, size: int) -> np.ndarray | None:
+    """The true boundary of the run's dataset (``planes.true_field``) as a dashed line on a
+    ``size`` × ``size`` panel of the recorded plane: a bool mask, or None when the dataset has
+    no known boundary. About 2 px wide at 1080p, thinner on small tiles."""
+    from engine.data.planes import true_field
+
+    xmin, xmax, ymin, ymax = (float(v) for v in run.meta("plane/prob")["extent"])
+    centres = (np.arange(size) + 0.5) / size
+    ys, xs = ymax - centres * (ymax - ymin), xmin + centres * (xmax - xmin)
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    points = np.stack([grid_x.ravel(), grid_y.ravel()], 1)
+    field = true_field(run.dataset.get("params") or run.dataset, points)
+    if field is None:
+        return None
+    side = field.reshape(size, size) > 0
+    edge = np.zeros_like(side)
+    edge[:, 1:] |= side[:, 1:] != side[:, :-1]
+    edge[1:, :] |= side[1:, :] != side[:-1, :]
+    width = max(1, round(size / 220))
+    for _ in range(width - 1):  # thicken by one pixel each way per step
+        grown = edge.copy()
+        grown[1:] |= edge[:-1]
+        grown[:, 1:] |= edge[:, :-1]
+        edge = grown
+    rows, cols = np.indices(edge.shape)
+    dash = 4 * width + 2
+    return edge & (((rows + cols) // dash) % 2 == 0)
+
+
+def draw_line(image: np.ndarray, line: np.ndarray | None) -> np.ndarray:
+    """Paint ``line`` (a bool mask the size of ``image``, RGBA) in near-black or near-white,
+    whichever stands out more from what it crosses; in place, and returned."""
+    if line is None or not line.any():
+        return image
+    under = image[line][:, :3].astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722])
+    ink = (17, 17, 17, 255) if float(under.mean()) > 110 else (245, 245, 245, 255)
+    image[line] = ink
+    return image
+
+
 def describe_mlp(run: Run) -> str:
     """'(9, 9) ReLU MLP on ring vs disc' from the run's manifest."""
     config = run.model.get("config", {})
@@ -143,9 +183,16 @@ class MapGrid:
         pitch = self.tile + 2 * self.border + self.pad
         return self.rows * pitch + self.pad, self.cols * pitch + self.pad
 
-    def image(self, maps: np.ndarray, limits: np.ndarray | float, centre: float = 0.0):
+    def image(
+        self,
+        maps: np.ndarray,
+        limits: np.ndarray | float,
+        centre: float = 0.0,
+        line: np.ndarray | None = None,
+    ):
         """Maps [count, mesh, mesh] → RGBA, each scaled so that ``centre ± limit`` reaches
-        the ends of the colour map (``limits`` per map, or one for all)."""
+        the ends of the colour map (``limits`` per map, or one for all); ``line`` (a bool
+        [tile, tile] mask, e.g. ``true_boundary``) is drawn over every tile."""
         maps = np.asarray(maps, dtype=np.float32)
         limits = np.broadcast_to(np.asarray(limits, dtype=np.float32), (len(maps),))
         safe = np.where(limits > 0, limits, 1.0)[:, None, None]
@@ -159,7 +206,7 @@ class MapGrid:
             y, x = self.pad + row * (cell + self.pad), self.pad + col * (cell + self.pad)
             if dead[i]:
                 canvas[y : y + cell, x : x + cell] = bad
-            canvas[y + b : y + b + t, x + b : x + b + t] = tile
+            canvas[y + b : y + b + t, x + b : x + b + t] = draw_line(tile, line)
         return canvas
 
     def locate(self, image: Mobject, index: int) -> tuple[np.ndarray, float]:
