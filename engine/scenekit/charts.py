@@ -386,14 +386,10 @@ def legend_row(entries: list[tuple[str, str, str]], size: int | None = None) -> 
 
 
 def fitted_title(main: str, parts: list[str], width: float) -> Group:
-    """``theme.title`` with the subtitle made of ``parts`` joined by ' · ', dropping parts
-    from the end until the subtitle is at most ``width`` wide (it must leave room for the
-    step counter in the top-right corner)."""
-    for keep in range(len(parts), 0, -1):
-        head = theme.title(main, "  ·  ".join(parts[:keep]))
-        if head[1].width <= width:
-            return head
-    return theme.title(main)
+    """``theme.title`` with the subtitle made of ``parts``, dropping parts from the end until
+    it is at most ``width`` wide, and never wider than the room beside the step counter in
+    the top-right corner."""
+    return theme.title(main, theme.SEPARATOR.join(parts), width)
 
 
 TITLE_WIDTH = 10.1

@@ -27,6 +27,7 @@ from manim import BackgroundRectangle, ImageMobject, Mobject, VMobject, config
 
 from engine.errors import NnreelError
 from engine.scenekit.label import Label, pixels_per_unit
+from engine.scenekit.raster import hex_rgb
 from engine.scenekit.textlayer import TextLayer
 
 EDGE = 0.02
@@ -89,6 +90,10 @@ class Item:
     mobject: Mobject = field(repr=False)
     source: Mobject | None = field(default=None, repr=False)
     """For a word of a ``TextLayer``: the layer (declarations are the layer's)."""
+    colour: np.ndarray | None = None
+    """A text's colour (RGB)."""
+    size: float | None = None
+    """A text's size in points."""
 
     @property
     def owner(self) -> Mobject:
@@ -165,11 +170,20 @@ def items(mobjects: list[Mobject]) -> list[Item]:
         seen.add(id(mobject))
         if isinstance(mobject, Label):
             box = ink(box_of(mobject), mobject.pixel_array[..., 3])
-            found.append(Item(repr(mobject.text), "text", box, mobject))
+            text = Item(repr(mobject.text), "text", box, mobject, None, mobject.rgb, mobject.size)
+            found.append(text)
         elif isinstance(mobject, TextLayer):
             found.extend(
-                Item(repr(text), "text", ink(box, cover), mobject, source=mobject)
-                for text, box, cover in mobject.boxes()
+                Item(
+                    repr(word.text),
+                    "text",
+                    ink(box, cover),
+                    mobject,
+                    mobject,
+                    np.array(hex_rgb(word.color)),
+                    word.size,
+                )
+                for word, box, cover in mobject.boxes()
             )
         elif isinstance(mobject, ImageMobject):
             found.append(Item(described(mobject, "picture"), "picture", box_of(mobject), mobject))

@@ -74,7 +74,7 @@ class TextLayer(ImageMobject):
         self.words = tuple(words)
         return self
 
-    def boxes(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    def boxes(self) -> list[tuple[Words, np.ndarray, np.ndarray]]:
         """Each text, its box (left, bottom, right, top, frame units) where it is drawn now,
         and its glyphs' coverage: what the layout check reads."""
         per_unit = self.width / self.pixel_array.shape[1]
@@ -87,5 +87,5 @@ class TextLayer(ImageMobject):
             x0 = round(x * self.scale_ - w * (1 + item.anchor) / 2) * per_unit + left
             y0 = top - round((top - item.at[1]) * self.scale_ - h / 2) * per_unit
             box = np.array([x0, y0 - h * per_unit, x0 + w * per_unit, y0])
-            found.append((item.text, box, cover))
+            found.append((item, box, cover))
         return found

@@ -91,25 +91,76 @@ def vector_text(
     return Text(content, font=FONT, font_size=size, color=color, weight=weight)
 
 
-def title(main: str, sub: str | None = None) -> Group:
-    """The scene title, top left: a bold line and an optional muted line under it."""
+SEPARATOR = "  ·  "
+"""Between the parts of a title or a caption line: where a line too long is cut."""
+
+
+def title_room(line: int = 0) -> float:
+    """How wide the title's main line (0) or its subtitle (1) may be beside the step
+    counter's two lines in the top-right corner ('step 9,999 of 9,999', 'epoch 99 of 99')."""
+    sizes = palette.current().sizes
+    counter = (
+        text("step 9,999 of 9,999", sizes.body, weight="BOLD")
+        if line == 0
+        else text("epoch 99 of 99", sizes.label)
+    )
+    return frame_width() - 2 * MARGIN - counter.width - 0.3
+
+
+def title(main: str, sub: str | None = None, width: float | None = None) -> Group:
+    """The scene title, top left: a bold line and an optional muted line under it, both at
+    most ``width`` wide (default: the room beside the step counter). What does not fit is
+    cut at a ' · ': the main line's tail moves to the front of the subtitle, and the
+    subtitle's last parts go first."""
     colours, sizes = palette.current()
-    lines = [text(main, sizes.title, weight="BOLD")]
-    if sub:
-        lines.append(text(sub, sizes.label, colours.muted))
+    widths = [
+        title_room(line) if width is None else min(width, title_room(line)) for line in (0, 1)
+    ]
+    heads = main.split(SEPARATOR)
+    parts = sub.split(SEPARATOR) if sub else []
+    while (
+        len(heads) > 1 and text(SEPARATOR.join(heads), sizes.title, weight="BOLD").width > widths[0]
+    ):
+        parts.insert(0, heads.pop())
+    lines = [text(SEPARATOR.join(heads), sizes.title, weight="BOLD")]
+    while parts and text(SEPARATOR.join(parts), sizes.label).width > widths[1]:
+        parts.pop()
+    if parts:
+        lines.append(text(SEPARATOR.join(parts), sizes.label, colours.muted))
     group = Group(*lines).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
     return group.to_corner(UP + LEFT, buff=MARGIN)
 
 
-def caption(name: str, details: str, note: str | None = None) -> Group:
+def fitted(words: str, width: float, size: int, color: str | None = None) -> Label:
+    """A line of ``words`` at most ``width`` wide: its last ' · ' parts dropped as needed
+    (the first part always stays)."""
+    parts = words.split(SEPARATOR)
+    while len(parts) > 1 and text(SEPARATOR.join(parts), size, color).width > width:
+        parts.pop()
+    return text(SEPARATOR.join(parts), size, color)
+
+
+def caption(name: str, details: str, note: str | None = None, width: float | None = None) -> Group:
     """A panel caption: the name in bold, its details (shape, channels) muted, an optional
-    note (what is shown of how much) in small type."""
+    note (what is shown of how much) in small type; at most ``width`` wide when given (the
+    last ' · ' parts of the details and the note are dropped as needed)."""
     colours, sizes = palette.current()
-    head = Group(text(name, sizes.heading, weight="BOLD"), text(details, sizes.body, colours.muted))
-    head.arrange(RIGHT, buff=0.25, aligned_edge=DOWN)
+    name_line = text(name, sizes.heading, weight="BOLD")
+    room = None if width is None else width - name_line.width - 0.25
+    info = (
+        text(details, sizes.body, colours.muted)
+        if room is None
+        else fitted(details, room, sizes.body, colours.muted)
+    )
+    head = Group(name_line, info).arrange(RIGHT, buff=0.25, aligned_edge=DOWN)
     lines = [head]
     if note:
-        lines.append(text(note, sizes.small, colours.muted))
+        small = (
+            text(note, sizes.small, colours.muted)
+            if width is None
+            else fitted(note, width, sizes.small, colours.muted)
+        )
+        lines.append(small)
     return Group(*lines).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
 
 
