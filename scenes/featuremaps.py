@@ -186,27 +186,34 @@ class FeatureMaps(RunScene):
         return bar.shift(corner - bar[0].get_corner(DOWN + RIGHT))
 
     def network_strip(self) -> Group:
-        """One bar per map layer, its height the map size: pooling shows as a step down."""
+        """One bar per map layer, its height the map size: pooling shows as a step down. The
+        bars get narrower when the legend beside them needs the room."""
         biggest = max(info.output_shape[1] for info in self.layers)
         chips, labels = VGroup(), Group()
         x = BOX[0]
+        pools = sum(info.kind == "pool" for info in self.layers[:-1])
+        room = self.legend.get_left()[0] - 0.3 - BOX[0] - 0.14 * pools
+        pitch = min(0.36, room / len(self.layers))
         previous = None
         for info in self.layers:
             size = info.output_shape[1]
             if previous is not None and previous.kind == "pool":
                 x += 0.14
             height = max(STRIP_HEIGHT * size / biggest, 0.03)
-            chip = Rectangle(width=0.3, height=height, stroke_width=0, fill_opacity=1.0)
+            chip = Rectangle(width=pitch - 0.06, height=height, stroke_width=0, fill_opacity=1.0)
             chip.set_fill(theme.BAR if info.kind == "conv" else theme.MUTED, opacity=0.45)
-            chip.move_to([x + 0.15, STRIP_BOTTOM + height / 2, 0])
+            chip.move_to([x + (pitch - 0.06) / 2, STRIP_BOTTOM + height / 2, 0])
             chips.add(chip)
             if info.kind == "conv" and (previous is None or previous.kind == "pool"):
                 label = theme.text(f"{size}×{info.output_shape[2]}", theme.SMALL, theme.MUTED)
                 labels.add(label.next_to(chip, DOWN, buff=0.1, aligned_edge=LEFT))
-            x += 0.36
+            x += pitch
             previous = info
-        key = theme.text("map size per layer:", theme.SMALL, theme.MUTED)
-        key.next_to(chips, LEFT, buff=0.3).align_to(chips, DOWN)
+        for words in ("map size per layer:", "map size:"):
+            key = theme.text(words, theme.SMALL, theme.MUTED)
+            key.next_to(chips, LEFT, buff=0.3).align_to(chips, DOWN)
+            if key.get_left()[0] >= theme.MARGIN - theme.frame_width() / 2:
+                break
         self.chips = chips
         return Group(key, chips, labels)
 
@@ -282,7 +289,7 @@ class FeatureMaps(RunScene):
         note += "  ·  " + stage.scaling.label
         if stage.silent:
             note += f"  ·  {stage.silent} silent (red frame)"
-        cap = theme.caption(stage.info.name, details, note)
+        cap = theme.caption(stage.info.name, details, note, width=BOX[1] - BOX[0])
         return cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
 
     def block_words(self, first: int) -> str:
@@ -332,15 +339,19 @@ class FeatureMaps(RunScene):
     def prediction(self) -> None:
         stage, shown, caption = self.last_map
         probs = self.run.read("probe/probs", -1)[self.index]
-        bars = ProbabilityBars(
-            self.run.classes, probs, true_label=self.label, width=BOX[1] - SPLIT - 0.2
-        )
-        bars.move_to([SPLIT + 0.2, (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
         vectors = self.vector_rows(vector_layers(self.run, stage.info), BOX[0], SPLIT - 0.3)
-        tail = " → ".join([*(v.name for v in vector_layers(self.run, stage.info)), "softmax"])
-        cap = theme.caption("prediction", tail, "dense activations, each row scaled to its own max")
-        cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
         legend = self.color_bar("row")
+        bars = self.probability_bars(probs, legend)
+        if self.legend_under_rows:
+            legend.next_to(vectors, DOWN, buff=0.35).align_to(vectors, LEFT)
+        tail = " → ".join([*(v.name for v in vector_layers(self.run, stage.info)), "softmax"])
+        cap = theme.caption(
+            "prediction",
+            tail,
+            "dense activations, each row scaled to its own max",
+            width=BOX[1] - BOX[0],
+        )
+        cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
         self.highlight(set())
         self.caption(
             f"The prediction: {tail} gives '{self.class_name(int(np.argmax(probs)))}' "
@@ -355,6 +366,19 @@ class FeatureMaps(RunScene):
         self.wait(1.8)
         self.key_moment("prediction")
         self.bars, self.tail = bars, (vectors, cap)
+
+    def probability_bars(self, probs: np.ndarray, legend: ColorBar) -> ProbabilityBars:
+        """The class probabilities right of the panel, between its top and the legend; when
+        they cannot fit there (large type), down to the panel's bottom, and the legend goes
+        under the rows on the left instead (``legend_under_rows``)."""
+        room = (BOX[3] - 0.1) - max(BOX[2], legend.get_top()[1] + 0.15)
+        kwargs = {"true_label": self.label, "width": BOX[1] - SPLIT - 0.2}
+        bars = ProbabilityBars(self.run.classes, probs, height=room, **kwargs)
+        self.legend_under_rows = bars.height > room
+        if not self.legend_under_rows:
+            return bars.move_to([SPLIT + 0.2, (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
+        bars = ProbabilityBars(self.run.classes, probs, height=BOX[3] - 0.1 - BOX[2], **kwargs)
+        return bars.move_to([SPLIT + 0.2, BOX[3] - 0.1, 0], aligned_edge=LEFT + UP)
 
     def class_name(self, index: int) -> str:
         classes = self.run.classes
@@ -378,7 +402,9 @@ class FeatureMaps(RunScene):
         snapshots = np.unique(np.linspace(0, len(steps) - 1, EVOLVE_STEPS).round().astype(int))
         k = self.settings["evolve_maps"]
         width = SPLIT - 0.3 - BOX[0]
-        tallest = (BOX[3] - BOX[2] - 0.7 * len(evolve)) / len(evolve)
+        legend = self.color_bar("map")
+        room = BOX[3] - BOX[2] - (legend.height + 0.35 if self.legend_under_rows else 0.0)
+        tallest = (room - 0.7 * len(evolve)) / len(evolve)
         rows, rasters, channels = Group(), [], []
         for name in evolve:
             final = self.activations(name)[self.index]
@@ -395,18 +421,25 @@ class FeatureMaps(RunScene):
             rasters.append(image)
             rows.add(Group(label, image).arrange(DOWN, aligned_edge=LEFT, buff=0.1))
         rows.arrange(DOWN, aligned_edge=LEFT, buff=0.3)
-        rows.move_to([BOX[0], (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
+        if self.legend_under_rows:
+            rows.move_to([BOX[0], BOX[3], 0], aligned_edge=LEFT + UP)
+        else:
+            rows.move_to([BOX[0], (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
         cap = theme.caption(
             "during training",
             "the same image at every recorded step",
-            "maps most active at the end, each scaled to its own max at every step  ·  "
+            "maps most active at the end  ·  each scaled to its own max at every step  ·  "
             "red frame: silent",
+            width=BOX[1] - BOX[0],
         )
         cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
         vectors, old_cap = self.tail
         self.highlight(set(evolve))
         self.swap(old_cap, cap)
-        self.swap(self.legend, self.color_bar("map"))
+        if self.legend_under_rows:
+            legend.next_to(rows, DOWN, buff=0.35).align_to(rows, LEFT)
+        self.swap(self.legend, legend)
+        self.legend = legend
         self.swap(vectors, rows)
         probs = self.run.read("probe/probs")
         prob_steps = self.run.steps("probe/probs")

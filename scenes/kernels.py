@@ -235,15 +235,15 @@ class Kernels(RunScene):
             length=3.2,
         )
         legend.to_corner(DOWN + RIGHT, buff=theme.MARGIN)
-        self.legend = legend
+        self.legend, self.head = legend, head
         self.add(head, self.counter, legend)
 
     def geometry(self) -> list[tuple[float, float, int, int, int]]:
         """Per strip: (top y, height, rows, cols, scale) in frame units / pixels."""
         n = len(self.kernels)
-        bottom = SHEET[2] + self.legend.height + 0.1
+        bottom = self.band_top + 0.1
         height = (SHEET[3] - bottom - STRIP_GAP * (n - 1)) / n
-        width_px = int((SHEET[1] - SHEET[0]) * PIXELS_PER_UNIT)
+        width_px = int((SHEET[1] - self.sheet_left) * PIXELS_PER_UNIT)
         out = []
         for i, k in enumerate(self.kernels):
             kh, kw = k.shape[2:4]
@@ -256,7 +256,7 @@ class Kernels(RunScene):
     def sheet_pixels(self, snapshot: int) -> np.ndarray:
         """Every strip at one snapshot composited into one raster."""
         geometry = self.geometry_cache
-        width_px = int((SHEET[1] - SHEET[0]) * PIXELS_PER_UNIT)
+        width_px = int((SHEET[1] - self.sheet_left) * PIXELS_PER_UNIT)
         height_px = int((SHEET[3] - geometry[-1][0] + geometry[-1][1]) * PIXELS_PER_UNIT)
         sheet = np.empty((height_px, width_px, 3), dtype=np.uint8)
         sheet[:] = rs.hex_rgb(theme.BACKGROUND)
@@ -275,25 +275,34 @@ class Kernels(RunScene):
         return sheet
 
     def strips(self) -> tuple[object, Group]:
-        self.geometry_cache = self.geometry()
-        pixels = self.sheet_pixels(0)
-        sheet = raster_image(pixels, width=SHEET[1] - SHEET[0])
-        sheet.move_to([SHEET[0], SHEET[3], 0], aligned_edge=UP + LEFT)
         labels = Group()
-        for k, (top, *_) in zip(self.kernels, self.geometry_cache, strict=True):
+        for k in self.kernels:
             out, inputs, kh, kw = k.shape
             head = Group(
                 theme.text(k.name, theme.LABEL, weight="BOLD"),
                 theme.text(f"±{format_value(k.limit, 2)}", theme.SMALL, theme.MUTED),
             ).arrange(RIGHT, buff=0.15, aligned_edge=DOWN)
-            label = Group(
-                head, theme.text(f"{out} × {kh}×{kw}×{inputs}", theme.SMALL, theme.MUTED)
-            ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
-            labels.add(label.move_to([-6.75, top, 0], aligned_edge=UP + LEFT))
+            labels.add(
+                Group(
+                    head, theme.text(f"{out} × {kh}×{kw}×{inputs}", theme.SMALL, theme.MUTED)
+                ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
+            )
         notes = Group(
             *(theme.text(f"{who}: {what}", theme.SMALL, theme.MUTED) for who, what in self._notes())
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
         notes.to_corner(DOWN + LEFT, buff=theme.MARGIN)
+        # The strips start right of their labels and end above the notes and the legend
+        # (stacked, the legend over the notes, when they would meet side by side).
+        self.sheet_left = max(SHEET[0], -6.75 + labels.width + 0.15)
+        if notes.get_right()[0] > self.legend.get_left()[0] - 0.3:
+            self.legend.next_to(notes, UP, buff=0.1).to_edge(RIGHT, buff=theme.MARGIN)
+        self.band_top = max(self.legend.get_top()[1], notes.get_top()[1])
+        self.geometry_cache = self.geometry()
+        pixels = self.sheet_pixels(0)
+        sheet = raster_image(pixels, width=SHEET[1] - self.sheet_left)
+        sheet.move_to([self.sheet_left, SHEET[3], 0], aligned_edge=UP + LEFT)
+        for label, (top, *_) in zip(labels, self.geometry_cache, strict=True):
+            label.move_to([-6.75, top, 0], aligned_edge=UP + LEFT)
         # Cuts, not fades: a fading raster this large is re-blended on every frame.
         self.add(sheet, labels, notes)
         self.notes = notes
@@ -326,23 +335,25 @@ class Kernels(RunScene):
     def close_up(self, *strips) -> None:
         k = self.kernels[0]
         out, inputs, kh, kw = k.shape
-        panels = Group()
-        for index, when in ((0, "initialisation"), (-1, "end of training")):
-            tiles = k.tiles(index)
-            grid = rs.tile(tiles, aspect=1.0, scale=12, pad=4, background=rs.hex_rgb(theme.PANEL))
-            image = raster_image(grid, height=3.6)
-            if image.width > 5.6:
-                image.width = 5.6
-            step = int(k.steps[index])
-            caption = theme.caption(f"step {step:,}", when)
-            panels.add(Group(caption, image).arrange(DOWN, aligned_edge=LEFT, buff=0.15))
-        panels.arrange(RIGHT, buff=0.8, aligned_edge=UP)
-        panels.move_to([0, 1.75, 0], aligned_edge=UP)
         head = theme.caption(
             k.name,
             f"{out} kernels of {kh}×{kw}×{inputs}",
             f"{k.what}  ·  ±{format_value(k.limit, 2)}",
         )
+        # Between the title (and this caption) and the legend: taller type, smaller panels.
+        top = min(1.75, self.head.get_bottom()[1] - 0.3 - head.height - 0.3)
+        panels = Group()
+        for index, when in ((0, "initialisation"), (-1, "end of training")):
+            tiles = k.tiles(index)
+            grid = rs.tile(tiles, aspect=1.0, scale=12, pad=4, background=rs.hex_rgb(theme.PANEL))
+            caption = theme.caption(f"step {int(k.steps[index]):,}", when)
+            room = top - caption.height - 0.15 - (self.legend.get_top()[1] + 0.15)
+            image = raster_image(grid, height=min(3.6, room))
+            if image.width > 5.6:
+                image.width = 5.6
+            panels.add(Group(caption, image).arrange(DOWN, aligned_edge=LEFT, buff=0.15))
+        panels.arrange(RIGHT, buff=0.8, aligned_edge=UP)
+        panels.move_to([0, top, 0], aligned_edge=UP)
         head.next_to(panels, UP, buff=0.3).align_to(panels, LEFT)
         self.remove(*strips, self.notes)
         self.add(panels, head)

@@ -386,9 +386,9 @@ def neuron_legend(norm: str, truth: bool) -> Group:
     words = [f"{theme.ZERO_WORD} = 0", f"{scope} on its own scale", "red frame: 0 everywhere"]
     if truth:
         words.append("dashed: the true boundary")
-    notes = Group(
-        *(theme.text(line, theme.SMALL, theme.MUTED) for line in words)
-    ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+    notes = Group(*(theme.text(line, theme.SMALL, theme.MUTED) for line in words)).arrange(
+        DOWN, aligned_edge=LEFT, buff=0.06
+    )
     return Group(bar, notes.next_to(bar, RIGHT, buff=0.3).align_to(bar, DOWN))
 
 

@@ -49,12 +49,19 @@ KIND_WORDS = {
 }
 TOP, BOTTOM = 2.8, -2.85
 """Top of the header row and bottom of the totals row (frame units)."""
-MIN_ROW = 0.235
-"""Rows closer than this stop being readable in a 640 px GIF: group instead."""
+
+
+def min_row() -> float:
+    """Rows closer than this would touch (the small type's ascenders and descenders): the
+    table groups layers instead."""
+    return max(0.235, theme.text("Ag_", theme.SMALL).height * 0.85)
+
+
 BAR_WIDTH = 2.0
 """The widest a share bar gets (narrower when the text columns need the room)."""
 GAP = 0.4
-WIDTH = 13.3
+WIDTH = 12.8
+"""The columns' width: the stripes behind the rows reach a little further each side."""
 
 
 @dataclass(frozen=True)
@@ -110,10 +117,41 @@ def grouped_rows(layers: list[LayerInfo]) -> list[Row]:
     return rows
 
 
+def block_rows(layers: list[LayerInfo]) -> list[Row]:
+    """Each conv block (its convs and the pooling after them) as one row: 'conv3_1 … pool3'."""
+    rows: list[Row] = []
+    block: list[LayerInfo] = []
+
+    def close() -> None:
+        if len(block) == 1:
+            rows.extend(layer_rows(block))
+        elif block:
+            convs = sum(i.kind == "conv" for i in block)
+            kind = f"{convs} × conv" + (", pool" if block[-1].kind == "pool" else "")
+            output = theme.shape_text(block[-1].output_shape)
+            params, macs = sum(i.params for i in block), sum(i.macs for i in block)
+            rows.append(Row(f"{block[0].name} … {block[-1].name}", kind, output, params, macs))
+        block.clear()
+
+    for info in layers:
+        if info.kind == "conv" and block and block[-1].kind != "conv":
+            close()
+        if info.kind in ("conv", "pool") and (block or info.kind == "conv"):
+            block.append(info)
+        else:
+            close()
+            rows.extend(layer_rows([info]))
+    close()
+    return rows
+
+
 def table_rows(layers: list[LayerInfo], max_rows: int) -> list[Row]:
-    """Every layer when they fit, else the convs of each block grouped."""
-    rows = layer_rows(layers)
-    return rows if len(rows) <= max_rows else grouped_rows(layers)
+    """Every layer when they fit, else the convs of each block grouped, else each block (its
+    convs and its pooling) as one row."""
+    for rows in (layer_rows(layers), grouped_rows(layers)):
+        if len(rows) <= max_rows:
+            return rows
+    return block_rows(layers)
 
 
 def totals(layers: list[LayerInfo]) -> tuple[int, int]:
@@ -172,12 +210,14 @@ class Summary(RunScene):
                 f"Run {self.run.name!r} has no layer table in its manifest (it predates "
                 "them). Train it again to record one."
             )
-        max_rows = int((TOP - BOTTOM) / MIN_ROW) - 2  # the header and totals take two
+        head = self.header(self.run)
+        self.top = min(TOP, head.get_bottom()[1] - 0.15)
+        max_rows = int((self.top - BOTTOM) / min_row()) - 2  # the header and totals take two
         self.rows = table_rows(layers, max_rows)
         self.total_params, self.total_macs = totals(layers)
-        self.row_height = min(0.36, (TOP - BOTTOM) / (len(self.rows) + 2.4))
+        self.row_height = min(0.36, (self.top - BOTTOM) / (len(self.rows) + 2.4))
         self.size = theme.SMALL if self.row_height < 0.3 else theme.LABEL
-        self.add(self.header(self.run))
+        self.add(head)
         cells, bars, stripes = self.build_table()
         shape = theme.shape_text(self.run.model["input_shape"])
         self.caption(
@@ -200,9 +240,13 @@ class Summary(RunScene):
 
     # -- the table ------------------------------------------------------------------------
     def cell_texts(self) -> list[list]:
-        """Header, rows and totals as Texts: [row][column] (None: an empty cell)."""
+        """Header, rows and totals as Texts: [row][column] (None: an empty cell). Short
+        headings when the long ones would not fit the frame."""
         size = self.size
         head = ["layer", "kind", "output", "parameters", "MACs", "share of parameters", "of MACs"]
+        widths = [theme.text(h, size, weight="BOLD").width for h in head]
+        if sum(widths) + GAP * 6 + 2 * BAR_WIDTH > WIDTH:
+            head = ["layer", "kind", "output", "params", "MACs", "share", "of MACs"]
         table = [[theme.text(h, size, theme.MUTED, weight="BOLD") for h in head]]
         for row in self.rows:
             table.append(
@@ -228,16 +272,20 @@ class Summary(RunScene):
     def column_edges(self, table: list[list]) -> list[tuple[float, str]]:
         """(x, alignment) per column: text columns left-aligned, numbers right-aligned, then
         the two share-bar columns in what width is left (at most ``BAR_WIDTH`` each)."""
-        widths = [max(row[c].width for row in table if row[c] is not None) for c in range(5)]
-        left = WIDTH - sum(widths) - GAP * 6
-        self.bar_width = min(BAR_WIDTH, left / 2 - 0.4)
-        widths += [max(self.bar_width + 0.4, table[0][c].width) for c in (5, 6)]
-        x = -(sum(widths) + GAP * 6) / 2
+        texts = [max(row[c].width for row in table if row[c] is not None) for c in range(5)]
+        share = max(0.4, theme.text("88%", theme.SMALL).width + 0.1)  # room for a share label
+        for gap in (GAP, 0.3, 0.2):  # narrower gaps when large type needs the room
+            left = WIDTH - sum(texts) - gap * 6
+            self.bar_width = max(0.3, min(BAR_WIDTH, left / 2 - share))
+            widths = texts + [max(self.bar_width + share, table[0][c].width) for c in (5, 6)]
+            if sum(widths) + gap * 6 <= WIDTH:
+                break
+        x = -(sum(widths) + gap * 6) / 2
         edges = []
         for c, width in enumerate(widths):
             right = c in (3, 4)
             edges.append((x + width if right else x, "right" if right else "left"))
-            x += width + GAP
+            x += width + gap
         return edges
 
     def build_table(self) -> tuple[list[Group], list[Group], list[Rectangle]]:
@@ -245,14 +293,15 @@ class Summary(RunScene):
         edges = self.column_edges(table)
         h = self.row_height
         used = len(table) * h + 0.12
-        top = TOP - max(0.0, (TOP - BOTTOM - used) / 2)  # a short table sits mid-frame
+        top = self.top - max(0.0, (self.top - BOTTOM - used) / 2)  # a short table: mid-frame
         # The heaviest row fills its bar column; the percentages say what that is.
         self.most = (
             max(row.params for row in self.rows) or 1,
             max(row.macs for row in self.rows) or 1,
         )
         cells, bars, stripes = [], [], []
-        full_left, full_right = edges[0][0] - 0.12, edges[6][0] + self.bar_width + 0.5
+        reach = max(self.bar_width + 0.5, table[0][6].width + 0.12)  # the shares, the heading
+        full_left, full_right = edges[0][0] - 0.12, edges[6][0] + reach
         for r, row in enumerate(table):
             y = top - h / 2 - r * h - (0.12 if r == len(table) - 1 else 0.0)
             group = Group()
@@ -281,6 +330,10 @@ class Summary(RunScene):
             rule.copy().set_y(top - (len(table) - 1) * h - 0.06),
         )
         self.percent_labels = (edges[5][0], edges[6][0])
+        # Centred on the stripes, which reach further right (the share labels) than left.
+        shift = -(full_left + full_right) / 2 * RIGHT
+        for mobject in (*cells, *bars, *stripes, self.rules):
+            mobject.shift(shift)
         return cells, bars, stripes
 
     # -- animation ------------------------------------------------------------------------

@@ -120,7 +120,10 @@ class ProbabilityBars(Group):
         row_height: float = 0.3,
         size: int | None = None,
         heading: str = "class probabilities",
+        height: float | None = None,
     ):
+        """``height``: the most the whole key may take; rows get closer to fit it (never
+        closer than their names' height)."""
         super().__init__()
         size = theme.LABEL if size is None else size
         names = Group(
@@ -137,17 +140,22 @@ class ProbabilityBars(Group):
         name_width = max(n.width for n in names)
         self.value = theme.text("100%", size, theme.ACCENT)
         self.bar_length = max(width - name_width - self.value.width - 0.3, 0.4)
+        head = theme.text(heading, size, theme.TEXT)
+        key = Group(
+            theme.text(f"{theme.ACCENT_WORD}: predicted", theme.SMALL, theme.ACCENT),
+            theme.text("green: true class", theme.SMALL, theme.GOOD),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
+        if height is not None:
+            room = height - head.height - key.height - 0.4 - names[0].height
+            tightest = 0.85 * names[0].height
+            row_height = max(tightest, min(row_height, room / max(len(names) - 1, 1)))
         self.bars = VGroup()
         for i, name in enumerate(names):
             y = -i * row_height
             name.move_to([name_width - name.width / 2, y, 0])
             bar = Rectangle(width=1.0, height=row_height * 0.62, stroke_width=0, fill_opacity=1)
             self.bars.add(bar.move_to([name_width + 0.65, y, 0]))
-        head = theme.text(heading, size, theme.TEXT).next_to(names, UP, buff=0.2)
-        key = Group(
-            theme.text(f"{theme.ACCENT_WORD}: predicted", theme.SMALL, theme.ACCENT),
-            theme.text("green: true class", theme.SMALL, theme.GOOD),
-        ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
+        head.next_to(names, UP, buff=0.2)
         key.next_to(names, DOWN, buff=0.2)
         self.add(names, self.bars, self.value, head.align_to(names, LEFT))
         self.add(key.align_to(names, LEFT))
