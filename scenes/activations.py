@@ -89,6 +89,8 @@ class Grid:
     scale: int
     silent: int
     scaling: str
+    mode: str
+    """How the colours were scaled: 'channel' (each map to its own max) or 'layer'."""
 
 
 def walked_layers(run: Run) -> list[LayerInfo]:
@@ -184,9 +186,11 @@ class Activations(RunScene):
             theme.text(f"true class: {self.class_name(self.label)}", theme.LABEL, theme.GOOD),
         ).arrange(DOWN, buff=0.12)
         below.next_to(picture, DOWN, buff=0.2)
-        self.legend = self.color_bar().next_to(below, DOWN, buff=0.45).set_x(INPUT_X)
+        self.below = below
+        self.legend = self.color_bar(self.settings["norm"])
         self.diagram = self.network()
-        self.add(self.step_counter(step), picture, above, below, self.legend, self.diagram)
+        self.counter = self.step_counter(step)
+        self.add(self.counter, picture, above, below, self.legend, self.diagram)
         self.caption(
             f"One validation image, a “{self.class_name(self.label)}”, goes through the "
             f"{model_name(self.run)} layer by layer"
@@ -197,11 +201,23 @@ class Activations(RunScene):
         classes = self.run.classes
         return str(classes[label]) if label < len(classes) else str(label)
 
-    def color_bar(self) -> ColorBar:
-        top = "each map's max" if self.settings["norm"] == "channel" else "the layer's max"
-        return ColorBar(
-            self.settings["cmap"], low="0", high=top, title="activation after ReLU", length=2.3
-        )
+    def color_bar(self, mode: str) -> Group:
+        """The legend under the input, saying how the layer on screen is scaled (``mode``):
+        a layer of single values is always on one scale, whatever ``norm`` says."""
+        room = PANEL[0] - 0.2 - (theme.MARGIN - theme.frame_width() / 2)
+        for title in ("activation after ReLU", "activation"):
+            bar = ColorBar(
+                self.settings["cmap"], low="0", high="max", title=title, length=min(2.3, room)
+            )
+            if bar.width <= room:
+                break
+        scope = "each map's own" if mode == "channel" else "one for the layer"
+        note = theme.text(f"max: {scope}", theme.SMALL, theme.MUTED)
+        legend = Group(bar, note.next_to(bar, DOWN, buff=0.08).align_to(bar, LEFT))
+        legend.next_to(self.below, DOWN, buff=0.45).set_x(INPUT_X)
+        overhang = theme.MARGIN - theme.frame_width() / 2 - legend.get_left()[0]
+        legend.mode = mode
+        return legend.shift(max(overhang, 0.0) * RIGHT)
 
     def network(self) -> Diagram:
         """The model's diagram, small, without labels: it only says where the walk is."""
@@ -257,11 +273,11 @@ class Activations(RunScene):
             cols=cols,
             scale=scale,
             pad=max(1, scale // 8) if vector else pad,
-            background=rs.hex_rgb(theme.PANEL),
+            background=rs.hex_rgb(theme.GAP),
             mark_silent=None if vector else rs.hex_rgb(theme.BAD),
         )
         silent = 0 if vector else int(rs.silent(maps).sum())
-        return Grid(info, image, count, len(maps), rows, cols, scale, silent, scaled.label)
+        return Grid(info, image, count, len(maps), rows, cols, scale, silent, scaled.label, mode)
 
     def place(self, grid: Grid) -> ImageMobject:
         """The raster at its own pixel size (crisp), centred in the panel; vector grids on
@@ -291,7 +307,7 @@ class Activations(RunScene):
             note = f"{shown} channels  ·  after ReLU  ·  {grid.scaling}"
             if grid.silent:
                 note += f"  ·  {grid.silent} silent (red frame)"
-        cap = theme.caption(info.name, details, note)
+        cap = theme.caption(info.name, details, note, width=PANEL[1] - PANEL[0])
         return cap.move_to([PANEL[0], PANEL[3] + 0.5, 0], aligned_edge=LEFT)
 
     def subtitle(self, grid: Grid, previous: Grid | None) -> str:
@@ -330,6 +346,10 @@ class Activations(RunScene):
             self.light(info.name)
             self.remove(*(m for m in (cap, shown) if m is not None))
             self.add(new_cap)
+            if new.mode != self.legend.mode:  # the legend says how this layer is scaled
+                self.remove(self.legend)
+                self.legend = self.color_bar(new.mode)
+                self.add(self.legend)
             self.caption(self.subtitle(new, grid))
             if shown is not None and info.kind == "pool" and grid.rows == new.rows:
                 self.add(shown)
@@ -347,18 +367,6 @@ class Activations(RunScene):
         probs = self.run.read("probe/probs", -1)[self.index]
         logits = [i.name for i in self.run.layers if i.kind == "logits"]
         first, second = top_two(probs)
-        bars = ProbabilityBars(
-            self.run.classes,
-            probs,
-            true_label=self.label,
-            width=PANEL[1] - SPLIT - 0.15,
-            row_height=0.34,
-            size=theme.BODY,
-            heading="class probabilities (softmax)",
-        )
-        bars.bars[second].set_fill(theme.RUNNER_UP)
-        runner = theme.text(theme.percent(probs[second]), theme.BODY, theme.MUTED)
-        runner.next_to(bars.bars[second], RIGHT, buff=0.1)
         verdict = Group(
             theme.text(
                 f"1st: {self.class_name(first)}  {theme.percent(probs[first])}",
@@ -369,12 +377,38 @@ class Activations(RunScene):
                 f"2nd: {self.class_name(second)}  {theme.percent(probs[second])}", theme.BODY
             ),
         ).arrange(RIGHT, buff=0.5)
+        if verdict.width > PANEL[1] - SPLIT - 0.1:
+            verdict.arrange(DOWN, aligned_edge=LEFT, buff=0.08)
+        room = SPLIT - 0.3 - PANEL[0]  # the caption stays over the grid, the bars beside it
+        for into in (
+            " → ".join([f"{grid.info.name} (left)", *logits[-1:], "softmax"]),
+            " → ".join([*logits[-1:], "softmax"]),
+        ):
+            new_cap = theme.caption("prediction", into, "the network's output on this image")
+            if new_cap.width <= room:
+                break
+        new_cap.move_to([PANEL[0], PANEL[3] + 0.5, 0], aligned_edge=LEFT)
+        top = min(PANEL[3] + 0.8, self.counter.get_bottom()[1] - 0.15)
+        bottom = theme.MARGIN - theme.frame_height() / 2
+        bars = ProbabilityBars(
+            self.run.classes,
+            probs,
+            true_label=self.label,
+            width=PANEL[1] - SPLIT - 0.15,
+            row_height=0.34,
+            size=theme.BODY,
+            heading="class probabilities  ·  softmax",
+            height=top - bottom - verdict.height - 0.35,
+        )
+        bars.bars[second].set_fill(theme.RUNNER_UP)
+        runner = theme.text(theme.percent(probs[second]), theme.BODY, theme.MUTED)
+        runner.next_to(bars.bars[second], RIGHT, buff=0.1)
         panel = Group(bars, runner)
         panel.move_to([SPLIT + 0.1, (PANEL[2] + PANEL[3]) / 2 + 0.2, 0], aligned_edge=LEFT)
         verdict.next_to(panel, DOWN, buff=0.35).align_to(panel, LEFT)
-        into = " → ".join([f"{grid.info.name} (left)", *logits[-1:], "softmax"])
-        new_cap = theme.caption("prediction", into, "the network's output on this image")
-        new_cap.move_to([PANEL[0], PANEL[3] + 0.5, 0], aligned_edge=LEFT)
+        lift = bottom - verdict.get_bottom()[1]  # large type: up, clear of the bottom edge
+        if lift > 0:
+            Group(panel, verdict).shift(lift * UP)
         self.light(logits[-1] if logits else None)
         self.remove(cap)
         self.add(new_cap)

@@ -140,7 +140,7 @@ class ProbabilityBars(Group):
         name_width = max(n.width for n in names)
         self.value = theme.text("100%", size, theme.ACCENT)
         self.bar_length = max(width - name_width - self.value.width - 0.3, 0.4)
-        head = theme.text(heading, size, theme.TEXT)
+        head = theme.fitted(heading, width, size, theme.TEXT)
         key = Group(
             theme.text(f"{theme.ACCENT_WORD}: predicted", theme.SMALL, theme.ACCENT),
             theme.text("green: true class", theme.SMALL, theme.GOOD),
