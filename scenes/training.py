@@ -327,8 +327,9 @@ class Training(RunScene):
 
     def final_figures(self, main: str, detail: str) -> Group:
         width = theme.frame_width() - 2 * theme.MARGIN
-        main_line = theme.fitted(main, width, theme.BODY)
-        main_line = theme.text(main_line.text, theme.BODY, weight="BOLD")
-        lines = [main_line, theme.fitted(detail, width, theme.LABEL, theme.MUTED)]
+        lines = [
+            theme.fitted(main, width, theme.BODY, weight="BOLD"),
+            theme.fitted(detail, width, theme.LABEL, theme.MUTED),
+        ]
         group = Group(*lines).arrange(DOWN, buff=0.1)
         return group.to_edge(DOWN, buff=theme.MARGIN)

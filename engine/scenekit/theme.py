@@ -131,13 +131,15 @@ def title(main: str, sub: str | None = None, width: float | None = None) -> Grou
     return group.to_corner(UP + LEFT, buff=MARGIN)
 
 
-def fitted(words: str, width: float, size: int, color: str | None = None) -> Label:
+def fitted(
+    words: str, width: float, size: int, color: str | None = None, weight: str = "NORMAL"
+) -> Label:
     """A line of ``words`` at most ``width`` wide: its last ' · ' parts dropped as needed
     (the first part always stays)."""
     parts = words.split(SEPARATOR)
-    while len(parts) > 1 and text(SEPARATOR.join(parts), size, color).width > width:
+    while len(parts) > 1 and text(SEPARATOR.join(parts), size, color, weight=weight).width > width:
         parts.pop()
-    return text(SEPARATOR.join(parts), size, color)
+    return text(SEPARATOR.join(parts), size, color, weight=weight)
 
 
 def caption(name: str, details: str, note: str | None = None, width: float | None = None) -> Group:
