@@ -454,7 +454,21 @@ class ActMax(RunScene):
         self.counter.arrange(DOWN, aligned_edge=RIGHT, buff=0.02)
         self.counter.to_corner(UP + RIGHT, buff=theme.MARGIN)
         self.header = (head, self.counter)
+        self.place_rows(head)
         self.add(*self.header)
+
+    def place_rows(self, head: Group) -> None:
+        """Heights of the captions, the grids and the key line, between the title and the
+        clock at the bottom, from the type's real heights (large type: smaller grids)."""
+        self.caption_top = min(CAPTION_TOP, head.get_bottom()[1] - 0.08)
+        caption = theme.text("conv", theme.HEADING, weight="BOLD").height
+        small = theme.text("0", theme.SMALL).height
+        clock = LogClock(np.array([0, 1, 10]), CLOCK_BOTTOM).raster.get_top()[1]
+        self.key_y = max(KEY_Y, clock + 0.1 + small / 2)
+        self.grid = (
+            min(GRID[0], self.caption_top - caption - 0.1),
+            max(GRID[1], self.key_y + small / 2 + 0.12),
+        )
 
     def set_counter(self, first: str, second: str) -> None:
         for line, words in zip(self.counter, (first, second), strict=True):
@@ -467,14 +481,14 @@ class ActMax(RunScene):
             line = theme.text("   ·   ".join(parts[:keep]), theme.SMALL, theme.MUTED)
             if line.width <= width:
                 break
-        return Group(line.move_to([0, KEY_Y, 0]))
+        return Group(line.move_to([0, self.key_y, 0]))
 
     def heading(self, name: str, details: list[str], left: float, width: float) -> Group:
         """A panel's one-line caption: its name in bold, then the first of ``details`` that
         fits beside it in ``width``."""
         title = theme.text(name, theme.HEADING, weight="BOLD")
         line = Group(title, theme.text(" ", theme.LABEL, theme.MUTED))
-        line.move_to([left, CAPTION_TOP, 0], aligned_edge=LEFT + UP)
+        line.move_to([left, self.caption_top, 0], aligned_edge=LEFT + UP)
         self.set_details(line, details, width)
         return line
 
@@ -497,7 +511,9 @@ class ActMax(RunScene):
         panels, headings = [], []
         for n, info in enumerate(layers):
             left = -theme.frame_width() / 2 + theme.MARGIN + n * (width + PANEL_GAP)
-            panel = UnitPanel(recordings[info.name], shown[info.name], (left, left + width, *GRID))
+            panel = UnitPanel(
+                recordings[info.name], shown[info.name], (left, left + width, *self.grid)
+            )
             units = info.output_shape[0]
             where, word = role(self.run, info), UNIT_WORDS[info.kind]
             details = [f"{where}  ·  {units} {word}", f"{where}, {units}", where]
@@ -581,7 +597,7 @@ class ActMax(RunScene):
     def classes_page(self, info: LayerInfo, recording: ActmaxRecording) -> None:
         left = -theme.frame_width() / 2 + theme.MARGIN
         width = theme.frame_width() - 2 * theme.MARGIN
-        panel = ClassPanel(recording, self.run.classes, (left, left + width, *GRID))
+        panel = ClassPanel(recording, self.run.classes, (left, left + width, *self.grid))
         steps, classes = int(recording.steps[-1]), len(recording.units)
         heading = self.heading(
             info.name,
