@@ -132,14 +132,19 @@ def title(main: str, sub: str | None = None, width: float | None = None) -> Grou
 
 
 def fitted(
-    words: str, width: float, size: int, color: str | None = None, weight: str = "NORMAL"
+    words: str,
+    width: float,
+    size: int,
+    color: str | None = None,
+    weight: str = "NORMAL",
+    separator: str = SEPARATOR,
 ) -> Label:
-    """A line of ``words`` at most ``width`` wide: its last ' · ' parts dropped as needed
-    (the first part always stays)."""
-    parts = words.split(SEPARATOR)
-    while len(parts) > 1 and text(SEPARATOR.join(parts), size, color, weight=weight).width > width:
+    """A line of ``words`` at most ``width`` wide: its last parts (between ``separator``s,
+    ' · ' by default) dropped as needed (the first part always stays)."""
+    parts = words.split(separator)
+    while len(parts) > 1 and text(separator.join(parts), size, color, weight=weight).width > width:
         parts.pop()
-    return text(SEPARATOR.join(parts), size, color, weight=weight)
+    return text(separator.join(parts), size, color, weight=weight)
 
 
 def caption(name: str, details: str, note: str | None = None, width: float | None = None) -> Group:
