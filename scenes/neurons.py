@@ -147,22 +147,6 @@ def captions_height() -> float:
     )
 
 
-def placed_graph(run: Run, top: float) -> NetworkGraph:
-    """The network diagram on the left, its top at ``top``, short enough that its labels
-    stay clear of the edge legend under it (large type: a shorter diagram)."""
-    graph = NetworkGraph.from_run(run, width=GRAPH_SIZE[0], height=GRAPH_SIZE[1])
-    legend_top = graph.legend(length=2.2).to_corner(DOWN + LEFT, buff=theme.MARGIN).get_top()[1]
-    extra = graph.height - GRAPH_SIZE[1]  # labels and rims
-    height = min(GRAPH_SIZE[1], top - (legend_top + 0.15) - extra)
-    if height < GRAPH_SIZE[1]:
-        graph = NetworkGraph.from_run(run, width=GRAPH_SIZE[0], height=height)
-    graph.move_to(GRAPH_CENTRE)
-    if graph.get_top()[1] > top:
-        graph.shift((graph.get_top()[1] - top) * DOWN)
-    inside = theme.MARGIN - theme.frame_width() / 2 - graph.get_left()[0]
-    return graph.shift(max(inside, 0.0) * RIGHT)
-
-
 def caption(run: Run, block: Block, value: str, room: float | None = None) -> Group:
     """A block's name over what its maps are; the detail takes two lines when it is wider
     than ``room``."""
@@ -241,7 +225,7 @@ def neurons_part(scene: RunScene) -> None:
     top = head.get_bottom()[1] - 0.1
     truth = plane.true_boundary(run, 8) is not None
     legend = neuron_legend(s["norm"], truth).to_corner(DOWN + RIGHT, buff=theme.MARGIN)
-    graph = placed_graph(run, top)
+    graph = NetworkGraph.placed(run, GRAPH_SIZE, GRAPH_CENTRE, top)
     edge_legend = graph.legend(length=2.2).to_corner(DOWN + LEFT, buff=theme.MARGIN)
     caption_height = captions_height()
     small = theme.text("0", theme.SMALL).height

@@ -81,13 +81,18 @@ class Row:
     """Its heading, the weight under each tile, '+ b =' and the bias: one raster."""
     frame: Rectangle
     top: float
+    left: float = ROWS_LEFT
     visible: bool = True
 
     def words(self, heading: str, weights: list[str], bias: str) -> list[textlayer.Words]:
         """The row's texts, placed: heading above, weights under the tiles, bias under the
         sum, '+ b =' between."""
+        line = theme.text("Ag", theme.LABEL).height
+        heading = theme.fitted(
+            heading, ROWS_RIGHT - self.left, theme.LABEL, separator="   ·   "
+        ).text
         texts = [
-            textlayer.Words(heading, (ROWS_LEFT, self.top - 0.15), theme.LABEL, theme.TEXT, -1)
+            textlayer.Words(heading, (self.left, self.top - line / 2), theme.LABEL, theme.TEXT, -1)
         ]
         for i, words in enumerate(weights):
             texts.append(textlayer.Words(words, under(self.grid, self.image, i)))
@@ -141,7 +146,7 @@ def inputs_words(chosen: np.ndarray, width: int) -> str:
     """Which inputs a row shows: 'n0 … n8', or the chosen few of a wider layer."""
     if len(chosen) == width:
         return f"n0 … n{width - 1}"
-    return f"n{', n'.join(str(i) for i in chosen)} (strongest of {width})"
+    return f"its {len(chosen)} strongest of {width}"
 
 
 def unit_name(names: list[str], column: int, unit: int, width: int) -> str:
@@ -158,19 +163,21 @@ def weights_part(scene: RunScene) -> None:
     widths, names = tracer.recorded.widths, tracer.recorded.names
     clock = replay.ReplayClock.paced(replay.Series.load(run, "plane/prob"))
     final = float(clock.steps[-1])
-    graph = NetworkGraph.from_run(run, width=GRAPH_SIZE[0], height=GRAPH_SIZE[1])
-    graph.move_to(GRAPH_CENTRE)
     head = fitted_title(
         "Which weights carry the decision",
         [plane.describe_mlp(run), "followed back by the largest mean |w·a|", f"run {run.name}"],
         TITLE_WIDTH,
     )
+    top = head.get_bottom()[1] - 0.1
+    graph = NetworkGraph.placed(run, GRAPH_SIZE, GRAPH_CENTRE, top, legend_length=2.0)
+    edges = graph.legend(length=2.0).to_corner(DOWN + LEFT, buff=theme.MARGIN)
+    room = theme.frame_width() / 2 - theme.MARGIN - edges.get_right()[0] - 0.3
+    legends = Group(edges, contribution_legend(room).to_corner(DOWN + RIGHT, buff=theme.MARGIN))
     shown = [min(s["inputs"], widths[c - 1]) for c in range(len(widths) - 1, 0, -1)]
-    rows = build_rows(tracer.mesh, shown)
-    legends = Group(
-        graph.legend(length=2.0).to_corner(DOWN + LEFT, buff=theme.MARGIN),
-        contribution_legend().to_corner(DOWN + RIGHT, buff=theme.MARGIN),
-    )
+    decimals = 2 if theme.text("+0.00", theme.SMALL).width < 0.75 else 1
+    span = (min(ROWS_TOP, top), max(ROWS_BOTTOM, legends[1].get_top()[1] + 0.15))
+    left = max(ROWS_LEFT, graph.get_right()[0] + 0.25)
+    rows, shown = build_rows(tracer.mesh, shown, span, f"+{0:.{decimals}f}", left)
     counter = scene.step_counter(0)
     limits = tracer.recorded.limits()
 
@@ -188,7 +195,7 @@ def weights_part(scene: RunScene) -> None:
                 f"{unit_name(names, hop.column, hop.unit, widths[hop.column])} ← {source} "
                 f"{inputs}   ·   tiles ± {np.abs(parts).max():.3g}, sum ± {np.abs(pre).max():.3g}"
             )
-            numbers = [f"{hop.weights[unit]:+.2f}" for unit in chosen]
+            numbers = [f"{hop.weights[unit]:+.{decimals}f}" for unit in chosen]
             row.text.set(row.words(heading, numbers, f"b {hop.bias:+.2f}"))
             strongest = int(np.flatnonzero(chosen == hop.strongest)[0])
             row.frame.move_to(row.grid.locate(row.image, strongest)[0])
@@ -287,36 +294,57 @@ def row_group(row: Row) -> Group:
     return Group(row.image, row.sum_image, row.text, row.frame)
 
 
-def build_rows(mesh: int, shown: list[int]) -> list[Row]:
-    """One row per layer, from the output down: a heading, the contribution tiles with each
-    input's weight under it, then '+ b =' and the recorded pre-activation."""
-    pitch = (ROWS_TOP - ROWS_BOTTOM) / len(shown)
-    grids = [plane.MapGrid(mesh, count, cols=count, tile=TILE_PIXELS) for count in shown]
-    total = plane.MapGrid(mesh, 1, cols=1, tile=TILE_PIXELS)
+def build_rows(
+    mesh: int, shown: list[int], span: tuple[float, float], label: str, left: float = ROWS_LEFT
+) -> tuple[list[Row], list[int]]:
+    """One row per layer, from the output down, between ``span``'s top and bottom: a
+    heading, the contribution tiles with each input's weight under it, then '+ b =' and the
+    recorded pre-activation. Tiles are as large as the rows allow; with large type fewer of
+    them fit side by side (each at least as wide as its ``label``), and the rows show only
+    the inputs contributing most (the counts shown are returned)."""
+    top, bottom = span
+    pitch = (top - bottom) / len(shown)
+    heading = theme.text("Ag", theme.LABEL).height + 0.08
+    under = theme.text(label, theme.SMALL)
     gap = render("+ b =", theme.BODY).shape[1] / pixels_per_unit() + 0.3
+    total = plane.MapGrid(mesh, 1, cols=1, tile=TILE_PIXELS)
+    cell = total.shape[1] - 2 * total.pad  # one tile and its border, in the grid's pixels
+    per_pixel = (pitch - heading - under.height - 0.15) / total.shape[0]
+    per_pixel = max(per_pixel, 0.1 / cell)
+    # Labels side by side need their tiles at least their width apart (wider gaps with large
+    # type); the row's end holds '+ b =', the sum and its label (maybe wider than its tile).
+    across = max(total.pad, round((under.width + 0.12) / per_pixel - cell))
+    end = gap + max(total.shape[1] * per_pixel, under.width)
+    room = (ROWS_RIGHT - left - end - total.pad * per_pixel) / per_pixel
+    fit = max(1, int(room / (cell + across)))
+    shown = [min(count, fit) for count in shown]
+    grids = [
+        plane.MapGrid(mesh, count, cols=count, tile=TILE_PIXELS, across=across) for count in shown
+    ]
     widest = max(grid.shape[1] for grid in grids) + total.shape[1]
-    per_pixel = min((ROWS_RIGHT - ROWS_LEFT - gap) / widest, (pitch - 0.75) / total.shape[0])
+    per_pixel = min(per_pixel, (ROWS_RIGHT - left - gap) / widest)
     grids = [grid.at_output(per_pixel) for grid in grids]
     total = total.at_output(per_pixel)
     rows = []
     for k, grid in enumerate(grids):
-        top = ROWS_TOP - k * pitch
-        image = blank(grid).move_to([ROWS_LEFT, top - 0.3, 0], aligned_edge=UP + LEFT)
+        top_k = top - k * pitch
+        image = blank(grid).move_to([left, top_k - heading, 0], aligned_edge=UP + LEFT)
         sum_image = blank(total).next_to(image, RIGHT, buff=gap)
         # The labels under the sum tile may stand out past the rows' right edge.
-        text = textlayer.TextLayer(ROWS_LEFT, top, ROWS_RIGHT - ROWS_LEFT + TEXT_OVERHANG, pitch)
+        text = textlayer.TextLayer(ROWS_LEFT, top_k, ROWS_RIGHT - ROWS_LEFT + TEXT_OVERHANG, pitch)
         centre, side = grid.locate(image, 0)
         frame = Rectangle(
             width=side + 0.08, height=side + 0.08, stroke_color=theme.ACCENT, stroke_width=4
         ).move_to(centre)
-        rows.append(Row(grid, total, image, sum_image, text, frame, top))
-    return rows
+        rows.append(Row(grid, total, image, sum_image, text, frame, top_k, left))
+    return rows, shown
 
 
 def under(grid: plane.MapGrid, image: ImageMobject, index: int) -> tuple[float, float]:
-    """Where a label under one tile goes."""
+    """Where a label under one tile goes: its middle a line's half-height below the tile."""
     centre, side = grid.locate(image, index)
-    return float(centre[0]), float(centre[1] - side / 2 - 0.2)
+    half = theme.text("0", theme.SMALL).height / 2
+    return float(centre[0]), float(centre[1] - side / 2 - half - 0.06)
 
 
 def blank(grid: plane.MapGrid) -> ImageMobject:
@@ -325,23 +353,32 @@ def blank(grid: plane.MapGrid) -> ImageMobject:
     return raster_image(np.zeros((height, width, 3), np.uint8), width=width / pixels_per_unit())
 
 
-def contribution_legend() -> Group:
-    """The tiles' colour bar, and what the rows mean."""
-    bar = ColorBar(
-        "diverging", low="− max", high="+ max", title="input's map × its weight", length=2.2
-    )
-    notes = Group(
-        *(
-            theme.text(words, theme.SMALL, theme.MUTED)
-            for words in (
-                f"{theme.ZERO_WORD} = 0 · its weight w under each tile",
-                f"{theme.ACCENT_WORD} frame: the largest mean |w·a|, followed down",
-                "red frame: an input that is 0 everywhere",
-                "last tile: the neuron's recorded pre-activation",
-            )
-        )
-    ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
-    return Group(bar, notes.next_to(bar, RIGHT, buff=0.3).align_to(bar, DOWN))
+def contribution_legend(room: float) -> Group:
+    """The tiles' colour bar, and what the rows mean, in the words that fit ``room``."""
+    wordings = [
+        (
+            "input's map × its weight",
+            f"{theme.ZERO_WORD} = 0 · its weight w under each tile",
+            f"{theme.ACCENT_WORD} frame: the largest mean |w·a|, followed down",
+            "red frame: an input that is 0 everywhere",
+            "last tile: the neuron's recorded pre-activation",
+        ),
+        (
+            "map × weight",
+            f"{theme.ZERO_WORD} = 0 · w under each tile",
+            f"{theme.ACCENT_WORD} frame: largest mean |w·a|",
+            "red frame: 0 everywhere",
+            "last tile: pre-activation",
+        ),
+    ]
+    for title, *lines in wordings:
+        bar = ColorBar("diverging", low="− max", high="+ max", title=title, length=2.2)
+        notes = Group(*(theme.text(words, theme.SMALL, theme.MUTED) for words in lines))
+        notes.arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+        legend = Group(bar, notes.next_to(bar, RIGHT, buff=0.3).align_to(bar, DOWN))
+        if legend.width <= room:
+            break
+    return legend
 
 
 class Weights(RunScene):

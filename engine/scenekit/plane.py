@@ -156,9 +156,20 @@ class MapGrid:
     tiled in ``cols`` columns on the gap colour, with a red frame around maps that are zero
     everywhere (a dead ReLU); and the geometry to point at one tile on screen."""
 
-    def __init__(self, mesh: int, count: int, cols: int, tile: int = 160, pad: int = 8):
+    def __init__(
+        self,
+        mesh: int,
+        count: int,
+        cols: int,
+        tile: int = 160,
+        pad: int = 8,
+        across: int | None = None,
+    ):
+        """``pad``: pixels around and between the tiles; ``across``: between them side by
+        side, when labels under the tiles need more than ``pad``."""
         self.smooth = Resampler.between(mesh, tile)
         self.mesh, self.count, self.cols, self.tile, self.pad = mesh, count, cols, tile, pad
+        self.across = pad if across is None else across
         self.rows = -(-count // cols)
         self.border = max(2, tile // 40)
         self.background = np.empty((*self.shape, 4), dtype=np.uint8)
@@ -175,13 +186,14 @@ class MapGrid:
             self.cols,
             max(8, round(self.tile * factor)),
             max(1, round(self.pad * factor)),
+            max(1, round(self.across * factor)),
         )
 
     @property
     def shape(self) -> tuple[int, int]:
         """(height, width) of the raster, in pixels."""
-        pitch = self.tile + 2 * self.border + self.pad
-        return self.rows * pitch + self.pad, self.cols * pitch + self.pad
+        cell = self.tile + 2 * self.border
+        return self.rows * (cell + self.pad) + self.pad, self.cols * (cell + self.across) + self.pad
 
     def image(
         self,
@@ -203,7 +215,7 @@ class MapGrid:
         cell, t, b = self.tile + 2 * self.border, self.tile, self.border
         for i, tile in enumerate(tiles):
             row, col = divmod(i, self.cols)
-            y, x = self.pad + row * (cell + self.pad), self.pad + col * (cell + self.pad)
+            y, x = self.pad + row * (cell + self.pad), self.pad + col * (cell + self.across)
             if dead[i]:
                 canvas[y : y + cell, x : x + cell] = bad
             canvas[y + b : y + b + t, x + b : x + b + t] = draw_line(tile, line)
@@ -215,7 +227,7 @@ class MapGrid:
         per_pixel = image.width / self.shape[1]
         cell = self.tile + 2 * self.border
         row, col = divmod(index, self.cols)
-        x = self.pad + col * (cell + self.pad) + cell / 2
+        x = self.pad + col * (cell + self.across) + cell / 2
         y = self.pad + row * (cell + self.pad) + cell / 2
         corner = image.get_corner(UP + LEFT)
         return corner + per_pixel * np.array([x, -y, 0.0]), self.tile * per_pixel
