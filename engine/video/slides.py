@@ -55,19 +55,40 @@ def as_slides(scene: type[Scene]) -> type[Scene]:
     looks do not overwrite each other). No reversed copies of the animations are made (going
     back jumps to the previous slide), which halves the work."""
 
+    slide = slide_base()
+
     def name(self) -> str:
         return Path(self.renderer.file_writer.movie_file_path).stem
 
+    # manim-slides 5.7 sets two settings Manim 0.22 refuses; these skip them.
+    def __init__(self, *args, **kwargs) -> None:
+        # Slide.__init__ only sets config["write_to_movie"] (for OpenGL), a key Manim 0.22
+        # removed; the Cairo renderer writes movies anyway.
+        super(slide, self).__init__(*args, **kwargs)
+
+    def render(self, *args, **kwargs) -> None:
+        # Slide.render lifts Manim's cache limit with float("inf"), which Manim 0.22 refuses;
+        # with caching off (engine.video.render.manim_config) there is no limit to lift.
+        super(slide, self).render(*args, **kwargs)
+        self._save_slides(use_cache=False, skip_reversing=True)
+
     return type(
         scene.__name__,
-        (slide_base(), scene),
-        {"__module__": scene.__module__, "skip_reversing": True, "__str__": name},
+        (slide, scene),
+        {
+            "__module__": scene.__module__,
+            "__init__": __init__,
+            "render": render,
+            "skip_reversing": True,
+            "__str__": name,
+        },
     )
 
 
 def export_html(folder: Path, name: str, background: str, cdn: str = REVEAL_CDN) -> Path:
     """The presentation ``folder/name.json`` as ``folder/name.html`` (its videos beside it in
-    ``name_assets/``), on the scene's background colour."""
+    ``name_assets/``), on the scene's background colour. The page's address names the slide
+    on screen (``page.html#/3``: reloading stays there, a link opens one slide)."""
     from manim_slides.config import PresentationConfig
     from manim_slides.convert import RevealJS
 
@@ -78,6 +99,7 @@ def export_html(folder: Path, name: str, background: str, cdn: str = REVEAL_CDN)
         background_color=background,
         cdn_url=cdn,
         title=name,
+        hash="true",  # a JavaScript boolean, as manim-slides spells it
     ).convert_to(html)
     return html
 
