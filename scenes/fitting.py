@@ -392,7 +392,7 @@ def readouts(held_out: int, top: float) -> tuple[Group, Label, Label, Label]:
     else:
         numbers = (
             theme.text("0.000", theme.HEADING, theme.BAR, weight="BOLD"),
-            theme.text("00.0%", theme.HEADING, theme.ACCENT, weight="BOLD"),
+            theme.text("100.0%", theme.HEADING, theme.ACCENT, weight="BOLD"),  # the widest
         )
         y = top
         widest = max(n.width + 0.15 + w.width for n, w in zip(numbers, labels, strict=True))
@@ -401,6 +401,8 @@ def readouts(held_out: int, top: float) -> tuple[Group, Label, Label, Label]:
             number.move_to([x, y, 0], aligned_edge=UP + LEFT)
             label.next_to(number, RIGHT, buff=0.15).align_to(number, DOWN)
             y = number.get_bottom()[1] - 0.08
+        right.next_to(labels[1], DOWN, buff=0.1, aligned_edge=LEFT)  # clear of the chart's axis
+        return labels, *numbers, right
     right.next_to(numbers[1], DOWN, buff=0.1, aligned_edge=LEFT)
     return labels, *numbers, right
 
