@@ -25,7 +25,7 @@ def test_every_scene_takes_a_pace_by_number_or_name():
     assert check_options("training", {})["pace"] == 1.0
     assert parse_options(PACE, "pace=2.5")["pace"] == 2.5
     for wrong in ("0", "-1", "fast", "11"):
-        with pytest.raises(NnreelError, match="readable | brisk"):
+        with pytest.raises(NnreelError, match=r"readable \| brisk"):
             parse_options(PACE, {"pace": wrong})
 
 
