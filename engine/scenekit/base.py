@@ -212,6 +212,8 @@ class RunScene(Scene):
     options: ClassVar[dict[str, Option]] = {}
     run: Run
     settings: dict[str, Any]
+    pace: float = 1.0
+    """Seconds of video per second the scene asks for (its ``pace`` option)."""
     _caption: tuple[str, float] | None = None
 
     def __init__(
@@ -231,7 +233,7 @@ class RunScene(Scene):
 
     def setup(self) -> None:
         self.settings = parse_options({**self.options, **PACE}, self.given_options)
-        self.pace: float = self.settings["pace"]
+        self.pace = self.settings["pace"]
         self.run = find_run(self.default_preset, self.run_name, self.run_given_by)
 
     def compile_animations(self, *args: Any, **kwargs: Any) -> list[Animation]:
@@ -283,7 +285,7 @@ class RunScene(Scene):
         if self._caption is not None:
             text, start = self._caption
             left = reading_seconds(text) - (self.time - start) / self.pace
-        if max(seconds, left) > 1e-6:
+        if max(seconds, left) * self.pace >= 0.5 / config.frame_rate:  # at least a frame
             self.wait(max(seconds, left))
 
     def caption_read(self) -> bool:
