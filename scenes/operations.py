@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 from manim import DOWN, LEFT, UP, FadeIn, Group, ImageMobject
 
-from engine.analysis.operations import Pooling, first_conv, first_pool
+from engine.analysis.operations import Convolution, Pooling, first_conv, first_pool
 from engine.scenekit import (
     ColorBar,
     Number,
@@ -50,6 +50,16 @@ STEP = 2.6
 """Seconds on each position worked through by hand."""
 SWEEP = 5.0
 """Seconds the kernel takes over every other position."""
+
+
+def conv_writer(conv: Convolution) -> SlidingWrite:
+    """The convolution's map as the animation writes it: Σ w·x + b at each position."""
+    return SlidingWrite(conv.shape, conv.value_at)
+
+
+def pool_writer(pooling: Pooling) -> SlidingWrite:
+    """The pooled map as the animation writes it: the largest value of each window."""
+    return SlidingWrite(pooling.recorded.shape, lambda r, c: float(pooling.window(r, c).max()))
 
 
 class Operations(RunScene):
@@ -109,7 +119,7 @@ class Operations(RunScene):
         self.z_reach = float(np.abs(conv.pre).max()) or 1.0
         picture = raster_image(self.input_pixels(), height=MAP_HEIGHT)
         picture.move_to([LEFT_X, MAP_Y, 0])
-        written = SlidingWrite(conv.shape, conv.value_at)
+        written = conv_writer(conv)
         self.written = written
         out = raster_image(self.output_pixels(), height=MAP_HEIGHT * self.output_share())
         out.move_to([RIGHT_X, MAP_Y, 0])
@@ -298,7 +308,7 @@ class Operations(RunScene):
             return rs.apply_colormap(np.clip(values / top, 0.0, 1.0), "viridis")
 
         source = raster_image(colours(before), height=MAP_HEIGHT).move_to([LEFT_X, MAP_Y, 0])
-        written = SlidingWrite(pooling.recorded.shape, lambda r, c: pooling.window(r, c).max())
+        written = pool_writer(pooling)
         share = pooling.recorded.shape[0] / before.shape[0]
         blank = rs.hex_rgb(theme.PANEL)
         out = raster_image(written.pixels(colours, blank), height=MAP_HEIGHT * share)

@@ -216,6 +216,11 @@ class RunScene(Scene):
     """Seconds of video per second the scene asks for (its ``pace`` option)."""
     _caption: tuple[str, float] | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every scene takes ``pace`` besides the options it declares."""
+        super().__init_subclass__(**kwargs)
+        cls.options = {**cls.options, **PACE}
+
     def __init__(
         self,
         *args: Any,
@@ -232,7 +237,7 @@ class RunScene(Scene):
             super().__init__(*args, **kwargs)
 
     def setup(self) -> None:
-        self.settings = parse_options({**self.options, **PACE}, self.given_options)
+        self.settings = parse_options(self.options, self.given_options)
         self.pace = self.settings["pace"]
         self.run = find_run(self.default_preset, self.run_name, self.run_given_by)
 

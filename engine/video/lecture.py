@@ -14,6 +14,7 @@ import srt
 
 from engine.errors import NnreelError
 from engine.scenekit.cards import CARD_SECONDS, card_image, part_title
+from engine.scenekit.options import PACE, parse_options
 from engine.video.gif import ffmpeg
 from engine.video.jobs import RenderJob, default_preset, render_jobs, renders_folder
 
@@ -174,13 +175,17 @@ def make_lecture(
     fps: float | None = None,
     output: Path | None = None,
     workers: int | None = None,
+    pace: str | float = "readable",
 ) -> Path:
     """Render (or reuse) each scene on one run and join them into ``output`` with title cards,
-    chapters and merged captions (``output`` with ``.srt`` beside it)."""
+    chapters and merged captions (``output`` with ``.srt`` beside it); every part, and its
+    card, at ``pace`` (the scenes' option)."""
     if not scenes:
         raise NnreelError("No scenes given: name at least one (e.g. --scenes training,kernels).")
+    factor = parse_options(PACE, {"pace": pace})["pace"]
     run_name = run or default_preset(scenes[0])
-    jobs = [RenderJob(s, run_name, quality, resolution, fps) for s in scenes]
+    paced = (("pace", str(pace)),)
+    jobs = [RenderJob(s, run_name, quality, resolution, fps, paced) for s in scenes]
     renders = renders_folder(scenes)
     folder = renders / "lecture"
     folder.mkdir(parents=True, exist_ok=True)
@@ -196,7 +201,7 @@ def make_lecture(
             card_image(title, subtitle, fmt.width, fmt.height),
             folder / f".card-{number}-{fmt.width}x{fmt.height}.mp4",
             fmt,
-            CARD_SECONDS,
+            CARD_SECONDS * factor,
         )
         part = videos[job]
         if video_format(part) != fmt:
