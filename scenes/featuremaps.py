@@ -457,10 +457,10 @@ class FeatureMaps(RunScene):
             "red frame: silent"
         )
         vectors, old_cap = self.tail
+        self.hold()  # the prediction read
         self.highlight(set(evolve))
         self.swap(old_cap, cap)
         self.legend = self.swap(self.legend, self.color_bar("map"))
-        self.hold()
         self.remove(vectors)
         self.add(rows)
         self.replay(evolve, rasters, snapshots, delta=False)

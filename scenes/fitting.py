@@ -316,6 +316,7 @@ def fitting_part(scene: RunScene) -> None:
     )
     fade_in(scene, fixed, moving)
     animate(scene, moving, HOLD + seconds + END, frame)
+    cues.finish()
     scene.hold()
 
 

@@ -229,8 +229,8 @@ class Kernels(RunScene):
             self.caption(self.moved_words())
             self.hold(IDEA)
         self.caption(
-            f"{first_k.name} up close: its {first_k.shape[0]} kernels before and after "
-            "training, and the change."
+            f"{first_k.name} up close: {kernel_shape(first_k)}, before and after training, "
+            "and the change."
         )
         self.close_up(sheet, labels)
         self.hold(IDEA)

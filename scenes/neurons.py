@@ -270,6 +270,7 @@ def neurons_part(scene: RunScene) -> None:
     scene.caption(intro(run, items, s["value"]))
     replay.fade_in(scene, fixed, moving)
     replay.animate(scene, moving, end + 1.0, frame)
+    narrate.finish()
     scene.hold()
     if dwell > 0:
         # Only the pointer changes now: the maps are painted once, not on every frame.

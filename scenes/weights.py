@@ -256,6 +256,7 @@ def weights_part(scene: RunScene) -> None:
         cues(t)
 
     replay.animate(scene, moving, seconds + replay.END, frame)
+    cues.finish()
     scene.hold()
 
 

@@ -184,6 +184,14 @@ class Cues:
             del self.pending[: len(due)]
             self.scene.caption(due[-1][1]())
 
+    def finish(self) -> None:
+        """After the animation: the last cue, if it is still waiting (its caption comes after
+        the one before has been read; call ``scene.hold`` to give it its own time)."""
+        if self.pending:
+            self.scene.hold()
+            self.scene.caption(self.pending[-1][1]())
+            self.pending.clear()
+
 
 class OnSnapshot:
     """Calls ``update(index)`` when the recorded snapshot on screen changes, and returns its
