@@ -16,6 +16,8 @@ RECORDING = {"actmax": "steps=4", "filters": "steps=4", "unit": "steps=4"}
 here, few optimisation steps: the pace does not depend on them)."""
 TINY = {"size": (128, 72), "fps": 4}
 """Enough pixels and frames to time captions; the content is tested elsewhere."""
+LARGER = {"actmax": {"size": (256, 144), "fps": 4}}
+"""Scenes whose labelled tiles need more pixels to fit."""
 
 
 def test_every_scene_takes_a_pace_by_number_or_name():
@@ -35,7 +37,7 @@ def test_every_scene_leaves_time_to_read_its_captions(scene, request, writable, 
     run = request.getfixturevalue(FIXTURE_OF_PRESET[scene_info(scene).default_run])
     if scene in RECORDING:
         run = writable(run)
-    render_small(scene, run, RECORDING.get(scene, ""), **TINY)  # checks the captions
+    render_small(scene, run, RECORDING.get(scene, ""), **LARGER.get(scene, TINY))  # checks them
 
 
 @pytest.mark.render
