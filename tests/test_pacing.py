@@ -45,3 +45,13 @@ def test_pace_scales_the_whole_scene(tiny_vgg, render_small):
     readable = render_small("training", tiny_vgg, "", **TINY)
     brisk = render_small("training", tiny_vgg, "pace=brisk", **TINY)
     assert len(brisk.frames) == pytest.approx(len(readable.frames) / 2, abs=2)
+
+
+def test_the_command_line_takes_a_pace_and_refuses_a_wrong_one(project, capsys):
+    from engine.cli import main
+
+    assert main(["render", "training", "--pace", "fast"]) == 2
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "pace='fast' is not valid" in err and "readable | brisk" in err
+    assert main(["lecture", "--scenes", "training", "--pace", "0"]) == 2
+    assert "pace='0' is not valid" in capsys.readouterr().err.replace("\n", " ")
