@@ -562,3 +562,84 @@ def test_focus_zooms_into_the_grids_own_pixels():
         centre, (width, height) = focus.pixel_place(grid, (40, 60), (30, 10, 15, 10))
         assert np.allclose(picked.zoom.get_center(), centre) and height == pytest.approx(1.0)
         assert width == pytest.approx(1.5)
+
+
+def test_focus_and_morph_put_things_back_and_take_the_scenes_pace(tmp_path):
+    """A map picked out returns to its grid and leaves nothing over it; a morph leaves only the
+    new grid on screen (never two ghosted); grids shrink into a mark and grow back to their
+    place; every one of these lasts ``pace`` times its time."""
+    from manim import Square, tempconfig
+
+    from engine.scenekit import focus
+    from engine.scenekit.widgets import raster_image
+
+    seen: dict[str, object] = {}
+
+    def drawn(scene: base.RunScene) -> list:
+        """What the scene shows (not the empty mobject Manim leaves behind a ``wait``)."""
+        return [m for m in scene.mobjects if m.has_points()]
+
+    class Walk(base.RunScene):
+        def setup(self) -> None:
+            self.settings, self.pace = {"pace": 2.0}, 2.0
+
+        def construct(self) -> None:
+            raster = np.zeros((40, 60, 3), dtype=np.uint8)
+            grid = raster_image(raster, height=4.0)
+            self.add(grid)
+            seen["before"] = drawn(self)
+            focus.pick_out(self, grid, raster, (30, 10, 15, 10), None, (np.zeros(3), 2.0), 1.0)
+            seen["after focus"] = (drawn(self), self.time)
+            pooled = raster_image(raster[::2, ::2], height=2.0).shift([3.0, 0, 0])
+            focus.morph(self, grid, pooled)
+            seen["after morph"] = (drawn(self), pooled.height, self.time)
+            mark = Square(0.2).shift([-5.0, 3.0, 0])
+            focus.shrink_into(self, pooled, mark)
+            seen["after shrink"] = pooled in self.mobjects
+            back = raster_image(raster, height=3.0).shift([3.0, 0, 0])
+            focus.grow_from(self, back, mark)
+            seen["grown"] = (back in self.mobjects, back.get_center(), back.height, self.time)
+
+    settings = {"media_dir": str(tmp_path), "pixel_width": 64, "pixel_height": 36}
+    with tempconfig({**settings, "frame_rate": 10, "progress_bar": "none"}):
+        Walk().render()
+    before = seen["before"]
+    shown, at = seen["after focus"]
+    assert shown == before and at == pytest.approx(2 * (0.8 + 1.0 + 0.4), abs=0.11)
+    shown, height, at = seen["after morph"]
+    assert len(shown) == len(before) and before[-1] not in shown
+    assert height == pytest.approx(2.0)
+    assert at == pytest.approx(4.4 + 2 * 0.8, abs=0.11)
+    assert not seen["after shrink"]
+    shown, centre, height, at = seen["grown"]
+    assert shown and np.allclose(centre, [3.0, 0, 0]) and height == pytest.approx(3.0)
+    assert at == pytest.approx(6.0 + 2 * 0.8, abs=0.11)
+
+
+def test_a_cue_left_waiting_after_an_animation_comes_once_the_caption_is_read(tmp_path):
+    """``Cues.finish``: the last cue, overtaken by the animation's end, still gets its caption,
+    after the caption before it has had its reading time."""
+    import srt
+    from manim import Dot, tempconfig
+
+    from engine.scenekit.replay import Cues, animate
+
+    class Late(base.RunScene):
+        def setup(self) -> None:
+            self.settings, self.pace = {"pace": 1.0}, 1.0
+
+        def construct(self) -> None:
+            self.caption("a caption of forty-eight characters, to be read.")  # 3 s to read
+            cues = Cues(self, [(0.9, lambda: "the last word")])
+            animate(self, Dot(), 1.0, cues)
+            cues.finish()
+            self.hold()
+
+    settings = {"media_dir": str(tmp_path), "pixel_width": 64, "pixel_height": 36}
+    with tempconfig({**settings, "frame_rate": 10, "progress_bar": "none"}):
+        Late().render()
+    (video,) = tmp_path.rglob("Late.mp4")
+    captions = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
+    assert [c.content for c in captions][-1] == "the last word"
+    assert captions[-1].start.total_seconds() == pytest.approx(3.0, abs=0.11)
+    assert captions[-1].end.total_seconds() - captions[-1].start.total_seconds() >= 1.5
