@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from manim import BLACK, RIGHT, UP, Scene, config
+from rich.markup import escape
 
 from engine.console import console
 from engine.errors import NnreelError, RunError, UnknownNameError
@@ -199,6 +201,17 @@ class Option:
     default: Any
     parse: Callable[[str], Any]
     help: str
+    minimum: float | None = 0
+    """Numbers below it are refused (durations, counts and sizes are never negative); None
+    lets any finite number through."""
+
+    def check(self, value: Any) -> Any:
+        """``value`` when it is in range; ``ValueError`` otherwise (never silently clamped)."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            low = -math.inf if self.minimum is None else self.minimum
+            if not math.isfinite(value) or value < low:
+                raise ValueError(value)
+        return value
 
 
 def names(value: str) -> list[str]:
@@ -216,7 +229,7 @@ def parse_options(spec: dict[str, Option], text: str) -> dict[str, Any]:
         if not sep:
             raise NnreelError(f"Scene option {item!r} needs a value: {key}=VALUE.")
         try:
-            values[key] = spec[key].parse(raw)
+            values[key] = spec[key].check(spec[key].parse(raw))
         except ValueError:
             raise NnreelError(
                 f"Scene option {key}={raw!r} is not valid: {spec[key].help}."
@@ -264,7 +277,7 @@ class RunScene(Scene):
             return super().render(preview)
         except NnreelError as exc:
             # Manim's CLI prints a full traceback for any Exception; SystemExit passes it by.
-            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise SystemExit(2) from None
 
     def tear_down(self) -> None:
