@@ -101,6 +101,7 @@ class RunWriter:
             name: open_arrays(folder, info, writable=True) for name, info in streams.items()
         }
         self._pending = {name: info.count for name, info in streams.items()}
+        self._unsynced: set[str] = set()  # streams written since the last durable commit
 
     def __enter__(self) -> RunWriter:
         return self
@@ -215,6 +216,7 @@ class RunWriter:
         removed = [self.streams.pop(name) for name in names]
         for name in names:
             del self._arrays[name], self._pending[name]
+            self._unsynced.discard(name)
         self.manifest["size_bytes"] = self.manifest.get("size_bytes", 0) - sum(
             info.nbytes for info in removed
         )
@@ -241,6 +243,7 @@ class RunWriter:
         data[start:stop] = values
         step_array[start:stop] = steps
         self._pending[name] = stop
+        self._unsynced.add(name)
 
     def pending_count(self, name: str) -> int:
         return self._pending[name]
@@ -259,11 +262,13 @@ class RunWriter:
         self._commit(durable, progress, keep_reserve=True)
 
     def _commit(self, durable: bool, progress: dict[str, Any], keep_reserve: bool) -> None:
-        for name, (data, steps) in self._arrays.items():
-            if durable:
-                data.flush()
-                steps.flush()
-            self.streams[name].count = self._pending[name]
+        if durable:
+            for name in self._unsynced:
+                for array in self._arrays[name]:
+                    array.flush()
+            self._unsynced.clear()
+        for name, info in self.streams.items():
+            info.count = self._pending[name]
         self.manifest["streams"] = {name: info.to_json() for name, info in self.streams.items()}
         self.manifest["progress"].update(progress)
         self.manifest["updated"] = _now()
