@@ -132,12 +132,6 @@ class RunWriter:
         streams = {check_stream_name(s.name): s for s in streams}
         total = sum(s.nbytes for s in streams.values())
         check_budget(streams.values(), total, budget_bytes)
-        free = free_bytes(folder)
-        if total + RESERVE_BYTES > free:
-            raise DiskFullError(
-                f"The run needs {human_bytes(total)} but {folder} has only {human_bytes(free)} "
-                "free. Free some space or record less (see `train --help`)."
-            )
         created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
         lock = WriterLock.acquire(folder)
@@ -149,6 +143,13 @@ class RunWriter:
                 )
             if overwrite:
                 clear_run_folder(folder)
+            free = free_bytes(folder)
+            if total + RESERVE_BYTES > free:
+                raise DiskFullError(
+                    f"The run needs {human_bytes(total)} but {folder} has only "
+                    f"{human_bytes(free)} free. Free some space or record less (see `train "
+                    "--help`)."
+                )
             with disk_full_as_message(folder, "the run's streams"):
                 for info in streams.values():
                     create_arrays(folder, info)

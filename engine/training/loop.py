@@ -379,7 +379,8 @@ class Trainer:
             if time.monotonic() - self._checkpointed >= EPOCH_CHECKPOINT_SECONDS:
                 self._checkpoint(step, epoch=epoch + 1)
             elif step == (self.writer.manifest.get("checkpoint") or {}).get("step"):
-                # A resume from this step would not validate the epoch again: keep it now.
+                # The checkpoint at this step came before this validation: commit it now, so
+                # a resume from there finds it (else it validates again, see below).
                 self.writer.commit(step=step, epoch=epoch + 1)
         self.cluster.barrier()
 
