@@ -78,7 +78,7 @@ def describe(r: Run) -> None:
     p, h = r.manifest["progress"], r.hparams
     console.print(
         f"[bold]{escape(r.name)}[/]  ({escape(str(r.folder))})  status: [bold]{r.status}[/] "
-        f"{escape(r.manifest['message'])}{writer_note(r)}"
+        f"{escape(r.manifest.get('message', ''))}{writer_note(r)}"
     )
     model = r.model
     print_plain(

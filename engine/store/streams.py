@@ -133,7 +133,7 @@ def _map(path: Path, dtype: np.dtype, shape: tuple[int, ...], mode: str) -> np.m
                 (2, 0): np.lib.format.read_array_header_2_0,
             }[version]
             found_shape, fortran, found_dtype = read_header(handle)
-        except (ValueError, KeyError, EOFError, SyntaxError, TypeError) as exc:
+        except Exception as exc:  # numpy's parser of garbage raises many kinds (tokenize, …)
             raise RunError(f"{path} has a damaged .npy header ({exc}). Re-train the run.") from None
         offset = handle.tell()
     if found_dtype.hasobject:

@@ -65,7 +65,7 @@ def resume(run: str | Path, *, quiet: bool = False) -> TrainResult:
             "cannot resume. Train it again with --overwrite."
         ) from None
     trainer = Trainer(config, folder, quiet=quiet)
-    if manifest["checkpoint"] is None:  # killed before its first checkpoint: nothing to keep
+    if manifest.get("checkpoint") is None:  # killed before its first checkpoint: nothing kept
         return trainer.start(overwrite=True)
     return trainer.start(resume=True)
 
@@ -440,7 +440,7 @@ class Trainer:
             return
         if step is not None:
             self._checkpoint(step)
-        last = (self.writer.manifest["checkpoint"] or {}).get("step")
+        last = (self.writer.manifest.get("checkpoint") or {}).get("step")
         kept = "nothing yet" if last is None else f"everything up to step {last:,}"
         self.writer.set_status("interrupted", f"stopped by the user; kept {kept}")
         self._say(
