@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from engine.errors import DiskFullError, RunError
 
@@ -97,7 +98,7 @@ def preallocate(handle: int, nbytes: int) -> None:
         # EOPNOTSUPP / EINVAL: the filesystem cannot reserve blocks; the file stays sparse.
 
 
-def write_atomic(path: Path, write: Callable[[object], None], durable: bool = True) -> None:
+def write_atomic(path: Path, write: Callable[[BinaryIO], object], durable: bool = True) -> None:
     """Write a file so that a reader (or a kill -9) sees the old or the new one, never a mix:
     ``write(handle)`` fills a sibling, which is then renamed over. ``durable`` also fsyncs
     file and folder, so the new file survives a power cut too (slower; used at checkpoints).

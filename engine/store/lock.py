@@ -49,8 +49,11 @@ class WriterLock:
                     handle.close()
                     raise RunBusyError(busy_message(folder, pid)) from None
                 time.sleep(RETRY_SECONDS)
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n".encode())
+        try:
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n".encode())
+        except OSError:  # a full disk: the PID only names the writer, the lock holds anyway
+            pass
         return cls(handle)
 
     def release(self) -> None:
