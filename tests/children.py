@@ -26,10 +26,11 @@ OWNERS = {"Trainer": Trainer, "RunWriter": RunWriter}
 _context: Any = None
 
 
-PRELOAD = ["engine.training", "engine.presets"]
-"""What the server imports once. Not this module: Python 3.11's forkserver imports before it
-takes the test's ``sys.path``, so it finds only installed packages (each child then imports
-this module quickly, torch being loaded already)."""
+PRELOAD = ["engine.training.loop", "engine.presets"]
+"""What the server imports once: the training loop itself, which imports torch (the package
+``engine.training`` loads it lazily). Not this module: Python 3.11's forkserver imports before
+it takes the test's ``sys.path``, so it finds only installed packages; each child then imports
+this module quickly, torch being loaded already."""
 
 
 def context():

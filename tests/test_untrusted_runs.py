@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from videos import scene_module
 
 from engine.cli import main as cli
 from engine.cli.info import describe
 from engine.errors import NnreelError, RunError
-from engine.scenekit import base
+from engine.scenekit.options import parse_options
 from engine.store import Run, RunWriter, StreamInfo
 
 MARKER = 4242
@@ -177,11 +178,12 @@ def test_a_pickled_stream_is_called_a_pickle_and_never_loaded(small_run):
 
 
 def test_a_scene_option_out_of_range_is_refused_not_clamped():
-    spec = {"seconds": base.Option(8.0, float, "how many seconds the training takes")}
-    assert base.parse_options(spec, "seconds=2.5") == {"seconds": 2.5}
+    """``NNREEL_SET="seconds=-5"`` was silently clamped (issue 17 case 8)."""
+    options = scene_module("training").Training.options
+    assert parse_options(options, "seconds=2.5")["seconds"] == 2.5
     for text in ("seconds=-5", "seconds=nan", "seconds=inf"):
-        with pytest.raises(NnreelError, match=r"seconds=.* is not valid: how many seconds"):
-            base.parse_options(spec, text)
+        with pytest.raises(NnreelError, match=r"seconds=.* is not valid: give a number ≥ 0"):
+            parse_options(options, text)
 
 
 # -- fuzz ------------------------------------------------------------------------------------------

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
 
 from engine.console import console
-from engine.store import Run, human_bytes, runs_root
+
+if TYPE_CHECKING:
+    from engine.store import Run
 
 SHORT_DTYPES = {"float16": "f16", "float32": "f32", "uint8": "u8", "int64": "i64"}
 
@@ -25,6 +28,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.store import Run
+
     if args.run is None:
         list_runs()
     else:
@@ -33,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def list_runs() -> None:
+    from engine.store import Run, runs_root
+
     root = runs_root()
     folders = sorted(p for p in root.glob("*") if (p / "manifest.json").exists())
     if not folders:
@@ -75,6 +82,8 @@ def writer_note(r: Run) -> str:
 
 
 def describe(r: Run) -> None:
+    from engine.store import human_bytes
+
     p, h = r.manifest["progress"], r.hparams
     console.print(
         f"[bold]{escape(r.name)}[/]  ({escape(str(r.folder))})  status: [bold]{r.status}[/] "
