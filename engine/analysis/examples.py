@@ -22,6 +22,7 @@ from engine.actmax.objectives import UnitObjective, forward_to, frozen, unit_obj
 from engine.analysis.operations import trained_model
 from engine.errors import RunError
 from engine.store import LayerInfo, Run, RunWriter, StreamInfo
+from engine.store.files import ensure_room
 
 PREFIX = "examples"
 TOP = 8
@@ -77,27 +78,34 @@ def record_examples(run: Run, layers: list[LayerInfo], k: int = TOP) -> None:
             "examples need them once (they are kept in the run afterwards)."
         ) from None
     model = trained_model(run)
-    writer = RunWriter.reopen(run.folder)
-    for info in layers:
-        count = int(info.output_shape[0])
-        objective = unit_objective(model, info.name, list(range(count)))
-        values, indices = top_images(model, objective, data.x_val, k)
-        images = data.x_val.numpy()[indices]
-        prefix = f"{PREFIX}/{info.name}"
-        meta = {
-            "layer": info.name,
-            "split": "validation",
-            "activation": objective.kind,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        }
-        writer.remove_streams(prefix)
-        for name, array in (("images", images), ("values", values), ("indices", indices)):
-            stream = StreamInfo(
-                f"{prefix}/{name}", str(array.dtype), array.shape, 1, cadence="once", meta=meta
-            )
-            writer.add_stream(stream)
-            writer.write(stream.name, 0, array)
-    writer.commit()
+    with RunWriter.reopen(run.folder) as writer:  # no other process writes the run meanwhile
+        for info in layers:
+            _record_layer(writer, model, info, data.x_val, k)
+        writer.commit()
+
+
+def _record_layer(writer: RunWriter, model, info: LayerInfo, images: torch.Tensor, k: int) -> None:
+    """Replace ``info``'s examples streams in the run ``writer`` writes."""
+    count = int(info.output_shape[0])
+    objective = unit_objective(model, info.name, list(range(count)))
+    values, indices = top_images(model, objective, images, k)
+    arrays = {"images": images.numpy()[indices], "values": values, "indices": indices}
+    prefix = f"{PREFIX}/{info.name}"
+    meta = {
+        "layer": info.name,
+        "split": "validation",
+        "activation": objective.kind,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    needed = sum(array.nbytes for array in arrays.values())
+    ensure_room(writer.folder, needed, f"the {prefix} examples")  # before the old ones go
+    writer.remove_streams(prefix)
+    for name, array in arrays.items():
+        stream = StreamInfo(
+            f"{prefix}/{name}", str(array.dtype), array.shape, 1, cadence="once", meta=meta
+        )
+        writer.add_stream(stream)
+        writer.write(stream.name, 0, array)
 
 
 def load_examples(run: Run, layer: str) -> Examples:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from manim import BLACK, RIGHT, UP, Animation, Scene, config, tempconfig
+from rich.markup import escape
 
 from engine.console import console
 from engine.errors import NnreelError, RunError
@@ -256,7 +257,7 @@ class RunScene(Scene):
             with tempconfig(self.manim_settings):
                 return super().render(preview)
         except NnreelError as exc:
-            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise SystemExit(2) from None
 
     def render_video(self) -> Path:

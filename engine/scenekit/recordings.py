@@ -3,8 +3,9 @@ and dataset examples.
 
 A scene that shows what units want to see reads ``engine.actmax`` recordings from the run
 (``actmax/<layer>/...``). When the layer has none yet, or lacks units the scene shows, it is
-recorded now, once, under a lock (two renders never record the same layer at once), and
-every later render reuses it. The validation images that excite each unit most
+recorded now, once, under a lock (two renders never record into the same run at once: they
+wait for each other rather than meet the run's one-writer lock), and every later render
+reuses it. The validation images that excite each unit most
 (``engine.analysis.examples``, ``examples/<layer>/...``) are found and kept the same way.
 """
 
@@ -29,6 +30,11 @@ from engine.store import LayerInfo, Run
 
 RECORD_ALL = 64
 """Layers with at most this many units are recorded whole (cheap; other scenes reuse it)."""
+
+
+def recording_lock(run: Run) -> contextlib.AbstractContextManager[None]:
+    """The lock a render waits on before recording anything into ``run``."""
+    return locked(run.folder.parent / f".{run.name}.recording.lock")
 
 
 @contextlib.contextmanager
@@ -62,7 +68,7 @@ def ensure_actmax(
     ``RECORD_ALL`` units, else the units wanted together with those it already holds."""
     count = int(info.output_shape[0])
     wanted = set(range(count) if units is None else units)
-    with locked(run.folder.parent / f".{run.name}.actmax.lock"):
+    with recording_lock(run):
         fresh = Run(run.folder)
         have = load_actmax(fresh, info.name).units if info.name in actmax_layers(fresh) else []
         if not wanted <= set(have):
@@ -81,7 +87,7 @@ def ensure_actmax(
 def ensure_examples(run: Run, layers: Sequence[LayerInfo]) -> dict[str, Examples]:
     """Each layer's top validation images per unit, found now (the dataset loaded once for
     all the layers missing) when the run does not hold them yet."""
-    with locked(run.folder.parent / f".{run.name}.examples.lock"):
+    with recording_lock(run):
         fresh = Run(run.folder)
         missing = [info for info in layers if info.name not in recorded_example_layers(fresh)]
         if missing:
