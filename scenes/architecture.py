@@ -11,7 +11,7 @@ one held-out point, its activations read from the recorded fit at the nearest me
 
     manim scenes/architecture.py                             # the default run (vgg16-synth)
     NNREEL_RUN=mlp-ring manim -ql scenes/architecture.py
-    NNREEL_SET="image=5 pace=0.2" manim -ql scenes/architecture.py
+    NNREEL_SET="image=5 pace=brisk" manim -ql scenes/architecture.py
 
 Options (``NNREEL_SET`` or ``python -m engine render architecture --set KEY=VALUE``): see
 ``Architecture.options``.
@@ -61,9 +61,13 @@ from engine.scenekit.layers import (
     spread,
 )
 from engine.scenekit.network import NetworkGraph
+from engine.scenekit.pacing import IDEA
 from engine.store import Run
 
 DIAGRAM_Y = -0.45
+GLIDE = 0.9
+"""Seconds the forward pass spends on each layer (a block, two to four layers, gets its own
+caption and at least the time to read it)."""
 WIDTH = 13.3
 TILE = 0.54
 """Side of an activation thumbnail (frame units)."""
@@ -221,7 +225,6 @@ class Architecture(RunScene):
             at_least=0,
             whole=True,
         ),
-        "pace": Number(0.4, "seconds per layer in the forward pass", at_least=0),
         "thumb": Choice(
             "top",
             "top (each layer's most active channel) or mean (channel mean)",
@@ -249,10 +252,10 @@ class Architecture(RunScene):
             self.swap_caption(
                 theme.text("no activations recorded: no forward pass", theme.LABEL, theme.BAD)
             )
-            self.wait(2.0)
+            self.hold(IDEA)
             return
         self.forward_pass(forward)
-        self.wait(2.5)
+        self.hold(IDEA)
         self.key_moment("prediction")
 
     def final_weights(self, name: str) -> np.ndarray | None:
@@ -285,7 +288,7 @@ class Architecture(RunScene):
 
     def build_diagram(self) -> None:
         """A CNN from the layer registry, stage by stage, left to right."""
-        slots = layout(self.run.layers, self.run.model["input_shape"], width=WIDTH, height=3.7)
+        slots = self.diagram_slots()
         self.diagram = Diagram(
             slots, y=DIAGRAM_Y, weights=self.final_weights, classes=self.run.classes
         )
@@ -294,8 +297,22 @@ class Architecture(RunScene):
         self.columns = [
             (part[0], part.units) for part in self.diagram.parts if hasattr(part, "units")
         ]
-        self.wait(0.5)
+        self.hold(0.5)
         self.key_moment("the network")
+
+    def diagram_slots(self) -> list:
+        """The diagram's layers placed across the frame, narrower where the output's class
+        names and the readout beside them (in the type in use) would reach the margin."""
+        limit = theme.frame_width() / 2 - theme.MARGIN
+        readout = theme.text("9 100%", theme.SMALL).width + 0.2
+        width = WIDTH
+        for _ in range(2):
+            slots = layout(self.run.layers, self.run.model["input_shape"], width=width, height=3.7)
+            over = slots[-1].x + slots[-1].thickness + readout - limit
+            if over <= 0:
+                break
+            width -= 2 * over
+        return slots
 
     def build_graph(self) -> None:
         """An MLP as the kit's neuron graph (3Blue1Brown's look, as in the MLP scenes) with its
@@ -311,7 +328,7 @@ class Architecture(RunScene):
         self.bring_to_front(graph.neurons)  # the circles over the edges
         self.graph = graph
         self.columns = list(zip(graph.neurons, graph.shown, strict=True))
-        self.wait(0.5)
+        self.hold(0.5)
         self.key_moment("the network")
 
     def swap_caption(self, caption) -> None:
@@ -325,7 +342,7 @@ class Architecture(RunScene):
         """Layer by layer: the layer shows its real values at once (boxes light up, neurons
         take their activation's colour, the thumbnail appears) and a marker glides to it.
         Only the marker moves, so the diagram is drawn once per layer, not once per frame."""
-        pace = max(self.settings["pace"], 0.05)
+        pace = GLIDE
         marker = self.show_input(forward)
         if self.maps:
             self.diagram_pass(forward, marker, pace)
@@ -336,6 +353,7 @@ class Architecture(RunScene):
                 name = self.graph.names[column]
                 self.swap_caption(self.vector_caption(name, forward.at(column), column))
                 self.glide(marker, SurroundingRectangle(circles, buff=0.08), pace)
+                self.hold(IDEA - pace)
                 self.key_moment(name)
         self.remove(marker)
         self.prediction(forward)
@@ -352,10 +370,12 @@ class Architecture(RunScene):
             if i in strip.tiles:
                 strip.show(i, thumbnail(values, self.settings["thumb"], strip.size))
             if slot.block != diagram.slots[i - 1].block:
+                self.hold()  # the last block's caption read
                 self.caption(block_words(diagram.slots, i, forward))
             self.swap_caption(self.layer_caption(slot, values))
             self.glide(marker, diagram.focus(i), pace)
             self.key_moment(slot.name)
+        self.hold()
         if lit is not None:
             diagram.rest(lit)
 

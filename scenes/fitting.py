@@ -312,7 +312,7 @@ def fitting_part(scene: RunScene) -> None:
     def progress() -> str:
         return (
             f"{when(counter, shown['step'])}: held-out accuracy "
-            f"{theme.percent(shown['correct'] / held_out)}, training loss {shown['loss']}"
+            f"{theme.percent(shown['correct'] / held_out)}, loss {shown['loss']}"
         )
 
     def result() -> str:
@@ -340,6 +340,8 @@ def fitting_part(scene: RunScene) -> None:
     fade_in(scene, fixed, moving)
     scene.key_moment("fit at the start")
     animate(scene, moving, HOLD + seconds + END, frame)
+    cues.finish()
+    scene.hold()
     scene.key_moment("fit after training")
 
 

@@ -51,6 +51,7 @@ from engine.scenekit import (
     ProbabilityBars,
     RunScene,
     colour_key,
+    focus,
     locked,
     model_name,
     pick_image,
@@ -60,6 +61,7 @@ from engine.scenekit import (
 )
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
+from engine.scenekit.pacing import BEAT, IDEA
 from engine.store import LayerInfo, Run, human_bytes
 
 # Layout in frame units (the frame is about 14.2 × 8).
@@ -259,7 +261,7 @@ class Pruning(RunScene):
             "colour map of the activations (greens: darker = stronger)",
             choices=("greens", "viridis", "gray"),
         ),
-        "hold": Number(1.0, "seconds each layer stays on screen", above=0),
+        "hold": Number(3.0, "seconds each layer stays on screen", above=0),
     }
 
     def construct(self) -> None:
@@ -307,6 +309,7 @@ class Pruning(RunScene):
             f"accuracy {self.accuracy_words()}"
         )
         self.play(FadeIn(self.head), run_time=0.5)
+        self.hold()
 
     def accuracy(self, run: Run) -> float:
         """The run's last validation accuracy (a pruned run without fine-tuning: its step 0)."""
@@ -392,7 +395,7 @@ class Pruning(RunScene):
             self.caption(
                 f"Each layer's weights: the smallest {share} of each layer, in red, go to zero"
             )
-        self.wait(2.0)
+        self.hold(IDEA)
         self.key_moment("the cut")
         self.remove(cap)
         self.add(
@@ -410,7 +413,7 @@ class Pruning(RunScene):
             f"{most} lost the most: {theme.percent(per_layer[most])} of its weights"
         )
         self.play(FadeIn(after), run_time=0.6)
-        self.wait(1.8)
+        self.hold(IDEA)
         self.key_moment("after pruning")
         self.clear_part()
 
@@ -547,25 +550,34 @@ class Pruning(RunScene):
         legend = self.activation_legend()
         chart = ChangeChart(trios, right=min(CHANGE[1], legend.get_left()[0] - 0.3))
         self.add(self.headings(), chart, legend)
-        shown: list = []
+        panels, notes = None, []
         for k, trio in enumerate(trios):
-            self.remove(*shown)
+            self.hold()  # the last layer's caption read
+            self.remove(*notes)
             chart.mark(k)
-            shown = [
-                self.place(trio),
+            notes = [
                 self.layer_caption(trio, trios[k - 1] if k else None),
                 self.difference_legend(trio.diff_max),
             ]
-            self.add(*shown)
+            self.add(*notes)
             c, h, w = trio.info.output_shape
-            lead = "Same image, dense vs pruned: " if k == 0 else ""
+            lead = "Dense vs pruned: " if k == 0 else ""
             self.caption(
                 f"{lead}{trio.info.name} ({c} channels of {h}×{w}) changed by "
                 f"{theme.percent(trio.change)}"
             )
-            self.wait(self.settings["hold"])
+            new = self.place(trio)
+            if panels is not None and trio.channels is trios[k - 1].channels:
+                focus.morph(self, panels, new)  # a pool shrinks its conv's maps
+            else:
+                if panels is not None:
+                    focus.shrink_into(self, panels, chart.bars[k - 1])
+                focus.grow_from(self, new, chart.bars[k])
+            panels = new
+            if self.settings["hold"] > BEAT:  # the transition took a beat of the hold
+                self.wait(self.settings["hold"] - BEAT)
             self.key_moment(trio.info.name)
-        self.wait(0.4)
+        self.hold()
         self.clear_part()
 
     def layer_caption(self, trio: Trio, previous: Trio | None) -> Group:
@@ -659,7 +671,7 @@ class Pruning(RunScene):
             f"On this “{name}”: {', '.join(said)}; validation accuracy {self.accuracy_words()}"
         )
         self.play(FadeIn(shown), run_time=0.5)
-        self.wait(2.5)
+        self.hold(IDEA)
         self.key_moment("the outcome")
 
     def sizes(self) -> list[str]:

@@ -37,6 +37,7 @@ from manim import (
 from engine.errors import RunError
 from engine.scenekit import Number, Option, RunScene, layout, model_name, theme
 from engine.scenekit.charts import fitted_title
+from engine.scenekit.pacing import IDEA
 from engine.store import LayerInfo, Run
 
 KIND_WORDS = {
@@ -199,7 +200,7 @@ class Summary(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "seconds": Number(6.0, "how many seconds the rows take to appear", at_least=0),
+        "seconds": Number(8.0, "how many seconds the rows take to appear", at_least=0),
         "top": Number(3, "how many of the heaviest layers to highlight", at_least=0, whole=True),
     }
 
@@ -227,7 +228,7 @@ class Summary(RunScene):
         self.reveal(cells, bars, stripes)
         self.key_moment("the table")
         self.highlight(cells, bars, stripes)
-        self.wait(2.5)
+        self.hold(IDEA)
         self.key_moment("the heaviest")
 
     def header(self, run: Run) -> Group:
@@ -381,8 +382,9 @@ class Summary(RunScene):
         if note is not None:
             params, macs = self.heavy_words(by_params, by_macs)
             self.caption(f"The heaviest: {params}.")
-            self.caption(f"The heaviest: {macs}.", delay=1.2)
             self.play(FadeIn(note), run_time=0.4)
+            self.hold(IDEA)
+            self.caption(f"The heaviest: {macs}.")
 
     def heavy_words(self, by_params: list[int], by_macs: list[int]) -> tuple[str, str]:
         """What the heaviest rows hold, ties said as ties: 'conv4_1 … conv4_3: 45% of the

@@ -53,7 +53,7 @@ from engine.store import Run
 
 OPTIONS: dict[str, Option] = {
     **REPLAY,
-    "dwell": Number(2.5, "seconds on each layer while the path is traced", at_least=0),
+    "dwell": Number(3.0, "seconds on each layer while the path is traced", at_least=0),
     "inputs": Number(
         9,
         "show at most this many inputs per neuron (those contributing most)",
@@ -261,13 +261,13 @@ def weights_part(scene: RunScene) -> None:
             draw(final, visible)
             if visible > 1:
                 scene.caption(row_caption(visible - 1))
-            scene.wait(dwell)  # nothing moves: Manim repeats one frame
+            scene.hold(dwell)  # nothing moves: Manim repeats one frame
             scene.key_moment(f"weights into {names[len(names) - visible]}")
     first, *marks = replay.replay_marks(0.0, seconds)
     cues = replay.Cues(
         scene,
         [
-            (first, lambda: progress("Training replayed from ")),
+            (first, lambda: progress("Replayed from ")),
             *((t, progress) for t in marks),
             (seconds, lambda: progress(f"{replay.finished(run).capitalize()}, ")),
         ],
@@ -278,6 +278,8 @@ def weights_part(scene: RunScene) -> None:
         cues(t)
 
     replay.animate(scene, moving, seconds + replay.END, frame)
+    cues.finish()
+    scene.hold()
     scene.key_moment("weights after training")
 
 

@@ -192,6 +192,7 @@ def write_cnn_run(
         writer.write_many(f"acts/{info.name}", snaps, values * 4)
     writer.commit(durable=True, step=s, epoch=epochs)
     writer.set_status("finished")
+    writer.close()
     return folder
 
 

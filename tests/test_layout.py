@@ -104,7 +104,7 @@ def test_hidden_things_are_not_checked(frame):
 # -- every scene, rendered --------------------------------------------------------------------
 SCENES = {
     "featuremaps": ("tiny_vgg", "evolve_maps=4"),
-    "architecture": ("tiny_vgg", "pace=0.1"),
+    "architecture": ("tiny_vgg", "pace=0.25"),
     "summary": ("tiny_vgg", "seconds=1"),
     "training": ("tiny_vgg", "seconds=1"),
     "gradients": ("tiny_vgg", "seconds=1"),
@@ -116,9 +116,12 @@ SCENES = {
     "fitting": ("ring", "seconds=1"),
     "neurons": ("ring", "seconds=1 tour=0.35"),
     "weights": ("ring", "seconds=1 dwell=0.4"),
+    "operations": ("tiny_vgg", "pace=0.25"),
+    "unit": ("tiny_vgg", "steps=4 examples=4 pace=0.35"),
 }
-"""Each scene's test run (a fixture) and options that keep its render short."""
-WRITES = ("filters", "actmax")
+"""Each scene's test run (a fixture) and options that keep its render short (``pace``, which
+every scene takes, scales all its holds and transitions)."""
+WRITES = ("filters", "actmax", "unit")
 """Scenes that record activation-maximisation images into their run on first use."""
 
 

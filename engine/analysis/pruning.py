@@ -4,7 +4,6 @@ remembers its parent."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -13,13 +12,13 @@ from torch.nn.utils import prune
 
 from engine.errors import NnreelError, RunError, UnknownNameError
 from engine.models.net import LayeredNet
-from engine.store import Run, resolve_run
+from engine.store import INIT_FILE, Run, resolve_run
+from engine.store.files import save_tensors
+from engine.store.run import remove_run
 from engine.training import TrainConfig, TrainResult, train
-from engine.training.checkpoint import save_atomic
 
 SCOPES = ("global", "layer")
 BYTES_PER_WEIGHT = 4  # fp32
-INIT_FILE = "init.pt"
 
 
 @dataclass
@@ -117,10 +116,10 @@ def prune_run(
     if (folder / "manifest.json").exists():
         if not overwrite:
             raise RunError(f"A run already exists at {folder}; pass --overwrite or --name.")
-        shutil.rmtree(folder)
+        remove_run(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # Kept in the new run: it is where the run started, and what a resume rebuilds from.
-    save_atomic(model.state_dict(), folder / INIT_FILE)
+    save_tensors(folder, INIT_FILE, model.state_dict())
     config = TrainConfig.from_json(source.hparams)
     config.init_weights, config.keep_zeros = str(folder / INIT_FILE), True
     config.epochs = finetune_epochs

@@ -14,6 +14,8 @@ import argparse
 import importlib
 import sys
 
+from rich.markup import escape
+
 from engine.console import console
 from engine.errors import NnreelError
 
@@ -55,15 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "handler"):
-        parser.print_help()
-        return 2
     try:
+        parser = build_parser()  # imports every command module: a Ctrl-C may land there
+        args = parser.parse_args(argv)
+        if not hasattr(args, "handler"):
+            parser.print_help()
+            return 2
         return int(args.handler(args) or 0)
     except NnreelError as exc:
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted.")

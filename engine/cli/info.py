@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 from engine.console import console
@@ -49,17 +50,35 @@ def list_runs() -> None:
         try:
             r = Run(folder)
         except Exception as exc:  # a broken run is listed, not fatal
-            table.add_row(folder.name, f"[red]unreadable: {exc}", "", "", "")
+            table.add_row(escape(folder.name), f"[red]unreadable: {escape(str(exc))}", "", "", "")
             continue
         p = r.manifest["progress"]
         table.add_row(
-            r.name,
+            escape(r.name),
             r.status,
-            r.model["arch"],
-            r.dataset.get("name", "?"),
+            escape(r.model["arch"]),
+            escape(str(r.dataset.get("name", "?"))),
             f"{p.get('step', 0):,}/{p.get('total_steps', 0):,}",
         )
     console.print(table)
+
+
+def print_plain(text: str) -> None:
+    """Text from a manifest, printed as it is (a run folder is untrusted: no markup)."""
+    console.print(escape(text))
+
+
+def writer_note(r: Run) -> str:
+    """Who writes the run now; for a 'running' run that nobody writes, how to go on."""
+    pid = r.writer_pid()
+    if pid is not None:
+        return f" (being written by process {pid})" if pid > 0 else " (being written)"
+    if r.status == "running":
+        return (
+            "\n[yellow]No process is writing it: it was stopped abruptly (killed, or a "
+            f"crash). Continue it with `python -m engine train --resume {r.folder}`."
+        )
+    return ""
 
 
 def describe(r: Run) -> None:
@@ -67,14 +86,16 @@ def describe(r: Run) -> None:
 
     p, h = r.manifest["progress"], r.hparams
     console.print(
-        f"[bold]{r.name}[/]  ({r.folder})  status: [bold]{r.status}[/] {r.manifest['message']}"
+        f"[bold]{escape(r.name)}[/]  ({escape(str(r.folder))})  status: [bold]{r.status}[/] "
+        f"{escape(r.manifest.get('message', ''))}{writer_note(r)}"
     )
-    console.print(
-        f"model {r.model['arch']} {r.model.get('config', {})}, input {r.model['input_shape']}, "
-        f"{r.model['num_classes']} classes; dataset {r.dataset.get('name')} "
+    model = r.model
+    print_plain(
+        f"model {model['arch']} {model.get('config', {})}, input {model.get('input_shape')}, "
+        f"{model.get('num_classes')} classes; dataset {r.dataset.get('name')} "
         f"({r.dataset.get('train_size')} train / {r.dataset.get('val_size')} val)"
     )
-    console.print(
+    print_plain(
         f"step {p.get('step', 0):,} of {p.get('total_steps', 0):,} (epoch {p.get('epoch', 0)} of "
         f"{p.get('epochs', '?')}); {h.get('optimizer')} lr {h.get('lr')}, "
         f"batch {h.get('batch_size')}, seed {h.get('seed')}"
@@ -82,8 +103,8 @@ def describe(r: Run) -> None:
     layers = Table("layer", "kind", "output shape", "parameters", "MACs", title="layers")
     for layer in r.layers:
         layers.add_row(
-            layer.name,
-            layer.kind,
+            escape(layer.name),
+            escape(layer.kind),
             "×".join(map(str, layer.output_shape)),
             f"{layer.params:,}",
             f"{layer.macs:,}",
@@ -108,7 +129,7 @@ def describe(r: Run) -> None:
         streams.add_row(
             name,
             f"{shape} {SHORT_DTYPES.get(info.dtype, info.dtype)}",
-            f"{info.count}/{info.capacity} ({info.cadence})",
+            f"{info.count}/{info.capacity} ({escape(info.cadence)})",
             span,
             human_bytes(usage[name]),
         )

@@ -29,6 +29,7 @@ def register(subparsers) -> None:
         "  python -m engine render featuremaps\n"
         "  python -m engine render featuremaps --run smallcnn-synth --quality low\n"
         "  python -m engine render featuremaps --set image=5 --set layers=conv1_1,pool1\n"
+        "  python -m engine render featuremaps --pace brisk\n"
         "  python -m engine render featuremaps --quality medium --format gif\n"
         "  python -m engine render weights --theme light --slides",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -75,6 +76,12 @@ def register(subparsers) -> None:
         help="a manim-slides presentation pausing at each key moment, and its HTML export "
         "(pip install 'nnreel[slides]')",
     )
+    parser.add_argument(
+        "--pace",
+        metavar="PACE",
+        help="scale every hold and transition: a number (2 = twice as slow) or readable (1, "
+        "the default: time to read every caption) or brisk (0.5, for README GIFs)",
+    )
     parser.add_argument("--resolution", metavar="W,H", help="override the quality's frame size")
     parser.add_argument("--fps", type=float, help="override the quality's frame rate")
     parser.set_defaults(handler=run)
@@ -93,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     options = dict(given_options(assignments(args.set) or None))  # none: $NNREEL_SET's
     if args.theme:
         options["theme"] = args.theme
+    if args.pace is not None:
+        options["pace"] = args.pace
     start = time.perf_counter()
     video = render(
         args.scene,

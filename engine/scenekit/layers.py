@@ -37,6 +37,7 @@ from manim import (
     UP,
     Arrow,
     Circle,
+    Dot,
     Group,
     Polygon,
     SurroundingRectangle,
@@ -69,7 +70,6 @@ NEURON_SPACING = 0.22
 OUTPUT_SPACING = 0.3
 """Output neurons sit further apart: each has its class name beside it."""
 MAX_NEURONS = 16
-ELLIPSIS = "⋮"
 EDGE_LEVELS = 5
 """Weights are drawn at this many strengths per sign, each level one mobject."""
 
@@ -354,9 +354,11 @@ class ColumnDrawer(Drawer):
             )
         )
         group = Group(neurons)
-        if len(units) < slot.units:
+        if len(units) < slot.units:  # the units not drawn: three dots in the gap they leave
             middle = y - (rows[(len(units) + 1) // 2 - 1] + 1) * spacing
-            group.add(theme.text(ELLIPSIS, theme.BODY, theme.MUTED).move_to([x, middle, 0]))
+            free = 2 * spacing - 2 * radius
+            dots = (Dot([x, middle + k * free / 4, 0], free / 16) for k in (-1, 0, 1))
+            group.add(VGroup(*dots).set_color(theme.MUTED))
         group.slot, group.units = slot, units
         return group
 
@@ -597,12 +599,25 @@ class Diagram(Group):
         return labels
 
     def _spread_labels(self, labels: Group) -> None:
-        """Move labels apart where two would overlap, keeping each near its layer."""
+        """Move labels apart where two would overlap, keeping each near its layer. Where they
+        cannot all stand side by side (large type), each keeps its first line only (the boxes'
+        heights show the sizes) and every other one drops to a second row."""
         order = sorted(range(len(labels)), key=lambda i: labels[i].get_x())
-        widths = [labels[i].width for i in order]
-        lefts = spread([labels[i].get_x() for i in order], widths, -LIMIT, LIMIT, LABEL_GAP)
-        for i, left in zip(order, lefts, strict=True):
-            labels[i].set_x(left + labels[i].width / 2)
+        rows = [order]
+        if sum(labels[i].width for i in order) + LABEL_GAP * (len(order) - 1) > 2 * LIMIT:
+            top = labels.get_top()[1]
+            for i in order:
+                labels[i].remove(labels[i][1])
+            rows = [order[0::2], order[1::2]]
+            for k, row in enumerate(rows):
+                for i in row:
+                    y = top - k * (labels[i].height + LABEL_GAP / 2)
+                    labels[i].move_to([labels[i].get_x(), y, 0], aligned_edge=UP)
+        for row in rows:
+            widths = [labels[i].width for i in row]
+            lefts = spread([labels[i].get_x() for i in row], widths, -LIMIT, LIMIT, LABEL_GAP)
+            for i, left in zip(row, lefts, strict=True):
+                labels[i].set_x(left + labels[i].width / 2)
 
     @staticmethod
     def _label(what: str, size: str, x: float, y: float) -> Group:

@@ -3,6 +3,7 @@
 from engine.store.run import (
     CHECKPOINT_FILE,
     DEFAULT_BUDGET_BYTES,
+    INIT_FILE,
     MODEL_FILE,
     LayerInfo,
     Run,
@@ -16,6 +17,7 @@ from engine.store.streams import StreamInfo
 __all__ = [
     "CHECKPOINT_FILE",
     "DEFAULT_BUDGET_BYTES",
+    "INIT_FILE",
     "MODEL_FILE",
     "LayerInfo",
     "Run",
