@@ -15,6 +15,7 @@ import pytest
 from captions import read_captions
 
 from engine.errors import RunError
+from engine.recording import load_model
 from engine.scenekit import RUN_ENV, SET_ENV
 from engine.scenekit import layers as ly
 from engine.scenekit.charts import Scale, binned, format_tick, smoothed, use_log
@@ -163,7 +164,7 @@ def test_table_totals_equal_torchinfo(tiny_vgg):
     from torchinfo import summary as torchinfo_summary
 
     run = Run(tiny_vgg)
-    model = run.load_model()
+    model = load_model(run)
     stats = torchinfo_summary(
         model, input_size=(1, *model.input_shape), verbose=0, depth=8, mode="eval"
     )

@@ -40,7 +40,8 @@ from engine.actmax.param import ColourStats, neutral_stats
 from engine.actmax.render import RenderResult, RenderSettings, frozen, render
 from engine.console import console
 from engine.errors import NnreelError, RunError, UnknownNameError
-from engine.models.net import LayeredNet
+from engine.models import Net
+from engine.recording.restore import load_data, load_model
 from engine.store import Run, RunWriter, StreamInfo, resolve_run
 from engine.store.manifest import MANIFEST
 
@@ -95,7 +96,7 @@ def record_actmax(
     units: Sequence[int] | str = "all",
     settings: RenderSettings | None = None,
     *,
-    model: LayeredNet | None = None,
+    model: Net | None = None,
     batch: int = DEFAULT_BATCH,
     candidates: int | None = None,
     dataset_max: bool = True,
@@ -112,7 +113,7 @@ def record_actmax(
     """
     run = run if isinstance(run, Run) else Run(run)
     _check_writable(run)
-    model = model if model is not None else run.load_model()
+    model = model if model is not None else load_model(run)
     layer = layer or model.layer_names[-1]
     _check_layer(model, layer)
     units = resolve_units(model, layer, units)
@@ -159,7 +160,7 @@ def record_actmax(
     return load_actmax(run.folder, layer)
 
 
-def resolve_units(model: LayeredNet, layer: str, units: Sequence[int] | str) -> list[int]:
+def resolve_units(model: Net, layer: str, units: Sequence[int] | str) -> list[int]:
     """``"all"``, ``"0,3,5"`` or a list of ints, checked against the layer's unit count."""
     count = layer_units(model, layer)
     if isinstance(units, str):
@@ -182,7 +183,7 @@ def training_images(run: Run, quiet: bool = False) -> torch.Tensor | None:
     if run.dataset.get("kind") != "image" or run.dataset.get("pretrained"):
         return None
     try:
-        data = run.load_data()
+        data = load_data(run)
     except (NnreelError, TypeError) as exc:
         if not quiet:
             console.print(
@@ -205,7 +206,7 @@ def colour_stats(run: Run, images: torch.Tensor | None) -> ColourStats:
 
 @torch.no_grad()
 def unit_maxima(
-    model: LayeredNet, objective: UnitObjective, images: torch.Tensor
+    model: Net, objective: UnitObjective, images: torch.Tensor
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each unit's highest activation over ``images`` (uint8) and the index of that image."""
     device = next(model.parameters()).device
@@ -312,7 +313,7 @@ def recorded_layers(run: Run) -> list[str]:
     return [info.name for info in run.layers if info.name in found]
 
 
-def imagenet_run(name: str | Path, weights: str | Path | None = None) -> tuple[Run, LayeredNet]:
+def imagenet_run(name: str | Path, weights: str | Path | None = None) -> tuple[Run, Net]:
     """The pretrained ImageNet VGG-16 (its clear error when the weights are absent) and a run
     folder to record into, created on first use: there is no training run to hold it."""
     from engine.models.vgg import IMAGENET_MEAN, IMAGENET_STD, imagenet_classes, imagenet_vgg16
@@ -357,8 +358,8 @@ def _check_writable(run: Run) -> None:
         )
 
 
-def _check_layer(model: LayeredNet, layer: str) -> None:
-    visible = [name for name, _ in model.visible_layers()]
+def _check_layer(model: Net, layer: str) -> None:
+    visible = model.visible_names
     if layer not in visible:
         raise UnknownNameError("layer", layer, visible)
 

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import RunError
+from engine.store.schema import MANIFEST_FILE as MANIFEST
+from engine.store.schema import RUN_FORMAT as FORMAT
 
-FORMAT = "nnreel-run"
-SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
+SCHEMA_VERSION = 2
+"""1: the first format. 2: layers carry ``inputs``/``module``/``node`` (the model graph), the
+model entry says how to build it again (``builder`` or ``program``), and the manifest names the
+``optimizer``."""
 REQUIRED_KEYS = ("format", "schema", "name", "status", "model", "dataset", "streams", "progress")
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import shutil
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ import numpy as np
 
 from engine.errors import RunError, UnknownNameError
 from engine.store.manifest import FORMAT, MANIFEST, SCHEMA_VERSION, load_manifest, save_manifest
-from engine.store.streams import StreamInfo, check_name, create_arrays, open_arrays
+from engine.store.schema import Graph, LayerInfo, ModelInfo, OptimizerInfo
+from engine.store.streams import StreamInfo, check_name, create_arrays, grow_arrays, open_arrays
 
 DEFAULT_BUDGET_BYTES = 4 * 1024**3
 MODEL_FILE = "model.pt"
@@ -44,27 +44,6 @@ def human_bytes(n: float) -> str:
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
     raise AssertionError("unreachable")
-
-
-@dataclass
-class LayerInfo:
-    """One row of the layer table: what each layer outputs and what it costs."""
-
-    name: str
-    kind: str
-    output_shape: list[int]
-    params: int
-    macs: int
-
-    @classmethod
-    def from_json(cls, entry: dict[str, Any]) -> LayerInfo:
-        return cls(
-            name=entry["name"],
-            kind=entry["kind"],
-            output_shape=list(entry["output_shape"]),
-            params=int(entry["params"]),
-            macs=int(entry["macs"]),
-        )
 
 
 class RunWriter:
@@ -127,6 +106,7 @@ class RunWriter:
             "message": "",
             **header,
             "size_bytes": total,
+            "budget_bytes": budget_bytes,
             "streams": {name: info.to_json() for name, info in streams.items()},
             "progress": header.get("progress", {"step": 0, "epoch": 0}),
             "checkpoint": None,
@@ -179,19 +159,49 @@ class RunWriter:
         self.write_many(name, np.asarray([step]), np.asarray(value)[None])
 
     def write_many(self, name: str, steps: np.ndarray, values: np.ndarray) -> None:
-        """Append several snapshots at once (one copy, not one per snapshot)."""
+        """Append several snapshots at once (one copy, not one per snapshot). A stream created
+        ``growable`` doubles its capacity when full (a loop of unknown length); any other
+        refuses."""
         info = self.streams[name]
         start = self._pending[name]
         stop = start + len(steps)
         if stop > info.capacity:
-            raise RunError(
-                f"Stream {name!r} is full ({info.capacity} snapshots); the recording plan and "
-                "the training loop disagree."
-            )
+            if not info.meta.get("growable"):
+                raise RunError(
+                    f"Stream {name!r} is full ({info.capacity} snapshots); the recording plan "
+                    "and the training loop disagree."
+                )
+            self.grow(name, max(stop, 2 * info.capacity))
         data, step_array = self._arrays[name]
         data[start:stop] = values
         step_array[start:stop] = steps
         self._pending[name] = stop
+
+    def grow(self, name: str, capacity: int) -> None:
+        """Give stream ``name`` room for ``capacity`` snapshots.
+
+        The files are copied into larger ones that replace them; the manifest learns the new
+        capacity at the next commit. Readers accept files larger than the manifest says, so a
+        kill at any point leaves a readable run.
+        """
+        info = self.streams[name]
+        if capacity <= info.capacity:
+            return
+        extra = (capacity - info.capacity) * info.snapshot_bytes
+        total = self.manifest.get("size_bytes", 0) + extra
+        budget = self.manifest.get("budget_bytes", DEFAULT_BUDGET_BYTES)
+        if total > budget:
+            self.commit()
+            raise RunError(
+                f"Stream {name!r} would grow the run to {human_bytes(total)}, above its budget "
+                f"of {human_bytes(budget)}. Everything recorded so far is kept. Record less "
+                "often (a sparser cadence) or fewer layers, or raise the budget."
+            )
+        for array in self._arrays.pop(name):
+            array.flush()
+        self._arrays[name] = grow_arrays(self.folder, info, capacity)
+        info.capacity = capacity
+        self.manifest["size_bytes"] = total
 
     def pending_count(self, name: str) -> int:
         return self._pending[name]
@@ -289,6 +299,28 @@ class Run:
     def layers(self) -> list[LayerInfo]:
         return [LayerInfo.from_json(entry) for entry in self.manifest.get("layers", [])]
 
+    @property
+    def graph(self) -> Graph:
+        """The model as a graph: the layer table's nodes and the edges between them, skip
+        connections marked (a run of schema 1 reads as a chain)."""
+        return Graph.from_layers(self.layers)
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return ModelInfo.from_json(self.model)
+
+    @property
+    def optimizer(self) -> OptimizerInfo | None:
+        """The optimiser and learning rate, from the manifest (or a schema-1 run's hparams)."""
+        entry = self.manifest.get("optimizer")
+        if entry:
+            return OptimizerInfo(
+                str(entry["name"]), entry.get("lr"), dict(entry.get("settings", {}))
+            )
+        if "optimizer" in self.hparams:
+            return OptimizerInfo(str(self.hparams["optimizer"]), self.hparams.get("lr"))
+        return None
+
     def layer(self, name: str) -> LayerInfo:
         for info in self.layers:
             if info.name == name:
@@ -336,43 +368,6 @@ class Run:
     def meta(self, name: str) -> dict[str, Any]:
         return self.stream(name).meta
 
-    def load_data(self, **overrides: Any):
-        """The run's dataset, loaded again exactly as it was trained on (``overrides`` such
-        as ``root=`` adapt it to this machine)."""
-        from engine.data import load_data
-
-        params = self.dataset.get("params")
-        if params is None:
-            raise RunError(f"Run {self.name!r} does not record how to load its dataset.")
-        return load_data(**{**params, **overrides})
-
-    def load_model(self, which: str = "final"):
-        """The trained network in eval mode: the final weights when training finished, else the
-        last checkpoint's. Loaded with ``weights_only=True``."""
-        import torch
-
-        from engine.models import rebuild_model
-
-        path = self.folder / MODEL_FILE
-        key = None
-        if which != "final" or not path.exists():
-            path, key = self.folder / CHECKPOINT_FILE, "model"
-        if not path.exists():
-            raise RunError(
-                f"Run {self.name!r} has no saved weights ({MODEL_FILE} or {CHECKPOINT_FILE}) in "
-                f"{self.folder}. Let training reach its first checkpoint, or re-train."
-            )
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise RunError(f"{path} cannot be loaded ({exc}). It is corrupt; re-train.") from None
-        model = rebuild_model(self.model)
-        try:
-            model.load_state_dict(state[key] if key else state)
-        except (KeyError, RuntimeError) as exc:
-            raise RunError(f"{path} does not match the run's model ({exc}).") from None
-        return model.eval()
-
     def disk_usage(self) -> dict[str, int]:
         """Bytes on disk per stream (allocated blocks, so sparse files count what is written)."""
         usage = {}
@@ -383,4 +378,4 @@ class Run:
 
 
 def layer_table_json(layers: Iterable[LayerInfo]) -> list[dict[str, Any]]:
-    return [asdict(layer) for layer in layers]
+    return [layer.to_json() for layer in layers]

@@ -41,10 +41,12 @@ class StreamInfo:
         return f"streams/{self.name}.steps.npy"
 
     @property
+    def snapshot_bytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+    @property
     def nbytes(self) -> int:
-        return (
-            self.capacity * int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
-        )
+        return self.capacity * self.snapshot_bytes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,8 +94,37 @@ def create_arrays(folder: Path, info: StreamInfo) -> tuple[np.memmap, np.memmap]
     return data, steps
 
 
+def grow_arrays(folder: Path, info: StreamInfo, capacity: int) -> tuple[np.memmap, np.memmap]:
+    """Copy a stream's files into larger ones (``capacity`` snapshots) and swap them in.
+
+    Each file is replaced atomically; until the manifest records the new capacity, readers see
+    files larger than it says, which ``open_arrays`` accepts.
+    """
+    grown = StreamInfo(info.name, info.dtype, info.shape, capacity)
+    for relative, dtype, shape in (
+        (info.file, np.dtype(info.dtype), (capacity, *info.shape)),
+        (info.steps_file, np.dtype(np.int64), (capacity,)),
+    ):
+        path = folder / relative
+        old = np.load(path, mmap_mode="r", allow_pickle=False)
+        tmp = path.with_name(f".{path.name}.grow")
+        new = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+        new[: len(old)] = old
+        if relative == grown.steps_file:
+            new[len(old) :] = -1
+        new.flush()
+        del old, new
+        tmp.replace(path)
+    data, steps = open_arrays(folder, grown, writable=True)
+    return data, steps
+
+
 def open_arrays(folder: Path, info: StreamInfo, writable: bool = False) -> tuple[np.ndarray, ...]:
-    """Map a stream's files, checking each against the manifest; errors name the file."""
+    """Map a stream's files, checking each against the manifest; errors name the file.
+
+    A file may hold more snapshots than the manifest's capacity (a stream that grew after the
+    last commit); only the manifest's count is ever read.
+    """
     mode = "r+" if writable else "r"
     expected = {
         info.file: (np.dtype(info.dtype), (info.capacity, *info.shape)),
@@ -111,7 +142,7 @@ def open_arrays(folder: Path, info: StreamInfo, writable: bool = False) -> tuple
             array = np.load(path, mmap_mode=mode, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise RunError(_describe_bad_npy(path, dtype, shape, exc)) from None
-        if array.dtype != dtype or array.shape != shape:
+        if array.dtype != dtype or array.shape[1:] != shape[1:] or len(array) < shape[0]:
             raise RunError(
                 f"{path} holds {array.dtype} {array.shape}, but the manifest says {dtype} {shape}: "
                 "the file does not belong to this run. Re-train the run."

@@ -17,13 +17,13 @@ from engine.data import Data, load_data
 from engine.errors import NnreelError, RunError
 from engine.models import build_model
 from engine.models.net import LayeredNet
+from engine.recording.datasource import describe_data
+from engine.recording.recorder import Recorder, predictions
 from engine.store import CHECKPOINT_FILE, MODEL_FILE, RunWriter, resolve_run
-from engine.store.run import layer_table_json
 from engine.summary import layer_table
 from engine.training import checkpoint
 from engine.training.config import TrainConfig
 from engine.training.distributed import join_cluster, leave_cluster, pick_device
-from engine.training.recorder import Recorder
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine")
@@ -117,22 +117,24 @@ class Trainer:
                 f"({len(self.data.y_train)} examples). Lower --batch-size."
             )
         self.total_steps = config.epochs * self.steps_per_epoch
-        self.layers = layer_table(self.model)
-        self.threads = self._pick_threads()
         self.optimizer = self._optimizer()
         if config.keep_zeros:
             self._keep_zeros_at_zero()
         self.scheduler = self._scheduler()
-        self.recorder = None
-        if config.record is not None and self.cluster.main:
+        # Rank 0 records (with config.record None: only the manifest and the weights).
+        self.recorder: Recorder | None = None
+        if self.cluster.main:
             self.recorder = Recorder(
                 self.model,
-                self.data,
-                config.record,
-                self.total_steps,
-                self.steps_per_epoch,
-                self.device,
+                data=describe_data(self.data),
+                optimizer=self.optimizer,
+                config=config.record,
+                total_steps=self.total_steps,
+                steps_per_epoch=self.steps_per_epoch,
+                device=self.device,
             )
+        self.layers = self.recorder.graph.layers if self.recorder else layer_table(self.model)
+        self.threads = self._pick_threads()
         self.writer: RunWriter | None = None
         self.val_acc: float | None = None
 
@@ -204,23 +206,10 @@ class Trainer:
         return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: 1.0)
 
     def _header(self) -> dict:
-        data = self.data
-        mean, std = data.channel_stats()
+        """The trainer's part of the manifest, over the recorder's (model graph, data,
+        optimiser): its whole configuration, the run's length and where it comes from."""
         return {
-            "model": self.model.describe(),
-            "dataset": {
-                **data.params,
-                "params": data.params,
-                "kind": data.kind,
-                "classes": data.classes,
-                "input_shape": list(data.input_shape),
-                "extent": list(data.extent) if data.extent else None,
-                "mean": mean,
-                "std": std,
-            },
             "hparams": self.config.to_json(),
-            "layers": layer_table_json(self.layers),
-            "recording": self.recorder.cadences if self.recorder else {},
             "progress": {
                 "step": 0,
                 "epoch": 0,
@@ -236,23 +225,19 @@ class Trainer:
         step = 0
         if self.cluster.main:
             if resume_writer is None:
-                streams = self.recorder.plan.streams if self.recorder else []
-                self.writer = RunWriter.create(
+                self.recorder.create(
                     self.folder,
                     header=self._header(),
-                    streams=streams,
                     budget_bytes=int(self.config.budget_gb * 1024**3),
                     overwrite=overwrite,
                 )
             else:
-                self.writer = resume_writer
+                self.recorder.attach(resume_writer)
+            self.writer = self.recorder.writer
         self.cluster.barrier()
         if resume_writer is None:
-            if self.recorder:
-                self.recorder.attach(self.writer)
-                self.recorder.write_static()
-                self.recorder.snapshot(0)
             if self.cluster.main:
+                self.recorder.begin()
                 self._validate(0, epoch=0)
                 self._checkpoint(0)
         else:
@@ -273,8 +258,7 @@ class Trainer:
         if self.cluster.main:
             self.writer.rewind(step)
             self.writer.set_status("running")
-            if self.recorder:
-                self.recorder.attach(self.writer)
+            self.recorder.attach(self.writer, step, int(state["epoch"]))
             self._say(f"Resuming {self.folder.name!r} from step {step:,} of {self.total_steps:,}.")
         return step
 
@@ -333,16 +317,15 @@ class Trainer:
         self.optimizer.step()
         lr = self.scheduler.get_last_lr()[0]
         self.scheduler.step()
-        self._last = (loss, (self.model.predict(logits.detach()) == y).float().mean(), lr)
+        self._last = (loss, logits, y, lr)
 
     def _after_step(self, step: int, epoch: int, bar, task) -> None:
-        loss, acc, lr = self._last
+        loss, logits, y, lr = self._last
         flush_every = self.config.record.flush_every if self.config.record else 25
         if self.recorder:
-            self.recorder.after_step(step, loss, acc, lr)
-            if step % flush_every == 0:
-                self._show(bar, task, self.recorder.flush(step=step, epoch=epoch))
-        elif step % flush_every == 0:
+            self.recorder.step(loss=loss, logits=logits, targets=y, lr=lr)
+        if step % flush_every == 0 and not bar.disable:
+            acc = (predictions(logits.detach()) == y).float().mean()
             self._show(bar, task, (loss.item(), acc.item()))
         bar.update(task, completed=step)
         if self.cluster.main and step % self.config.checkpoint_every == 0:
@@ -355,18 +338,16 @@ class Trainer:
     def _end_epoch(self, step: int, epoch: int) -> None:
         if self.cluster.main:
             self._validate(step, epoch + 1)
+            # The validation is committed with it (Recorder.validate): a resume from a
+            # checkpoint at this step, which would not validate the epoch again, keeps it.
             if time.monotonic() - self._checkpointed >= EPOCH_CHECKPOINT_SECONDS:
                 self._checkpoint(step, epoch=epoch + 1)
-            elif step == (self.writer.manifest.get("checkpoint") or {}).get("step"):
-                # A resume from this step would not validate the epoch again: keep it now.
-                self.writer.commit(step=step, epoch=epoch + 1)
         self.cluster.barrier()
 
     def _validate(self, step: int, epoch: int) -> None:
         """Validate and record it: at step 0 (the untrained network) and after each epoch."""
         val_loss, self.val_acc = self.evaluate()
-        if self.recorder:
-            self.recorder.after_epoch(step, val_loss, self.val_acc)
+        self.recorder.validate(loss=val_loss, acc=self.val_acc)
         when = "before training" if step == 0 else f"epoch {epoch}/{self.config.epochs}"
         self._say(f"{when}: validation loss {val_loss:.4f}, accuracy {self.val_acc:.1%}")
 
@@ -391,8 +372,7 @@ class Trainer:
         """Flush what is recorded, then save the training state: a resume from this
         checkpoint finds every snapshot up to ``step`` on disk."""
         epoch = step // self.steps_per_epoch if epoch is None else epoch
-        if self.recorder:
-            self.recorder.flush(step=step, epoch=epoch)
+        self.recorder.flush(step=step, epoch=epoch)
         # The streams up to ``step`` are committed before the checkpoint that resumes after
         # them replaces the old one: killed in between, the run resumes from either intact.
         self.writer.commit(durable=True, step=step, epoch=epoch)
