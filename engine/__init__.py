@@ -14,7 +14,6 @@ _LAZY = {
     "Recorder": "engine.recording",
     "RecordConfig": "engine.recording",
     "load_model": "engine.recording",
-    "load_data": "engine.recording",
     "get_model": "engine.models",
     "Run": "engine.store",
 }

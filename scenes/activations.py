@@ -53,8 +53,8 @@ from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.layers import LIT_COLOURS, Diagram, layout
 from engine.store import LayerInfo, Run
+from engine.store.schema import HIDDEN_VECTOR_KINDS
 
-VECTOR_KINDS = ("gap", "dense")
 KIND_WORDS = {
     "conv": "convolution",
     "pool": "max pooling",
@@ -96,7 +96,10 @@ def walked_layers(run: Run) -> list[LayerInfo]:
         info
         for info in run.layers
         if run.has(f"acts/{info.name}")
-        and ((info.kind in MAP_KINDS and len(info.output_shape) == 3) or info.kind in VECTOR_KINDS)
+        and (
+            (info.kind in MAP_KINDS and len(info.output_shape) == 3)
+            or info.kind in HIDDEN_VECTOR_KINDS
+        )
     ]
     if not any(info.kind in MAP_KINDS for info in shown):
         raise RunError(
@@ -258,7 +261,7 @@ class Activations(RunScene):
         """The raster at its own pixel size (crisp), centred in the panel; vector grids on
         the left, where they stay beside the probabilities."""
         image = raster_image(grid.image, height=grid.image.shape[0] / pixels_per_unit())
-        right = SPLIT - 0.4 if grid.info.kind in VECTOR_KINDS else PANEL[1]
+        right = SPLIT - 0.4 if grid.info.kind in HIDDEN_VECTOR_KINDS else PANEL[1]
         width, height = right - PANEL[0], PANEL[3] - PANEL[2]
         if image.width > width or image.height > height:  # never past the panel
             image.scale(min(width / image.width, height / image.height))
@@ -267,7 +270,7 @@ class Activations(RunScene):
     def panel_caption(self, grid: Grid, previous: Grid | None) -> Group:
         info = grid.info
         kind = KIND_WORDS[info.kind]
-        if info.kind in VECTOR_KINDS:
+        if info.kind in HIDDEN_VECTOR_KINDS:
             details = f"{kind}  ·  {grid.count:,} values"
             note = "each tile one unit, in network order  ·  one scale for the layer"
             if info.kind == "dense":
@@ -370,7 +373,7 @@ class Activations(RunScene):
         self.add(new_cap)
         head = f"{logits[-1]} → softmax" if logits else "softmax"
         self.caption(f"{head}: the network's {len(probs)} class probabilities for this image")
-        if grid.info.kind not in VECTOR_KINDS:
+        if grid.info.kind not in HIDDEN_VECTOR_KINDS:
             room = SPLIT - 0.4 - PANEL[0]
             factor = min(1.0, room / shown.width)
             centre = [(PANEL[0] + SPLIT - 0.4) / 2, (PANEL[2] + PANEL[3]) / 2, 0]

@@ -52,8 +52,7 @@ from engine.scenekit import (
 )
 from engine.scenekit import raster as rs
 from engine.store import LayerInfo, Run
-
-VECTOR_KINDS = ("dense", "gap")
+from engine.store.schema import HIDDEN_VECTOR_KINDS
 
 FIRST_MAPS_ALONE = 0.9
 """Seconds the first layer's maps show under the opening caption, before the block's own."""
@@ -75,7 +74,7 @@ def vector_layers(run: Run, after: LayerInfo) -> list[LayerInfo]:
     """Dense layers after the last map layer whose activations were recorded (at most 3)."""
     names_ = [info.name for info in run.layers]
     tail = run.layers[names_.index(after.name) + 1 :]
-    found = [i for i in tail if i.kind in VECTOR_KINDS and run.has(f"acts/{i.name}")]
+    found = [i for i in tail if i.kind in HIDDEN_VECTOR_KINDS and run.has(f"acts/{i.name}")]
     return found[-3:]
 
 

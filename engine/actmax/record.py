@@ -41,11 +41,10 @@ from engine.actmax.render import RenderResult, RenderSettings, frozen, render
 from engine.console import console
 from engine.errors import NnreelError, RunError, UnknownNameError
 from engine.models import Net
-from engine.recording.restore import load_data, load_model
-from engine.store import Run, RunWriter, StreamInfo, resolve_run
+from engine.recording.restore import load_model, load_run_data
+from engine.store import Run, RunWriter, StreamInfo, resolve_run, schema
 from engine.store.manifest import MANIFEST
 
-PREFIX = "actmax"
 DEFAULT_BATCH = 64
 MAX_CANDIDATES = 4
 _DATA_BATCH = 256
@@ -183,7 +182,7 @@ def training_images(run: Run, quiet: bool = False) -> torch.Tensor | None:
     if run.dataset.get("kind") != "image" or run.dataset.get("pretrained"):
         return None
     try:
-        data = load_data(run)
+        data = load_run_data(run)
     except (NnreelError, TypeError) as exc:
         if not quiet:
             console.print(
@@ -234,30 +233,40 @@ def unit_labels(run: Run, objective: UnitObjective) -> list[str]:
 
 def write_recording(folder: Path, layer: str, result: RenderResult, meta: dict[str, Any]) -> None:
     """Replace layer ``layer``'s actmax streams in the run at ``folder`` with ``result``."""
-    prefix = f"{PREFIX}/{layer}"
+    prefix = schema.actmax(layer)
     units, image_shape = result.best.shape[0], tuple(result.best.shape[1:])
     frames = len(result.steps)
     last = np.asarray([int(result.steps[-1])])
     meta = {**meta, "best_steps": result.best_steps.tolist()}
     streams = [
         (
-            StreamInfo(f"{prefix}/frames", "uint8", (units, *image_shape), frames, meta=meta),
+            StreamInfo(
+                schema.actmax(layer, "frames"), "uint8", (units, *image_shape), frames, meta=meta
+            ),
             result.steps,
             result.frames,
         ),
-        (StreamInfo(f"{prefix}/values", "float32", (units,), frames), result.steps, result.values),
-        (StreamInfo(f"{prefix}/best", "uint8", (units, *image_shape), 1), last, result.best[None]),
         (
-            StreamInfo(f"{prefix}/best_values", "float32", (units,), 1),
+            StreamInfo(schema.actmax(layer, "values"), "float32", (units,), frames),
+            result.steps,
+            result.values,
+        ),
+        (
+            StreamInfo(schema.actmax(layer, "best"), "uint8", (units, *image_shape), 1),
+            last,
+            result.best[None],
+        ),
+        (
+            StreamInfo(schema.actmax(layer, "best_values"), "float32", (units,), 1),
             last,
             result.best_values[None],
         ),
-        (StreamInfo(f"{prefix}/dead", "uint8", (units,), 1), last, result.dead[None]),
+        (StreamInfo(schema.actmax(layer, "dead"), "uint8", (units,), 1), last, result.dead[None]),
     ]
     if result.probabilities is not None:
         streams.append(
             (
-                StreamInfo(f"{prefix}/probabilities", "float32", (units,), frames),
+                StreamInfo(schema.actmax(layer, "probabilities"), "float32", (units,), frames),
                 result.steps,
                 result.probabilities,
             )
@@ -277,30 +286,29 @@ def write_recording(folder: Path, layer: str, result: RenderResult, meta: dict[s
 def load_actmax(run: Run | str | Path, layer: str) -> ActmaxRecording:
     """Read layer ``layer``'s recording back (what the scenes use)."""
     run = run if isinstance(run, Run) else Run(run)
-    prefix = f"{PREFIX}/{layer}"
-    if not run.has(f"{prefix}/frames"):
+    if not run.has(schema.actmax(layer, "frames")):
         recorded = recorded_layers(run)
         raise RunError(
             f"Run {run.name!r} has no activation-maximisation recording of layer {layer!r} "
             f"(recorded: {', '.join(recorded) or 'none'}). Make one with:\n"
             f"  python -m engine actmax {run.folder} --layer {layer} --units all"
         )
-    meta = run.meta(f"{prefix}/frames")
+    meta = run.meta(schema.actmax(layer, "frames"))
     maxima = meta.get("dataset_max")
     return ActmaxRecording(
         layer=layer,
         units=list(meta["units"]),
         labels=list(meta["labels"]),
         objective=meta["objective"],
-        steps=run.steps(f"{prefix}/frames"),
-        frames=run.read(f"{prefix}/frames"),
-        values=run.read(f"{prefix}/values"),
-        best=run.read(f"{prefix}/best", 0),
-        best_values=run.read(f"{prefix}/best_values", 0),
+        steps=run.steps(schema.actmax(layer, "frames")),
+        frames=run.read(schema.actmax(layer, "frames")),
+        values=run.read(schema.actmax(layer, "values")),
+        best=run.read(schema.actmax(layer, "best"), 0),
+        best_values=run.read(schema.actmax(layer, "best_values"), 0),
         best_steps=np.asarray(meta["best_steps"]),
-        dead=run.read(f"{prefix}/dead", 0).astype(bool),
-        probabilities=run.read(f"{prefix}/probabilities")
-        if run.has(f"{prefix}/probabilities")
+        dead=run.read(schema.actmax(layer, "dead"), 0).astype(bool),
+        probabilities=run.read(schema.actmax(layer, "probabilities"))
+        if run.has(schema.actmax(layer, "probabilities"))
         else None,
         dataset_max=None if maxima is None else np.asarray(maxima, dtype=np.float32),
         settings=dict(meta["settings"]),
@@ -309,7 +317,9 @@ def load_actmax(run: Run | str | Path, layer: str) -> ActmaxRecording:
 
 def recorded_layers(run: Run) -> list[str]:
     """Layers of ``run`` with an activation-maximisation recording, in model order."""
-    found = {n.split("/")[1] for n in run.streams if n.startswith(f"{PREFIX}/") and run.has(n)}
+    found = {
+        n.split("/")[1] for n in run.streams if n.startswith(f"{schema.ACTMAX}/") and run.has(n)
+    }
     return [info.name for info in run.layers if info.name in found]
 
 

@@ -16,7 +16,7 @@ from torch.nn.utils import prune
 from engine.errors import DataError, NnreelError, RunError, UnknownNameError
 from engine.models import Net, TappedNet
 from engine.recording.recorder import default_loss, predictions, probabilities
-from engine.recording.restore import load_data, load_model
+from engine.recording.restore import load_model, load_run_data
 from engine.store import MODEL_FILE, Run, RunWriter, StreamInfo, resolve_run, schema
 from engine.training import TrainConfig, TrainResult, train
 from engine.training.checkpoint import save_atomic
@@ -148,7 +148,7 @@ def record_pruned(source: Run, model: Net, folder: Path, parent: dict) -> TrainR
     if not source.has(schema.PROBE_IMAGES):
         raise NnreelError(f"Run {source.name!r} recorded no probe images; it cannot be pruned.")
     images = source.read(schema.PROBE_IMAGES, 0)
-    layers = [n.split("/", 1)[1] for n in source.streams if n.startswith("acts/")]
+    layers = [i.name for i in source.layers if schema.acts(i.name) in source.streams]
     model.eval()
     outputs = model.forward_to(torch.from_numpy(images).float() / 255, ["logits", *layers])
     arrays = {
@@ -184,7 +184,7 @@ def record_pruned(source: Run, model: Net, folder: Path, parent: dict) -> TrainR
 def _validation(source: Run, model: Net) -> tuple[float, float] | None:
     """Loss and accuracy on the run's validation split, when its dataset loads again."""
     try:
-        data = load_data(source)
+        data = load_run_data(source)
     except (RunError, DataError):
         return None
     logits = torch.cat([model(data.to_float(x)) for x in data.x_val.split(512)])

@@ -24,7 +24,7 @@ def _run(run: Run | str | Path) -> Run:
     return run if isinstance(run, Run) else Run(run)
 
 
-def load_data(run: Run | str | Path, **overrides: Any):
+def load_run_data(run: Run | str | Path, **overrides: Any):
     """The run's dataset, loaded again exactly as it was trained on (``overrides`` such as
     ``root=`` adapt it to this machine)."""
     from engine.data import load_data as load

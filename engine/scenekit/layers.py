@@ -47,12 +47,7 @@ from manim import (
 from engine.scenekit import raster as rs
 from engine.scenekit import theme
 from engine.store import LayerInfo
-
-MAP_KINDS = ("conv", "pool", "gap")
-"""Layers drawn as boxes (their output has channels; gap's is 1×1 per channel)."""
-VECTOR_KINDS = ("dense", "logits")
-HIDDEN_KINDS = ("normalize", "flatten")
-"""Not drawn as layers: input normalisation, and flatten (it is the fan into the head)."""
+from engine.store.schema import BOX_KINDS, DENSE_KINDS, HIDDEN_KINDS
 
 OBLIQUE = np.array([0.55, 0.34, 0.0])
 """Screen direction of one unit of receding depth (PlotNeuralNet's view from the left)."""
@@ -171,7 +166,7 @@ def layout(
     infos = drawn_layers(layers)
     slots = [input_slot(input_shape)]
     slots += [Slot(i.name, i.kind, tuple(i.output_shape)) for i in infos]
-    sizing = Sizing.of([s.shape for s in slots if s.kind in (*MAP_KINDS, "image")])
+    sizing = Sizing.of([s.shape for s in slots if s.kind in (*BOX_KINDS, "image")])
     block, x = 0, 0.0
     for previous, slot in itertools.pairwise([None, *slots]):
         drawer(slot.kind).measure(slot, sizing)
@@ -184,7 +179,7 @@ def layout(
         opens = slot.kind == "conv" and (previous is None or previous.kind != "conv")
         if opens or slot.kind == "gap":
             block += 1
-        slot.block = block if slot.kind in MAP_KINDS else (0 if slot.name == "input" else -1)
+        slot.block = block if slot.kind in BOX_KINDS else (0 if slot.name == "input" else -1)
         slot.x = x
     span = max(s.right for s in slots) - slots[0].x + drawer(slots[-1].kind).overhang(slots[-1])
     tall = max(s.top for s in slots) + max(s.height / 2 for s in slots)
@@ -490,11 +485,11 @@ GLUE: dict[tuple[str, str], Glue] = {
     ("pool", "conv"): ARROW,
     ("conv", "gap"): ARROW,
     ("pool", "gap"): ARROW,
-    **{(a, b): Glue("fan", HEAD_GAP, _fan) for a in MAP_KINDS for b in VECTOR_KINDS},
+    **{(a, b): Glue("fan", HEAD_GAP, _fan) for a in BOX_KINDS for b in DENSE_KINDS},
     **{
         (a, b): Glue("edges", COLUMN_GAP, _edges)
-        for a in (*VECTOR_KINDS, "vector")
-        for b in VECTOR_KINDS
+        for a in (*DENSE_KINDS, "vector")
+        for b in DENSE_KINDS
     },
 }
 

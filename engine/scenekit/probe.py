@@ -7,9 +7,7 @@ from engine.errors import NnreelError, RunError
 from engine.scenekit import theme
 from engine.scenekit.base import dataset_name, model_name
 from engine.store import LayerInfo, Run
-
-MAP_KINDS = ("conv", "pool")
-"""Layers whose activations are stacks of 2-D maps."""
+from engine.store.schema import MAP_KINDS
 
 
 def pick_image(run: Run, requested: int | None) -> int:

@@ -165,8 +165,9 @@ INPUT = "input"
 
 @dataclass(frozen=True)
 class Edge:
-    """Data flowing from one node to another. ``skip`` marks a connection that jumps over the
-    nodes drawn between its ends (a residual branch): the architecture draws it as an arc."""
+    """Data flowing from one node to another. ``skip`` marks the edges of a shortcut: where two
+    branches leave one node and meet again in a merge, the shorter branch (a residual
+    identity, or one with a downsampling conv) is a skip connection, drawn as an arc."""
 
     source: str
     target: str
@@ -183,19 +184,14 @@ class Graph:
     @classmethod
     def from_layers(cls, layers: list[LayerInfo]) -> Graph:
         """Edges from each node's ``inputs``; a node without them (a schema-1 run, a chain)
-        reads the node before it. An edge is a skip when its source is not the node just
-        before its target, leaving out normalisation and flatten."""
-        shown = [layer for layer in layers if layer.kind not in HIDDEN_KINDS]
-        order = {layer.name: i for i, layer in enumerate(shown)}
-        edges = []
+        reads the node before it."""
+        pairs: list[tuple[str, str]] = []
         previous = INPUT
         for layer in layers:
-            for source in layer.inputs or [previous]:
-                gap = order.get(layer.name, -1) - order.get(source, -1)
-                hidden = layer.kind in HIDDEN_KINDS or _hidden_source(layers, source)
-                edges.append(Edge(source, layer.name, skip=gap > 1 and not hidden))
+            pairs += [(source, layer.name) for source in layer.inputs or [previous]]
             previous = layer.name
-        return cls(list(layers), edges)
+        skips = _shortcuts(pairs)
+        return cls(list(layers), [Edge(a, b, skip=(a, b) in skips) for a, b in pairs])
 
     def node(self, name: str) -> LayerInfo:
         return next(layer for layer in self.nodes if layer.name == name)
@@ -211,8 +207,29 @@ class Graph:
         }
 
 
-def _hidden_source(layers: list[LayerInfo], source: str) -> bool:
-    return any(layer.name == source and layer.kind in HIDDEN_KINDS for layer in layers)
+def _shortcuts(pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The edges of the shorter branch wherever branches from one fork meet in a merge."""
+    inputs: dict[str, list[str]] = {}
+    users: dict[str, int] = {}
+    for source, target in pairs:
+        inputs.setdefault(target, []).append(source)
+        users[source] = users.get(source, 0) + 1
+    found: set[tuple[str, str]] = set()
+    for merge, sources in inputs.items():
+        if len(sources) < 2:
+            continue
+        branches: dict[str, list[list[tuple[str, str]]]] = {}
+        for source in sources:
+            path, node = [(source, merge)], source
+            while users.get(node, 0) == 1 and len(inputs.get(node, [])) == 1:
+                path.append((inputs[node][0], node))
+                node = inputs[node][0]
+            branches.setdefault(node, []).append(path)
+        for paths in branches.values():
+            lengths = sorted(len(path) for path in paths)
+            if len(paths) > 1 and lengths[0] < lengths[1]:
+                found.update(min(paths, key=len))
+    return found
 
 
 @dataclass
