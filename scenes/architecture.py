@@ -49,7 +49,6 @@ from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.layers import (
     LIMIT,
-    MAP_KINDS,
     Diagram,
     Slot,
     blocks,
@@ -60,6 +59,7 @@ from engine.scenekit.layers import (
 )
 from engine.scenekit.network import NetworkGraph
 from engine.store import Run
+from engine.store.schema import BOX_KINDS
 
 DIAGRAM_Y = -0.45
 WIDTH = 13.3
@@ -140,7 +140,7 @@ def block_words(slots: list[Slot], first: int, forward: Pass) -> str:
     names = slots[block[0]].name
     if len(block) > 1:
         names += f"–{slots[block[-1]].name}"
-    if slots[first].kind not in MAP_KINDS:
+    if slots[first].kind not in BOX_KINDS:
         sizes = " → ".join(str(slots[i].shape[0]) for i in block)
         return f"The head, {names}: dense layers of {sizes} units, then the class probabilities."
     convs = [i for i in block if slots[i].kind == "conv"]
@@ -230,7 +230,7 @@ class Architecture(RunScene):
             raise RunError(
                 f"Run {self.run.name!r} has no layer table in its manifest; train it again."
             )
-        self.maps = any(info.kind in MAP_KINDS for info in layers)
+        self.maps = any(info.kind in BOX_KINDS for info in layers)
         self.add_header()
         if self.maps:
             self.build_diagram()
@@ -339,7 +339,7 @@ class Architecture(RunScene):
             diagram.forward(i, values)
             if lit is not None:
                 diagram.rest(lit)
-            lit = i if slot.kind in MAP_KINDS else None
+            lit = i if slot.kind in BOX_KINDS else None
             if i in strip.tiles:
                 strip.show(i, thumbnail(values, self.settings["thumb"], strip.size))
             if slot.block != diagram.slots[i - 1].block:

@@ -177,7 +177,8 @@ class Recorder:
         self.epoch = 0
         self.batch_size: int | None = None
         self.owns_checkpoints = False
-        self._scalars: list[tuple[int, torch.Tensor, torch.Tensor, float]] = []
+        self._scalars: list[tuple[int, torch.Tensor, Any, float]] = []
+        """Per step: the step, the loss, the accuracy or what gives it, the learning rate."""
         self._taken: dict[str, int] = {}
         """The last step each heavy cadence recorded."""
         self._committed = time.monotonic()
@@ -470,13 +471,12 @@ class Recorder:
         if self.config is None:
             return
         if acc is None and logits is not None and targets is not None:
-            acc = (predictions(logits.detach()) == targets).float().mean()
+            acc = (logits.detach(), targets)  # scored at the flush, many steps in one go
         if self.batch_size is None and targets is not None:
             self.batch_size = len(targets)
         if lr is None:
             lr = self.optimizer.param_groups[0]["lr"] if self.optimizer else math.nan
-        loss = _scalar(loss, self.device)
-        self._scalars.append((step, loss, _scalar(acc, loss.device), float(lr)))
+        self._scalars.append((step, _scalar(loss, self.device), acc, float(lr)))
         if self.plan.at("stats", step):
             self._record_stats(step)
         self.snapshot(step)
@@ -557,7 +557,7 @@ class Recorder:
     def _write_scalars(self, progress: dict[str, Any]) -> tuple[float, float]:
         steps = np.array([s for s, *_ in self._scalars])
         losses = torch.stack([loss for _, loss, _, _ in self._scalars])
-        accs = torch.stack([acc for _, _, acc, _ in self._scalars])
+        accs = _accuracies([acc for _, _, acc, _ in self._scalars], losses)
         values = torch.stack([losses, accs], 1).cpu().numpy()  # one transfer
         lrs = np.array([lr for *_, lr in self._scalars], np.float32)
         values = np.column_stack([values, lrs])
@@ -605,9 +605,9 @@ class Recorder:
             self.writer.write(schema.VAL_LOSS, step, np.float32(loss))
             self.writer.write(schema.VAL_ACC, step, np.float32(acc))
             self.snapshot(step, closing=True)
-        if self.owns_checkpoints:
+        if self.owns_checkpoints:  # a user's loop: the weights of each epoch, and its numbers
             self.save_weights(CHECKPOINT_FILE)
-        self.flush(force=True)
+        self.flush(force=self.owns_checkpoints)
         return float(loss), acc
 
     @torch.no_grad()
@@ -821,10 +821,27 @@ def _stats(recorder: Recorder) -> tuple[list[float] | None, list[float] | None]:
 
 
 def _scalar(value: torch.Tensor | float | None, device: torch.device) -> torch.Tensor:
-    """One number as a 0-d float tensor, where it already is (no copy off the device)."""
+    """One number as a 0-d tensor, where it already is (no copy off the device)."""
     if isinstance(value, torch.Tensor):
-        return value.detach().reshape(()).float()
+        return value.detach() if value.dim() == 0 else value.detach().reshape(())
     return torch.tensor(math.nan if value is None else float(value), device=device)
+
+
+def _accuracies(pending: list[Any], losses: torch.Tensor) -> torch.Tensor:
+    """One accuracy per buffered step: from ``(logits, targets)`` (scored together when the
+    batches have one shape), as given, or NaN."""
+    pairs = [item for item in pending if isinstance(item, tuple)]
+    if pairs and len(pairs) == len(pending) and len({p[0].shape for p in pairs}) == 1:
+        logits = torch.stack([p[0] for p in pairs])
+        targets = torch.stack([p[1] for p in pairs]).to(logits.device)
+        hits = predictions(logits.flatten(0, 1)).view(targets.shape) == targets
+        return hits.float().mean(1).to(losses.dtype)
+    scores = []
+    for item in pending:
+        if isinstance(item, tuple):
+            item = (predictions(item[0]) == item[1].to(item[0].device)).float().mean()
+        scores.append(_scalar(item, losses.device).to(losses.device, losses.dtype))
+    return torch.stack(scores)
 
 
 def _heavy(tensor: torch.Tensor) -> np.ndarray:

@@ -338,10 +338,11 @@ class Trainer:
     def _end_epoch(self, step: int, epoch: int) -> None:
         if self.cluster.main:
             self._validate(step, epoch + 1)
-            # The validation is committed with it (Recorder.validate): a resume from a
-            # checkpoint at this step, which would not validate the epoch again, keeps it.
             if time.monotonic() - self._checkpointed >= EPOCH_CHECKPOINT_SECONDS:
                 self._checkpoint(step, epoch=epoch + 1)
+            elif step == (self.writer.manifest.get("checkpoint") or {}).get("step"):
+                # A resume from this step would not validate the epoch again: keep it now.
+                self.recorder.flush(force=True, step=step, epoch=epoch + 1)
         self.cluster.barrier()
 
     def _validate(self, step: int, epoch: int) -> None:
