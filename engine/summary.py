@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.models.graph import trace_model
-from engine.store import LayerInfo, schema
+from engine.models.graph import trace_model, without_normalize
+from engine.store import LayerInfo
 
 
 def layer_table(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> list[LayerInfo]:
@@ -18,4 +18,4 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...] | None = None) ->
     shape = tuple(input_shape or model.input_shape)
     device = next(model.parameters()).device
     graph = trace_model(model, torch.zeros((1, *shape), device=device))
-    return [row for row in graph.layers if row.kind != schema.NORMALIZE]
+    return without_normalize(graph.layers)

@@ -30,6 +30,7 @@ from engine.actmax.render import RenderSettings
 from engine.analysis.pruning import prunable, prune_run
 from engine.data import load_data
 from engine.errors import RunError
+from engine.models.graph import trace_model
 from engine.recording import RecordConfig, load_model
 from engine.store import Run, is_run, schema
 
@@ -249,6 +250,9 @@ def test_resnet18_records_with_its_skip_connections(tmp_path):
     assert run.layer("layer4.1.add").output_shape == [512, 1, 1]
     assert schema.weights("layer2.0.conv1") in run.streams
     assert schema.weights("layer2.0.conv2") not in run.streams  # it does not open a block
+    named = trace_model(model, x[:1], ["layer1.0", "layer2.0.relu_1", "layer3"])
+    assert {"layer1.0", "layer2.0.relu_1", "layer3"} <= set(named.names)
+    assert named.layer("layer1.0").kind == named.layer("layer3").kind == "add"
     model.eval()
     with torch.no_grad():
         logits = model(x[:4])
@@ -424,3 +428,40 @@ def test_an_image_folder_is_a_dataset(tmp_path):
     assert dark < 100 < data.x_train[data.y_train == 1].float().mean()
     again = load_data(**data.params)
     assert torch.equal(again.x_val, data.x_val)
+
+
+class NormalisedDigits(torch.utils.data.Dataset):
+    """A torchvision-style dataset: class names, and a transform ending in Normalize."""
+
+    def __init__(self, data):
+        import torchvision.transforms.v2 as T
+
+        self.x, self.y, self.classes = data.x_val, data.y_val, [f"digit {c}" for c in data.classes]
+        self.transform = T.Compose(
+            [T.ToDtype(torch.float32, scale=True), T.Normalize([0.2], [0.3])]
+        )
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, index):
+        return self.transform(self.x[index]), int(self.y[index])
+
+
+def test_a_dataset_with_normalize_is_shown_as_pixels_and_stored_taking_pixels(tmp_path, digits):
+    dataset = NormalisedDigits(digits)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=32)
+    with record(model, tmp_path / "normalised", data=loader) as rec:
+        loss, acc = rec.validate()
+    run = Run(tmp_path / "normalised")
+    assert run.classes[3] == "digit 3" and run.model["normalize"] == {"mean": [0.2], "std": [0.3]}
+    first = [int(torch.nonzero(digits.y_val == c)[0]) for c in range(8)]
+    np.testing.assert_array_equal(run.read(schema.PROBE_IMAGES, 0), digits.x_val[first].numpy())
+    assert run.read(schema.VAL_LOSS, -1) == pytest.approx(loss) and 0 <= acc <= 1
+    pixels = digits.x_val[first].float() / 255
+    with torch.no_grad():
+        expected = model.eval()((pixels - 0.2) / 0.3)
+        stored = load_model(run)(pixels)
+    np.testing.assert_allclose(stored.numpy(), expected.numpy(), atol=1e-5)

@@ -15,6 +15,7 @@ flow through it (activation maximisation).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -441,4 +442,17 @@ def _macs(module: nn.Module, output_shape: tuple[int, ...]) -> int:
     return total
 
 
-__all__ = ["LOGITS", "ModelGraph", "trace_model"]
+def without_normalize(layers: Sequence[LayerInfo]) -> list[LayerInfo]:
+    """The layers as the manifest lists them: input normalisation inside the model is a step
+    before the first layer, not a layer (what read it now reads the model's input)."""
+    dropped = {info.name: info.inputs for info in layers if info.kind == schema.NORMALIZE}
+    kept = []
+    for info in layers:
+        if info.name in dropped:
+            continue
+        inputs = [i for source in info.inputs for i in dropped.get(source, [source])]
+        kept.append(dataclasses.replace(info, inputs=list(dict.fromkeys(inputs))))
+    return kept
+
+
+__all__ = ["LOGITS", "ModelGraph", "trace_model", "without_normalize"]

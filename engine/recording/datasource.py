@@ -167,7 +167,9 @@ def find_normalize(dataset: Dataset) -> dict[str, list[float]] | None:
 
 
 def _floats(values) -> list[float]:
-    return [float(v) for v in torch.as_tensor(values).flatten()]
+    if isinstance(values, torch.Tensor):
+        values = values.flatten().tolist()
+    return [float(v) for v in values]
 
 
 def pick_probe(source: DataSource, size: int) -> tuple[torch.Tensor, torch.Tensor]:

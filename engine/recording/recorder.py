@@ -35,7 +35,7 @@ from torch import nn
 
 from engine.console import console
 from engine.errors import NnreelError
-from engine.models.graph import LOGITS, ModelGraph, trace_model
+from engine.models.graph import LOGITS, ModelGraph, trace_model, without_normalize
 from engine.models.registry import builder_of
 from engine.recording.config import RecordConfig
 from engine.recording.datasource import DataSource, describe_data, pick_probe
@@ -382,7 +382,7 @@ class Recorder:
             },
             "optimizer": optimizer.to_json() if optimizer else None,
             "hparams": hparams,
-            "layers": [info.to_json() for info in self.graph.layers],
+            "layers": [info.to_json() for info in without_normalize(self.graph.layers)],
             "recording": self.cadences if self.config else {},
             "progress": {
                 "step": 0,
