@@ -133,6 +133,8 @@ class ModelGraph:
     layers: list[LayerInfo]
     input_shape: tuple[int, ...]
     num_outputs: int
+    requested: tuple[str, ...]
+    """The names the trace was asked to make layers of (tracing a copy again needs them)."""
     _tails: dict[str, fx.Node] = field(repr=False)
     _pres: dict[str, fx.Node] = field(repr=False)
     _taps: dict[tuple[str, ...], fx.GraphModule] = field(default_factory=dict, repr=False)
@@ -235,6 +237,7 @@ def trace_model(
         layers=layers,
         input_shape=tuple(example.shape[1:]),
         num_outputs=int(_shape(outputs[0])[-1]) if outputs else 0,
+        requested=tuple(requested),
         _tails={g.name: g.tail for g in groups},
         _pres={g.name: g.pre for g in groups if g.pre is not None},
     )

@@ -18,6 +18,7 @@ hand-made file could otherwise name any function.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from engine.errors import NnreelError, RunError
-from engine.models.graph import LOGITS, ModelGraph
+from engine.models.graph import LOGITS, ModelGraph, trace_model
 
 PROGRAM_FILE = "program.json"
 CONSTANTS_FILE = "program-constants.pt"
@@ -54,6 +55,10 @@ def export_program(graph: ModelGraph, example: torch.Tensor) -> tuple[bytes, dic
     and its tensor constants. ``example`` is one batch of inputs (eval mode is used)."""
     from torch._export.serde.serialize import serialize
 
+    if example.device.type != "cpu":  # a program for any machine: exported from a CPU copy
+        cpu = copy.deepcopy(graph.module).cpu()
+        graph = trace_model(cpu, example[:1].cpu(), graph.requested)
+        example = example.cpu()
     keys = [LOGITS, *(info.name for info in graph.layers)]
     tap = graph.tap(keys)
     example = example[:1].expand(2, *example.shape[1:]).contiguous()

@@ -601,6 +601,7 @@ class Recorder:
         step = self.step_count
         if step > 0:
             self.epoch += 1
+            self._learn_epoch_length(step)
         if self.config is not None:
             self.writer.write(schema.VAL_LOSS, step, np.float32(loss))
             self.writer.write(schema.VAL_ACC, step, np.float32(acc))
@@ -609,6 +610,17 @@ class Recorder:
             self.save_weights(CHECKPOINT_FILE)
         self.flush(force=self.owns_checkpoints)
         return float(loss), acc
+
+    def _learn_epoch_length(self, step: int) -> None:
+        """A loop that did not say its length: its first epoch tells the steps per epoch, and
+        the run so far its steps and epochs (what captions count in)."""
+        progress = self.writer.manifest["progress"]
+        if self.steps_per_epoch is None and self.epoch == 1:
+            progress["steps_per_epoch"] = step
+        if self.total_steps is None:
+            progress["total_steps"] = step
+            progress["epochs"] = self.epoch
+            self.writer.manifest["hparams"]["epochs"] = self.epoch
 
     @torch.no_grad()
     def evaluate(self, data: Any = None, loss_fn: Any = None) -> tuple[float, float]:
@@ -654,6 +666,8 @@ class Recorder:
                 self.snapshot(self.step_count, closing=True)
                 self.flush(force=True)
         finally:
+            if self.total_steps is None:
+                self.writer.manifest["progress"]["total_steps"] = self.step_count
             if status == "finished":
                 self.save_weights(MODEL_FILE)
             elif self.owns_checkpoints:
@@ -693,7 +707,7 @@ def record(
     name: str | None = None,
     overwrite: bool = False,
     budget_gb: float = 4.0,
-) -> Recorder:
+) -> Recorder | OtherRank:
     """Start recording ``model`` into ``run`` (a name under ``runs/`` or a folder).
 
     probe
@@ -720,9 +734,14 @@ def record(
         ten thousand steps and go on.
 
     Use it as a context manager (or call ``close()``): the run is marked finished and the
-    final weights saved. A killed process leaves a run readable up to its last commit (at
+    final weights saved. Under ``torchrun``, rank 0 records; the other ranks get a recorder
+    that records nothing. A killed process leaves a run readable up to its last commit (at
     most a second before).
     """
+    if _other_rank():
+        return OtherRank()
+    if name is None and type(model) is nn.Sequential:
+        name = Path(run).name  # "the Sequential" says nothing; the run's name does
     source = describe_data(data, classes=classes) if data is not None else None
     config = config or RecordConfig()
     if layers != "auto":
@@ -745,6 +764,34 @@ def record(
     recorder.owns_checkpoints = True
     recorder.begin()
     return recorder
+
+
+class OtherRank:
+    """What ``record`` returns on every process but rank 0 of a ``torchrun`` job: the same
+    calls, recording nothing (rank 0 records the run)."""
+
+    step_count = 0
+
+    def step(self, *args: Any, **kwargs: Any) -> None:
+        self.step_count += 1
+
+    def validate(self, *args: Any, **kwargs: Any) -> tuple[float, float]:
+        return math.nan, math.nan
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def __enter__(self) -> OtherRank:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
+
+
+def _other_rank() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_rank() != 0
 
 
 # -- helpers ----------------------------------------------------------------------------------
