@@ -163,7 +163,7 @@ class Recorder:
         self._example = probe_x[:1].float().to(self.device)
         self.kind = _input_kind(probe_x, data)
         self.plane = self.kind == "plane" and config is not None
-        self.graph = self._trace(probe_x)
+        self.graph = self._trace()
         self.classes = self._classes(classes)
         outputs = self.graph.num_outputs
         if (2 if outputs == 1 else outputs) != len(self.classes):
@@ -205,7 +205,7 @@ class Recorder:
             return torch.as_tensor(x).detach().cpu(), torch.as_tensor(y).detach().cpu().long()
         return torch.as_tensor(probe).detach().cpu(), None
 
-    def _trace(self, probe_x: torch.Tensor) -> ModelGraph:
+    def _trace(self) -> ModelGraph:
         requested = list(self.config.layers or []) if self.config else []
         requested += list(self.config.weight_layers or []) if self.config else []
         return trace_model(self.model, self._example, requested)
@@ -220,7 +220,6 @@ class Recorder:
 
     def _choose_layers(self, config: RecordConfig) -> None:
         layers = self.graph.layers
-        named = {info.name for info in layers}
         if config.layers is not None:
             self.act_layers = [_resolved(self.graph, name) for name in config.layers]
         else:
@@ -235,7 +234,7 @@ class Recorder:
                 )
         else:
             self.weight_layers = default_weight_layers(layers)
-        self.stat_layers = [i.name for i in layers if i.module and i.name in named]
+        self.stat_layers = [i.name for i in layers if i.module]
         self._modules = {i.name: self.model.get_submodule(i.module) for i in layers if i.module}
 
     def _set_probe(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
@@ -523,15 +522,18 @@ class Recorder:
             if getattr(module, "bias", None) is not None:
                 self.writer.write(schema.bias(name), step, _heavy(module.bias))
 
+    @torch.no_grad()
     def _record_stats(self, step: int) -> None:
-        weights = [self._modules[name].weight for name in self.stat_layers]
-        if not weights:
+        """Mean |gradient| and norm of every weighted layer: one fused reduction over all the
+        tensors (``torch._foreach_norm``, as ``clip_grad_norm_`` does) and one transfer."""
+        params = [self._modules[name].weight for name in self.stat_layers]
+        if not params:
             return
-        grads = torch.stack(
-            [w.grad.abs().mean() if w.grad is not None else w.new_zeros(()) for w in weights]
-        )
-        norms = torch.stack([w.detach().norm() for w in weights])
-        both = torch.stack([grads, norms]).float().cpu().numpy()  # one transfer
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        sizes = torch.tensor([p.numel() for p in params], device=params[0].device)
+        l1 = torch.stack(torch._foreach_norm(grads, 1)) / sizes
+        norms = torch.stack(torch._foreach_norm([p.detach() for p in params], 2))
+        both = torch.stack([l1, norms]).float().cpu().numpy()  # one transfer
         self.writer.write(schema.GRAD_ABS_MEAN, step, both[0])
         self.writer.write(schema.WEIGHT_NORM, step, both[1])
 
