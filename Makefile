@@ -29,7 +29,7 @@ setup: $(STAMP)
 
 # Manim builds ManimPango and pycairo from source, so it needs Cairo and Pango headers.
 # uv resolves torch and torchvision as a matched pair from PyPI and reuses its cache on re-runs.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	@if ! pkg-config --exists cairo pangocairo 2>/dev/null; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "Installing Cairo and Pango headers for Manim (apt-get)"; \

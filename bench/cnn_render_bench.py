@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from bench.common import Figure, floor_figures, prepare_scene, scene_main, showing
+from engine.scenekit.recordings import ensure_actmax
 
 SCENES = ("activations", "pruning", "filters")
 
@@ -30,7 +31,7 @@ def prepare(name: str) -> None:
         module.pruning_pair(run, options["sparsity"].default, options["scope"].default)
     elif name == "filters":
         for info in module.conv_layers(run, None):
-            module.ensure_actmax(run, info.name, cls.options["steps"].default)
+            ensure_actmax(run, info, steps=cls.options["steps"].default)
 
 
 def figures(

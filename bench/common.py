@@ -21,10 +21,11 @@ from manim import LEFT, RIGHT, Dot, Scene, linear, tempconfig
 from rich.console import Console
 from rich.table import Table
 
-from engine.cli.render import manim_config, render_scene, scene_class, scene_file
 from engine.console import console
 from engine.scenekit import RUN_ENV, find_run, names
 from engine.store import Run
+from engine.video.catalog import scene_class
+from engine.video.render import manim_config, render_scene
 
 T = TypeVar("T")
 
@@ -220,8 +221,8 @@ def prepare_scene(name: str) -> tuple[type[Scene], Run]:
     """Scene ``name``'s class and run, before anything is timed: imports are paid once per
     process, and a missing default run is trained now by the scenes' own mechanism and kept in
     runs/, so every later bench and scene shares it."""
-    cls = scene_class(scene_file(name))
-    return cls, find_run(cls.default_preset)
+    cls = scene_class(name)
+    return cls, find_run(cls.default_preset, os.environ.get(RUN_ENV) or None)
 
 
 def against_floor(name: str, media: Path, quick: bool, repeats: int) -> tuple[Figure, Path]:

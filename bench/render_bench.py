@@ -38,11 +38,11 @@ from bench.common import (
     timed,
     warn_if_busy,
 )
-from engine.cli.render import render_scene
-from engine.export import gif_from_video
 from engine.scenekit import RasterCamera, raster_image, theme
 from engine.scenekit import raster as rs
 from engine.store import Run, human_bytes, schema
+from engine.video.gif import gif_from_video
+from engine.video.render import render_scene
 
 STAGE = "conv1_2"
 IMAGE = 3

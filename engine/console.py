@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -15,6 +17,14 @@ from rich.progress import (
 from rich.text import Text
 
 console = Console(stderr=True, highlight=False)
+
+
+def shown(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 class RateColumn(ProgressColumn):

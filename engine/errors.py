@@ -14,6 +14,14 @@ class RunError(NnreelError):
     """A run folder is missing, corrupt, truncated or lacks what a reader asked for."""
 
 
+class RunBusyError(RunError):
+    """Another process is writing the run (training it, or recording into it)."""
+
+
+class DiskFullError(RunError):
+    """The disk holding a run has no room for what must be written next."""
+
+
 class DataError(NnreelError):
     """A dataset is missing or malformed."""
 

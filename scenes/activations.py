@@ -35,10 +35,12 @@ from manim import (
     VMobject,
 )
 
-from engine.errors import NnreelError, RunError
+from engine.errors import RunError
 from engine.scenekit import (
     MAP_KINDS,
+    Choice,
     ColorBar,
+    Number,
     Option,
     ProbabilityBars,
     RunScene,
@@ -142,20 +144,25 @@ class Activations(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "image": Option(None, int, "a probe image index (0 = the first)"),
-        "cmap": Option("greens", str, "greens (seed 004: darker = stronger), viridis or gray"),
-        "norm": Option("channel", str, "channel (each map to its own max) or layer"),
-        "maps": Option(0, int, "show at most this many channels per layer (0: all)"),
-        "hold": Option(1.2, float, "seconds each layer stays on screen"),
+        "image": Number(None, "a probe image index (0 = the first)", at_least=0, whole=True),
+        "cmap": Choice(
+            "greens",
+            "colour map (seed 004's greens: darker = stronger)",
+            choices=("greens", "viridis", "gray"),
+        ),
+        "norm": Choice(
+            "channel",
+            "each map scaled to its own max, or the layer's",
+            choices=("channel", "layer"),
+        ),
+        "maps": Number(
+            0, "show at most this many channels per layer (0: all)", at_least=0, whole=True
+        ),
+        "hold": Number(1.2, "seconds each layer stays on screen", above=0),
     }
 
     def construct(self) -> None:
         s = self.settings
-        rs.colormap(s["cmap"])
-        if s["norm"] not in NORMS:
-            raise NnreelError(f"norm={s['norm']!r}: use channel or layer.")
-        if s["hold"] <= 0 or s["maps"] < 0:
-            raise NnreelError("hold must be positive and maps zero (all) or more.")
         self.layers = walked_layers(self.run)
         self.index = pick_image(self.run, s["image"])
         self.label = int(self.run.read("probe/labels", 0)[self.index])

@@ -28,28 +28,23 @@ Options (``NNREEL_SET`` or ``python -m engine render actmax --set KEY=VALUE``): 
 
 from __future__ import annotations
 
-import contextlib
-import math
-from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import ClassVar
 
 import numpy as np
-import torch
 from manim import DOWN, LEFT, RIGHT, UP, Group, ImageMobject
 
-from engine.actmax import ActmaxRecording, RenderSettings, load_actmax, record_actmax
-from engine.actmax import recorded_layers as actmax_layers
-from engine.console import console
+from engine.actmax import ActmaxRecording
 from engine.errors import NnreelError, RunError
 from engine.scenekit import (
+    Flag,
+    LogClock,
+    Names,
+    Number,
     Option,
     RunScene,
     dataset_name,
-    locked,
     model_name,
-    names,
     pixels_per_unit,
     raster_image,
     set_pixels,
@@ -57,7 +52,9 @@ from engine.scenekit import (
 )
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
-from engine.scenekit.label import render as text_coverage
+from engine.scenekit.paint import blank, coverage, fill, stamp, text_width, unit
+from engine.scenekit.recordings import ensure_actmax
+from engine.scenekit.tiles import Grid, TileStyle
 from engine.store import LayerInfo, Run
 
 # -- layout (frame units; the frame is about 14.2 × 8) ----------------------------------------
@@ -67,13 +64,6 @@ GRID = (2.3, -2.88)
 KEY_Y = -3.05
 CLOCK_BOTTOM = -3.8
 PANEL_GAP = 0.4
-CELL_GAP = 0.12
-"""Horizontal room between the cells of a grid."""
-RECORD_ALL = 64
-"""Layers with at most this many units are recorded whole (cheap; other scenes reuse it)."""
-CRISP = 0.8
-"""Tiles are upscaled by a whole factor (crisp, even pixels) unless that wastes more than
-a fifth of the room; then by the exact fraction that fills it."""
 UNIT_WORDS = {"conv": "filters", "pool": "channels", "dense": "neurons"}
 UNIT_WORD = {"conv": "filter", "pool": "channel", "dense": "neuron"}
 DEFAULT_UNITS = {1: 18, 2: 12, 3: 9}
@@ -130,41 +120,6 @@ def role(run: Run, info: LayerInfo) -> str:
     return "early" if depth < 1 / 3 else "middle" if depth < 2 / 3 else "late"
 
 
-@contextlib.contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Torch's CPU threads set for the duration, restored after. Small batches of small images
-    gain little from a second thread, and on a busy machine two threads wait for each other:
-    one thread was 3–10× faster than two here while other work shared the two cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, count))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def ensure_recording(
-    run: Run, info: LayerInfo, units: list[int], steps: int, threads: int
-) -> ActmaxRecording:
-    """The run's recording of ``info``: made now (once, kept in the run) when it is missing or
-    lacks some of ``units``. Other units it already holds are kept."""
-    with locked(run.folder.parent / f".{run.name}.actmax.lock"):
-        fresh = Run(run.folder)
-        have = load_actmax(fresh, info.name).units if info.name in actmax_layers(fresh) else []
-        if not set(units) <= set(have):
-            count = info.output_shape[0]
-            wanted = "all" if count <= RECORD_ALL else sorted(set(have) | set(units))
-            shown = count if wanted == "all" else len(wanted)
-            console.print(
-                f"[bold]No activation-maximisation images of {info.name!r} in {run.name!r} "
-                f"yet[/]: growing {shown} of its {count} units from noise now ({steps} steps; "
-                "once, kept in the run)."
-            )
-            with torch_threads(threads):
-                record_actmax(fresh.folder, info.name, wanted, RenderSettings(steps=steps))
-    return load_actmax(run.folder, info.name)
-
-
 # -- numbers as text --------------------------------------------------------------------------
 def value_text(value: float) -> str:
     """An activation in at most four digits: '0.87', '12.4', '153'."""
@@ -195,75 +150,6 @@ def frame_at(recording: ActmaxRecording, step: int) -> int:
     return max(0, int(np.searchsorted(recording.steps, step, side="right")) - 1)
 
 
-# -- drawing into rasters ---------------------------------------------------------------------
-@lru_cache(maxsize=8192)
-def _coverage(text: str, size: int, bold: bool, ppu: float) -> np.ndarray:
-    del ppu  # part of the key only: the glyphs depend on the output resolution
-    return text_coverage(text, size, bold)
-
-
-def coverage(text: str, size: int, bold: bool = False) -> np.ndarray:
-    """Glyph coverage of one line at the output resolution (cached: values repeat)."""
-    return _coverage(text, size, bold, pixels_per_unit())
-
-
-def text_width(text: str, size: int, bold: bool = False) -> int:
-    return coverage(text, size, bold).shape[1]
-
-
-def stamp(
-    canvas: np.ndarray,
-    text: str,
-    x: int,
-    y: int,
-    size: int,
-    color: str,
-    *,
-    bold: bool = False,
-    align: str = "left",
-) -> None:
-    """Draw one line of text into an RGB(A) canvas, its box's top at ``y`` and its left edge,
-    right edge or centre (``align``) at ``x``; clipped to the canvas."""
-    alpha = coverage(text, size, bold)
-    h, w = alpha.shape
-    x0 = {"left": x, "right": x - w, "centre": x - w // 2}[align]
-    top, left = max(y, 0), max(x0, 0)
-    bottom, right = min(y + h, canvas.shape[0]), min(x0 + w, canvas.shape[1])
-    if top >= bottom or left >= right:
-        return
-    a = alpha[top - y : bottom - y, left - x0 : right - x0, None].astype(np.float32) / 255
-    region = canvas[top:bottom, left:right, :3]
-    rgb = np.array(rs.hex_rgb(color), dtype=np.float32)
-    region[:] = (region * (1 - a) + rgb * a + 0.5).astype(np.uint8)
-
-
-def fill(canvas: np.ndarray, y0: int, y1: int, x0: int, x1: int, color: str) -> None:
-    """Paint a rectangle (rows y0:y1, columns x0:x1), clipped at the top and left."""
-    canvas[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0), :3] = rs.hex_rgb(color)
-
-
-def blank(height: int, width: int) -> np.ndarray:
-    """An opaque RGBA canvas in the background colour."""
-    canvas = np.empty((height, width, 4), dtype=np.uint8)
-    canvas[:] = (*rs.hex_rgb(theme.BACKGROUND), 255)
-    return canvas
-
-
-def scale_factor(room: int, size: int) -> float:
-    """How much to enlarge an image ``size`` pixels across to fill ``room`` (see CRISP)."""
-    exact = room / size
-    whole = math.floor(exact)
-    return float(whole) if whole >= 1 and whole / exact >= CRISP else exact
-
-
-def resize(rgb: np.ndarray, factor: float) -> np.ndarray:
-    """Nearest-neighbour resize of an [H, W, 3] image (crisp pixels)."""
-    h, w = rgb.shape[:2]
-    rows = np.minimum((np.arange(max(1, round(h * factor))) / factor).astype(int), h - 1)
-    cols = np.minimum((np.arange(max(1, round(w * factor))) / factor).astype(int), w - 1)
-    return rgb[rows][:, cols]
-
-
 def dead_tile(side: int, edge: int) -> np.ndarray:
     """A dead unit's tile instead of its (meaningless) image: a red frame, a dim red cross and
     'never fires' across the middle when it fits."""
@@ -285,109 +171,6 @@ def dead_tile(side: int, edge: int) -> np.ndarray:
             stamp(tile, line, *at, theme.SMALL, theme.BAD, bold=True, align="centre")
         break
     return tile
-
-
-# -- a grid of tiles --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TileStyle:
-    """What a grid's cells hold besides the image: a label row above (static left, changing
-    right), a bar under it, and an optional line under the bar."""
-
-    head: int = theme.SMALL
-    foot: int | None = None
-    name_color: str = theme.MUTED
-    """The label row's static text (the unit or class)."""
-    name_bold: bool = False
-    value_color: str = theme.TEXT
-    """The label row's changing text (the activation or probability)."""
-    centred: bool = False
-    """Name and value side by side over the tile's centre, else at the row's two ends."""
-
-
-@dataclass(frozen=True)
-class Grid:
-    """Where the tiles of one panel raster go, in pixels of that raster."""
-
-    rows: int
-    cols: int
-    width: int
-    height: int
-    factor: float
-    """Image enlargement."""
-    side: int
-    """Tile side."""
-    style: TileStyle
-    need: int
-    """The width of the widest label row."""
-
-    @classmethod
-    def plan(
-        cls, count: int, width: int, height: int, image: int, style: TileStyle, need: int
-    ) -> Grid:
-        """The arrangement of ``count`` tiles with the largest images whose label rows fit."""
-        gap = round(CELL_GAP * pixels_per_unit())
-        best: Grid | None = None
-        for cols in range(1, count + 1):
-            rows = -(-count // cols)
-            cell_w, cell_h = width // cols, height // rows
-            room = min(cell_w - gap, cell_h - cls.fixed_height(style))
-            if cell_w - gap < need or room < 4:
-                continue
-            factor = scale_factor(room, image)
-            grid = cls(rows, cols, width, height, factor, round(image * factor), style, need)
-            if best is None or grid.side > best.side:
-                best = grid
-        if best is None:
-            raise NnreelError(
-                f"{count} units per panel do not fit at a readable size: show fewer "
-                "(NNREEL_SET=units=9) or fewer layers."
-            )
-        return best
-
-    @staticmethod
-    def fixed_height(style: TileStyle) -> int:
-        """Pixels of a cell that are not image: label rows, bar, gaps."""
-        head = coverage("0", style.head).shape[0]
-        foot = coverage("0", style.foot).shape[0] + Grid.unit() if style.foot else 0
-        return head + foot + 8 * Grid.unit()
-
-    @staticmethod
-    def unit() -> int:
-        """A small spacing step (about 4 px at 1080p)."""
-        return max(1, round(0.03 * pixels_per_unit()))
-
-    def cell(self, k: int) -> tuple[int, int, int, int]:
-        """Cell k's (x, y, width, height); the grid is centred in the raster."""
-        gap = round(CELL_GAP * pixels_per_unit())
-        cell_w = min(self.width // self.cols, self.side + gap + self.extra_width())
-        cell_h = self.side + self.fixed_height(self.style)
-        left = (self.width - cell_w * self.cols) // 2
-        top = (self.height - cell_h * self.rows) // 2
-        r, c = divmod(k, self.cols)
-        return left + c * cell_w, top + r * cell_h, cell_w, cell_h
-
-    def extra_width(self) -> int:
-        """Cells wider than their image when the label row needs it."""
-        return max(0, self.need - self.side)
-
-    def image_box(self, k: int) -> tuple[int, int]:
-        """(x, y) of tile k's image."""
-        x, y, w, _ = self.cell(k)
-        head = coverage("0", self.style.head).shape[0]
-        return x + (w - self.side) // 2, y + head + self.unit()
-
-    def label_span(self, k: int) -> tuple[int, int]:
-        """Left and right ends of tile k's label row: the image's, or wider when it is small."""
-        x, _, w, _ = self.cell(k)
-        gap = round(CELL_GAP * pixels_per_unit())
-        span = max(self.side, min(w - gap, self.need))
-        return x + (w - span) // 2, x + (w + span) // 2
-
-    def bar_box(self, k: int) -> tuple[int, int, int, int]:
-        """(x0, y0, x1, y1) of tile k's bar, under its image."""
-        x, y = self.image_box(k)
-        top = y + self.side + self.unit() * 2
-        return x, top, x + self.side, top + 2 * self.unit()
 
 
 # -- panels -----------------------------------------------------------------------------------
@@ -428,7 +211,15 @@ class Panel:
         width, height = round((right - left) * ppu), round((top - bottom) * ppu)
         image = max(recording.frames.shape[-2:])
         need = max(text_width(h, style.head) for h in heads) + text_width(widest, style.head, True)
-        self.grid = Grid.plan(len(positions), width, height, image, style, need + 3 * Grid.unit())
+        self.grid = Grid.plan(
+            len(positions),
+            width,
+            height,
+            image,
+            style,
+            need + 3 * unit(),
+            fewer="show fewer units (NNREEL_SET=units=9) or fewer layers",
+        )
         self.heads = heads
         self.base = self.draw_base()
         self.raster: ImageMobject = raster_image(self.base, height=height / ppu)
@@ -439,7 +230,7 @@ class Panel:
         they do not move (a split label row)."""
         grid = self.grid
         canvas = blank(grid.height, grid.width)
-        edge = max(2, grid.unit() // 2 + 1)
+        edge = max(2, unit() // 2 + 1)
         for k in range(len(self.heads)):
             bx0, by0, bx1, by1 = grid.bar_box(k)
             fill(canvas, by0, by1, bx0, bx1, theme.PANEL)
@@ -457,7 +248,7 @@ class Panel:
         style, (x0, x1), y = self.style, self.grid.label_span(k), self.grid.cell(k)[1]
         head = self.heads[k]
         if style.centred:
-            gap = 2 * self.grid.unit()
+            gap = 2 * unit()
             x0 = (x0 + x1) // 2 - (text_width(head, style.head, True) + gap) // 2
             x0 -= text_width(value, style.head, True) // 2
             x1 = x0 + text_width(head, style.head, True) + gap + text_width(value, style.head, True)
@@ -473,7 +264,7 @@ class Panel:
             if self.dead[k]:
                 continue
             x, y = grid.image_box(k)
-            rgb = resize(rs.to_rgb(image), grid.factor)
+            rgb = rs.enlarge(rs.to_rgb(image), grid.factor)
             h, w = rgb.shape[:2]
             canvas[y : y + h, x : x + w, :3] = rgb
             self.label_row(canvas, k, tiles.right[k], self.style.value_color, self.style.centred)
@@ -481,7 +272,7 @@ class Panel:
             if tiles.feet is not None and self.style.foot:
                 bx0, _, bx1, by1 = grid.bar_box(k)
                 at, align = ((bx0 + bx1) // 2, "centre") if self.style.centred else (bx0, "left")
-                y = by1 + grid.unit()
+                y = by1 + unit()
                 stamp(canvas, tiles.feet[k], at, y, self.style.foot, theme.MUTED, align=align)
         return canvas
 
@@ -496,7 +287,7 @@ class Panel:
         fill(canvas, y0, y1, x0, end, self.bar_color)
         if self.ticks is not None and np.isfinite(self.ticks[k]):
             at = x0 + round(np.clip(self.ticks[k], 0.0, 1.0) * (x1 - x0 - 2))
-            fill(canvas, y0 - self.grid.unit(), y1 + self.grid.unit(), at, at + 2, theme.TEXT)
+            fill(canvas, y0 - unit(), y1 + unit(), at, at + 2, theme.TEXT)
 
     def show(self, tiles: Tiles) -> None:
         set_pixels(self.raster, self.compose(tiles))
@@ -581,75 +372,7 @@ class ClassPanel(Panel):
         )
 
 
-# -- the log-scale clock ----------------------------------------------------------------------
-class Clock:
-    """The optimisation step on a log(1 + step) axis: a mark for every step shown (dense
-    early), labelled ticks, and the part already run in the accent colour with a dot at now."""
-
-    TITLE = "step (log scale)"
-
-    def __init__(self, steps: np.ndarray):
-        ppu = pixels_per_unit()
-        left = -theme.frame_width() / 2 + theme.MARGIN
-        self.width = round((theme.frame_width() - 2 * theme.MARGIN) * ppu)
-        self.steps, self.total = steps, int(steps[-1])
-        self.u = u = Grid.unit()
-        self.label_h = coverage("0", theme.SMALL).shape[0]
-        self.axis = 3 * u + 1
-        self.height = self.axis + 3 * u + self.label_h + u
-        self.x0 = text_width(self.TITLE, theme.SMALL) + 4 * u + text_width("0", theme.SMALL)
-        self.x1 = self.width - text_width(str(self.total), theme.SMALL) // 2 - u
-        self.base = self.draw_base()
-        self.raster = raster_image(self.base, height=self.height / ppu)
-        self.raster.move_to([left, CLOCK_BOTTOM, 0], aligned_edge=LEFT + DOWN)
-
-    def x(self, step: float) -> int:
-        share = math.log1p(step) / math.log1p(max(1, self.total))
-        return round(self.x0 + share * (self.x1 - self.x0))
-
-    def labelled(self) -> list[int]:
-        """0, the powers of ten and the total, minus those that would crowd the total's label."""
-        marks = [0] + [10**i for i in range(int(math.log10(max(1, self.total))) + 1)]
-        room = text_width(str(self.total), theme.SMALL) + 3 * self.u
-        kept = [m for m in marks if m < self.total and self.x(self.total) - self.x(m) >= room]
-        return [*kept, self.total]
-
-    def draw_base(self) -> np.ndarray:
-        canvas, u, y = blank(self.height, self.width), self.u, self.axis
-        stamp(canvas, self.TITLE, 0, y + u // 2 - self.label_h // 2, theme.SMALL, theme.MUTED)
-        fill(canvas, y, y + u, self.x0, self.x1 + 1, theme.PANEL)
-        thin = max(1, u // 2)
-        for step in self.steps:
-            x = self.x(step)
-            fill(canvas, y - 3 * u, y - u, x, x + thin, theme.MUTED)
-        for step in self.labelled():
-            x = self.x(step)
-            fill(canvas, y + u, y + 3 * u, x, x + thin, theme.MUTED)
-            stamp(canvas, str(step), x, y + 3 * u, theme.SMALL, theme.MUTED, align="centre")
-        return canvas
-
-    def show(self, step: int) -> None:
-        canvas, u, y = self.base.copy(), self.u, self.axis
-        x = self.x(step)
-        fill(canvas, y, y + u, self.x0, x + 1, theme.ACCENT)
-        r = 2 * u
-        yy, xx = np.ogrid[-r : r + 1, -r : r + 1]
-        disc = yy**2 + xx**2 <= r * r
-        top, left = y + u // 2 - r, x - r
-        region = canvas[max(top, 0) : top + 2 * r + 1, max(left, 0) : left + 2 * r + 1, :3]
-        region[disc[: region.shape[0], : region.shape[1]]] = rs.hex_rgb(theme.ACCENT)
-        set_pixels(self.raster, canvas)
-
-
 # -- the scene --------------------------------------------------------------------------------
-def parse_flag(value: str) -> bool:
-    if value.lower() in ("1", "yes", "true", "on"):
-        return True
-    if value.lower() in ("0", "no", "false", "off"):
-        return False
-    raise ValueError(value)
-
-
 @dataclass
 class Shown:
     """What the scene shows of a run, and the recordings it reads."""
@@ -664,10 +387,6 @@ def prepare(run: Run, settings: dict) -> Shown:
     """The layers and units to show (``ActMax.options``) and their recordings, made now where
     missing (the benchmark calls this before timing a render)."""
     s = settings
-    if min(s["units"] or 1, s["steps"]) < 1 or s["frames"] < 2 or min(s["pace"], s["hold"]) <= 0:
-        raise NnreelError(
-            "units and steps must be at least 1, frames at least 2, pace and hold positive."
-        )
     layers = pick_layers(run, s["layers"])
     logits = logits_layer(run) if s["classes"] else None
     count = s["units"] or DEFAULT_UNITS.get(len(layers), DEFAULT_UNITS[3])
@@ -675,7 +394,9 @@ def prepare(run: Run, settings: dict) -> Shown:
     if logits is not None:
         units[logits.name] = list(range(logits.output_shape[0]))
     recordings = {
-        info.name: ensure_recording(run, info, units[info.name], s["steps"], s["threads"])
+        info.name: ensure_actmax(
+            run, info, units[info.name], steps=s["steps"], threads=s["threads"]
+        )
         for info in [*layers, *([logits] if logits else [])]
     }
     return Shown(layers, units, logits, recordings)
@@ -686,19 +407,29 @@ class ActMax(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "layers": Option(None, names, "comma-separated layers (default: first, middle, last conv)"),
-        "units": Option(
+        "layers": Names(None, "comma-separated layers (default: first, middle, last conv)"),
+        "units": Number(
             None,
-            int,
-            "units shown per layer, the first N (default: 9 of each of "
-            "three layers, 12 of two, 18 of one)",
+            "units shown per layer, the first N (default: 9 of each of three layers, 12 of two, "
+            "18 of one)",
+            at_least=1,
+            whole=True,
         ),
-        "classes": Option(True, parse_flag, "1 to end on the class-logit images, 0 to skip them"),
-        "steps": Option(256, int, "optimisation steps when a layer must be recorded first"),
-        "frames": Option(20, int, "recorded steps shown while images grow (at most; log-spaced)"),
-        "pace": Option(0.3, float, "seconds on screen per step shown while images grow"),
-        "hold": Option(3.0, float, "seconds the final images stay on screen"),
-        "threads": Option(1, int, "torch CPU threads while recording (1: best on a busy CPU)"),
+        "classes": Flag(True, "end on the class-logit images (no: skip them)"),
+        "steps": Number(
+            256, "optimisation steps when a layer must be recorded first", at_least=1, whole=True
+        ),
+        "frames": Number(
+            20,
+            "recorded steps shown while images grow (at most; log-spaced)",
+            at_least=2,
+            whole=True,
+        ),
+        "pace": Number(0.3, "seconds on screen per step shown while images grow", above=0),
+        "hold": Number(3.0, "seconds the final images stay on screen", above=0),
+        "threads": Number(
+            1, "torch CPU threads while recording (1: best on a busy CPU)", at_least=1, whole=True
+        ),
     }
 
     def construct(self) -> None:
@@ -771,7 +502,9 @@ class ActMax(RunScene):
             details = [f"{where}  ·  {units} {word}", f"{where}, {units}", where]
             headings.append(self.heading(info.name, details, left, width))
             panels.append(panel)
-        clock = Clock(shown_steps([p.recording for p in panels], self.settings["frames"]))
+        clock = LogClock(
+            shown_steps([p.recording for p in panels], self.settings["frames"]), CLOCK_BOTTOM
+        )
         self.add(*(p.raster for p in panels), *headings, self.unit_key(panels), clock.raster)
         kinds = {info.kind for info in layers}
         noun = UNIT_WORDS[kinds.pop()] if len(kinds) == 1 else "units"
@@ -829,7 +562,7 @@ class ActMax(RunScene):
             parts.append("red ✕: dead, never activates on any input")
         return self.key(parts)
 
-    def grow(self, panels: list[Panel], clock: Clock, clock_words: str, growing: str) -> None:
+    def grow(self, panels: list[Panel], clock: LogClock, clock_words: str, growing: str) -> None:
         """Every step shown in turn, the same screen time each (the clock is log-spaced); step
         0, the starting noise, a little longer. Each is a still frame: drawn once, encoded
         as often as its screen time needs. ``growing`` is the caption from step 0's end."""
@@ -865,7 +598,7 @@ class ActMax(RunScene):
                 "logit: the class score the image was grown to raise",
             ]
         )
-        clock = Clock(shown_steps([recording], self.settings["frames"]))
+        clock = LogClock(shown_steps([recording], self.settings["frames"]), CLOCK_BOTTOM)
         self.add(panel.raster, heading, key, clock.raster)
         self.caption(
             f"Now the {classes} classes: each image starts as noise and is changed to raise one "

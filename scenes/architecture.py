@@ -35,8 +35,10 @@ from manim import (
 )
 
 from engine.console import console
-from engine.errors import NnreelError, RunError
+from engine.errors import RunError
 from engine.scenekit import (
+    Choice,
+    Number,
     Option,
     RunScene,
     model_name,
@@ -158,9 +160,7 @@ def thumbnail(maps: np.ndarray, mode: str, size: int) -> np.ndarray:
     x = maps if maps.ndim == 3 else maps[:, None, None]
     picture = x[rs.top_k(x, 1)[0]] if mode == "top" else x.mean(axis=0)
     unit = rs.normalise(picture[None], "channel").unit[0]
-    rows = np.arange(size) * unit.shape[0] // size
-    cols = np.arange(size) * unit.shape[1] // size
-    return rs.apply_colormap(unit[np.ix_(rows, cols)], "viridis")
+    return rs.apply_colormap(rs.resize_nearest(unit, (size, size)), "viridis")
 
 
 class Strip:
@@ -215,16 +215,21 @@ class Architecture(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "image": Option(None, int, "the example carried through (a probe image or held-out point)"),
-        "pace": Option(0.4, float, "seconds per layer in the forward pass"),
-        "thumb": Option(
-            "top", str, "top (each layer's most active channel) or mean (channel mean)"
+        "image": Number(
+            None,
+            "the example carried through (a probe image or held-out point)",
+            at_least=0,
+            whole=True,
+        ),
+        "pace": Number(0.4, "seconds per layer in the forward pass", at_least=0),
+        "thumb": Choice(
+            "top",
+            "top (each layer's most active channel) or mean (channel mean)",
+            choices=("top", "mean"),
         ),
     }
 
     def construct(self) -> None:
-        if self.settings["thumb"] not in ("top", "mean"):
-            raise NnreelError(f"thumb={self.settings['thumb']!r}: use top or mean.")
         layers = self.run.layers
         if not layers:
             raise RunError(

@@ -34,16 +34,17 @@ from manim import (
     VGroup,
 )
 
-from engine.errors import NnreelError
 from engine.scenekit import (
+    Choice,
     ColorBar,
+    Names,
+    Number,
     Option,
     ProbabilityBars,
     RunScene,
     dataset_name,
     map_layers,
     model_name,
-    names,
     pick_image,
     raster_image,
     set_pixels,
@@ -115,20 +116,23 @@ class FeatureMaps(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "image": Option(None, int, "a probe image index (0 = the first)"),
-        "layers": Option(None, names, "comma-separated conv/pool layers, e.g. conv1_1,pool1"),
-        "evolve": Option(None, names, "layers shown over training; empty to skip that part"),
-        "maps": Option(32, int, "show at most this many maps per layer (the most active)"),
-        "cmap": Option("viridis", str, "viridis or greens"),
-        "norm": Option("channel", str, "channel (each map to its own max) or layer"),
-        "evolve_maps": Option(8, int, "maps per layer in the training part"),
+        "image": Number(None, "a probe image index (0 = the first)", at_least=0, whole=True),
+        "layers": Names(None, "comma-separated conv/pool layers, e.g. conv1_1,pool1"),
+        "evolve": Names(None, "layers shown over training; empty to skip that part"),
+        "maps": Number(
+            32, "show at most this many maps per layer (the most active)", at_least=1, whole=True
+        ),
+        "cmap": Choice("viridis", "colour map of the maps", choices=("viridis", "greens", "gray")),
+        "norm": Choice(
+            "channel",
+            "each map scaled to its own max, or the layer's",
+            choices=("channel", "layer"),
+        ),
+        "evolve_maps": Number(8, "maps per layer in the training part", at_least=1, whole=True),
     }
 
     def construct(self) -> None:
         s = self.settings
-        rs.colormap(s["cmap"])
-        if s["norm"] not in ("channel", "layer"):
-            raise NnreelError(f"norm={s['norm']!r}: use channel or layer.")
         self.layers = map_layers(self.run, "FeatureMaps", s["layers"])
         self.index = pick_image(self.run, s["image"])
         first = f"acts/{self.layers[0].name}"

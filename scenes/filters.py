@@ -24,18 +24,17 @@ from typing import ClassVar
 import numpy as np
 from manim import DOWN, LEFT, UP, FadeIn, Group
 
-from engine.actmax import ActmaxRecording, RenderSettings, load_actmax, record_actmax
-from engine.actmax import recorded_layers as actmax_layers
-from engine.console import console
+from engine.actmax import ActmaxRecording
 from engine.errors import NnreelError, RunError
 from engine.scenekit import (
+    Choice,
     ColorBar,
+    Names,
+    Number,
     Option,
     RunScene,
     dataset_name,
-    locked,
     model_name,
-    names,
     pick_image,
     pixels_per_unit,
     raster_image,
@@ -44,6 +43,7 @@ from engine.scenekit import (
 )
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
+from engine.scenekit.recordings import ensure_actmax
 from engine.store import LayerInfo, Run
 
 GRID = (-4.15, 6.75, -3.85, 1.95)
@@ -92,42 +92,6 @@ def conv_layers(run: Run, requested: list[str] | None) -> list[LayerInfo]:
     return firsts
 
 
-def ensure_actmax(run: Run, layer: str, steps: int) -> ActmaxRecording:
-    """The run's activation-maximisation images of every filter of ``layer``: recorded now
-    (once, kept in the run) when missing."""
-    with locked(run.folder.parent / f".{run.name}.actmax.lock"):
-        if layer not in actmax_layers(Run(run.folder)):
-            console.print(
-                f"[bold]No activation-maximisation images of {layer!r} in {run.name!r} yet[/]: "
-                f"optimising every filter from noise now ({steps} steps; once, kept in the run)."
-            )
-            record_actmax(run.folder, layer, "all", RenderSettings(steps=steps), quiet=True)
-    recording = load_actmax(run.folder, layer)
-    count = run.layer(layer).output_shape[0]
-    if sorted(recording.units) != list(range(count)):
-        raise RunError(
-            f"The activation-maximisation recording of {layer!r} in {run.name!r} covers "
-            f"{len(recording.units)} of its {count} filters. Record all of them: python -m "
-            f"engine actmax {run.folder} --layer {layer} --units all"
-        )
-    return recording
-
-
-def fit_square(rgb: np.ndarray, side: int, background: tuple[int, int, int]) -> np.ndarray:
-    """An RGB image on a ``side``×``side`` tile: nearest-neighbour resized by the largest whole
-    factor that fits (so pixels stay square and crisp; shrunk only when it must), centred."""
-    h, w = rgb.shape[:2]
-    factor = side / max(h, w) if max(h, w) > side else max(1, side // max(h, w))
-    nh, nw = max(1, int(h * factor)), max(1, int(w * factor))
-    rows = np.minimum((np.arange(nh) / factor).astype(int), h - 1)
-    cols = np.minimum((np.arange(nw) / factor).astype(int), w - 1)
-    tile = np.empty((side, side, 3), dtype=np.uint8)
-    tile[:] = background
-    top, left = (side - nh) // 2, (side - nw) // 2
-    tile[top : top + nh, left : left + nw] = rgb[rows][:, cols]
-    return tile
-
-
 @dataclass
 class Page:
     """Where the filters of one page go: a grid of cells, each a label over two tiles."""
@@ -173,23 +137,26 @@ class Filters(RunScene):
 
     default_preset = "smallcnn-synth"
     options: ClassVar[dict[str, Option]] = {
-        "layers": Option(None, names, "comma-separated conv layers (default: seed 003's)"),
-        "image": Option(None, int, "a probe image index (0 = the first)"),
-        "per_page": Option(16, int, "filters on one page"),
-        "cmap": Option("viridis", str, "activation maps: viridis, greens or gray"),
-        "steps": Option(256, int, "optimisation steps when the images must be made first"),
-        "grow": Option(1.5, float, "seconds the images grow from noise on each page (0: none)"),
-        "hold": Option(2.0, float, "seconds each finished page stays on screen"),
+        "layers": Names(None, "comma-separated conv layers (default: seed 003's)"),
+        "image": Number(None, "a probe image index (0 = the first)", at_least=0, whole=True),
+        "per_page": Number(16, "filters on one page", at_least=1, whole=True),
+        "cmap": Choice(
+            "viridis", "colour map of the activation maps", choices=("viridis", "greens", "gray")
+        ),
+        "steps": Number(
+            256, "optimisation steps when the images must be made first", at_least=1, whole=True
+        ),
+        "grow": Number(
+            1.5, "seconds the images grow from noise on each page (0: none)", at_least=0
+        ),
+        "hold": Number(2.0, "seconds each finished page stays on screen", above=0),
     }
 
     def construct(self) -> None:
         s = self.settings
-        rs.colormap(s["cmap"])
-        if s["per_page"] < 1 or s["steps"] < 1 or s["hold"] <= 0 or s["grow"] < 0:
-            raise NnreelError("per_page and steps must be at least 1, hold positive, grow >= 0.")
         self.layers = conv_layers(self.run, s["layers"])
         self.index = pick_image(self.run, s["image"])
-        recordings = {i.name: ensure_actmax(self.run, i.name, s["steps"]) for i in self.layers}
+        recordings = {i.name: ensure_actmax(self.run, i, steps=s["steps"]) for i in self.layers}
         self.add_frame()
         for info in self.layers:
             count = info.output_shape[0]
@@ -310,7 +277,7 @@ class Filters(RunScene):
     def map_tiles(self, maps: np.ndarray, side: int) -> list[np.ndarray]:
         """Each map scaled to its own max in the colour map, on a square tile."""
         rgb = rs.apply_colormap(rs.normalise(maps, "channel").unit, self.settings["cmap"])
-        return [fit_square(m, side, rs.hex_rgb(theme.PANEL)) for m in rgb]
+        return [rs.fit_square(m, side, rs.hex_rgb(theme.PANEL)) for m in rgb]
 
     def base(self, plan: Page, maps: list[np.ndarray], dead: np.ndarray) -> np.ndarray:
         """The page without its images, as RGBA (what an ImageMobject holds, so swapping
@@ -335,7 +302,7 @@ class Filters(RunScene):
         side = plan.side
         for k, image in enumerate(images):
             row, col = plan.tile_corner(k, 1)
-            tile = fit_square(rs.to_rgb(image), side, rs.hex_rgb(theme.PANEL))
+            tile = rs.fit_square(rs.to_rgb(image), side, rs.hex_rgb(theme.PANEL))
             canvas[row : row + side, col : col + side, :3] = tile
         return canvas
 

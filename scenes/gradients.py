@@ -23,7 +23,7 @@ import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Group, Line, ValueTracker, VGroup, linear
 
 from engine.errors import RunError
-from engine.scenekit import ColorBar, Option, RunScene, model_name, theme
+from engine.scenekit import ColorBar, Number, Option, RunScene, model_name, theme
 from engine.scenekit.charts import (
     TITLE_WIDTH,
     Chart,
@@ -91,7 +91,7 @@ class Gradients(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "seconds": Option(8.0, float, "how many seconds the training takes to unfold"),
+        "seconds": Number(8.0, "how many seconds the training takes to unfold", at_least=0),
     }
 
     def construct(self) -> None:

@@ -26,11 +26,13 @@ from manim import DOWN, LEFT, RIGHT, UP, Group
 
 from engine.errors import NnreelError, RunError
 from engine.scenekit import (
+    Choice,
     ColorBar,
+    Names,
+    Number,
     Option,
     RunScene,
     model_name,
-    names,
     raster_image,
     set_pixels,
     theme,
@@ -72,13 +74,6 @@ def conv_weight_layers(run: Run, requested: list[str] | None) -> list[str]:
             "default), or NNREEL_RUN=smallcnn-synth."
         )
     return recorded
-
-
-def parse_channel(value: str) -> str | int:
-    """'strongest', 'mean' or an input-channel index."""
-    if value in ("strongest", "mean"):
-        return value
-    return int(value)
 
 
 @dataclass
@@ -180,11 +175,14 @@ class Kernels(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "layers": Option(None, names, "comma-separated conv layers (default: those recorded)"),
-        "channel": Option(
-            "strongest", parse_channel, "strongest, mean, or an input-channel index (e.g. 0)"
+        "layers": Names(None, "comma-separated conv layers (default: those recorded)"),
+        "channel": Choice(
+            "strongest",
+            "which input channel of each kernel: the strongest, the mean, or an index (e.g. 0)",
+            choices=("strongest", "mean"),
+            or_index=True,
         ),
-        "seconds": Option(6.0, float, "how many seconds training takes to unfold"),
+        "seconds": Number(6.0, "how many seconds training takes to unfold", at_least=0),
     }
 
     def construct(self) -> None:

@@ -8,43 +8,25 @@ captions run on in one ``Mlp.srt``.
     NNREEL_SET="seconds=10 tour=0.4" manim -ql scenes/mlp.py
 
 Options (``NNREEL_SET`` or ``python -m engine render mlp --set KEY=VALUE``): those of the three
-scenes (``seconds`` is the length of each replay of training); see ``OPTIONS``.
+scenes (``seconds`` is the length of each replay of training); ``nnreel scenes mlp`` lists them.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-from typing import ClassVar
-
 from manim import FadeIn
 
-from engine.scenekit import Option, RunScene
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scene files
-import fitting  # scenes/ is not a package: one scene per file for `manim`
-import neurons
-import weights
-
-OPTIONS: dict[str, Option] = {**fitting.OPTIONS, **neurons.OPTIONS, **weights.OPTIONS}
+from engine.scenekit import ChainScene
+from engine.scenekit.replay import cover
 
 
-def fade_out(scene: RunScene, seconds: float = 0.5) -> None:
-    """Fade everything to the background, then empty the scene: one cover fades in over the
-    rest, so the frames cost one fill each."""
-    scene.play(FadeIn(fitting.cover()), run_time=seconds)
-    scene.clear()
-
-
-class Mlp(RunScene):
+class Mlp(ChainScene):
     """The fit, the neurons and the weights of one MLP run, one after another."""
 
     default_preset = "mlp-ring"
-    options: ClassVar[dict[str, Option]] = OPTIONS
+    parts = ("fitting", "neurons", "weights")
 
-    def construct(self) -> None:
-        fitting.fitting_part(self)
-        fade_out(self)
-        neurons.neurons_part(self)
-        fade_out(self)
-        weights.weights_part(self)
+    def between(self) -> None:
+        """Fade everything to the background, then empty the scene: one cover fades in over
+        the rest, so the frames cost one fill each."""
+        self.play(FadeIn(cover()), run_time=0.5)
+        self.clear()

@@ -18,35 +18,41 @@ Options (``NNREEL_SET`` or ``python -m engine render neurons --set KEY=VALUE``):
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Group, ImageMobject, Rectangle
 
 from engine.analysis.contributions import recorded_weights
-from engine.scenekit import ColorBar, Option, RunScene, raster_image, set_pixels, theme
+from engine.scenekit import (
+    Choice,
+    ColorBar,
+    Number,
+    RunScene,
+    plane,
+    raster_image,
+    replay,
+    set_pixels,
+    theme,
+)
 from engine.scenekit.label import Label, pixels_per_unit
 from engine.scenekit.network import NetworkGraph, sample_units
+from engine.scenekit.options import REPLAY, Option
 from engine.store import Run
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scene files
-import fitting  # scenes/ is not a package: one scene per file for `manim`
-
 OPTIONS: dict[str, Option] = {
-    **fitting.OPTIONS,
-    "tour": Option(0.6, fitting.pause, "seconds on each neuron in the tour (0 skips it)"),
-    "value": Option(
+    **REPLAY,
+    "tour": Number(0.6, "seconds on each neuron in the tour (0 skips it)", at_least=0),
+    "value": Choice(
         "pre",
-        fitting.choice("pre", "output"),
         "pre (before the activation: the weighted sum plus bias) or output (after it)",
+        choices=("pre", "output"),
     ),
-    "norm": Option(
+    "norm": Choice(
         "neuron",
-        fitting.choice("neuron", "layer"),
         "neuron (each map scaled to its own largest |value|) or layer (one scale per layer)",
+        choices=("neuron", "layer"),
     ),
 }
 ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "elu": "ELU"}
@@ -64,8 +70,8 @@ class Block:
     column: int
     name: str
     units: np.ndarray
-    series: fitting.Series
-    grid: fitting.MapGrid
+    series: replay.Series
+    grid: plane.MapGrid
     centre: float = 0.0
     """The value drawn white: 0, or 0.5 for a probability."""
     image: ImageMobject | None = None
@@ -84,12 +90,12 @@ def blocks(run: Run, value: str) -> list[Block]:
     for column, info in enumerate(hidden, start=1):
         name = f"plane/{info.name}" + (".pre" if value == "pre" else "")
         units = sample_units(int(info.output_shape[0]), MAX_MAPS)
-        chosen.append((column, info.name, units, fitting.Series.load(run, name), 0.0))
+        chosen.append((column, info.name, units, replay.Series.load(run, name), 0.0))
     if value == "pre":
-        series = fitting.Series.load(run, f"plane/{output.name}")  # the logit: pre-sigmoid
+        series = replay.Series.load(run, f"plane/{output.name}")  # the logit: pre-sigmoid
         units, centre = np.arange(series.values.shape[1]), 0.0
     else:
-        series = fitting.Series.load(run, "plane/prob")
+        series = replay.Series.load(run, "plane/prob")
         units, centre = np.array([1]), 0.5  # the sigmoid output: P(class 1)
     chosen.append((len(hidden) + 1, output.name, units, series, centre))
     return [
@@ -98,8 +104,8 @@ def blocks(run: Run, value: str) -> list[Block]:
     ]
 
 
-def map_grid(mesh: int, count: int) -> fitting.MapGrid:
-    return fitting.MapGrid(mesh, count, cols=int(np.ceil(np.sqrt(count))))
+def map_grid(mesh: int, count: int) -> plane.MapGrid:
+    return plane.MapGrid(mesh, count, cols=int(np.ceil(np.sqrt(count))))
 
 
 def limits(maps: np.ndarray, centre: float, norm: str) -> np.ndarray:
@@ -182,14 +188,16 @@ def describe_layer(block: Block, maps: np.ndarray, width: int, at: str) -> str:
 def neurons_part(scene: RunScene) -> None:
     """Play the neuron maps over training, then the tour (used by ``mlp`` too)."""
     run, s = scene.run, scene.settings
-    fitting.check_plane_run(run)
+    plane.check_plane_run(run)
     items = blocks(run, s["value"])
-    clock = fitting.Clock.paced(fitting.Series.load(run, "plane/prob"))
+    clock = replay.ReplayClock.paced(replay.Series.load(run, "plane/prob"))
     recorded = recorded_weights(run)
-    weights, _ = fitting.weight_series(recorded)
+    weights, _ = replay.weight_series(recorded)
     graph = NetworkGraph.from_run(run, width=GRAPH_SIZE[0], height=GRAPH_SIZE[1])
     graph.move_to(GRAPH_CENTRE)
-    head = theme.title("Every neuron over the plane", f"{fitting.describe(run)}  ·  run {run.name}")
+    head = theme.title(
+        "Every neuron over the plane", f"{plane.describe_mlp(run)}  ·  run {run.name}"
+    )
     per_pixel = layout(items)
     captions, images, scales, columns = Group(), Group(), Group(), Group()
     for block in items:
@@ -226,9 +234,9 @@ def neurons_part(scene: RunScene) -> None:
         counter.set_step(int(items[0].series.steps[i]))
         shown["step"] = int(items[0].series.steps[i])
 
-    numbers = fitting.OnSnapshot(items[0].series, snapshot)
+    numbers = replay.OnSnapshot(items[0].series, snapshot)
 
-    @fitting.changed_only
+    @replay.changed_only
     def draw(step: float) -> None:
         graph.set_weights([w.at(step) for w in weights], limits_)
         for block in items:
@@ -240,28 +248,28 @@ def neurons_part(scene: RunScene) -> None:
 
     def progress() -> str:
         output = describe_output(run, items[-1], shown["output"])
-        return f"{fitting.when(counter, shown['step'])}: the output map is {output}"
+        return f"{replay.when(counter, shown['step'])}: the output map is {output}"
 
     def result() -> str:
         output = describe_output(run, items[-1], shown["output"])
-        when = fitting.when(counter, shown["step"])
-        return f"{fitting.finished(run).capitalize()}, {when}: the output map is {output}"
+        when = replay.when(counter, shown["step"])
+        return f"{replay.finished(run).capitalize()}, {when}: the output map is {output}"
 
     seconds, dwell = s["seconds"], s["tour"]
-    end = fitting.HOLD + seconds
-    marks = fitting.replay_marks(fitting.HOLD, seconds)[1:]
-    narrate = fitting.Cues(scene, [*((t, progress) for t in marks), (end, result)])
+    end = replay.HOLD + seconds
+    marks = replay.replay_marks(replay.HOLD, seconds)[1:]
+    narrate = replay.Cues(scene, [*((t, progress) for t in marks), (end, result)])
 
     def frame(t: float) -> None:
-        draw(clock.replay(t, fitting.HOLD, seconds))
+        draw(clock.replay(t, replay.HOLD, seconds))
         narrate(t)
 
     draw(0.0)
     moving = Group(graph.edges, graph.neurons, images, scales, counter, words, tour.frame)
     fixed = Group(head, captions, legend, edge_legend, graph.labels, graph.dots)
     scene.caption(intro(run, items, s["value"]))
-    fitting.fade_in(scene, fixed, moving)
-    fitting.animate(scene, moving, end + 1.0, frame)
+    replay.fade_in(scene, fixed, moving)
+    replay.animate(scene, moving, end + 1.0, frame)
     if dwell > 0:
         # Only the pointer changes now: the maps are painted once, not on every frame.
         pointer = Group(graph.edges, graph.neurons, words, tour.frame)
@@ -273,7 +281,7 @@ def neurons_part(scene: RunScene) -> None:
             tour.show(stop)
             say(stop)
 
-        fitting.animate(scene, pointer, len(tour.stops) * dwell, point)
+        replay.animate(scene, pointer, len(tour.stops) * dwell, point)
         tour.show(None)
     scene.wait(1.5)
 
@@ -308,7 +316,7 @@ class TourCaptions:
         if key == self.said:
             return
         maps = block.series.values[-1][block.units]
-        at = fitting.finished(self.run)
+        at = replay.finished(self.run)
         if self.per_neuron:
             words = describe_unit(block, int(block.units[index]), maps)
         elif block is self.tour.stops[-1][0]:

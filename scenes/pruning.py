@@ -39,13 +39,15 @@ from manim import (
     VGroup,
 )
 
-from engine.analysis.pruning import SCOPES, prunable, prune_run
+from engine.analysis.pruning import prunable, prune_run
 from engine.console import console
-from engine.errors import NnreelError, RunError, UnknownNameError
+from engine.errors import RunError
 from engine.recording import load_model
 from engine.scenekit import (
     MAP_KINDS,
+    Choice,
     ColorBar,
+    Number,
     Option,
     ProbabilityBars,
     RunScene,
@@ -225,21 +227,26 @@ class Pruning(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "sparsity": Option(0.5, float, "fraction of weights to remove, in (0, 1)"),
-        "scope": Option("global", str, "global (one cut-off for all layers) or layer"),
-        "image": Option(None, int, "a probe image index (0 = the first)"),
-        "maps": Option(16, int, "channels shown per layer (the dense network's most active)"),
-        "cmap": Option("greens", str, "activations: greens (darker = stronger), viridis, gray"),
-        "hold": Option(1.0, float, "seconds each layer stays on screen"),
+        "sparsity": Number(0.5, "fraction of weights to remove", above=0, below=1),
+        "scope": Choice(
+            "global",
+            "global (one cut-off for all layers) or layer",
+            choices=("global", "layer"),
+        ),
+        "image": Number(None, "a probe image index (0 = the first)", at_least=0, whole=True),
+        "maps": Number(
+            16, "channels shown per layer (the dense network's most active)", at_least=1, whole=True
+        ),
+        "cmap": Choice(
+            "greens",
+            "colour map of the activations (greens: darker = stronger)",
+            choices=("greens", "viridis", "gray"),
+        ),
+        "hold": Number(1.0, "seconds each layer stays on screen", above=0),
     }
 
     def construct(self) -> None:
         s = self.settings
-        rs.colormap(s["cmap"])
-        if s["scope"] not in SCOPES:
-            raise UnknownNameError("pruning scope", s["scope"], SCOPES)
-        if not 0 < s["sparsity"] < 1 or s["maps"] < 1 or s["hold"] <= 0:
-            raise NnreelError("sparsity must be in (0, 1), maps at least 1, hold positive.")
         self.dense, self.pruned = pruning_pair(self.run, s["sparsity"], s["scope"])
         check_pair(self.dense, self.pruned)
         self.report = self.pruned.manifest["parent"]["pruning"]

@@ -35,7 +35,7 @@ from manim import (
 )
 
 from engine.errors import RunError
-from engine.scenekit import Option, RunScene, model_name, theme
+from engine.scenekit import Number, Option, RunScene, model_name, theme
 from engine.scenekit.charts import fitted_title
 from engine.store import LayerInfo, Run
 
@@ -144,8 +144,8 @@ class Summary(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "seconds": Option(6.0, float, "how many seconds the rows take to appear"),
-        "top": Option(3, int, "how many of the heaviest layers to highlight"),
+        "seconds": Number(6.0, "how many seconds the rows take to appear", at_least=0),
+        "top": Number(3, "how many of the heaviest layers to highlight", at_least=0, whole=True),
     }
 
     def construct(self) -> None:

@@ -33,8 +33,8 @@ from manim import (
     linear,
 )
 
-from engine.errors import NnreelError, RunError
-from engine.scenekit import Option, RunScene, dataset_name, model_name, theme
+from engine.errors import RunError
+from engine.scenekit import Choice, Number, Option, RunScene, dataset_name, model_name, theme
 from engine.scenekit.charts import (
     TITLE_WIDTH,
     Chart,
@@ -84,14 +84,16 @@ class Training(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "seconds": Option(8.0, float, "how many seconds the training takes to unfold"),
-        "log": Option("auto", str, "loss axis: auto (log when the loss spans ×4), yes or no"),
+        "seconds": Number(8.0, "how many seconds the training takes to unfold", at_least=0),
+        "log": Choice(
+            "auto",
+            "loss axis on a log scale: auto (when the loss spans ×4), yes or no",
+            choices=("auto", "yes", "no"),
+        ),
     }
 
     def construct(self) -> None:
         check_streams(self.run)
-        if self.settings["log"] not in ("auto", "yes", "no"):
-            raise NnreelError(f"log={self.settings['log']!r}: use auto, yes or no.")
         progress = self.run.manifest["progress"]
         self.per_epoch = int(progress.get("steps_per_epoch") or 1)
         self.steps = self.run.steps("train/loss")

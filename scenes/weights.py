@@ -19,9 +19,7 @@ Options (``NNREEL_SET`` or ``python -m engine render weights --set KEY=VALUE``):
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -35,19 +33,28 @@ from engine.analysis.contributions import (
     recorded_weights,
     trace,
 )
-from engine.errors import NnreelError
-from engine.scenekit import ColorBar, Option, RunScene, raster_image, set_pixels, theme
+from engine.scenekit import (
+    ColorBar,
+    Number,
+    RunScene,
+    plane,
+    raster_image,
+    replay,
+    set_pixels,
+    textlayer,
+    theme,
+)
 from engine.scenekit.label import pixels_per_unit, render
 from engine.scenekit.network import NetworkGraph
+from engine.scenekit.options import REPLAY, Option
 from engine.store import Run
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scene files
-import fitting  # scenes/ is not a package: one scene per file for `manim`
-
 OPTIONS: dict[str, Option] = {
-    **fitting.OPTIONS,
-    "dwell": Option(2.5, fitting.pause, "seconds on each layer while the path is traced"),
-    "inputs": Option(9, int, "show at most this many inputs per neuron (the largest |w|)"),
+    **REPLAY,
+    "dwell": Number(2.5, "seconds on each layer while the path is traced", at_least=0),
+    "inputs": Number(
+        9, "show at most this many inputs per neuron (the largest |w|)", at_least=1, whole=True
+    ),
 }
 GRAPH_CENTRE, GRAPH_SIZE = (-5.0, 0.2, 0.0), (3.2, 3.7)
 ROWS_LEFT, ROWS_RIGHT, ROWS_TOP, ROWS_BOTTOM = -3.05, 6.76, 2.45, -2.8
@@ -61,25 +68,27 @@ INTRO = 0.5
 class Row:
     """One neuron on the path: its inputs' contributions, and its recorded pre-activation."""
 
-    grid: fitting.MapGrid
-    total: fitting.MapGrid
+    grid: plane.MapGrid
+    total: plane.MapGrid
     image: ImageMobject
     sum_image: ImageMobject
-    text: fitting.TextLayer
+    text: textlayer.TextLayer
     """Its heading, the weight under each tile, '+ b =' and the bias: one raster."""
     frame: Rectangle
     top: float
     visible: bool = True
 
-    def words(self, heading: str, weights: list[str], bias: str) -> list[fitting.Words]:
+    def words(self, heading: str, weights: list[str], bias: str) -> list[textlayer.Words]:
         """The row's texts, placed: heading above, weights under the tiles, bias under the
         sum, '+ b =' between."""
-        texts = [fitting.Words(heading, (ROWS_LEFT, self.top - 0.15), theme.LABEL, theme.TEXT, -1)]
+        texts = [
+            textlayer.Words(heading, (ROWS_LEFT, self.top - 0.15), theme.LABEL, theme.TEXT, -1)
+        ]
         for i, words in enumerate(weights):
-            texts.append(fitting.Words(words, under(self.grid, self.image, i)))
-        texts.append(fitting.Words(bias, under(self.total, self.sum_image, 0)))
+            texts.append(textlayer.Words(words, under(self.grid, self.image, i)))
+        texts.append(textlayer.Words(bias, under(self.total, self.sum_image, 0)))
         middle = (self.image.get_right() + self.sum_image.get_left()) / 2
-        texts.append(fitting.Words("+ b =", (middle[0], middle[1]), theme.BODY))
+        texts.append(textlayer.Words("+ b =", (middle[0], middle[1]), theme.BODY))
         return texts
 
 
@@ -89,14 +98,14 @@ class Tracer:
 
     def __init__(self, run: Run):
         self.recorded = recorded_weights(run)
-        self.weights, self.biases = fitting.weight_series(self.recorded)
+        self.weights, self.biases = replay.weight_series(self.recorded)
         meta = run.meta("plane/prob")
         self.mesh = int(meta["mesh"])
         self.plane = input_maps(meta["extent"], self.mesh)
         layers = self.recorded.names[1:]
-        self.outputs = [fitting.Series.load(run, f"plane/{name}") for name in layers[:-1]]
-        self.pre = [fitting.Series.load(run, f"plane/{name}.pre") for name in layers[:-1]]
-        self.pre.append(fitting.Series.load(run, f"plane/{layers[-1]}"))  # the output's logit
+        self.outputs = [replay.Series.load(run, f"plane/{name}") for name in layers[:-1]]
+        self.pre = [replay.Series.load(run, f"plane/{name}.pre") for name in layers[:-1]]
+        self.pre.append(replay.Series.load(run, f"plane/{layers[-1]}"))  # the output's logit
 
     def hops(self, snapshot: int) -> list[Hop]:
         """The path of largest |w| through the weights recorded at one snapshot."""
@@ -133,20 +142,18 @@ def unit_name(names: list[str], column: int, unit: int, width: int) -> str:
 
 
 def weights_part(scene: RunScene) -> None:
-    """Trace the contributions from the output back, then replay training (used by ``mlp``)."""
+    """Trace the contributions from the output back, then replay training (also part of ``mlp``)."""
     run, s = scene.run, scene.settings
-    fitting.check_plane_run(run)
-    if s["inputs"] < 1:
-        raise NnreelError("inputs= must be at least 1 (inputs shown per neuron).")
+    plane.check_plane_run(run)
     tracer = Tracer(run)
     widths, names = tracer.recorded.widths, tracer.recorded.names
-    clock = fitting.Clock.paced(fitting.Series.load(run, "plane/prob"))
+    clock = replay.ReplayClock.paced(replay.Series.load(run, "plane/prob"))
     final = float(clock.steps[-1])
     graph = NetworkGraph.from_run(run, width=GRAPH_SIZE[0], height=GRAPH_SIZE[1])
     graph.move_to(GRAPH_CENTRE)
     head = theme.title(
         "Which weights carry the decision",
-        f"{fitting.describe(run)}  ·  run {run.name}",
+        f"{plane.describe_mlp(run)}  ·  run {run.name}",
     )
     shown = [min(s["inputs"], widths[c - 1]) for c in range(len(widths) - 1, 0, -1)]
     rows = build_rows(tracer.mesh, shown)
@@ -178,7 +185,7 @@ def weights_part(scene: RunScene) -> None:
         counter.set_step(int(step))
         return hops
 
-    traced = fitting.OnSnapshot(tracer.weights[0], snapshot)
+    traced = replay.OnSnapshot(tracer.weights[0], snapshot)
 
     def strongest(hop: Hop) -> tuple[str, str]:
         """The input with the largest |w| into ``hop``'s neuron, and that weight as its
@@ -201,10 +208,10 @@ def weights_part(scene: RunScene) -> None:
 
     def progress(lead: str = "") -> str:
         source, w = strongest(traced.result[0])
-        when = fitting.when(counter, int(tracer.recorded.steps[traced.shown]))
+        when = replay.when(counter, int(tracer.recorded.steps[traced.shown]))
         return f"{lead}{when}: the output's largest |w| is {w}, from {source}"
 
-    @fitting.changed_only
+    @replay.changed_only
     def draw(step: float, visible: int) -> None:
         hops = traced(step)
         graph.set_weights([w.at(step) for w in tracer.weights], limits)
@@ -226,7 +233,7 @@ def weights_part(scene: RunScene) -> None:
         scene.caption(
             f"Each edge is one of the {count} weights: red above 0, blue below, wider when larger"
         )
-    fitting.fade_in(scene, Group(head, legends, graph.labels, graph.dots), moving)
+    replay.fade_in(scene, Group(head, legends, graph.labels, graph.dots), moving)
     scene.wait(INTRO)
     if dwell > 0:
         for visible in range(1, len(rows) + 1):  # the path, traced one layer at a time
@@ -234,13 +241,13 @@ def weights_part(scene: RunScene) -> None:
             if visible > 1:
                 scene.caption(row_caption(visible - 1))
             scene.wait(dwell)  # nothing moves: Manim repeats one frame
-    first, *marks = fitting.replay_marks(0.0, seconds)
-    cues = fitting.Cues(
+    first, *marks = replay.replay_marks(0.0, seconds)
+    cues = replay.Cues(
         scene,
         [
             (first, lambda: progress("Training replayed from ")),
             *((t, progress) for t in marks),
-            (seconds, lambda: progress(f"{fitting.finished(run).capitalize()}, ")),
+            (seconds, lambda: progress(f"{replay.finished(run).capitalize()}, ")),
         ],
     )
 
@@ -248,7 +255,7 @@ def weights_part(scene: RunScene) -> None:
         draw(clock.replay(t, 0.0, seconds), len(rows))
         cues(t)
 
-    fitting.animate(scene, moving, seconds + fitting.END, frame)
+    replay.animate(scene, moving, seconds + replay.END, frame)
 
 
 def show(row: Row, visible: bool) -> None:
@@ -268,8 +275,8 @@ def build_rows(mesh: int, shown: list[int]) -> list[Row]:
     """One row per layer, from the output down: a heading, the contribution tiles with each
     input's weight under it, then '+ b =' and the recorded pre-activation."""
     pitch = (ROWS_TOP - ROWS_BOTTOM) / len(shown)
-    grids = [fitting.MapGrid(mesh, count, cols=count, tile=TILE_PIXELS) for count in shown]
-    total = fitting.MapGrid(mesh, 1, cols=1, tile=TILE_PIXELS)
+    grids = [plane.MapGrid(mesh, count, cols=count, tile=TILE_PIXELS) for count in shown]
+    total = plane.MapGrid(mesh, 1, cols=1, tile=TILE_PIXELS)
     gap = render("+ b =", theme.BODY).shape[1] / pixels_per_unit() + 0.3
     widest = max(grid.shape[1] for grid in grids) + total.shape[1]
     per_pixel = min((ROWS_RIGHT - ROWS_LEFT - gap) / widest, (pitch - 0.75) / total.shape[0])
@@ -281,7 +288,7 @@ def build_rows(mesh: int, shown: list[int]) -> list[Row]:
         image = blank(grid).move_to([ROWS_LEFT, top - 0.3, 0], aligned_edge=UP + LEFT)
         sum_image = blank(total).next_to(image, RIGHT, buff=gap)
         # The labels under the sum tile may stand out past the rows' right edge.
-        text = fitting.TextLayer(ROWS_LEFT, top, ROWS_RIGHT - ROWS_LEFT + TEXT_OVERHANG, pitch)
+        text = textlayer.TextLayer(ROWS_LEFT, top, ROWS_RIGHT - ROWS_LEFT + TEXT_OVERHANG, pitch)
         centre, side = grid.locate(image, 0)
         frame = Rectangle(
             width=side + 0.08, height=side + 0.08, stroke_color=theme.ACCENT, stroke_width=4
@@ -290,13 +297,13 @@ def build_rows(mesh: int, shown: list[int]) -> list[Row]:
     return rows
 
 
-def under(grid: fitting.MapGrid, image: ImageMobject, index: int) -> tuple[float, float]:
+def under(grid: plane.MapGrid, image: ImageMobject, index: int) -> tuple[float, float]:
     """Where a label under one tile goes."""
     centre, side = grid.locate(image, index)
     return float(centre[0]), float(centre[1] - side / 2 - 0.2)
 
 
-def blank(grid: fitting.MapGrid) -> ImageMobject:
+def blank(grid: plane.MapGrid) -> ImageMobject:
     """An empty raster the size of ``grid``, one pixel per screen pixel."""
     height, width = grid.shape
     return raster_image(np.zeros((height, width, 3), np.uint8), width=width / pixels_per_unit())

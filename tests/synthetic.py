@@ -194,6 +194,7 @@ def write_cnn_run(
         writer.write_many(schema.acts(info.name), snaps, values * 4)
     writer.commit(durable=True, step=s, epoch=epochs)
     writer.set_status("finished")
+    writer.close()
     return folder
 
 

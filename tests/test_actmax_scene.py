@@ -9,23 +9,21 @@ activation-maximisation recordings use a handful of steps.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-from captions import read_captions
+from videos import changes, scene_module
 
 from engine.errors import NnreelError, RunError, UnknownNameError
-from engine.scenekit import RUN_ENV, SET_ENV
+from engine.scenekit import raster as rs
+from engine.scenekit.recordings import ensure_actmax
+from engine.scenekit.tiles import scale_factor
 from engine.store import LayerInfo, Run
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scenes"))
-
-import actmax  # noqa: E402  (scenes/ is not a package: one scene per file for `manim`)
+actmax = scene_module("actmax")
 
 SIZE, FPS = (480, 270), 5
 STEPS = 6
@@ -35,26 +33,11 @@ OPTIONS = f"units=4 steps={STEPS} pace=0.2 hold=0.75"
 
 
 @pytest.fixture(scope="session")
-def small_run(tmp_path_factory) -> Path:
-    from engine.presets import preset_config
-    from engine.training import train
-
-    config = preset_config("smallcnn-synth")
-    config.data_settings.update(train_size=512, val_size=128)
-    config.epochs = 1
-    config.record.snapshots = config.record.weights = "log:3"
-    config.record.probe_size = 4
-    folder = tmp_path_factory.mktemp("runs") / "tiny-actmax"
-    train(config, folder, quiet=True)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def dead_run(small_run, tmp_path_factory) -> Path:
+def dead_run(small_cnn, tmp_path_factory) -> Path:
     """A copy of the run whose conv1 filters ``DEAD`` can never fire (zero weights, negative
     bias: ReLU(-1) = 0 on every input)."""
     folder = tmp_path_factory.mktemp("runs") / "tiny-dead"
-    shutil.copytree(small_run, folder)
+    shutil.copytree(small_cnn, folder)
     weights = torch.load(folder / "model.pt", weights_only=True)
     for unit in DEAD:
         weights["conv1.conv.weight"][unit] = 0.0
@@ -66,7 +49,7 @@ def dead_run(small_run, tmp_path_factory) -> Path:
 @pytest.fixture
 def resolution():
     """Manim's config at the test size, as during a render (layouts are in output pixels)."""
-    from engine.cli.render import manim_config
+    from engine.video.render import manim_config
 
     with manim_config(resolution=SIZE, fps=FPS):
         yield
@@ -84,22 +67,22 @@ def vgg_like(convs: int) -> SimpleNamespace:
 
 
 # -- what the scene picks and says ------------------------------------------------------------
-def test_early_middle_and_late_convs_or_as_many_as_there_are(small_run):
+def test_early_middle_and_late_convs_or_as_many_as_there_are(small_cnn):
     picked = [i.name for i in actmax.pick_layers(vgg_like(13), None)]
     assert picked == ["conv0", "conv6", "conv12"]
-    assert [i.name for i in actmax.pick_layers(Run(small_run), None)] == ["conv1", "conv2"]
+    assert [i.name for i in actmax.pick_layers(Run(small_cnn), None)] == ["conv1", "conv2"]
     assert [i.name for i in actmax.pick_layers(vgg_like(1), None)] == ["conv0"]
-    assert actmax.logits_layer(Run(small_run)).name == "fc"
-    chosen = actmax.pick_layers(Run(small_run), ["pool1", "conv2"])
+    assert actmax.logits_layer(Run(small_cnn)).name == "fc"
+    chosen = actmax.pick_layers(Run(small_cnn), ["pool1", "conv2"])
     assert [i.name for i in chosen] == ["pool1", "conv2"]
-    assert [actmax.role(Run(small_run), i) for i in chosen] == ["middle", "late"]
+    assert [actmax.role(Run(small_cnn), i) for i in chosen] == ["middle", "late"]
 
 
-def test_layers_that_cannot_be_shown_get_one_clear_message(small_run):
+def test_layers_that_cannot_be_shown_get_one_clear_message(small_cnn):
     with pytest.raises(UnknownNameError, match=r"Unknown layer 'conv9'.*Valid layers: conv1"):
-        actmax.pick_layers(Run(small_run), ["conv9"])
+        actmax.pick_layers(Run(small_cnn), ["conv9"])
     with pytest.raises(NnreelError, match=r"'flatten'.*flatten layer.*conv1, pool1, conv2"):
-        actmax.pick_layers(Run(small_run), ["flatten"])
+        actmax.pick_layers(Run(small_cnn), ["flatten"])
     mlp = SimpleNamespace(name="ring", layers=[], model={"input_shape": [2], "arch": "mlp"})
     mlp.dataset = {"name": "ring"}
     with pytest.raises(RunError, match=r"not images.*NNREEL_RUN=vgg16-synth"):
@@ -120,30 +103,12 @@ def test_numbers_read_honestly():
 
 
 def test_crisp_tiles_unless_a_whole_factor_wastes_room():
-    assert actmax.scale_factor(140, 32) == 4.0
-    assert actmax.scale_factor(60, 32) == 60 / 32  # 1× would leave half the room empty
-    assert actmax.scale_factor(20, 32) == 20 / 32
-    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
-    assert (actmax.resize(image, 2.0) == np.repeat(np.repeat(image, 2, 0), 2, 1)).all()
-    assert actmax.resize(np.zeros((32, 32, 3), np.uint8), 0.5).shape == (16, 16, 3)
+    assert scale_factor(140, 32) == 4.0
+    assert scale_factor(60, 32) == 60 / 32  # 1× would leave half the room empty
+    assert scale_factor(20, 32) == 20 / 32
 
 
 # -- recordings and panels --------------------------------------------------------------------
-def test_a_partial_recording_is_completed_and_kept(small_run, tmp_path):
-    from engine.actmax import RenderSettings, record_actmax
-
-    copy = tmp_path / "copy"
-    shutil.copytree(small_run, copy)
-    settings = RenderSettings(steps=2, frames=2)
-    record_actmax(copy, "conv2", [0, 1], settings, quiet=True, dataset_max=False)
-    info = Run(copy).layer("conv2")
-    recording = actmax.ensure_recording(Run(copy), info, [0, 1, 2, 3], 2, threads=1)
-    assert recording.units == list(range(32))  # a small layer is recorded whole
-    made = (copy / "manifest.json").stat().st_mtime_ns
-    assert actmax.ensure_recording(Run(copy), info, [5], 2, threads=1).units == recording.units
-    assert (copy / "manifest.json").stat().st_mtime_ns == made  # reused, not recorded again
-
-
 def tile(canvas: np.ndarray, panel, k: int) -> np.ndarray:
     """Tile k's image as the panel drew it."""
     x, y = panel.grid.image_box(k)
@@ -152,13 +117,13 @@ def tile(canvas: np.ndarray, panel, k: int) -> np.ndarray:
 
 def drawn(images: np.ndarray, k: int, factor: float) -> np.ndarray:
     """Recorded image k as a tile shows it: grey as grey, enlarged nearest-neighbour."""
-    return actmax.resize(actmax.rs.to_rgb(images[k]), factor)
+    return rs.enlarge(rs.to_rgb(images[k]), factor)
 
 
 def test_panels_show_the_recorded_images_and_values(dead_run, resolution):
     run = Run(dead_run)
     threads = torch.get_num_threads()
-    recording = actmax.ensure_recording(run, run.layer("conv1"), [0, 1, 2, 3], STEPS, threads=1)
+    recording = ensure_actmax(run, run.layer("conv1"), [0, 1, 2, 3], steps=STEPS, threads=1)
     assert torch.get_num_threads() == threads
     panel = actmax.UnitPanel(recording, [0, 1, 2, 3], (-3.0, 3.0, 2.0, -2.0))
     factor = panel.grid.factor
@@ -177,12 +142,12 @@ def test_panels_show_the_recorded_images_and_values(dead_run, resolution):
 
 def test_dead_units_are_crossed_out_not_shown_as_noise(dead_run, resolution):
     run = Run(dead_run)
-    recording = actmax.ensure_recording(run, run.layer("conv1"), [0, 1, 2, 3], STEPS, threads=1)
+    recording = ensure_actmax(run, run.layer("conv1"), [0, 1, 2, 3], steps=STEPS, threads=1)
     assert [u for u in range(4) if recording.dead[u]] == list(DEAD)
     assert recording.dataset_max[list(DEAD)].max() == 0.0
     panel = actmax.UnitPanel(recording, [0, 1, 2, 3], (-3.0, 3.0, 2.0, -2.0))
     canvas = panel.compose(panel.at(len(recording.steps) - 1))
-    red = np.array(actmax.rs.hex_rgb(actmax.theme.BAD))
+    red = np.array(rs.hex_rgb(actmax.theme.BAD))
     for k in range(4):
         redness = (tile(canvas, panel, k) == red).all(axis=2).mean()
         assert (redness > 0.05) == (k in DEAD)
@@ -190,37 +155,19 @@ def test_dead_units_are_crossed_out_not_shown_as_noise(dead_run, resolution):
 
 
 # -- real renders -----------------------------------------------------------------------------
-def render(run: Path, options: str, tmp_path: Path, monkeypatch) -> tuple[np.ndarray, str]:
-    """The video's frames and its captions' text (see ``read_captions``)."""
-    import av
-
-    from engine.cli.render import render_scene
-
-    monkeypatch.setenv(RUN_ENV, str(run))
-    monkeypatch.setenv(SET_ENV, options)
-    video = render_scene("actmax", resolution=SIZE, fps=FPS, media_dir=tmp_path)
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        seconds = float(container.duration / 1e6)
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
-    assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
-    assert len(frames) == pytest.approx(seconds * FPS, abs=2)
-    assert all(frame.std() > 10 for frame in frames)  # nothing blank
-    return frames, "\n".join(read_captions(video, seconds))
-
-
-def changes(frames: np.ndarray) -> int:
-    """How many frames differ visibly from the one before."""
-    moved = np.abs(np.diff(frames.astype(np.int16), axis=0)).max(axis=3) > 40
-    return int((moved.mean(axis=(1, 2)) > 2e-3).sum())
+def render(render_small, run: Path, options: str) -> tuple[np.ndarray, str]:
+    """The video's frames (nothing blank) and its captions."""
+    video = render_small("actmax", run, options, size=SIZE, fps=FPS)
+    assert all(frame.std() > 10 for frame in video.frames)
+    return video.frames, video.captions
 
 
 @pytest.mark.render
-def test_the_scene_records_on_the_spot_and_shows_the_recording(dead_run, tmp_path, monkeypatch):
+def test_the_scene_records_on_the_spot_and_shows_the_recording(dead_run, render_small):
     from engine.actmax import load_actmax, recorded_layers
-    from engine.cli.render import manim_config
+    from engine.video.render import manim_config
 
-    frames, captions = render(dead_run, OPTIONS, tmp_path, monkeypatch)
+    frames, captions = render(render_small, dead_run, OPTIONS)
     run = Run(dead_run)
     assert set(recorded_layers(run)) == {"conv1", "conv2", "fc"}
     recording = load_actmax(run, "conv1")
@@ -263,16 +210,17 @@ def test_the_scene_records_on_the_spot_and_shows_the_recording(dead_run, tmp_pat
 
     error = np.abs(seen(1) - best).mean(axis=(1, 2, 3))
     assert error.min() < 6 and error.min() < error[0] / 2  # a frame shows the best image
-    red = np.array(actmax.rs.hex_rgb(actmax.theme.BAD), dtype=np.float32)
+    red = np.array(rs.hex_rgb(actmax.theme.BAD), dtype=np.float32)
     dead = seen(DEAD[0])[1]
     assert (np.abs(dead - red).max(axis=2) < 60).mean() > 0.05  # crossed out in red
 
 
 @pytest.mark.render
-def test_an_unknown_layer_reaches_the_user_as_one_message(small_run, tmp_path, monkeypatch, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        render(small_run, "layers=conv1,conv9", tmp_path, monkeypatch)
-    assert exit_.value.code == 2
+def test_an_unknown_layer_reaches_the_user_as_one_message(small_cnn, project, capsys):
+    from engine.cli import main
+
+    args = ["render", "actmax", "--run", str(small_cnn), "--set", "layers=conv1,conv9"]
+    assert main([*args, "--resolution", "256,144", "--fps", "5"]) == 2
     err = capsys.readouterr().err.replace("\n", " ")
     assert "Unknown layer 'conv9'" in err and "conv1, pool1, conv2" in err
     assert "Traceback" not in err

@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from captions import read_captions
+from videos import changes, scene_module
 
 from engine.errors import NnreelError, RunError
 from engine.scenekit import RUN_ENV, SET_ENV, pick_image, theme
 from engine.store import Run
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scenes"))
-
-import activations  # noqa: E402  (scenes/ is not a package: one scene per file for `manim`)
-import filters  # noqa: E402
-import pruning  # noqa: E402
+activations = scene_module("activations")
+filters = scene_module("filters")
+pruning = scene_module("pruning")
 
 SIZE, FPS = (256, 144), 5
 CIFAR_CLASSES = [
@@ -86,22 +82,6 @@ def cifar_run(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def small_run(tmp_path_factory) -> Path:
-    """Seed 003's MNIST CNN on 512 procedural digits, one epoch."""
-    from engine.presets import preset_config
-    from engine.training import train
-
-    config = preset_config("smallcnn-synth")
-    config.data_settings.update(train_size=512, val_size=128)
-    config.epochs = 1
-    config.record.snapshots = config.record.weights = "log:4"
-    config.record.probe_size = 4
-    folder = tmp_path_factory.mktemp("runs") / "tiny-small"
-    train(config, folder, quiet=True)
-    return folder
-
-
 # -- activations ------------------------------------------------------------------------------
 def test_the_cifar_network_is_walked_conv_and_pool_then_gap(cifar_run):
     run = Run(cifar_run)
@@ -124,8 +104,8 @@ def test_the_cifar_network_is_walked_conv_and_pool_then_gap(cifar_run):
     ]
 
 
-def test_small_cnn_walk_and_messages(small_run):
-    run = Run(small_run)
+def test_small_cnn_walk_and_messages(small_cnn):
+    run = Run(small_cnn)
     assert [i.name for i in activations.walked_layers(run)] == ["conv1", "pool1", "conv2", "pool2"]
     assert pick_image(run, None) == 3
     with pytest.raises(NnreelError, match=r"image=9 is out of range.*4 images"):
@@ -136,7 +116,7 @@ def test_small_cnn_walk_and_messages(small_run):
             return not name.startswith("acts/")
 
     with pytest.raises(RunError, match=r"recorded no feature maps.*smallcnn-synth"):
-        activations.walked_layers(NoMaps(small_run))
+        activations.walked_layers(NoMaps(small_cnn))
 
 
 def test_top_two_classes():
@@ -170,21 +150,21 @@ def test_histogram_shows_the_cut_and_the_removed_weights():
     assert all(any(abs(c - e) <= 1 for c in columns) for e in expected)
 
 
-def test_pruned_run_is_made_once_beside_the_run_and_found_from_either(small_run):
-    dense, pruned = pruning.pruning_pair(Run(small_run), 0.5, "global")
-    assert pruned.folder == small_run.with_name("tiny-small-pruned50")
+def test_pruned_run_is_made_once_beside_the_run_and_found_from_either(small_cnn):
+    dense, pruned = pruning.pruning_pair(Run(small_cnn), 0.5, "global")
+    assert pruned.folder == small_cnn.with_name("tiny-small-pruned50")
     assert pruned.manifest["parent"]["pruning"]["sparsity"] == 0.5
     made = (pruned.folder / "manifest.json").stat().st_mtime_ns
-    again = pruning.pruning_pair(Run(small_run), 0.5, "global")[1]
+    again = pruning.pruning_pair(Run(small_cnn), 0.5, "global")[1]
     assert (again.folder / "manifest.json").stat().st_mtime_ns == made
     parent, same = pruning.pruning_pair(pruned, 0.9, "layer")
     assert parent.folder == dense.folder and same.folder == pruned.folder
     pruning.check_pair(dense, pruned)
 
 
-def test_runs_with_other_probe_images_are_refused(small_run, cifar_run):
+def test_runs_with_other_probe_images_are_refused(small_cnn, cifar_run):
     with pytest.raises(RunError, match="hold different networks"):
-        pruning.check_pair(Run(small_run), Run(cifar_run))
+        pruning.check_pair(Run(small_cnn), Run(cifar_run))
 
     class OtherProbe(Run):
         def read(self, name, index=slice(None)):
@@ -192,12 +172,12 @@ def test_runs_with_other_probe_images_are_refused(small_run, cifar_run):
             return values[::-1] if name == "probe/images" else values
 
     with pytest.raises(RunError, match=r"different probe images.*--overwrite"):
-        pruning.check_pair(Run(small_run), OtherProbe(small_run))
+        pruning.check_pair(Run(small_cnn), OtherProbe(small_cnn))
 
 
 # -- filters ----------------------------------------------------------------------------------
-def test_filters_shows_seed_003s_convs_or_the_first_of_each_block(small_run, cifar_run):
-    assert [i.name for i in filters.conv_layers(Run(small_run), None)] == ["conv1", "conv2"]
+def test_filters_shows_seed_003s_convs_or_the_first_of_each_block(small_cnn, cifar_run):
+    assert [i.name for i in filters.conv_layers(Run(small_cnn), None)] == ["conv1", "conv2"]
     chosen = filters.conv_layers(Run(cifar_run), None)
     assert [i.name for i in chosen] == ["conv1", "conv3", "conv5", "conv7"]
     assert [i.name for i in filters.conv_layers(Run(cifar_run), ["conv8"])] == ["conv8"]
@@ -205,60 +185,17 @@ def test_filters_shows_seed_003s_convs_or_the_first_of_each_block(small_run, cif
         filters.conv_layers(Run(cifar_run), ["pool1"])
 
 
-def test_tiles_keep_square_pixels_and_shrink_only_when_they_must():
-    image = np.arange(26 * 26 * 3, dtype=np.uint8).reshape(26, 26, 3)
-    tile = filters.fit_square(image, 60, (1, 2, 3))
-    assert tile.shape == (60, 60, 3)
-    assert (tile[4:56, 4:56] == np.repeat(np.repeat(image, 2, 0), 2, 1)).all()
-    assert (tile[:4] == (1, 2, 3)).all()
-    small = filters.fit_square(image, 13, (0, 0, 0))
-    assert small.shape == (13, 13, 3) and (small == image[::2, ::2]).all()
-
-
-def test_a_partial_actmax_recording_says_how_to_complete_it(small_run, tmp_path):
-    import shutil
-
-    from engine.actmax import RenderSettings, record_actmax
-
-    copy = tmp_path / "copy"
-    shutil.copytree(small_run, copy)
-    settings = RenderSettings(steps=2, frames=2)
-    record_actmax(copy, "conv2", [0, 1], settings, quiet=True, dataset_max=False)
-    with pytest.raises(RunError, match=r"covers 2 of its 32 filters.*--units all"):
-        filters.ensure_actmax(Run(copy), "conv2", 2)
-
-
-# -- renders ----------------------------------------------------------------------------------
-def render(
-    name: str, run: Path, options: str, tmp_path: Path, monkeypatch
-) -> tuple[np.ndarray, str]:
-    """The video's frames and its captions' text (see ``read_captions``)."""
-    import av
-
-    from engine.cli.render import render_scene
-
-    monkeypatch.setenv(RUN_ENV, str(run))
-    monkeypatch.setenv(SET_ENV, options)
-    video = render_scene(name, resolution=SIZE, fps=FPS, media_dir=tmp_path)
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        seconds = float(container.duration / 1e6)
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
-    assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
-    assert len(frames) == pytest.approx(seconds * FPS, abs=2)
-    assert all(frame.std() > 10 for frame in frames[3:])  # nothing blank after the fade-in
-    return frames, "\n".join(read_captions(video, seconds))
-
-
-def changes(frames: np.ndarray) -> int:
-    """How many frames differ visibly from the one before."""
-    moved = np.abs(np.diff(frames.astype(np.int16), axis=0)).max(axis=3) > 40
-    return int((moved.mean(axis=(1, 2)) > 2e-3).sum())
+# -- renders ---------------------------------------------------------------------------------
+def render(render_small, name: str, run: Path, options: str) -> tuple[np.ndarray, str]:
+    """The video's frames and its captions; nothing blank after the fade-in."""
+    video = render_small(name, run, options, size=SIZE, fps=FPS)
+    assert all(frame.std() > 10 for frame in video.frames[3:])
+    return video.frames, video.captions
 
 
 @pytest.mark.render
-def test_activations_of_the_cifar_network_render(cifar_run, tmp_path, monkeypatch):
-    frames, captions = render("activations", cifar_run, "hold=0.2", tmp_path, monkeypatch)
+def test_activations_of_the_cifar_network_render(cifar_run, render_small):
+    frames, captions = render(render_small, "activations", cifar_run, "hold=0.2")
     assert 20 <= len(frames) <= 40
     assert changes(frames) >= 13  # one cut per layer, the probabilities, the end
     run = Run(cifar_run)
@@ -270,25 +207,26 @@ def test_activations_of_the_cifar_network_render(cifar_run, tmp_path, monkeypatc
 
 
 @pytest.mark.render
-def test_pruning_renders_and_prunes_on_the_spot(small_run, tmp_path, monkeypatch):
-    frames, captions = render("pruning", small_run, "hold=0.2 sparsity=0.7", tmp_path, monkeypatch)
-    pruned = small_run.with_name("tiny-small-pruned70")
+def test_pruning_renders_and_prunes_on_the_spot(small_cnn, render_small):
+    frames, captions = render(render_small, "pruning", small_cnn, "hold=0.2 sparsity=0.7")
+    pruned = small_cnn.with_name("tiny-small-pruned70")
     assert (pruned / "manifest.json").exists()
     assert 40 <= len(frames) <= 60
     assert changes(frames) >= 6  # the weights, after pruning, each layer, the outcome
-    accuracy = (theme.percent(Run(r).read("val/acc", -1)) for r in (small_run, pruned))
+    accuracy = (theme.percent(Run(r).read("val/acc", -1)) for r in (small_cnn, pruned))
     assert f"validation accuracy {' → '.join(accuracy)}" in captions
     report = Run(pruned).manifest["parent"]["pruning"]
     assert f"{theme.percent(report['sparsity'])} of the weights set to zero" in captions
-    c, h, w = Run(small_run).layer("conv2").output_shape
+    c, h, w = Run(small_cnn).layer("conv2").output_shape
     assert f"conv2 ({c} channels of {h}×{w}) changed by " in captions
 
 
 @pytest.mark.render
-def test_filters_record_their_images_on_the_spot_and_render(small_run, tmp_path, monkeypatch):
+def test_filters_record_their_images_on_the_spot_and_render(small_cnn, writable, render_small):
+    copy = writable(small_cnn)
     options = "steps=8 per_page=32 grow=0.4 hold=0.3"
-    frames, captions = render("filters", small_run, options, tmp_path, monkeypatch)
-    run = Run(small_run)
+    frames, captions = render(render_small, "filters", copy, options)
+    run = Run(copy)
     from engine.actmax import load_actmax, recorded_layers
 
     assert recorded_layers(run) == ["conv1", "conv2"]
@@ -306,7 +244,7 @@ def test_filters_record_their_images_on_the_spot_and_render(small_run, tmp_path,
 def test_a_missing_dataset_reaches_the_user_as_one_message(tmp_path, monkeypatch, capsys):
     """A scene whose run needs CIFAR-10 files that are absent: the data package's message, no
     traceback, exit status 2."""
-    from engine.cli.render import manim_config
+    from engine.video.render import manim_config
 
     class CifarActivations(activations.Activations):
         default_preset = "vggcifar-cifar10"

@@ -3,8 +3,6 @@ recorded run, where the contributions plus the bias must give the recorded pre-a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -77,23 +75,10 @@ def test_input_maps_are_the_recorders_mesh():
 
 
 # -- on a recorded run ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ring_run(tmp_path_factory) -> Path:
-    from engine.presets import preset_config
-    from engine.training import train
-
-    config = preset_config("mlp-ring")
-    config.epochs, config.record.mesh = 2, 24
-    config.record.snapshots = config.record.weights = "log:6"
-    folder = tmp_path_factory.mktemp("runs") / "ring"
-    train(config, folder, quiet=True)
-    return folder
-
-
-def test_recorded_contributions_sum_to_the_recorded_pre_activation(ring_run):
+def test_recorded_contributions_sum_to_the_recorded_pre_activation(ring):
     from engine.store import Run
 
-    run = Run(ring_run)
+    run = Run(ring)
     recorded = recorded_weights(run)
     assert recorded.names == ["input", "hidden1", "hidden2", "output"]
     assert recorded.widths == [2, 9, 9, 1]
@@ -113,10 +98,10 @@ def test_recorded_contributions_sum_to_the_recorded_pre_activation(ring_run):
     assert recorded.limits()[2] == pytest.approx(np.abs(recorded.weights[2]).max())
 
 
-def test_a_cnn_run_is_refused_with_what_to_do(ring_run):
+def test_a_cnn_run_is_refused_with_what_to_do(ring):
     from engine.store import Run
 
-    run = Run(ring_run)
+    run = Run(ring)
     conv = {"name": "conv1", "kind": "conv", "output_shape": [8, 4, 4], "params": 80, "macs": 0}
     run.manifest["layers"] = [conv]
     with pytest.raises(RunError, match=r"not an MLP.*conv1 \(conv\).*engine train mlp-ring"):

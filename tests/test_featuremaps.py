@@ -11,7 +11,6 @@ Regenerate the reference frames after an intended visual change with
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from captions import read_captions
+from videos import ROOT, decode, scene_module
 
 from engine.errors import NnreelError, RunError, UnknownNameError
-from engine.scenekit import RUN_ENV, SET_ENV, theme
+from engine.scenekit import RUN_ENV, theme
 from engine.store import Run
 
-ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = Path(__file__).parent / "reference"
 UPDATE = os.environ.get("NNREEL_UPDATE_REFERENCES") == "1"
 SIZE, FPS = (320, 180), 5
@@ -39,22 +38,7 @@ KEY_FRAMES = {
 """Times (s) of the frames compared with references, in the middle of each hold (at 5 fps a
 0.9 s hold lasts 4 frames, a 0.5 s pooling 2); -1 is the last frame."""
 
-sys.path.insert(0, str(ROOT / "scenes"))
-import featuremaps  # noqa: E402  (scenes/ is not a package: one scene per file for `manim`)
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch) -> Path:
-    """A copy of scenes/featuremaps.py in a scratch project, so renders land in its renders/."""
-    scenes = tmp_path / "scenes"
-    scenes.mkdir()
-    shutil.copy(ROOT / "scenes" / "featuremaps.py", scenes)
-    from engine.cli import render
-
-    monkeypatch.setattr(render, "scenes_dir", lambda: scenes)
-    monkeypatch.setenv(RUN_ENV, "")
-    monkeypatch.setenv(SET_ENV, "")
-    return tmp_path
+featuremaps = scene_module("featuremaps")
 
 
 # -- what the scene shows ---------------------------------------------------------------------
@@ -118,29 +102,19 @@ def test_render_cli_messages(project, fixed_vgg, tmp_path, monkeypatch, capsys):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "manifest.json").write_text('{"format": "nnreel-run"')
-    with pytest.raises(SystemExit) as exit_:
-        main(["render", "featuremaps", "--run", str(broken), "--quality", "low"])
-    assert exit_.value.code == 2
+    assert main(["render", "featuremaps", "--run", str(broken), "--quality", "low"]) == 2
     assert "is corrupt" in capsys.readouterr().err
 
-    with pytest.raises(SystemExit):
-        main(["render", "featuremaps", "--run", str(fixed_vgg), "--set", "layers=conv1_1,convx"])
+    layers = ["--set", "layers=conv1_1,convx", "--resolution", "256,144", "--fps", "5"]
+    assert main(["render", "featuremaps", "--run", str(fixed_vgg), *layers]) == 2
     assert "Unknown layer 'convx'" in capsys.readouterr().err
 
 
 # -- real renders -----------------------------------------------------------------------------
-def decode(path: Path) -> tuple[list[float], np.ndarray]:
-    import av
-
-    with av.open(str(path)) as container:
-        frames = [(f.time, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
-    return [t for t, _ in frames], np.stack([a for _, a in frames])
-
-
-def frame_at(times: list[float], frames: np.ndarray, t: float) -> np.ndarray:
+def frame_at(times: np.ndarray, frames: np.ndarray, t: float) -> np.ndarray:
     if t < 0:
         return frames[-1]
-    return frames[int(np.argmin(np.abs(np.asarray(times) - t)))]
+    return frames[int(np.argmin(np.abs(times - t)))]
 
 
 def matches(frame: np.ndarray, reference: np.ndarray) -> tuple[bool, str]:

@@ -10,32 +10,18 @@ from pathlib import Path
 import av
 import pytest
 import srt
+from videos import ROOT
 
-from engine.gallery import make_gallery
-from engine.lecture import duration, make_lecture, video_format
-from engine.presets import preset_config
 from engine.scenekit import RUN_ENV, SET_ENV
-from engine.training import train
+from engine.video.gallery import make_gallery
+from engine.video.lecture import duration, make_lecture, video_format
 
-ROOT = Path(__file__).resolve().parents[1]
 SCENES = ["training", "summary"]
 SMALL = {"resolution": (320, 180), "fps": 5}
 
 
 @pytest.fixture(scope="module")
-def tiny_default_run(tmp_path_factory) -> Path:
-    """A tiny run under the default preset's name, so scenes take it as their default run."""
-    runs = tmp_path_factory.mktemp("runs")
-    config = preset_config("vgg16-synth")
-    config.data_settings.update(train_size=256, val_size=64)
-    config.epochs = 2
-    config.record.snapshots = config.record.weights = "log:6"
-    train(config, runs / "vgg16-synth", quiet=True)
-    return runs
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory, tiny_default_run) -> Path:
+def lecture_project(tmp_path_factory, tiny_vgg) -> Path:
     """A scratch project holding copies of the scenes, so renders land in its renders/ (the
     render processes find scenes/ in their working directory)."""
     folder = tmp_path_factory.mktemp("project")
@@ -44,15 +30,15 @@ def project(tmp_path_factory, tiny_default_run) -> Path:
         shutil.copy(ROOT / "scenes" / f"{name}.py", folder / "scenes")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
-        patch.setenv("NNREEL_RUNS", str(tiny_default_run))
+        patch.setenv("NNREEL_RUNS", str(tiny_vgg.parent))  # the default run, made small
         patch.delenv(RUN_ENV, raising=False)
         patch.delenv(SET_ENV, raising=False)
         yield folder
 
 
-def test_lecture_joins_its_parts_with_chapters_and_captions(project):
+def test_lecture_joins_its_parts_with_chapters_and_captions(lecture_project):
     video = make_lecture(SCENES, **SMALL, workers=2)
-    parts = sorted((project / "renders").glob("*/180p5/*.mp4"))
+    parts = sorted((lecture_project / "renders").glob("*/180p5/*.mp4"))
     assert len(parts) == 2
     cards = 2 * 2.0
     assert duration(video) == pytest.approx(sum(duration(p) for p in parts) + cards, abs=0.3)
@@ -77,17 +63,17 @@ def test_lecture_joins_its_parts_with_chapters_and_captions(project):
     assert captions[0].end <= said[training] < second.start <= said[table]
 
 
-def test_unchanged_scenes_are_not_rendered_again(project, capsys):
+def test_unchanged_scenes_are_not_rendered_again(lecture_project, capsys):
     make_lecture(SCENES, **SMALL, workers=2)  # renders, or reuses the first test's renders
-    renders = {p: p.stat().st_mtime_ns for p in (project / "renders").glob("*/180p5/*.mp4")}
+    renders = {p: p.stat().st_mtime_ns for p in (lecture_project / "renders").glob("*/180p5/*.mp4")}
     capsys.readouterr()
     make_lecture(SCENES, **SMALL, workers=2)
     assert "unchanged, not rendered again: training" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in renders} == renders
 
 
-def test_gallery_makes_one_small_gif_per_scene(project):
-    items = make_gallery(SCENES, project / "gallery", **SMALL, workers=2)
+def test_gallery_makes_one_small_gif_per_scene(lecture_project):
+    items = make_gallery(SCENES, lecture_project / "gallery", **SMALL, workers=2)
     assert sorted(item.gif.name for item in items) == ["summary.gif", "training.gif"]
     for item in items:
         assert 0 < item.size == item.gif.stat().st_size < 2 * 1024 * 1024

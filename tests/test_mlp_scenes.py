@@ -3,19 +3,17 @@ from a recorded run, and real renders checked frame by frame with PyAV."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-from captions import read_captions
 from manim import LEFT, UP
+from videos import ROOT, scene_module
 
 from engine.errors import NnreelError, RunError
-from engine.scenekit import RUN_ENV, SET_ENV, parse_options
+from engine.scenekit import parse_options
 from engine.scenekit.network import LEVELS, NetworkGraph, sample_units
+from engine.scenekit.plane import PANEL_PIXELS, check_plane_run
+from engine.scenekit.replay import ReplayClock, Series
 
-ROOT = Path(__file__).resolve().parents[1]
 SIZE, FPS = (320, 180), 5
 SHORT = {
     "fitting": "seconds=1.5",
@@ -25,24 +23,9 @@ SHORT = {
 }
 """Scene options that keep the test renders to a few seconds each."""
 
-sys.path.insert(0, str(ROOT / "scenes"))
-import fitting  # noqa: E402  (scenes/ is not a package: one scene per file for `manim`)
-import neurons  # noqa: E402
-import weights  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def ring(tmp_path_factory) -> Path:
-    """Seed 002's MLP on ring-vs-disc, 10 epochs on a 32×32 mesh: seconds to train."""
-    from engine.presets import preset_config
-    from engine.training import train
-
-    config = preset_config("mlp-ring")
-    config.epochs, config.record.mesh = 10, 32
-    config.record.snapshots = config.record.weights = "log:12"
-    folder = tmp_path_factory.mktemp("runs") / "ring"
-    train(config, folder, quiet=True)
-    return folder
+fitting = scene_module("fitting")
+neurons = scene_module("neurons")
+weights = scene_module("weights")
 
 
 @pytest.fixture
@@ -57,7 +40,7 @@ def test_the_fit_is_well_above_chance_on_held_out_points(run):
     """The held-out accuracy the fitting scene prints: from the model's own recorded
     probabilities, the same as the recorded validation accuracy (Bayes ≈ 79 %, chance 50 %)."""
     panels = fitting.FitPanels(run)
-    val = fitting.Series.load(run, "plane/val_prob")
+    val = Series.load(run, "plane/val_prob")
     final = panels.right(val.at(val.steps[-1])[:, 1]) / len(panels.val_y)
     assert final > 0.7
     assert final == pytest.approx(float(run.read("val/acc", -1)), abs=0.006)
@@ -68,10 +51,10 @@ def test_panels_draw_the_recorded_surface(run):
     panels = fitting.FitPanels(run)
     p1 = run.read("plane/prob", -1).astype(np.float32)[1]
     surface = panels.canvas.smooth(p1)
-    assert surface.shape == (fitting.PIXELS, fitting.PIXELS)
+    assert surface.shape == (PANEL_PIXELS, PANEL_PIXELS)
     assert surface.min() >= p1.min() - 1e-5 and surface.max() <= p1.max() + 1e-5
     hard = panels.hard(surface).reshape(-1, 4)
-    middle = (fitting.PIXELS // 2) * (fitting.PIXELS + 1)  # the centre pixel, flattened
+    middle = (PANEL_PIXELS // 2) * (PANEL_PIXELS + 1)  # the centre pixel, flattened
     regions = (surface.ravel() >= 0.5).astype(int)
     points = panels.train[0]
     ink = np.zeros(len(hard), dtype=bool)
@@ -84,7 +67,7 @@ def test_panels_draw_the_recorded_surface(run):
 
 
 def test_series_blends_between_snapshots_and_is_exact_on_them(run):
-    prob = fitting.Series.load(run, "plane/prob")
+    prob = Series.load(run, "plane/prob")
     a, b = prob.steps[4], prob.steps[5]
     assert np.array_equal(prob.at(a), run.read("plane/prob", 4).astype(np.float32))
     middle = prob.at((a + b) / 2)
@@ -94,8 +77,8 @@ def test_series_blends_between_snapshots_and_is_exact_on_them(run):
 
 
 def test_clock_spends_time_where_the_fit_changes(run):
-    prob = fitting.Series.load(run, "plane/prob")
-    clock = fitting.Clock.paced(prob)
+    prob = Series.load(run, "plane/prob")
+    clock = ReplayClock.paced(prob)
     assert clock.marks[0] == 0 and clock.marks[-1] == pytest.approx(1.0)
     assert np.all(np.diff(clock.marks) > 0)
     assert clock.step(0.0) == prob.steps[0] and clock.step(1.0) == prob.steps[-1]
@@ -131,10 +114,10 @@ def test_weight_rows_follow_the_largest_weight(run):
 
 def test_options_are_checked():
     assert parse_options(neurons.OPTIONS, "value=output tour=0")["tour"] == 0
-    with pytest.raises(NnreelError, match=r"value='sideways' is not valid: pre .* or output"):
+    with pytest.raises(NnreelError, match=r"value='sideways' is not valid: use pre \| output"):
         parse_options(neurons.OPTIONS, "value=sideways")
-    with pytest.raises(NnreelError, match=r"seconds=.*positive"):
-        parse_options(fitting.OPTIONS, "seconds=0")
+    with pytest.raises(NnreelError, match=r"seconds='0' is not valid: give a number > 0"):
+        parse_options(fitting.Fitting.options, "seconds=0")
 
 
 def test_a_run_without_a_plane_is_refused_with_what_to_do(run):
@@ -143,7 +126,7 @@ def test_a_run_without_a_plane_is_refused_with_what_to_do(run):
             return not name.startswith("plane/")
 
     with pytest.raises(RunError, match=r"recorded no fitted plane.*engine train mlp-ring"):
-        fitting.check_plane_run(ImageRun(run.folder))
+        check_plane_run(ImageRun(run.folder))
 
 
 # -- the network widget -----------------------------------------------------------------------
@@ -196,30 +179,18 @@ def test_graph_highlights_a_path_and_samples_wide_layers():
 
 
 # -- real renders -----------------------------------------------------------------------------
-def decode(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    import av
+@pytest.fixture
+def render(render_small, ring, monkeypatch):
+    """Render a scene of the test run (from the checkout, so its renders folder is the
+    checkout's had no media folder been given) with the short options."""
 
-    with av.open(str(path)) as container:
-        frames = [(f.time, f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
-    return np.array([t for t, _ in frames]), np.stack([a for _, a in frames])
+    def scene(name: str):
+        monkeypatch.chdir(ROOT)
+        video = render_small(name, ring, SHORT[name], size=SIZE, fps=FPS, coverage=0.95)
+        assert video.path.suffix == ".mp4"
+        return video.times, video.frames, video.captions
 
-
-def render(
-    name: str, tmp_path: Path, monkeypatch, ring: Path
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Render a scene of the test run: its frames' times, the frames, and its captions' text
-    (checked as subtitles of this video first)."""
-    from engine.cli.render import render_scene
-
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv(RUN_ENV, str(ring))
-    monkeypatch.setenv(SET_ENV, SHORT[name])
-    video = render_scene(name, resolution=SIZE, fps=FPS, media_dir=tmp_path)
-    assert video.is_relative_to(tmp_path) and video.suffix == ".mp4"
-    times, frames = decode(video)
-    assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
-    assert len(frames) == pytest.approx(times[-1] * FPS, abs=2)
-    return times, frames, "\n".join(read_captions(video, times[-1] + 1 / FPS, coverage=0.95))
+    return scene
 
 
 def held_out_accuracy(run) -> str:
@@ -273,8 +244,8 @@ def panel(frame: np.ndarray, x: float) -> np.ndarray:
 
 
 @pytest.mark.render
-def test_fitting_renders_the_fit_forming(ring, run, tmp_path, monkeypatch):
-    times, frames, words = render("fitting", tmp_path, monkeypatch, ring)
+def test_fitting_renders_the_fit_forming(run, render):
+    times, frames, words = render("fitting")
     assert held_out_accuracy(run) in words
     assert f"and {len(run.read('data/val_y', 0))} held-out points" in words
     assert 5 <= times[-1] <= 7 and blank_runs(frames) in ([], [(0, 1)])
@@ -291,8 +262,8 @@ def test_fitting_renders_the_fit_forming(ring, run, tmp_path, monkeypatch):
 
 
 @pytest.mark.render
-def test_neurons_renders(ring, run, tmp_path, monkeypatch):
-    times, frames, words = render("neurons", tmp_path, monkeypatch, ring)
+def test_neurons_renders(run, render):
+    times, frames, words = render("neurons")
     assert output_share(run) in words
     assert all(f"{layer.name} after training" in words for layer in run.layers[:-1])
     assert 7 <= times[-1] <= 12 and blank_runs(frames) in ([], [(0, 1)])
@@ -300,16 +271,16 @@ def test_neurons_renders(ring, run, tmp_path, monkeypatch):
 
 
 @pytest.mark.render
-def test_weights_renders(ring, run, tmp_path, monkeypatch):
-    times, frames, words = render("weights", tmp_path, monkeypatch, ring)
+def test_weights_renders(run, render):
+    times, frames, words = render("weights")
     assert largest_output_weight(run) in words and "from step 0 (untrained)" in words
     assert 5 <= times[-1] <= 8 and blank_runs(frames) in ([], [(0, 1)])
     assert moving(frames) >= 6
 
 
 @pytest.mark.render
-def test_mlp_chains_the_three(ring, run, tmp_path, monkeypatch):
-    times, frames, words = render("mlp", tmp_path, monkeypatch, ring)
+def test_mlp_chains_the_three(run, render):
+    times, frames, words = render("mlp")
     said = [held_out_accuracy(run), output_share(run), largest_output_weight(run)]
     assert all(text in words for text in said)
     assert sorted(said, key=words.index) == said  # the parts' captions, in their order

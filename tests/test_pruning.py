@@ -13,24 +13,10 @@ import torch
 from engine.analysis.pruning import prunable, prune_model, prune_run
 from engine.errors import NnreelError
 from engine.models import build_model
-from engine.presets import preset_config
 from engine.recording import load_model
 from engine.store import Run
-from engine.training import train
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def parent(tmp_path_factory):
-    config = preset_config("smallcnn-synth")
-    config.data_settings.update(train_size=640, val_size=128)
-    config.epochs = 1
-    config.record.snapshots = config.record.weights = "log:4"
-    config.record.probe_size = 3
-    folder = tmp_path_factory.mktemp("runs") / "parent"
-    train(config, folder, quiet=True)
-    return folder
 
 
 def weight_sparsity(model) -> float:
@@ -66,37 +52,39 @@ def test_global_pruning_keeps_the_largest_weights():
     assert kept.min() >= before[after == 0].max()
 
 
-def test_pruned_run_loads_remembers_its_parent_and_records(parent, tmp_path):
-    result, _ = prune_run(parent, 0.6, name=str(tmp_path / "pruned"), quiet=True)
+def test_pruned_run_loads_remembers_its_parent_and_records(small_cnn, tmp_path):
+    result, _ = prune_run(small_cnn, 0.6, name=str(tmp_path / "pruned"), quiet=True)
     run = Run(result.folder)
     assert run.status == "finished"
-    assert run.manifest["parent"]["run"] == str(parent.resolve())
+    assert run.manifest["parent"]["run"] == str(small_cnn.resolve())
     assert run.manifest["parent"]["pruning"]["sparsity"] == 0.6
     assert weight_sparsity(load_model(run)) == pytest.approx(0.6, abs=1e-3)
     acts = run.read("acts/conv1", -1)
-    assert acts.shape == Run(parent).read("acts/conv1", -1).shape
+    assert acts.shape == Run(small_cnn).read("acts/conv1", -1).shape
     assert 0 <= run.read("val/acc", -1) <= 1
 
 
-def test_fine_tuning_keeps_the_sparsity(parent, tmp_path):
-    result, _ = prune_run(parent, 0.5, finetune_epochs=1, name=str(tmp_path / "tuned"), quiet=True)
+def test_fine_tuning_keeps_the_sparsity(small_cnn, tmp_path):
+    result, _ = prune_run(
+        small_cnn, 0.5, finetune_epochs=1, name=str(tmp_path / "tuned"), quiet=True
+    )
     run = Run(result.folder)
     assert weight_sparsity(load_model(run)) >= 0.5
     assert len(run.read("train/loss")) == run.manifest["progress"]["total_steps"] > 0
     np.testing.assert_array_equal(run.steps("val/acc")[[0, -1]], [0, run.steps("train/loss")[-1]])
 
 
-def test_bad_sparsity_and_existing_run_are_refused(parent, tmp_path):
+def test_bad_sparsity_and_existing_run_are_refused(small_cnn, tmp_path):
     with pytest.raises(NnreelError, match=r"Sparsity must be in \[0, 1\)"):
-        prune_run(parent, 1.5, name=str(tmp_path / "x"), quiet=True)
-    prune_run(parent, 0.2, name=str(tmp_path / "twice"), quiet=True)
+        prune_run(small_cnn, 1.5, name=str(tmp_path / "x"), quiet=True)
+    prune_run(small_cnn, 0.2, name=str(tmp_path / "twice"), quiet=True)
     with pytest.raises(NnreelError, match=r"already exists.*--overwrite"):
-        prune_run(parent, 0.2, name=str(tmp_path / "twice"), quiet=True)
+        prune_run(small_cnn, 0.2, name=str(tmp_path / "twice"), quiet=True)
 
 
-def test_prune_command_reports_sizes_and_accuracies(parent, tmp_path):
+def test_prune_command_reports_sizes_and_accuracies(small_cnn, tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "engine", "prune", str(parent), "--sparsity", "0.5", "--quiet",
+        [sys.executable, "-m", "engine", "prune", str(small_cnn), "--sparsity", "0.5", "--quiet",
          "--name", str(tmp_path / "cli")],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

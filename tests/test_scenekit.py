@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from engine.errors import NnreelError, RunError, UnknownNameError
-from engine.scenekit import base, theme
+from engine.scenekit import base, places, theme
+from engine.scenekit import options as opt
 from engine.scenekit import raster as rs
 
 
@@ -122,43 +123,110 @@ def test_upscale_is_nearest_neighbour():
     assert rs.upscale(image, 2).tolist() == [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]
 
 
+def test_nearest_neighbour_resizing_keeps_pixels_square():
+    image = np.arange(26 * 26 * 3, dtype=np.uint8).reshape(26, 26, 3)
+    tile = rs.fit_square(image, 60, (1, 2, 3))  # enlarged by 2, centred on the background
+    assert tile.shape == (60, 60, 3)
+    assert (tile[4:56, 4:56] == np.repeat(np.repeat(image, 2, 0), 2, 1)).all()
+    assert (tile[:4] == (1, 2, 3)).all()
+    small = rs.fit_square(image, 13, (0, 0, 0))  # shrunk only when it must
+    assert small.shape == (13, 13, 3) and (small == image[::2, ::2]).all()
+    assert (rs.enlarge(image, 2.0) == np.repeat(np.repeat(image, 2, 0), 2, 1)).all()
+    assert rs.enlarge(np.zeros((32, 32, 3), np.uint8), 0.5).shape == (16, 16, 3)
+    rows = np.arange(14)[:, None] * np.ones((1, 3), int)  # row i holds i
+    picked = rs.resize_nearest(rows, (64, 5))[:, 0]
+    assert picked.tolist() == [i * 14 // 64 for i in range(64)]  # exact, never float-rounded
+
+
 # -- options ----------------------------------------------------------------------------------
 OPTIONS = {
-    "image": base.Option(None, int, "a probe image index"),
-    "layers": base.Option(None, base.names, "comma-separated layers"),
+    "image": opt.Number(None, "a probe image index", at_least=0, whole=True),
+    "layers": opt.Names(None, "comma-separated layers"),
+    "cmap": opt.Choice("viridis", "colour map", choices=("viridis", "greens")),
+    "channel": opt.Choice("mean", "input channel", choices=("mean",), or_index=True),
+    "classes": opt.Flag(True, "end on the classes"),
+    "sparsity": opt.Number(0.5, "fraction removed", above=0, below=1),
 }
 
 
-def test_parse_options():
-    assert base.parse_options(OPTIONS, "") == {"image": None, "layers": None}
-    parsed = base.parse_options(OPTIONS, "image=3  layers=conv1_1,pool1")
-    assert parsed == {"image": 3, "layers": ["conv1_1", "pool1"]}
-    with pytest.raises(UnknownNameError, match="Did you mean 'image'"):
-        base.parse_options(OPTIONS, "imag=3")
-    with pytest.raises(NnreelError, match="needs a value"):
-        base.parse_options(OPTIONS, "image")
-    with pytest.raises(NnreelError, match="a probe image index"):
-        base.parse_options(OPTIONS, "image=three")
+def test_options_from_text_and_from_python_values_are_checked_alike():
+    defaults = opt.parse_options(OPTIONS, "")
+    assert defaults == {key: option.default for key, option in OPTIONS.items()}
+    text = "image=3  layers=conv1_1,pool1 cmap=greens channel=2 classes=no sparsity=0.25"
+    python = {"image": 3, "layers": ["conv1_1", "pool1"], "cmap": "greens", "channel": 2}
+    python |= {"classes": False, "sparsity": 0.25}
+    assert opt.parse_options(OPTIONS, text) == opt.parse_options(OPTIONS, python) == python
+    assert opt.parse_options(OPTIONS, {"image": 3.0, "layers": "a, ,b"}) == {
+        **defaults,
+        "image": 3,
+        "layers": ["a", "b"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        ("imag=3", "Unknown scene option 'imag'. Did you mean 'image'"),
+        ("image", "needs a value"),
+        ("image=three", "image='three' is not valid: give a whole number ≥ 0 (a probe image"),
+        ("image=-1", "give a whole number ≥ 0"),
+        ("image=2.5", "give a whole number ≥ 0"),
+        ("cmap=jet", "cmap='jet' is not valid: use viridis | greens (colour map)"),
+        ("channel=-1", "use mean | an index ≥ 0"),
+        ("classes=maybe", "use yes | no"),
+        ("sparsity=1", "give a number > 0 and < 1"),
+        ("sparsity=nan", "give a number > 0 and < 1"),
+    ],
+)
+def test_a_wrong_option_gets_one_message_with_what_is_valid(given, words):
+    with pytest.raises(NnreelError) as info:
+        opt.parse_options(OPTIONS, given)
+    assert words in str(info.value)
+
+
+def test_options_describe_themselves_for_the_listing():
+    assert [o.describe() for o in OPTIONS.values()] == [
+        "a whole number ≥ 0",
+        "names, comma-separated",
+        "viridis | greens",
+        "mean | an index ≥ 0",
+        "yes | no",
+        "a number > 0 and < 1",
+    ]
+    assert [o.shown_default() for o in OPTIONS.values()] == [
+        "auto",
+        "auto",
+        "viridis",
+        "mean",
+        "yes",
+        "0.5",
+    ]
+
+
+def test_options_come_from_the_environment_only_when_none_are_given(monkeypatch):
+    monkeypatch.setenv(opt.SET_ENV, "image=4")
+    assert opt.given_options(None) == {"image": "4"}
+    assert opt.given_options({}) == {}
 
 
 # -- finding the run --------------------------------------------------------------------------
 def test_missing_named_run_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.setenv("NNREEL_RUNS", str(tmp_path))
-    monkeypatch.setenv(base.RUN_ENV, "nope")
     with pytest.raises(RunError) as info:
-        base.find_run("vgg16-synth")
+        base.find_run("vgg16-synth", "nope")
     message = str(info.value)
-    assert "'nope'" in message and "python -m engine train" in message
-    assert base.RUN_ENV in message and "does not exist" in message
+    assert "'nope' (from $NNREEL_RUN)" in message and "python -m engine train" in message
+    assert "does not exist" in message
+    with pytest.raises(RunError, match=r"'nope' \(from the run argument\)"):
+        base.find_run("vgg16-synth", "nope", "the run argument")
 
 
-def test_broken_named_run_says_what_is_wrong(tmp_path, monkeypatch):
+def test_broken_named_run_says_what_is_wrong(tmp_path):
     folder = tmp_path / "broken"
     folder.mkdir()
     (folder / "manifest.json").write_text("{ not json")
-    monkeypatch.setenv(base.RUN_ENV, str(folder))
     with pytest.raises(RunError, match="corrupt"):
-        base.find_run("vgg16-synth")
+        base.find_run("vgg16-synth", str(folder))
 
 
 def test_default_run_is_trained_once_and_kept(tmp_path, monkeypatch):
@@ -173,7 +241,6 @@ def test_default_run_is_trained_once_and_kept(tmp_path, monkeypatch):
         return config
 
     monkeypatch.setenv("NNREEL_RUNS", str(tmp_path))
-    monkeypatch.delenv(base.RUN_ENV, raising=False)
     monkeypatch.setattr(base, "preset_config", tiny)
     run = base.find_run("smallcnn-synth")
     assert run.status == "finished" and run.folder == tmp_path / "smallcnn-synth"
@@ -190,9 +257,11 @@ def test_default_run_is_trained_once_and_kept(tmp_path, monkeypatch):
         base.find_run("smallcnn-synth")
 
 
-def test_renders_land_beside_the_scenes_folder(tmp_path):
+def test_renders_land_beside_the_scenes_folder_or_in_the_working_one(tmp_path, monkeypatch):
     scene = tmp_path / "project" / "scenes" / "demo.py"
-    assert base.renders_dir(scene) == (tmp_path / "project" / "renders").resolve()
+    assert places.renders_dir(scene) == (tmp_path / "project" / "renders").resolve()
+    monkeypatch.chdir(tmp_path)  # an installed nnreel's scenes: never inside site-packages
+    assert places.renders_dir(places.INSTALLED_SCENES / "demo.py") == tmp_path / "renders"
 
 
 # -- GIF export -------------------------------------------------------------------------------
@@ -217,7 +286,7 @@ def make_video(path: Path, seconds: float = 2.0, fps: int = 10, size=(160, 90)) 
 def test_gif_export_resizes_and_keeps_timing(tmp_path):
     from PIL import Image
 
-    from engine.export import gif_from_video
+    from engine.video.gif import gif_from_video
 
     video = make_video(tmp_path / "clip.mp4")
     result = gif_from_video(video, width=80, fps=5)
@@ -339,3 +408,71 @@ def test_captions_last_until_the_next_one_and_land_beside_the_video(tmp_path):
     ]
     times = [(c.start.total_seconds(), c.end.total_seconds()) for c in captions]
     assert times == [pytest.approx(t) for t in [(0.4, 1.4), (1.4, 1.8), (1.8, 2.2)]]
+
+
+def test_a_scene_leaves_manims_config_as_it_found_it(tmp_path, monkeypatch):
+    """Built and rendered outside any ``tempconfig`` (as in a notebook), a scene changes
+    nothing in Manim's global config: its settings hold only while it is made and rendered."""
+    from manim import config
+
+    class Still(base.RunScene):
+        def setup(self) -> None:  # no run needed
+            self.settings = {}
+
+        def construct(self) -> None:
+            self.wait(0.4)
+
+    keys = ("media_dir", "video_dir", "output_file", "background_color", "disable_caching")
+    keys += ("max_inflight_encoders", "pixel_width", "frame_rate")
+    monkeypatch.setattr(config, "media_dir", str(tmp_path))
+    monkeypatch.setattr(config, "pixel_width", 64)
+    monkeypatch.setattr(config, "pixel_height", 36)
+    monkeypatch.setattr(config, "frame_rate", 5)
+    monkeypatch.setattr(config, "progress_bar", "none")
+    before = {key: str(config[key]) for key in keys}
+    scene = Still(run="some-run")
+    assert {key: str(config[key]) for key in keys} == before
+    video = scene.render_video()
+    assert {key: str(config[key]) for key in keys} == before
+    assert video.name == "Still-some-run.mp4" and video.is_file()  # its settings did apply
+    assert scene.camera.background_color.to_hex().lower() == theme.BACKGROUND
+
+
+def test_actmax_images_are_recorded_on_first_use_completed_and_kept(small_cnn, writable):
+    """A scene asks for units of a layer: a partial recording is completed (a small layer is
+    recorded whole, for other scenes too), then reused without recording again."""
+    from engine.actmax import RenderSettings, record_actmax
+    from engine.scenekit.recordings import ensure_actmax
+    from engine.store import Run
+
+    copy = writable(small_cnn)
+    record_actmax(copy, "conv2", [0, 1], RenderSettings(steps=2, frames=2), dataset_max=False)
+    info = Run(copy).layer("conv2")
+    recording = ensure_actmax(Run(copy), info, [0, 1, 2, 3], steps=2, threads=1)
+    assert recording.units == list(range(32))
+    made = (copy / "manifest.json").stat().st_mtime_ns
+    assert ensure_actmax(Run(copy), info, None, steps=2).units == recording.units  # all: held
+    assert (copy / "manifest.json").stat().st_mtime_ns == made  # reused, not recorded again
+
+
+def test_scene_files_are_only_scenes():
+    """Each scene file imports the kit and libraries, never another scene file, and never
+    edits ``sys.path``: what scenes share lives in the scene kit."""
+    import ast
+
+    folder = Path(__file__).resolve().parents[1] / "scenes"
+    scenes = {path.stem for path in folder.glob("*.py")}
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {
+            node.module.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert not imported & scenes, f"{path.name} imports the scene(s) {imported & scenes}"
+        assert "sys.path" not in ast.unparse(tree), f"{path.name} edits sys.path"

@@ -43,7 +43,8 @@ def test_rewind_forgets_later_snapshots(tmp_path):
     for step in (0, 5, 9, 12):
         writer.write("train/loss", step, np.float32(step))
     writer.commit()
-    writer.rewind(9)
+    writer.rewind(9, streams=["train/loss"])
+    writer.close()
     assert list(Run(tmp_path / "run").steps("train/loss")) == [0, 5, 9]
     reopened = RunWriter.reopen(tmp_path / "run")
     reopened.write("train/loss", 10, np.float32(10))

@@ -7,62 +7,25 @@ streams get a clear message, and every scene renders small to a real video that 
 from __future__ import annotations
 
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from captions import read_captions
+from videos import changes, scene_module
 
 from engine.errors import RunError
 from engine.recording import load_model
-from engine.scenekit import RUN_ENV, SET_ENV
 from engine.scenekit import layers as ly
 from engine.scenekit.charts import Scale, binned, format_tick, smoothed, use_log
 from engine.store import Run
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scenes"))
-
-import architecture  # noqa: E402  (scenes/ is not a package: one scene per file for `manim`)
-import gradients  # noqa: E402
-import kernels  # noqa: E402
-import summary  # noqa: E402
-import training  # noqa: E402
+architecture = scene_module("architecture")
+gradients = scene_module("gradients")
+kernels = scene_module("kernels")
+summary = scene_module("summary")
+training = scene_module("training")
 
 SIZE, FPS = (256, 144), 5
-
-
-# -- runs -------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def tiny_vgg(tmp_path_factory) -> Path:
-    """A slim VGG-16 on 256 procedural digits, 2 epochs: seconds to train."""
-    from engine.presets import preset_config
-    from engine.training import train
-
-    config = preset_config("vgg16-synth")
-    config.data_settings.update(train_size=256, val_size=64)
-    config.epochs = 2
-    config.record.snapshots = config.record.weights = "log:6"
-    folder = tmp_path_factory.mktemp("runs") / "tiny-vgg"
-    train(config, folder, quiet=True)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def tiny_mlp(tmp_path_factory) -> Path:
-    """The ring MLP on 400 points, 2 epochs, its fit sampled on a 24×24 mesh."""
-    from engine.presets import preset_config
-    from engine.training import train
-
-    config = preset_config("mlp-ring")
-    config.data_settings.update(train_size=400, val_size=50)
-    config.epochs = 2
-    config.record.snapshots = config.record.weights = "log:4"
-    config.record.mesh = 24
-    folder = tmp_path_factory.mktemp("runs") / "tiny-mlp"
-    train(config, folder, quiet=True)
-    return folder
 
 
 def model_layers(arch: str, **settings):
@@ -204,13 +167,13 @@ def test_series_are_binned_and_smoothed():
 
 
 # -- what is missing is said clearly ----------------------------------------------------------
-def test_runs_without_what_a_scene_needs_say_so(tiny_vgg, tiny_mlp):
+def test_runs_without_what_a_scene_needs_say_so(tiny_vgg, ring):
     with pytest.raises(RunError, match=r"without gradient statistics \(stats/grad_abs_mean\)"):
         gradients.gradient_history(without(tiny_vgg, "stats/"))
     with pytest.raises(RunError, match=r"has no val/loss, val/acc.*Train it again"):
         training.check_streams(without(tiny_vgg, "val/"))
     with pytest.raises(RunError, match=r"recorded no conv weights.*python -m engine train"):
-        kernels.conv_weight_layers(Run(tiny_mlp), None)
+        kernels.conv_weight_layers(Run(ring), None)
     run = without(tiny_vgg, "acts/")
     names = [info.name for info in ly.drawn_layers(run.layers)]
     with pytest.raises(RunError, match=r"recorded no activations for conv1_1"):
@@ -230,20 +193,11 @@ def test_kernel_tiles_are_centred_on_zero(tiny_vgg):
 
 
 # -- real renders -----------------------------------------------------------------------------
-def render(name: str, run: Path, options: str, tmp_path: Path, monkeypatch) -> np.ndarray:
-    import av
-
-    from engine.cli.render import render_scene
-
-    monkeypatch.setenv(RUN_ENV, str(run))
-    monkeypatch.setenv(SET_ENV, options)
-    video = render_scene(name, resolution=SIZE, fps=FPS, media_dir=tmp_path)
-    with av.open(str(video)) as container:
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-    assert frames.shape[1:] == (SIZE[1], SIZE[0], 3)
-    captions = read_captions(video, len(frames) / FPS)
-    assert expected_words(name, Run(run)) in " ".join(captions)
-    return frames
+def render(render_small, name: str, run: Path, options: str) -> np.ndarray:
+    """The frames of a small render, whose captions say the run's real numbers."""
+    video = render_small(name, run, options, size=SIZE, fps=FPS)
+    assert expected_words(name, Run(run)) in video.captions.replace("\n", " ")
+    return video.frames
 
 
 def expected_words(scene: str, run: Run) -> str:
@@ -260,13 +214,6 @@ def expected_words(scene: str, run: Run) -> str:
     return f"{sum(info.params for info in run.layers):,} parameters"  # architecture, summary
 
 
-def changes(frames: np.ndarray) -> int:
-    """How many frames differ visibly from the one before (a growing curve changes few
-    pixels, but strongly)."""
-    moved = np.abs(np.diff(frames.astype(np.int16), axis=0)).max(axis=3) > 40
-    return int((moved.mean(axis=(1, 2)) > 2e-4).sum())
-
-
 @pytest.mark.render
 @pytest.mark.parametrize(
     ("scene", "options", "seconds", "moving"),
@@ -278,15 +225,15 @@ def changes(frames: np.ndarray) -> int:
         ("architecture", "pace=0.1", (8, 20), 15),
     ],
 )
-def test_scene_renders_and_moves(scene, options, seconds, moving, tiny_vgg, tmp_path, monkeypatch):
-    frames = render(scene, tiny_vgg, options, tmp_path, monkeypatch)
+def test_scene_renders_and_moves(scene, options, seconds, moving, tiny_vgg, render_small):
+    frames = render(render_small, scene, tiny_vgg, options)
     assert seconds[0] * FPS <= len(frames) <= seconds[1] * FPS
-    assert changes(frames) >= moving
+    assert changes(frames, share=2e-4) >= moving  # a growing curve changes few pixels
     assert all(frame.std() > 8 for frame in frames[2:])  # nothing blank after the first frames
     assert not np.array_equal(frames[len(frames) // 2], frames[-1])
 
 
 @pytest.mark.render
-def test_architecture_of_an_mlp_renders(tiny_mlp, tmp_path, monkeypatch):
-    frames = render("architecture", tiny_mlp, "pace=0.1", tmp_path, monkeypatch)
-    assert changes(frames) >= 5 and frames[-1].std() > 8
+def test_architecture_of_an_mlp_renders(ring, render_small):
+    frames = render(render_small, "architecture", ring, "pace=0.1")
+    assert changes(frames, share=2e-4) >= 5 and frames[-1].std() > 8

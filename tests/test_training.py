@@ -20,7 +20,7 @@ from engine.presets import preset_config
 from engine.recording import load_model
 from engine.recording.recorder import TrainingDiverged, plane_mesh
 from engine.recording.schedule import schedule
-from engine.store import MODEL_FILE, Run
+from engine.store import MODEL_FILE, Run, RunWriter
 from engine.training import resume, train
 from engine.training.loop import Trainer
 
@@ -202,23 +202,21 @@ class Killed(BaseException):
 def test_a_kill_right_after_a_checkpoint_is_saved_loses_no_recorded_step(tmp_path, monkeypatch):
     """The checkpoint file is replaced before the manifest names it: a kill in between must
     not leave streams that stop before the checkpoint's step (the resume would skip steps)."""
-    from engine.training import checkpoint
-
     config = ring_config(epochs=2)
     config.checkpoint_every = 50
     train(config, tmp_path / "straight", quiet=True)
 
-    save = checkpoint.save_atomic
+    save = RunWriter.save_tensors
 
-    def save_then_die(obj, path):
-        save(obj, path)
+    def save_then_die(writer, name, obj):
+        save(writer, name, obj)
         if isinstance(obj, dict) and obj.get("step") == 100:
             raise Killed
 
-    monkeypatch.setattr(checkpoint, "save_atomic", save_then_die)
+    monkeypatch.setattr(RunWriter, "save_tensors", save_then_die)
     with pytest.raises(Killed):
         train(config, tmp_path / "killed", quiet=True)
-    monkeypatch.setattr(checkpoint, "save_atomic", save)
+    monkeypatch.setattr(RunWriter, "save_tensors", save)
     assert Run(tmp_path / "killed").steps("train/loss")[-1] >= 100
     resume(tmp_path / "killed", quiet=True)
     for name in ("train/loss", "val/acc", "plane/prob"):

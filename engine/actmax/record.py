@@ -20,7 +20,6 @@ activation over it (``dataset_max``). Recording a layer again replaces its strea
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,7 @@ from engine.errors import NnreelError, RunError, UnknownNameError
 from engine.models import Net
 from engine.recording.restore import load_model, load_run_data
 from engine.store import Run, RunWriter, StreamInfo, resolve_run, schema
+from engine.store.files import ensure_room
 from engine.store.manifest import MANIFEST
 
 DEFAULT_BATCH = 64
@@ -111,51 +111,51 @@ def record_actmax(
     be loaded, gives the colour statistics and ``dataset_max``.
     """
     run = run if isinstance(run, Run) else Run(run)
-    _check_writable(run)
-    model = model if model is not None else load_model(run)
-    layer = layer or model.layer_names[-1]
-    _check_layer(model, layer)
-    units = resolve_units(model, layer, units)
-    settings = settings or RenderSettings()
-    if batch < 1 or (candidates is not None and candidates < 1):
-        raise NnreelError("The batch size and the number of candidates must be at least 1.")
-    starts = candidates or max(1, min(MAX_CANDIDATES, batch // len(units)))
-    images = training_images(run, quiet=quiet)
-    colour = colour_stats(run, images)
-    results = []
-    per_batch = max(1, batch // starts)
-    for start in range(0, len(units), per_batch):
-        chunk = units[start : start + per_batch]
-        result = render(
-            model,
-            unit_objective(model, layer, chunk * starts),
-            len(chunk) * starts,
-            settings,
-            colour=colour,
-            description=f"{layer} {start + 1}-{start + len(chunk)} of {len(units)}",
-            quiet=quiet,
-        )
-        results.append(best_candidates(result, len(chunk), starts))
-    objective = unit_objective(model, layer, units)
-    maxima = None
-    if dataset_max and images is not None:
-        maxima = unit_maxima(model, objective, images)
-    meta = {
-        "layer": layer,
-        "layer_kind": model.kind_of(layer),
-        "units": units,
-        "labels": unit_labels(run, objective),
-        "objective": objective.kind,
-        "candidates": starts,
-        "settings": settings.resolved(min(model.input_shape[1:])).to_json(),
-        "colour": "training data" if images is not None else "manifest mean and std",
-        "dataset_max": None if maxima is None else maxima[0].tolist(),
-        "dataset_argmax": None if maxima is None else maxima[1].tolist(),
-        "seconds": sum(r.seconds for r in results),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "encoding": "images uint8 [U, C, H, W] in 0-255",
-    }
-    write_recording(run.folder, layer, _concat(results), meta)
+    with RunWriter.reopen(run.folder) as writer:  # no other process writes the run meanwhile
+        model = model if model is not None else load_model(run)
+        layer = layer or model.layer_names[-1]
+        _check_layer(model, layer)
+        units = resolve_units(model, layer, units)
+        settings = settings or RenderSettings()
+        if batch < 1 or (candidates is not None and candidates < 1):
+            raise NnreelError("The batch size and the number of candidates must be at least 1.")
+        starts = candidates or max(1, min(MAX_CANDIDATES, batch // len(units)))
+        images = training_images(run, quiet=quiet)
+        colour = colour_stats(run, images)
+        results = []
+        per_batch = max(1, batch // starts)
+        for start in range(0, len(units), per_batch):
+            chunk = units[start : start + per_batch]
+            result = render(
+                model,
+                unit_objective(model, layer, chunk * starts),
+                len(chunk) * starts,
+                settings,
+                colour=colour,
+                description=f"{layer} {start + 1}-{start + len(chunk)} of {len(units)}",
+                quiet=quiet,
+            )
+            results.append(best_candidates(result, len(chunk), starts))
+        objective = unit_objective(model, layer, units)
+        maxima = None
+        if dataset_max and images is not None:
+            maxima = unit_maxima(model, objective, images)
+        meta = {
+            "layer": layer,
+            "layer_kind": model.kind_of(layer),
+            "units": units,
+            "labels": unit_labels(run, objective),
+            "objective": objective.kind,
+            "candidates": starts,
+            "settings": settings.resolved(min(model.input_shape[1:])).to_json(),
+            "colour": "training data" if images is not None else "manifest mean and std",
+            "dataset_max": None if maxima is None else maxima[0].tolist(),
+            "dataset_argmax": None if maxima is None else maxima[1].tolist(),
+            "seconds": sum(r.seconds for r in results),
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "encoding": "images uint8 [U, C, H, W] in 0-255",
+        }
+        write_recording(writer, layer, _concat(results), meta)
     return load_actmax(run.folder, layer)
 
 
@@ -231,8 +231,10 @@ def unit_labels(run: Run, objective: UnitObjective) -> list[str]:
     return [f"{objective.layer} #{u}" for u in objective.units]
 
 
-def write_recording(folder: Path, layer: str, result: RenderResult, meta: dict[str, Any]) -> None:
-    """Replace layer ``layer``'s actmax streams in the run at ``folder`` with ``result``."""
+def write_recording(
+    writer: RunWriter, layer: str, result: RenderResult, meta: dict[str, Any]
+) -> None:
+    """Replace layer ``layer``'s actmax streams in the run ``writer`` writes with ``result``."""
     prefix = schema.actmax(layer)
     units, image_shape = result.best.shape[0], tuple(result.best.shape[1:])
     frames = len(result.steps)
@@ -272,9 +274,7 @@ def write_recording(folder: Path, layer: str, result: RenderResult, meta: dict[s
             )
         )
     needed = sum(info.nbytes for info, _, _ in streams)
-    if needed > shutil.disk_usage(folder).free:
-        raise RunError(f"Recording {prefix} needs {needed:,} bytes; {folder} has less free.")
-    writer = RunWriter.reopen(folder)
+    ensure_room(writer.folder, needed, f"the {prefix} recording")  # before the old one goes
     writer.remove_streams(prefix)
     for info, steps, values in streams:
         info.cadence = f"log:{frames}" if info.capacity > 1 else "once"
@@ -286,6 +286,7 @@ def write_recording(folder: Path, layer: str, result: RenderResult, meta: dict[s
 def load_actmax(run: Run | str | Path, layer: str) -> ActmaxRecording:
     """Read layer ``layer``'s recording back (what the scenes use)."""
     run = run if isinstance(run, Run) else Run(run)
+    prefix = schema.actmax(layer)
     if not run.has(schema.actmax(layer, "frames")):
         recorded = recorded_layers(run)
         raise RunError(
@@ -294,24 +295,35 @@ def load_actmax(run: Run | str | Path, layer: str) -> ActmaxRecording:
             f"  python -m engine actmax {run.folder} --layer {layer} --units all"
         )
     meta = run.meta(schema.actmax(layer, "frames"))
-    maxima = meta.get("dataset_max")
+    try:
+        units, labels = [int(u) for u in meta["units"]], [str(x) for x in meta["labels"]]
+        maxima = meta.get("dataset_max")
+        maxima = None if maxima is None else np.asarray(maxima, dtype=np.float32)
+        best_steps = np.asarray(meta["best_steps"], dtype=np.int64)
+        settings = dict(meta["settings"])
+        objective = str(meta["objective"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(
+            f"The {prefix} recording of run {run.name!r} has damaged metadata ({exc!r}). "
+            f"Record it again: python -m engine actmax {run.folder} --layer {layer}"
+        ) from None
     return ActmaxRecording(
         layer=layer,
-        units=list(meta["units"]),
-        labels=list(meta["labels"]),
-        objective=meta["objective"],
+        units=units,
+        labels=labels,
+        objective=objective,
         steps=run.steps(schema.actmax(layer, "frames")),
         frames=run.read(schema.actmax(layer, "frames")),
         values=run.read(schema.actmax(layer, "values")),
         best=run.read(schema.actmax(layer, "best"), 0),
         best_values=run.read(schema.actmax(layer, "best_values"), 0),
-        best_steps=np.asarray(meta["best_steps"]),
+        best_steps=best_steps,
         dead=run.read(schema.actmax(layer, "dead"), 0).astype(bool),
         probabilities=run.read(schema.actmax(layer, "probabilities"))
         if run.has(schema.actmax(layer, "probabilities"))
         else None,
-        dataset_max=None if maxima is None else np.asarray(maxima, dtype=np.float32),
-        settings=dict(meta["settings"]),
+        dataset_max=maxima,
+        settings=settings,
     )
 
 
@@ -348,8 +360,8 @@ def imagenet_run(name: str | Path, weights: str | Path | None = None) -> tuple[R
             "layers": layer_table_json(layer_table(model)),
             "progress": {"step": 0},
         }
-        writer = RunWriter.create(folder, header=header, streams=[])
-        writer.set_status("finished", "pretrained torchvision VGG-16, not trained here")
+        with RunWriter.create(folder, header=header, streams=[]) as writer:
+            writer.set_status("finished", "pretrained torchvision VGG-16, not trained here")
     run = Run(folder)
     if run.model.get("arch") != model.arch:
         raise RunError(
@@ -357,15 +369,6 @@ def imagenet_run(name: str | Path, weights: str | Path | None = None) -> tuple[R
             "pick another name for --run."
         )
     return run, model
-
-
-def _check_writable(run: Run) -> None:
-    if run.status == "running":
-        raise RunError(
-            f"Run {run.name!r} is still being trained (status 'running'); its trainer owns the "
-            "manifest. Wait until it finishes, or if its process is gone, resume it with "
-            f"`python -m engine train --resume {run.folder}` first."
-        )
 
 
 def _check_layer(model: Net, layer: str) -> None:

@@ -4,7 +4,6 @@ remembers its parent."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,13 +16,13 @@ from engine.errors import DataError, NnreelError, RunError, UnknownNameError
 from engine.models import Net, TappedNet
 from engine.recording.recorder import default_loss, predictions, probabilities
 from engine.recording.restore import load_model, load_run_data
-from engine.store import MODEL_FILE, Run, RunWriter, StreamInfo, resolve_run, schema
+from engine.store import INIT_FILE, MODEL_FILE, Run, RunWriter, StreamInfo, resolve_run, schema
+from engine.store.files import inside, save_tensors
+from engine.store.run import remove_run
 from engine.training import TrainConfig, TrainResult, train
-from engine.training.checkpoint import save_atomic
 
 SCOPES = ("global", "layer")
 BYTES_PER_WEIGHT = 4  # fp32
-INIT_FILE = "init.pt"
 
 
 @dataclass
@@ -120,7 +119,7 @@ def prune_run(
     if (folder / "manifest.json").exists():
         if not overwrite:
             raise RunError(f"A run already exists at {folder}; pass --overwrite or --name.")
-        shutil.rmtree(folder)
+        remove_run(folder)
     parent_entry = {"run": str(source.folder.resolve()), "pruning": report.to_json()}
     if not {"model", "dataset"} <= set(source.hparams):
         if finetune_epochs:
@@ -132,7 +131,7 @@ def prune_run(
         return record_pruned(source, model, folder, parent_entry), report
     folder.mkdir(parents=True, exist_ok=True)
     # Kept in the new run: it is where the run started, and what a resume rebuilds from.
-    save_atomic(model.state_dict(), folder / INIT_FILE)
+    save_tensors(folder, INIT_FILE, model.state_dict())
     config = TrainConfig.from_json(source.hparams)
     config.init_weights, config.keep_zeros = str(folder / INIT_FILE), True
     config.epochs = finetune_epochs
@@ -167,17 +166,14 @@ def record_pruned(source: Run, model: Net, folder: Path, parent: dict) -> TrainR
     keep = ("model", "dataset", "optimizer", "hparams", "layers")
     header = {key: source.manifest.get(key) for key in keep}
     header.update(parent=parent, progress={"step": 0, "epoch": 0, "total_steps": 0})
-    writer = RunWriter.create(folder, header=header, streams=streams, overwrite=True)
-    for name, value in arrays.items():
-        writer.write(name, 0, value)
-    program = source.model.get("program")
-    if program:
-        from engine.recording.program import CONSTANTS_FILE
-
-        for file in (program, CONSTANTS_FILE):
-            shutil.copyfile(source.folder / file, folder / file)
-    save_atomic(module_of(model).state_dict(), folder / MODEL_FILE)
-    writer.set_status("finished")
+    with RunWriter.create(folder, header=header, streams=streams, overwrite=True) as writer:
+        for name, value in arrays.items():
+            writer.write(name, 0, value)
+        if source.model.get("program"):
+            for file in (schema.PROGRAM_FILE, schema.PROGRAM_CONSTANTS_FILE):
+                writer.save_bytes(file, inside(source.folder, file).read_bytes())
+        writer.save_tensors(MODEL_FILE, module_of(model).state_dict())
+        writer.set_status("finished")
     return TrainResult(folder, "finished", 0, None if validation is None else validation[1])
 
 

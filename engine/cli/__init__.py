@@ -1,7 +1,11 @@
 """``python -m engine`` / ``nnreel``: one sub-command per module in this package.
 
 Each command module offers ``register(subparsers)``, which adds its parser and sets
-``handler`` to a function taking the parsed arguments and returning an exit code.
+``handler`` to a function taking the parsed arguments and returning an exit code. The work is
+the library's (``engine.training``, ``engine.video``, …); a command only parses, calls and
+reports. Building the parsers imports nothing heavy: torch, torchvision and Manim load inside
+the handlers that need them, so ``--help``, ``scenes``, ``export`` and option errors answer at
+once.
 """
 
 from __future__ import annotations
@@ -10,10 +14,22 @@ import argparse
 import importlib
 import sys
 
+from rich.markup import escape
+
 from engine.console import console
 from engine.errors import NnreelError
 
-COMMANDS = ("train", "info", "render", "export", "prune", "actmax", "lecture", "gallery")
+COMMANDS = (
+    "train",
+    "info",
+    "scenes",
+    "render",
+    "export",
+    "prune",
+    "actmax",
+    "lecture",
+    "gallery",
+)
 
 DESCRIPTION = """\
 nnreel trains small neural networks while recording what happens inside them (weights,
@@ -23,6 +39,8 @@ videos with Manim.
 Start with:
   python -m engine train vgg16-synth       # train the default run (offline digits)
   python -m engine info vgg16-synth        # what was recorded
+  python -m engine scenes                  # the scenes and their options
+  python -m engine render featuremaps      # a video of the default run
 """
 
 
@@ -39,15 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "handler"):
-        parser.print_help()
-        return 2
     try:
+        parser = build_parser()  # imports every command module: a Ctrl-C may land there
+        args = parser.parse_args(argv)
+        if not hasattr(args, "handler"):
+            parser.print_help()
+            return 2
         return int(args.handler(args) or 0)
     except NnreelError as exc:
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted.")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from engine.console import console
+from engine.console import console, shown
 from engine.errors import NnreelError
-from engine.store import human_bytes
+
+if TYPE_CHECKING:
+    from engine.video.gif import GifResult
 
 
 def register(subparsers) -> None:
@@ -33,8 +36,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.cli.render import shown
-    from engine.export import gif_from_video
+    from engine.video.gif import gif_from_video
 
     if not args.gif:
         raise NnreelError("Say which format to export: --gif (the only one so far).")
@@ -47,8 +49,14 @@ def run(args: argparse.Namespace) -> int:
         start=args.start,
         duration=args.duration,
     )
+    report(result)
+    return 0
+
+
+def report(result: GifResult) -> None:
+    from engine.store import human_bytes
+
     console.print(
         f"[bold green]GIF[/] {shown(result.path)} ({human_bytes(result.size)}, "
         f"{result.seconds:.1f} s)"
     )
-    return 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.render import QUALITIES, shown
-from engine.console import console
+from engine.console import console, shown
+from engine.video.render import QUALITIES
 
 
 def register(subparsers) -> None:
@@ -26,7 +26,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.gallery import make_gallery
+    from engine.video.gallery import make_gallery
 
     scenes = [s.strip() for s in args.scenes.split(",")] if args.scenes else None
     items = make_gallery(scenes, quality=args.quality, workers=args.workers)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 from engine.console import console
-from engine.store import Run, human_bytes, runs_root
+
+if TYPE_CHECKING:
+    from engine.store import Run
 
 SHORT_DTYPES = {"float16": "f16", "float32": "f32", "uint8": "u8", "int64": "i64"}
 
@@ -24,6 +28,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.store import Run
+
     if args.run is None:
         list_runs()
     else:
@@ -32,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def list_runs() -> None:
+    from engine.store import Run, runs_root
+
     root = runs_root()
     folders = sorted(p for p in root.glob("*") if (p / "manifest.json").exists())
     if not folders:
@@ -42,30 +50,52 @@ def list_runs() -> None:
         try:
             r = Run(folder)
         except Exception as exc:  # a broken run is listed, not fatal
-            table.add_row(folder.name, f"[red]unreadable: {exc}", "", "", "")
+            table.add_row(escape(folder.name), f"[red]unreadable: {escape(str(exc))}", "", "", "")
             continue
         p = r.manifest["progress"]
         table.add_row(
-            r.name,
+            escape(r.name),
             r.status,
-            r.model["arch"],
-            r.dataset.get("name", "?"),
+            escape(r.model["arch"]),
+            escape(str(r.dataset.get("name", "?"))),
             f"{p.get('step', 0):,}/{_count(p.get('total_steps'))}",
         )
     console.print(table)
 
 
+def print_plain(text: str) -> None:
+    """Text from a manifest, printed as it is (a run folder is untrusted: no markup)."""
+    console.print(escape(text))
+
+
+def writer_note(r: Run) -> str:
+    """Who writes the run now; for a 'running' run that nobody writes, how to go on."""
+    pid = r.writer_pid()
+    if pid is not None:
+        return f" (being written by process {pid})" if pid > 0 else " (being written)"
+    if r.status == "running":
+        return (
+            "\n[yellow]No process is writing it: it was stopped abruptly (killed, or a "
+            f"crash). Continue it with `python -m engine train --resume {r.folder}`."
+        )
+    return ""
+
+
 def describe(r: Run) -> None:
+    from engine.store import human_bytes
+
     p, h = r.manifest["progress"], r.hparams
     console.print(
-        f"[bold]{r.name}[/]  ({r.folder})  status: [bold]{r.status}[/] {r.manifest['message']}"
+        f"[bold]{escape(r.name)}[/]  ({escape(str(r.folder))})  status: [bold]{r.status}[/] "
+        f"{escape(r.manifest.get('message', ''))}{writer_note(r)}"
     )
-    console.print(
-        f"model {r.model['arch']} {r.model.get('config', {})}, input {r.model['input_shape']}, "
-        f"{r.model['num_classes']} classes; dataset {r.dataset.get('name')} "
+    model = r.model
+    print_plain(
+        f"model {model['arch']} {model.get('config', {})}, input {model.get('input_shape')}, "
+        f"{model.get('num_classes')} classes; dataset {r.dataset.get('name')} "
         f"({r.dataset.get('train_size')} train / {r.dataset.get('val_size')} val)"
     )
-    console.print(
+    print_plain(
         f"step {p.get('step', 0):,} of {_count(p.get('total_steps'))} "
         f"(epoch {p.get('epoch', 0)} of {p.get('epochs') or '?'}); "
         f"{h.get('optimizer')} lr {h.get('lr')}, "
@@ -76,12 +106,12 @@ def describe(r: Run) -> None:
     for layer in r.layers:
         sources = [f"{s} (skip)" if (s, layer.name) in skips else s for s in layer.inputs]
         layers.add_row(
-            layer.name,
-            layer.kind,
+            escape(layer.name),
+            escape(layer.kind),
             "×".join(map(str, layer.output_shape)),
             f"{layer.params:,}",
             f"{layer.macs:,}",
-            ", ".join(sources),
+            escape(", ".join(sources)),
         )
     layers.add_row(
         "[bold]total",
@@ -104,7 +134,7 @@ def describe(r: Run) -> None:
         streams.add_row(
             name,
             f"{shape} {SHORT_DTYPES.get(info.dtype, info.dtype)}",
-            f"{info.count}/{info.capacity} ({info.cadence})",
+            f"{info.count}/{info.capacity} ({escape(info.cadence)})",
             span,
             human_bytes(usage[name]),
         )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.cli.render import QUALITIES, parse_resolution, shown
-from engine.console import console
-from engine.lecture import DEFAULT_STORY
+from engine.console import console, shown
+from engine.video.lecture import DEFAULT_STORY
+from engine.video.render import QUALITIES, parse_resolution
 
 
 def register(subparsers) -> None:
@@ -40,7 +40,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.lecture import make_lecture
+    from engine.video.lecture import make_lecture
 
     video = make_lecture(
         [s.strip() for s in args.scenes.split(",") if s.strip()],

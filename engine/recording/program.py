@@ -29,9 +29,11 @@ from torch import nn
 
 from engine.errors import NnreelError, RunError
 from engine.models.graph import LOGITS, ModelGraph, trace_model
+from engine.store.files import inside
+from engine.store.run import RunWriter
+from engine.store.schema import PROGRAM_CONSTANTS_FILE as CONSTANTS_FILE
+from engine.store.schema import PROGRAM_FILE
 
-PROGRAM_FILE = "program.json"
-CONSTANTS_FILE = "program-constants.pt"
 MAX_BATCH = 1 << 16
 
 _ALLOWED_TARGET = re.compile(r"^torch\.ops\.aten\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")
@@ -89,15 +91,12 @@ def export_program(graph: ModelGraph, example: torch.Tensor) -> tuple[bytes, dic
     return json.dumps(document).encode("utf-8"), constants
 
 
-def save_program(folder: Path, graph: ModelGraph, example: torch.Tensor) -> str:
-    """Write the program files into a run folder; returns the graph file's name."""
-    from engine.store.manifest import write_atomic
-
+def save_program(writer: RunWriter, graph: ModelGraph, example: torch.Tensor) -> str:
+    """Write the program files into the writer's run (atomically, checking the disk's room);
+    returns the graph file's name."""
     text, constants = export_program(graph, example)
-    write_atomic(folder / PROGRAM_FILE, text.decode("utf-8"))
-    tmp = folder / f".{CONSTANTS_FILE}.tmp"
-    torch.save(constants, tmp)
-    tmp.replace(folder / CONSTANTS_FILE)
+    writer.save_tensors(CONSTANTS_FILE, constants)
+    writer.save_bytes(PROGRAM_FILE, text)
     return PROGRAM_FILE
 
 
@@ -107,14 +106,16 @@ def load_program(folder: Path, state: dict[str, torch.Tensor]) -> nn.Module:
     operators is refused."""
     from torch._export.serde.serialize import SerializedArtifact, deserialize
 
-    path = folder / PROGRAM_FILE
+    path = inside(folder, PROGRAM_FILE)
     try:
         text = path.read_bytes()
         check_program(json.loads(text))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunError(f"{path} cannot be read ({exc}). Re-record the run.") from None
     try:
-        constants = torch.load(folder / CONSTANTS_FILE, map_location="cpu", weights_only=True)
+        constants = torch.load(
+            inside(folder, CONSTANTS_FILE), map_location="cpu", weights_only=True
+        )
     except Exception as exc:
         raise RunError(f"{folder / CONSTANTS_FILE} cannot be loaded ({exc}).") from None
     names = _state_names(json.loads(text))

@@ -173,6 +173,7 @@ class Recorder:
             )
         self.name = name or getattr(self.model, "arch", None) or type(self.model).__name__
         self.writer: RunWriter | None = None
+        self._closed = False
         self.step_count = 0
         self.epoch = 0
         self.batch_size: int | None = None
@@ -418,18 +419,24 @@ class Recorder:
             overwrite=overwrite,
         )
         if store_model and full["model"].get("builder") is None:
-            self._store_program()
+            try:
+                self._store_program()
+            except BaseException as exc:
+                self.writer.fail(str(exc))
+                self.writer.close()
+                raise
         return self
 
     def _store_program(self) -> None:
         from engine.recording.program import save_program
 
-        name = save_program(self.writer.folder, self.graph, self._example)
+        name = save_program(self.writer, self.graph, self._example)
         self.writer.manifest["model"]["program"] = name
         self.writer.commit(durable=True)
 
     def attach(self, writer: RunWriter, step: int = 0, epoch: int = 0) -> None:
-        """Continue an existing run (a resume) from ``step``."""
+        """Continue an existing run (a resume) from ``step``, ``epoch`` epochs done; the
+        caller has rewound the writer's streams to ``step``."""
         self.writer, self.step_count, self.epoch = writer, step, epoch
 
     def begin(self) -> None:
@@ -588,12 +595,15 @@ class Recorder:
         loss: float | None = None,
         acc: float | None = None,
         loss_fn: Any = None,
+        epoch: int | None = None,
     ) -> tuple[float, float]:
         """Record a validation at the current step and count an epoch (unless at step 0).
 
         Give the numbers (``loss=…, acc=…``), or data to evaluate on (a DataLoader, Dataset or
         tensors; default: what ``record`` got as ``data``), evaluated in ``eval()`` mode with
-        ``loss_fn`` (default cross-entropy). Returns the loss and accuracy.
+        ``loss_fn`` (default cross-entropy). ``epoch`` is the epoch this validation ends, for
+        a loop that knows it (a resumed trainer); by default one more than the last. Returns
+        the loss and accuracy.
         """
         if loss is None:
             loss, acc = self.evaluate(data, loss_fn)
@@ -602,7 +612,7 @@ class Recorder:
         acc = math.nan if acc is None else float(acc)
         step = self.step_count
         if step > 0:
-            self.epoch += 1
+            self.epoch = self.epoch + 1 if epoch is None else epoch
             self._learn_epoch_length(step)
         if self.config is not None:
             self.writer.write(schema.VAL_LOSS, step, np.float32(loss))
@@ -648,33 +658,42 @@ class Recorder:
 
     # -- the end --------------------------------------------------------------------------
     def save_weights(self, file: str = MODEL_FILE) -> None:
-        """The model's weights into the run (``model.pt``: final; ``checkpoint.pt``: the
-        latest, under ``"model"``), saved atomically and loaded with ``weights_only``."""
-        from engine.training.checkpoint import save_atomic
-
+        """The model's weights into the run through its writer (``model.pt``: final;
+        ``checkpoint.pt``: the latest, under ``"model"``, with every snapshot it covers
+        committed first), saved atomically and loaded with ``weights_only``."""
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         if file == CHECKPOINT_FILE:
-            state = {"model": state, "step": self.step_count, "epoch": self.epoch}
-        save_atomic(state, self.writer.folder / file)
-        if file == CHECKPOINT_FILE:
-            self.writer.manifest["checkpoint"] = {"file": CHECKPOINT_FILE, "step": self.step_count}
+            self.flush(step=self.step_count, epoch=self.epoch)
+            checkpoint = {"model": state, "step": self.step_count, "epoch": self.epoch}
+            self.writer.save_checkpoint(checkpoint, step=self.step_count, epoch=self.epoch)
+            self._committed = time.monotonic()
+        else:
+            self.writer.save_tensors(file, state)
 
     def close(self, status: str = "finished", message: str = "") -> None:
-        """Commit everything, save the final weights, and mark the run ``status``."""
-        if self.writer is None:
+        """Commit everything, save the final weights, mark the run ``status`` and release it
+        for the next writer. Whatever fails on the way (a full disk, say) is marked in the
+        run as its failure, and the lock is released all the same."""
+        if self.writer is None or self._closed:
             return
+        self._closed = True
+        writer = self.writer
         try:
             if self.config is not None:
                 self.snapshot(self.step_count, closing=True)
                 self.flush(force=True)
-        finally:
             if self.total_steps is None:
-                self.writer.manifest["progress"]["total_steps"] = self.step_count
+                writer.manifest["progress"]["total_steps"] = self.step_count
             if status == "finished":
                 self.save_weights(MODEL_FILE)
             elif self.owns_checkpoints:
                 self.save_weights(CHECKPOINT_FILE)
-            self.writer.set_status(status, message, epochs_done=self.epoch)
+            writer.set_status(status, message, epochs_done=self.epoch)
+        except BaseException as exc:
+            writer.fail(str(exc) or type(exc).__name__)
+            raise
+        finally:
+            writer.close()
 
     def __enter__(self) -> Recorder:
         return self
@@ -764,7 +783,11 @@ def record(
     header = {"hparams": {"epochs": epochs}, "progress": {"epochs": epochs}}
     recorder.create(run, header=header, overwrite=overwrite, budget_bytes=int(budget_gb * 1024**3))
     recorder.owns_checkpoints = True
-    recorder.begin()
+    try:
+        recorder.begin()
+    except BaseException as exc:
+        recorder.close("failed", str(exc))
+        raise
     return recorder
 
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from engine.errors import RunError
 from engine.store import CHECKPOINT_FILE, MODEL_FILE, Run
+from engine.store.files import inside
 from engine.store.schema import ModelInfo
 
 
@@ -42,9 +43,7 @@ def load_run_data(run: Run | str | Path, **overrides: Any):
 def load_weights(run: Run | str | Path, which: str = "final") -> dict[str, torch.Tensor]:
     """The final weights when training finished, else the last checkpoint's."""
     run = _run(run)
-    path, key = run.folder / MODEL_FILE, None
-    if which != "final" or not path.exists():
-        path, key = run.folder / CHECKPOINT_FILE, "model"
+    path, key = weights_file(run, which)
     if not path.exists():
         raise RunError(
             f"Run {run.name!r} has no saved weights ({MODEL_FILE} or {CHECKPOINT_FILE}) in "
@@ -54,10 +53,19 @@ def load_weights(run: Run | str | Path, which: str = "final") -> dict[str, torch
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise RunError(f"{path} cannot be loaded ({exc}). It is corrupt; re-train.") from None
-    try:
-        return state[key] if key else state
-    except (KeyError, TypeError):
-        raise RunError(f"{path} holds no model weights. Re-train the run.") from None
+    if key is not None:
+        state = state.get(key) if isinstance(state, dict) else None
+    if not isinstance(state, dict):
+        raise RunError(f"{path} holds no weights of a model. It is corrupt; re-train.")
+    return state
+
+
+def weights_file(run: Run, which: str = "final") -> tuple[Path, str | None]:
+    """The file holding the run's weights, and the key they are under (None: the whole file)."""
+    path = inside(run.folder, MODEL_FILE)
+    if which == "final" and path.exists():
+        return path, None
+    return inside(run.folder, CHECKPOINT_FILE), "model"
 
 
 def load_model(run: Run | str | Path, which: str = "final") -> nn.Module:
@@ -73,11 +81,18 @@ def load_model(run: Run | str | Path, which: str = "final") -> nn.Module:
     info = _model_info(run)
     state = load_weights(run, which)
     if info.builder is not None:
-        model = rebuild_model(info.builder)
+        try:
+            model = rebuild_model(info.builder)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise RunError(
+                f"The model of run {run.name!r} cannot be built from its manifest ({exc}); "
+                "the manifest was damaged or edited. Re-train the run."
+            ) from None
         try:
             model.load_state_dict(state)
-        except (KeyError, RuntimeError) as exc:
-            raise RunError(f"The weights of {run.folder} do not match its model ({exc}).") from None
+        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+            path = weights_file(run, which)[0]
+            raise RunError(f"{path} does not match the run's model ({exc}).") from None
         if isinstance(model, LayeredNet):
             return model.eval()
         return _tapped_module(model, info).eval()

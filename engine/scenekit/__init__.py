@@ -2,11 +2,12 @@
 
 A scene is one file in ``scenes/`` with one ``RunScene`` subclass::
 
-    from engine.scenekit import RunScene, raster_image, theme
+    from engine.scenekit import Names, RunScene, raster_image, theme
     from engine.scenekit import raster as rs
 
     class Kernels(RunScene):
-        default_preset = "vgg16-synth"          # the run used when $NNREEL_RUN is unset
+        default_preset = "vgg16-synth"          # the run used when none is given
+        options = {"layers": Names(None, "comma-separated conv layers")}
 
         def construct(self):
             w = self.run.read("weights/conv1_1", -1)[:, 0]          # [16, 3, 3]
@@ -18,19 +19,36 @@ A scene is one file in ``scenes/`` with one ``RunScene`` subclass::
 
 Pieces:
 
-- ``base``: ``RunScene`` finds its run (``$NNREEL_RUN``, else ``default_preset``, trained on the
-  spot and kept under ``runs/`` if missing), parses scene options from ``$NNREEL_SET``
-  (``"key=value key=value"``, declared in ``options``), sends videos to
-  ``renders/<scene file>/<quality>/`` and turns any ``NnreelError`` raised in ``construct``
-  into one message and exit status 2 (Manim would print a traceback). ``self.run`` is an
-  ``engine.store.Run``; ``self.activations(layer, snapshot)`` checks the layer name.
+- ``base``: ``RunScene`` finds its run (the ``run`` argument or ``$NNREEL_RUN``, else
+  ``default_preset``, trained on the spot and kept under ``runs/`` if missing), checks its
+  options (arguments or ``$NNREEL_SET``), sends videos to ``renders/<scene file>/<quality>/``
+  and turns any ``NnreelError`` raised in ``construct`` into one message and exit status 2
+  (Manim would print a traceback). Its Manim settings hold only inside a ``tempconfig``.
+  ``self.run`` is an ``engine.store.Run``; ``self.activations(layer, snapshot)`` checks names.
+- ``options`` (no Manim): option kinds declared once with literal arguments — ``Choice``,
+  ``Flag``, ``Number`` (a range; ``whole`` for integers), ``Names`` — checked in one place
+  (``parse_options``) and listed by ``nnreel scenes`` without running the scene file.
+- ``chain``: ``ChainScene`` plays other scene files of its folder in turn (``parts``);
+  ``load_scene_file`` runs a scene file as a module and returns its Scene class.
 - ``raster`` (numpy only): colour maps as lookup tables (``viridis`` and seed 004's
   ``greens`` for activations, ``diverging`` centred on zero for weights and gradients),
   ``normalise`` per channel / per layer / symmetric, ``top_k`` and ``silent`` channels,
-  ``tile`` / ``feature_grid`` to composite N maps into one image, ``upscale``, ``to_rgb``.
+  ``tile`` / ``feature_grid`` to composite N maps into one image, nearest-neighbour resizing
+  (``upscale``, ``enlarge``, ``fit_square``, ``resize_nearest``), ``to_rgb``, RGBA helpers.
+- ``paint``: text stamped into numpy canvases at the output resolution, filled rectangles,
+  blank panels, the spacing ``unit``; ``tiles``: ``Grid`` plans tiles with label rows and bars.
 - ``widgets``: ``raster_image(rgb, height=…)`` (an ``ImageMobject`` with nearest-neighbour pixels),
   ``set_pixels`` (swap what it shows: cheap, for stepping through snapshots), ``framed``,
-  ``StepCounter``, ``ProbabilityBars`` (``set_probs`` updates in place), ``ColorBar``.
+  ``StepCounter``, ``ProbabilityBars`` (``set_probs`` updates in place), ``ColorBar``,
+  ``LogClock`` (a step on a log axis).
+- ``replay``: replaying training frame by frame — ``Series`` (a stream at any step, blended
+  between snapshots), ``ReplayClock`` (video time → step, paced by change), ``animate``,
+  ``OnSnapshot``, ``changed_only``, ``fade_in``, and ``Cues`` for captions inside an animation.
+- ``plane``: a 2-D run's plane as pixels — ``PlaneCanvas``, ``Resampler``, ``MapGrid``.
+- ``textlayer``: ``TextLayer`` draws many short ``Words`` into one raster.
+- ``recordings``: ``ensure_actmax`` records activation-maximisation images on first use.
+- ``probe``: which probe image to follow, which layers recorded maps.
+- ``places`` (no Manim): where scene files are and where their videos go (``renders_dir``).
 - ``camera``: ``RasterCamera`` (every ``RunScene`` uses it) composites an upright image only
   where it lies instead of over the whole frame: several times faster per image at 1080p.
 - ``theme``: colours, fonts and sizes that read at 1080p and in a 640 px GIF, ``text``,
@@ -45,63 +63,61 @@ one mobject per map or per pixel); animate time by ``set_pixels`` / ``set_text``
 ``set_step`` between ``wait`` calls, not by building new mobjects; prefer cuts to fades for
 page changes (every fade frame is drawn, encoded and, in a GIF, stored in full); avoid
 Manim ``Text`` in anything that changes often.
+
+Names are loaded on first use: ``engine.scenekit.options`` can be read without importing Manim.
 """
 
-from engine.scenekit import raster, theme
-from engine.scenekit.base import (
-    RUN_ENV,
-    SET_ENV,
-    Option,
-    RunScene,
-    dataset_name,
-    ensure_default_run,
-    find_run,
-    locked,
-    model_name,
-    names,
-    parse_options,
-    renders_dir,
-    trained_words,
-)
-from engine.scenekit.camera import RasterCamera
-from engine.scenekit.label import Label, pixels_per_unit
-from engine.scenekit.probe import MAP_KINDS, map_layers, pick_image, recorded_map_layers
-from engine.scenekit.widgets import (
-    ColorBar,
-    ProbabilityBars,
-    StepCounter,
-    framed,
-    raster_image,
-    set_pixels,
-)
+from __future__ import annotations
 
-__all__ = [
-    "MAP_KINDS",
-    "RUN_ENV",
-    "SET_ENV",
-    "ColorBar",
-    "Label",
-    "Option",
-    "ProbabilityBars",
-    "RasterCamera",
-    "RunScene",
-    "StepCounter",
-    "dataset_name",
-    "ensure_default_run",
-    "find_run",
-    "framed",
-    "locked",
-    "map_layers",
-    "model_name",
-    "names",
-    "parse_options",
-    "pick_image",
-    "pixels_per_unit",
-    "raster",
-    "raster_image",
-    "recorded_map_layers",
-    "renders_dir",
-    "set_pixels",
-    "theme",
-    "trained_words",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "options": (
+        "RUN_ENV",
+        "SET_ENV",
+        "Choice",
+        "Flag",
+        "Names",
+        "Number",
+        "Option",
+        "assignments",
+        "names",
+        "parse_options",
+    ),
+    "base": (
+        "RunScene",
+        "dataset_name",
+        "ensure_default_run",
+        "find_run",
+        "locked",
+        "model_name",
+        "trained_words",
+    ),
+    "chain": ("ChainScene", "load_scene_file"),
+    "places": ("renders_dir",),
+    "camera": ("RasterCamera",),
+    "label": ("Label", "pixels_per_unit"),
+    "probe": ("MAP_KINDS", "map_layers", "pick_image", "recorded_map_layers"),
+    "widgets": (
+        "ColorBar",
+        "LogClock",
+        "ProbabilityBars",
+        "StepCounter",
+        "framed",
+        "raster_image",
+        "set_pixels",
+    ),
+}
+HOME: dict[str, str] = {name: module for module, names in _HOMES.items() for name in names}
+"""Where each name of the kit's face lives."""
+__all__ = sorted(HOME)
+
+
+def __getattr__(name: str) -> Any:
+    """Load a name of the kit's face from its module the first time it is asked for."""
+    if name not in HOME:
+        raise AttributeError(f"module 'engine.scenekit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"engine.scenekit.{HOME[name]}"), name)
+    globals()[name] = value
+    return value

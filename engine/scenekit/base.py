@@ -1,62 +1,62 @@
 """``RunScene``: the base of every nnreel scene. It finds the run to show, trains the default
-run on the spot when it does not exist yet, sends videos to ``renders/``, and turns nnreel's
-errors into one clear message instead of Manim's traceback."""
+run on the spot when it does not exist yet, checks the scene's options, sends videos to
+``renders/``, and turns nnreel's errors into one clear message instead of Manim's traceback.
+
+Its Manim settings (output folder, background, no caching, overlapping encoders) hold only
+while the scene is built and while it renders, each time inside a ``tempconfig``: making or
+rendering a scene never changes Manim's global ``config`` for what comes after."""
 
 from __future__ import annotations
 
 import contextlib
 import inspect
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from manim import BLACK, RIGHT, UP, Scene, config
+from manim import BLACK, RIGHT, UP, Scene, config, tempconfig
+from rich.markup import escape
 
 from engine.console import console
-from engine.errors import NnreelError, RunError, UnknownNameError
+from engine.errors import NnreelError, RunError
 from engine.presets import DEFAULT_PRESET, PRESETS, preset_config
 from engine.scenekit import theme
 from engine.scenekit.camera import RasterCamera
+from engine.scenekit.options import RUN_ENV, Option, given_options, parse_options
+from engine.scenekit.places import renders_dir
 from engine.scenekit.widgets import StepCounter
 from engine.store import Run, resolve_run
 from engine.store.manifest import MANIFEST
 
-RUN_ENV = "NNREEL_RUN"
-"""Environment variable naming the run a scene shows (a name under runs/ or a folder)."""
-SET_ENV = "NNREEL_SET"
-"""Environment variable with scene options, e.g. ``NNREEL_SET="image=3 layers=conv1_1,pool1"``."""
 MANIM_MEDIA_DIR = "./media"
 
 
 # -- where videos go --------------------------------------------------------------------------
-def renders_dir(scene_file: str | Path | None) -> Path:
-    """``renders/`` of the project a scene file belongs to: beside the ``scenes/`` folder that
-    holds it (so the output does not depend on the working directory), else ``./renders``."""
-    if scene_file:
-        folder = Path(scene_file).resolve().parent
-        if folder.name == "scenes":
-            return folder.parent / "renders"
-    return Path("renders").resolve()
-
-
-def route_output(scene_file: str | Path | None) -> None:
-    """Point Manim's media folder at ``renders/`` and its videos at
-    ``renders/<scene file>/<quality>/``, unless the user chose a media folder themselves."""
-    if str(config.media_dir) != MANIM_MEDIA_DIR:
-        return
-    config.media_dir = str(renders_dir(scene_file))
-    config.video_dir = "{media_dir}/{module_name}/{quality}"
-
-
-def name_after_run(scene_name: str) -> None:
-    """Name the video after the run when it is not the default one (``FeatureMaps-smallcnn``),
-    so renders of different runs do not overwrite each other."""
-    run = os.environ.get(RUN_ENV, "").strip()
-    if run and not config.output_file:
-        config.output_file = f"{scene_name}-{Path(run).name}"
+def scene_config(scene: type[Scene], run_name: str | None) -> dict[str, Any]:
+    """The Manim settings a scene renders with, on top of the current ones: videos in
+    ``renders/<scene file>/<quality>/`` (unless the user chose a media folder), named after
+    the run when it is not the default one (``FeatureMaps-smallcnn``, so renders of different
+    runs do not overwrite each other), the theme's background, and no caching."""
+    settings: dict[str, Any] = {
+        # Manim hashes every mobject of every animation to reuse segments across renders;
+        # for scenes of pixel arrays that costs more than it saves (and fills the cache).
+        "disable_caching": True,
+    }
+    if str(config.media_dir) == MANIM_MEDIA_DIR:
+        source = config.input_file or inspect.getsourcefile(scene)
+        settings["media_dir"] = str(renders_dir(source))
+        settings["video_dir"] = "{media_dir}/{module_name}/{quality}"
+    if run_name and not config.output_file:
+        settings["output_file"] = f"{scene.__name__}-{Path(run_name).name}"
+    if config.background_color == BLACK:
+        settings["background_color"] = theme.BACKGROUND
+    if config.max_inflight_encoders == 1:
+        # Scenes here are many short animations, each its own video segment: let the
+        # encoding of one overlap the drawing of the next (Manim's own advice: 4).
+        settings["max_inflight_encoders"] = 4
+    return settings
 
 
 # -- which run --------------------------------------------------------------------------------
@@ -114,10 +114,10 @@ def ensure_default_run(preset: str) -> Run:
     return Run(folder)
 
 
-def find_run(default_preset: str) -> Run:
-    """The run named by ``$NNREEL_RUN``, else the scene's default run. A run named after a
-    preset is trained on first use, like the default (so a missing dataset is reported)."""
-    name = os.environ.get(RUN_ENV, "").strip()
+def find_run(default_preset: str, name: str | None = None, given_by: str = RUN_ENV) -> Run:
+    """The run ``name`` (a preset, a name under runs/ or a folder; ``given_by`` says where the
+    user named it), else the scene's default run. A run named after a preset is trained on
+    first use, like the default (so a missing dataset is reported)."""
     if not name:
         return ensure_default_run(default_preset)
     if name in PRESETS and not (resolve_run(name) / MANIFEST).exists():
@@ -125,10 +125,11 @@ def find_run(default_preset: str) -> Run:
     try:
         run = Run(name)
     except RunError as exc:
+        origin = f"${given_by}" if given_by == RUN_ENV else given_by
         raise RunError(
-            f"The run {name!r} (from ${RUN_ENV}) cannot be used: {exc}\n"
+            f"The run {name!r} (from {origin}) cannot be used: {exc}\n"
             f"Train it with `python -m engine train PRESET --run {name}`, list the runs with "
-            f"`python -m engine info`, or unset {RUN_ENV} to use the default run "
+            f"`python -m engine info`, or leave out {origin} to use the default run "
             f"({default_preset!r}, trained on the spot if missing)."
         ) from None
     if run.status != "finished":
@@ -191,45 +192,14 @@ def trained_words(run: Run) -> str:
     return words
 
 
-# -- scene options ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Option:
-    """A scene setting the user can change through ``$NNREEL_SET`` (or ``render --set``)."""
-
-    default: Any
-    parse: Callable[[str], Any]
-    help: str
-
-
-def names(value: str) -> list[str]:
-    """Option parser for comma-separated names."""
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def parse_options(spec: dict[str, Option], text: str) -> dict[str, Any]:
-    """``"image=3 layers=a,b"`` → ``{"image": 3, "layers": ["a", "b"]}`` on top of defaults."""
-    values = {key: option.default for key, option in spec.items()}
-    for item in text.split():
-        key, sep, raw = item.partition("=")
-        if key not in spec:
-            raise UnknownNameError("scene option", key, spec)
-        if not sep:
-            raise NnreelError(f"Scene option {item!r} needs a value: {key}=VALUE.")
-        try:
-            values[key] = spec[key].parse(raw)
-        except ValueError:
-            raise NnreelError(
-                f"Scene option {key}={raw!r} is not valid: {spec[key].help}."
-            ) from None
-    return values
-
-
 # -- the base scene ---------------------------------------------------------------------------
 class RunScene(Scene):
     """A scene that shows one recorded run.
 
-    Subclasses set ``default_preset`` (the run used when ``$NNREEL_RUN`` is unset) and
-    ``options``, and read ``self.run`` and ``self.settings`` in ``construct``. Raise
+    Subclasses set ``default_preset`` (the run used when none is given) and ``options`` (see
+    ``engine.scenekit.options``), and read ``self.run`` and ``self.settings`` in
+    ``construct``. The run and the options come from the arguments (``engine.render``), else
+    from ``$NNREEL_RUN`` and ``$NNREEL_SET`` (``manim scenes/NAME.py``). Raise
     ``NnreelError`` for anything the user can fix; it is printed as one message and the
     render exits with status 2.
     """
@@ -240,32 +210,41 @@ class RunScene(Scene):
     settings: dict[str, Any]
     _caption: tuple[str, float] | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        route_output(config.input_file or inspect.getsourcefile(type(self)))
-        name_after_run(type(self).__name__)
-        if config.background_color == BLACK:
-            config.background_color = theme.BACKGROUND
-        # Manim hashes every mobject of every animation to reuse segments across renders;
-        # for scenes of pixel arrays that costs more than it saves (and fills the cache).
-        config.disable_caching = True
-        if config.max_inflight_encoders == 1:
-            # Scenes here are many short animations, each its own video segment: let the
-            # encoding of one overlap the drawing of the next (Manim's own advice: 4).
-            config.max_inflight_encoders = 4
+    def __init__(
+        self,
+        *args: Any,
+        run: str | Path | None = None,
+        options: Mapping[str, object] | None = None,
+        **kwargs: Any,
+    ):
+        self.run_name = str(run) if run else os.environ.get(RUN_ENV, "").strip() or None
+        self.run_given_by = "the run argument" if run else RUN_ENV
+        self.given_options = given_options(options)
+        self.manim_settings = scene_config(type(self), self.run_name)
         kwargs.setdefault("camera_class", RasterCamera)
-        super().__init__(*args, **kwargs)
+        with tempconfig(self.manim_settings):
+            super().__init__(*args, **kwargs)
 
     def setup(self) -> None:
-        self.settings = parse_options(self.options, os.environ.get(SET_ENV, ""))
-        self.run = find_run(self.default_preset)
+        self.settings = parse_options(self.options, self.given_options)
+        self.run = find_run(self.default_preset, self.run_name, self.run_given_by)
 
     def render(self, preview: bool = False) -> bool:
+        """Manim's render, with nnreel's errors as one message and exit status 2 (Manim's
+        CLI prints a full traceback for any Exception; SystemExit passes it by)."""
         try:
-            return super().render(preview)
+            with tempconfig(self.manim_settings):
+                return super().render(preview)
         except NnreelError as exc:
-            # Manim's CLI prints a full traceback for any Exception; SystemExit passes it by.
-            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise SystemExit(2) from None
+
+    def render_video(self) -> Path:
+        """Render, and return the video's path; nnreel's errors are raised, for the callers
+        that report them (nnreel's command line and Python API)."""
+        with tempconfig(self.manim_settings):
+            super().render()
+        return Path(self.renderer.file_writer.movie_file_path)
 
     def tear_down(self) -> None:
         self._close_caption()

@@ -178,6 +178,42 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
+def resize_nearest(
+    image: np.ndarray, shape: tuple[int, int], factor: float | None = None
+) -> np.ndarray:
+    """Nearest-neighbour resize of [H, W, ...] to ``shape`` (rows, columns), crisp pixels:
+    output pixel i shows input pixel ⌊i / factor⌋ (kept inside the image), the factor being
+    ``shape / (H, W)`` computed exactly in integers unless given."""
+    h, w = image.shape[:2]
+    rows, cols = shape
+    if factor is None:
+        pick_rows, pick_cols = np.arange(rows) * h // rows, np.arange(cols) * w // cols
+    else:
+        pick_rows = np.minimum((np.arange(rows) / factor).astype(int), h - 1)
+        pick_cols = np.minimum((np.arange(cols) / factor).astype(int), w - 1)
+    return image[np.ix_(pick_rows, pick_cols)]
+
+
+def enlarge(image: np.ndarray, factor: float) -> np.ndarray:
+    """Nearest-neighbour resize of [H, W, ...] by ``factor`` (any positive number)."""
+    h, w = image.shape[:2]
+    shape = max(1, round(h * factor)), max(1, round(w * factor))
+    return resize_nearest(image, shape, factor)
+
+
+def fit_square(rgb: np.ndarray, side: int, background: RGB) -> np.ndarray:
+    """An RGB image on a ``side``×``side`` tile of ``background``: enlarged by the largest whole
+    factor that fits (so pixels stay square and crisp; shrunk only when it must), centred."""
+    h, w = rgb.shape[:2]
+    factor = side / max(h, w) if max(h, w) > side else max(1, side // max(h, w))
+    nh, nw = max(1, int(h * factor)), max(1, int(w * factor))
+    tile = np.empty((side, side, 3), dtype=np.uint8)
+    tile[:] = background
+    top, left = (side - nh) // 2, (side - nw) // 2
+    tile[top : top + nh, left : left + nw] = resize_nearest(rgb, (nh, nw), factor)
+    return tile
+
+
 def grid_shape(n: int, aspect: float = 16 / 9, tile_aspect: float = 1.0) -> tuple[int, int]:
     """(rows, cols) for n tiles whose grid is closest to ``aspect`` (width / height)."""
     if n <= 0:
@@ -319,3 +355,32 @@ def gradient_bar(cmap: str = "viridis", length: int = 256, vertical: bool = True
     if vertical:
         return apply_colormap(ramp[::-1, None], cmap)
     return apply_colormap(ramp[None, :], cmap)
+
+
+# -- RGBA, for rasters redrawn every frame ------------------------------------------------------
+def rgba(colours: np.ndarray) -> np.ndarray:
+    """Opaque RGBA ([..., 4] uint8) from RGB: rasters made as RGBA skip Manim's conversion."""
+    colours = np.asarray(colours, dtype=np.uint8)
+    alpha = np.full((*colours.shape[:-1], 1), 255, dtype=np.uint8)
+    return np.concatenate([colours, alpha], axis=-1)
+
+
+DIVERGING_RGBA = rgba(COLORMAPS["diverging"].lut)
+"""The diverging map (blue < 0 < red, white in the middle) as an RGBA lookup table."""
+
+
+def diverging_rgba(unit: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] → RGBA through ``DIVERGING_RGBA`` (``np.take``: several times faster
+    than fancy indexing, for rasters redrawn on every frame)."""
+    index = (np.clip(unit, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    return np.take(DIVERGING_RGBA, index, axis=0)
+
+
+def packed(colours: np.ndarray) -> np.ndarray:
+    """RGBA colours [n, 4] uint8 → [n] uint32, the form ``scatter`` writes."""
+    return np.ascontiguousarray(colours, dtype=np.uint8).view(np.uint32).reshape(-1)
+
+
+def scatter(image: np.ndarray, pixels: np.ndarray, colours: np.ndarray) -> None:
+    """Paint ``packed`` RGBA ``colours`` at flat ``pixels`` of an RGBA image, in place."""
+    image.view(np.uint32).reshape(-1)[pixels] = colours

@@ -1,8 +1,10 @@
-"""Manim building blocks shared by scenes: raster panels, a step counter, probability bars and a
-colour-bar legend. Each is a handful of mobjects however much data it shows."""
+"""Manim building blocks shared by scenes: raster panels, a step counter, probability bars, a
+colour-bar legend and a clock on a log scale. Each is a handful of mobjects however much data
+it shows."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,6 +23,8 @@ from manim.utils.images import change_to_rgba_array
 
 from engine.scenekit import raster as rs
 from engine.scenekit import theme
+from engine.scenekit.label import pixels_per_unit
+from engine.scenekit.paint import blank, coverage, fill, stamp, text_width, unit
 
 
 def _rgba(rgb: np.ndarray) -> np.ndarray:
@@ -190,3 +194,63 @@ class ColorBar(Group):
             lo.next_to(bar, DOWN, buff=0.1).align_to(bar, LEFT)
             hi.next_to(bar, DOWN, buff=0.1).align_to(bar, RIGHT)
         self.add(bar, lo, hi, head.next_to(bar, UP, buff=0.1, aligned_edge=LEFT))
+
+
+class LogClock:
+    """A step on a log(1 + step) axis across the frame, its bottom edge at ``bottom``: a mark
+    for every step shown (dense early, as log-spaced recordings are), labelled ticks, and the
+    part already run in the accent colour with a dot at now (``show``). One raster."""
+
+    TITLE = "step (log scale)"
+
+    def __init__(self, steps: np.ndarray, bottom: float):
+        ppu = pixels_per_unit()
+        left = -theme.frame_width() / 2 + theme.MARGIN
+        self.width = round((theme.frame_width() - 2 * theme.MARGIN) * ppu)
+        self.steps, self.total = steps, int(steps[-1])
+        self.u = u = unit()
+        self.label_h = coverage("0", theme.SMALL).shape[0]
+        self.axis = 3 * u + 1
+        self.height = self.axis + 3 * u + self.label_h + u
+        self.x0 = text_width(self.TITLE, theme.SMALL) + 4 * u + text_width("0", theme.SMALL)
+        self.x1 = self.width - text_width(str(self.total), theme.SMALL) // 2 - u
+        self.base = self.draw_base()
+        self.raster = raster_image(self.base, height=self.height / ppu)
+        self.raster.move_to([left, bottom, 0], aligned_edge=LEFT + DOWN)
+
+    def x(self, step: float) -> int:
+        share = math.log1p(step) / math.log1p(max(1, self.total))
+        return round(self.x0 + share * (self.x1 - self.x0))
+
+    def labelled(self) -> list[int]:
+        """0, the powers of ten and the total, minus those that would crowd the total's label."""
+        marks = [0] + [10**i for i in range(int(math.log10(max(1, self.total))) + 1)]
+        room = text_width(str(self.total), theme.SMALL) + 3 * self.u
+        kept = [m for m in marks if m < self.total and self.x(self.total) - self.x(m) >= room]
+        return [*kept, self.total]
+
+    def draw_base(self) -> np.ndarray:
+        canvas, u, y = blank(self.height, self.width), self.u, self.axis
+        stamp(canvas, self.TITLE, 0, y + u // 2 - self.label_h // 2, theme.SMALL, theme.MUTED)
+        fill(canvas, y, y + u, self.x0, self.x1 + 1, theme.PANEL)
+        thin = max(1, u // 2)
+        for step in self.steps:
+            x = self.x(step)
+            fill(canvas, y - 3 * u, y - u, x, x + thin, theme.MUTED)
+        for step in self.labelled():
+            x = self.x(step)
+            fill(canvas, y + u, y + 3 * u, x, x + thin, theme.MUTED)
+            stamp(canvas, str(step), x, y + 3 * u, theme.SMALL, theme.MUTED, align="centre")
+        return canvas
+
+    def show(self, step: int) -> None:
+        canvas, u, y = self.base.copy(), self.u, self.axis
+        x = self.x(step)
+        fill(canvas, y, y + u, self.x0, x + 1, theme.ACCENT)
+        r = 2 * u
+        yy, xx = np.ogrid[-r : r + 1, -r : r + 1]
+        disc = yy**2 + xx**2 <= r * r
+        top, left = y + u // 2 - r, x - r
+        region = canvas[max(top, 0) : top + 2 * r + 1, max(left, 0) : left + 2 * r + 1, :3]
+        region[disc[: region.shape[0], : region.shape[1]]] = rs.hex_rgb(theme.ACCENT)
+        set_pixels(self.raster, canvas)

@@ -8,6 +8,7 @@ from engine.store import schema
 from engine.store.run import (
     CHECKPOINT_FILE,
     DEFAULT_BUDGET_BYTES,
+    INIT_FILE,
     MODEL_FILE,
     Run,
     RunWriter,
@@ -21,6 +22,7 @@ from engine.store.streams import StreamInfo
 __all__ = [
     "CHECKPOINT_FILE",
     "DEFAULT_BUDGET_BYTES",
+    "INIT_FILE",
     "MODEL_FILE",
     "Graph",
     "LayerInfo",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,14 +13,42 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import RunError, UnknownNameError
-from engine.store.manifest import FORMAT, MANIFEST, SCHEMA_VERSION, load_manifest, save_manifest
-from engine.store.schema import Graph, LayerInfo, ModelInfo, OptimizerInfo
-from engine.store.streams import StreamInfo, check_name, create_arrays, grow_arrays, open_arrays
+from engine.errors import DiskFullError, RunError, UnknownNameError
+from engine.store.files import (
+    RESERVE_BYTES,
+    disk_full_as_message,
+    ensure_room,
+    free_bytes,
+    human_bytes,
+    save_bytes,
+    save_tensors,
+)
+from engine.store.lock import LOCK_FILE, WriterLock, holder
+from engine.store.manifest import MANIFEST, load_manifest, manifest_text, save_manifest
+from engine.store.schema import (
+    CHECKPOINT_FILE,
+    FORMAT,
+    INIT_FILE,
+    MODEL_FILE,
+    PROGRAM_CONSTANTS_FILE,
+    PROGRAM_FILE,
+    SCHEMA_VERSION,
+    STREAMS_FOLDER,
+    Graph,
+    LayerInfo,
+    ModelInfo,
+    OptimizerInfo,
+    check_stream_name,
+)
+from engine.store.streams import (
+    StreamInfo,
+    create_arrays,
+    grow_arrays,
+    open_arrays,
+    stream_paths,
+)
 
 DEFAULT_BUDGET_BYTES = 4 * 1024**3
-MODEL_FILE = "model.pt"
-CHECKPOINT_FILE = "checkpoint.pt"
 
 
 def runs_root() -> Path:
@@ -38,31 +68,44 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    raise AssertionError("unreachable")
-
-
 class RunWriter:
     """Appends snapshots to a run's streams and commits them with an atomic manifest swap.
 
     Data is written into memory-mapped files first and only then counted in the manifest, so a
     process killed at any moment leaves a run that reads up to its last committed snapshot.
+
+    One writer per run: ``create`` and ``reopen`` take the run's lock, refusing with the PID of
+    the process that holds it, and ``close`` (or leaving a ``with`` block) releases it. The
+    stream files are reserved on disk when they are created, and every later write checks the
+    room it needs, so a full disk stops a run with one message (``DiskFullError``).
     """
 
-    def __init__(self, folder: Path, manifest: dict[str, Any], streams: dict[str, StreamInfo]):
+    def __init__(
+        self,
+        folder: Path,
+        manifest: dict[str, Any],
+        streams: dict[str, StreamInfo],
+        lock: WriterLock,
+    ):
         self.folder = folder
         self.manifest = manifest
         self.streams = streams
+        self.lock = lock
         self._arrays = {
             name: open_arrays(folder, info, writable=True) for name, info in streams.items()
         }
         self._pending = {name: info.count for name, info in streams.items()}
-        self._dirty: set[str] = set()
-        """Streams written since the last durable commit: only they need syncing."""
+        self._unsynced: set[str] = set()  # streams written since the last durable commit
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the run for the next writer (a process that dies releases it too)."""
+        self.lock.release()
 
     @classmethod
     def create(
@@ -77,60 +120,81 @@ class RunWriter:
         """Preallocate every stream and write the first manifest.
 
         ``header`` carries the descriptive parts (model, dataset, hparams, layers, ...).
-        Refuses before writing anything when the run would exceed ``budget_bytes`` or the disk.
+        Refuses before writing anything when the run would exceed ``budget_bytes`` or the disk,
+        or when another process writes the run.
         """
-        streams = {check_name(s.name): s for s in streams}
-        if (folder / MANIFEST).exists() and not overwrite:
-            raise RunError(
-                f"A run already exists at {folder}. Continue it with --resume, pick another "
-                "--run name, or pass --overwrite to replace it."
-            )
+        streams = {check_stream_name(s.name): s for s in streams}
         total = sum(s.nbytes for s in streams.values())
         check_budget(streams.values(), total, budget_bytes)
-        if folder.exists() and overwrite:
-            shutil.rmtree(folder)
+        created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
-        free = shutil.disk_usage(folder).free
-        if total > free:
-            raise RunError(
-                f"The run needs {human_bytes(total)} but {folder} has only {human_bytes(free)} "
-                "free. Free some space or record less (see `train --help`)."
-            )
-        for info in streams.values():
-            create_arrays(folder, info)
-        manifest = {
-            "format": FORMAT,
-            "schema": SCHEMA_VERSION,
-            "name": folder.name,
-            "created": _now(),
-            "updated": _now(),
-            "status": "running",
-            "message": "",
-            **header,
-            "size_bytes": total,
-            "budget_bytes": budget_bytes,
-            "streams": {name: info.to_json() for name, info in streams.items()},
-            "progress": header.get("progress", {"step": 0, "epoch": 0}),
-            "checkpoint": None,
-        }
-        save_manifest(folder, manifest)
-        return cls(folder, manifest, streams)
+        lock = WriterLock.acquire(folder)
+        try:
+            if (folder / MANIFEST).exists() and not overwrite:
+                raise RunError(
+                    f"A run already exists at {folder}. Continue it with --resume, pick another "
+                    "--run name, or pass --overwrite to replace it."
+                )
+            if overwrite:
+                clear_run_folder(folder)
+            free = free_bytes(folder)
+            if total + RESERVE_BYTES > free:
+                raise DiskFullError(
+                    f"The run needs {human_bytes(total)} but {folder} has only "
+                    f"{human_bytes(free)} free. Free some space or record less (see `train "
+                    "--help`)."
+                )
+            with disk_full_as_message(folder, "the run's streams"):
+                for info in streams.values():
+                    create_arrays(folder, info)
+            manifest = {
+                "format": FORMAT,
+                "schema": SCHEMA_VERSION,
+                "name": folder.name,
+                "created": _now(),
+                "updated": _now(),
+                "status": "running",
+                "message": "",
+                **header,
+                "size_bytes": total,
+                "budget_bytes": budget_bytes,
+                "streams": {name: info.to_json() for name, info in streams.items()},
+                "progress": header.get("progress", {"step": 0, "epoch": 0}),
+                "checkpoint": None,
+            }
+            writer = cls(folder, manifest, streams, lock)
+            writer.commit(durable=True)
+        except BaseException:
+            lock.release()
+            if created:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return writer
 
     @classmethod
     def reopen(cls, folder: Path) -> RunWriter:
         """Open an existing run to continue writing (see ``rewind`` before resuming)."""
-        manifest = load_manifest(folder)
-        streams = {
-            name: StreamInfo.from_json(name, entry) for name, entry in manifest["streams"].items()
-        }
-        return cls(folder, manifest, streams)
+        load_manifest(folder)  # a folder that is no run is named as such before any locking
+        lock = WriterLock.acquire(folder)
+        try:
+            manifest = load_manifest(folder)  # as the last writer left it
+            streams = {
+                name: StreamInfo.from_json(name, entry)
+                for name, entry in manifest["streams"].items()
+            }
+            return cls(folder, manifest, streams, lock)
+        except BaseException:
+            lock.release()
+            raise
 
     def add_stream(self, info: StreamInfo) -> None:
         """A stream created after the run began (an analysis added later, say)."""
-        check_name(info.name)
+        check_stream_name(info.name)
         if info.name in self.streams:
             raise RunError(f"Stream {info.name!r} already exists in {self.folder}.")
-        create_arrays(self.folder, info)
+        ensure_room(self.folder, info.nbytes, f"stream {info.name!r}")
+        with disk_full_as_message(self.folder, f"stream {info.name!r}"):
+            create_arrays(self.folder, info)
         self.streams[info.name] = info
         self._arrays[info.name] = open_arrays(self.folder, info, writable=True)
         self._pending[info.name] = 0
@@ -148,13 +212,14 @@ class RunWriter:
         removed = [self.streams.pop(name) for name in names]
         for name in names:
             del self._arrays[name], self._pending[name]
+            self._unsynced.discard(name)
         self.manifest["size_bytes"] = self.manifest.get("size_bytes", 0) - sum(
             info.nbytes for info in removed
         )
         self.commit(durable=True)
         for info in removed:
-            for relative in (info.file, info.steps_file):
-                (self.folder / relative).unlink(missing_ok=True)
+            for path in stream_paths(self.folder, info):
+                path.unlink(missing_ok=True)
         return names
 
     def write(self, name: str, step: int, value: np.ndarray) -> None:
@@ -162,7 +227,7 @@ class RunWriter:
 
     def write_many(self, name: str, steps: np.ndarray, values: np.ndarray) -> None:
         """Append several snapshots at once (one copy, not one per snapshot). A stream created
-        ``growable`` doubles its capacity when full (a loop of unknown length); any other
+        ``growable`` (a loop of unknown length) doubles its capacity when full; any other
         refuses."""
         info = self.streams[name]
         start = self._pending[name]
@@ -178,10 +243,11 @@ class RunWriter:
         data[start:stop] = values
         step_array[start:stop] = steps
         self._pending[name] = stop
-        self._dirty.add(name)
+        self._unsynced.add(name)
 
     def grow(self, name: str, capacity: int) -> None:
-        """Give stream ``name`` room for ``capacity`` snapshots.
+        """Give stream ``name`` room for ``capacity`` snapshots, within the run's budget and
+        the disk's room (the new files are preallocated like the first ones).
 
         The files are copied into larger ones that replace them; the manifest learns the new
         capacity at the next commit. Readers accept files larger than the manifest says, so a
@@ -200,14 +266,26 @@ class RunWriter:
                 f"of {human_bytes(budget)}. Everything recorded so far is kept. Record less "
                 "often (a sparser cadence) or fewer layers, or raise the budget."
             )
+        ensure_room(self.folder, capacity * (info.snapshot_bytes + 8), f"stream {name!r}")
         for array in self._arrays.pop(name):
             array.flush()
-        self._arrays[name] = grow_arrays(self.folder, info, capacity)
+        self._unsynced.discard(name)
+        try:
+            with disk_full_as_message(self.folder, f"stream {name!r}"):
+                self._arrays[name] = grow_arrays(self.folder, info, capacity)
+        except BaseException:
+            self._arrays[name] = open_arrays(self.folder, info, writable=True)
+            raise
         info.capacity = capacity
         self.manifest["size_bytes"] = total
 
     def pending_count(self, name: str) -> int:
         return self._pending[name]
+
+    def last_step(self, name: str) -> int | None:
+        """The step of the last snapshot of ``name`` written so far (None before the first)."""
+        count = self._pending[name]
+        return int(self._arrays[name][1][count - 1]) if count else None
 
     def commit(self, durable: bool = False, **progress: Any) -> None:
         """Make everything written so far visible to readers.
@@ -215,31 +293,129 @@ class RunWriter:
         Memory-mapped writes live in the page cache, so a killed process loses nothing that
         was written; ``durable`` also syncs them to disk to survive a power cut (checkpoints).
         """
-        if durable:  # a sync costs milliseconds even on a clean map: only the written ones
-            for name in self._dirty & self._arrays.keys():
+        self._commit(durable, progress, keep_reserve=True)
+
+    def _commit(self, durable: bool, progress: dict[str, Any], keep_reserve: bool) -> None:
+        if durable:
+            for name in self._unsynced:
                 for array in self._arrays[name]:
                     array.flush()
-            self._dirty.clear()
-        for name in self._arrays:
-            self.streams[name].count = self._pending[name]
+            self._unsynced.clear()
+        for name, info in self.streams.items():
+            info.count = self._pending[name]
         self.manifest["streams"] = {name: info.to_json() for name, info in self.streams.items()}
         self.manifest["progress"].update(progress)
         self.manifest["updated"] = _now()
-        save_manifest(self.folder, self.manifest, durable)
+        text = manifest_text(self.manifest)
+        if keep_reserve:
+            ensure_room(self.folder, len(text), MANIFEST)
+        with disk_full_as_message(self.folder, MANIFEST):
+            save_manifest(self.folder, text, durable)
 
-    def rewind(self, step: int) -> None:
-        """Forget snapshots taken after ``step`` (they belong to steps a resume will redo)."""
-        for name, info in self.streams.items():
-            _, steps = self._arrays[name]
+    def save_tensors(self, name: str, obj: Any) -> None:
+        """Save ``obj`` as the file ``name`` of the run (see ``files.save_tensors``)."""
+        save_tensors(self.folder, name, obj)
+
+    def save_bytes(self, name: str, data: bytes) -> None:
+        """Save ``data`` as the file ``name`` of the run (see ``files.save_bytes``)."""
+        save_bytes(self.folder, name, data)
+
+    def save_checkpoint(self, state: dict[str, Any], *, step: int, epoch: int) -> None:
+        """Commit every snapshot written so far, save the training ``state`` as the run's
+        checkpoint, and record which snapshots of every stream it covers.
+
+        The streams are committed (durably) before the checkpoint that resumes after them
+        replaces the old one: killed in between, the run resumes from either intact.
+        """
+        self.commit(durable=True, step=step, epoch=epoch)
+        self.save_tensors(CHECKPOINT_FILE, state)
+        counts = {name: info.count for name, info in self.streams.items()}
+        self.manifest["checkpoint"] = {"file": CHECKPOINT_FILE, "step": step, "counts": counts}
+        self.commit(step=step, epoch=epoch)
+
+    def rewind(self, step: int, streams: Iterable[str]) -> None:
+        """Forget the snapshots that ``streams`` took after ``step``: a resume from the
+        checkpoint at ``step`` records them again. Only the streams named are touched (those
+        the resuming writer writes); act-max recordings and other streams written outside
+        training stay whole, whatever their step axis means."""
+        covered = (self.manifest.get("checkpoint") or {}).get("counts", {})
+        for name in streams:
+            if name not in self.streams:
+                raise RunError(
+                    f"Run {self.folder} lacks the stream {name!r} its training records; the "
+                    "manifest was edited. Re-train the run."
+                )
+            info, (_, steps) = self.streams[name], self._arrays[name]
             info.count = int(np.searchsorted(steps[: info.count], step, side="right"))
+            if info.count < covered.get(name, 0):
+                raise RunError(
+                    f"Stream {name!r} of {self.folder} holds {info.count} snapshots up to step "
+                    f"{step}, fewer than the {covered[name]} its last checkpoint covered: "
+                    f"{CHECKPOINT_FILE} is older than the run, or the stream was damaged. "
+                    "Re-train the run."
+                )
             self._pending[name] = info.count
         self.commit(durable=True, step=step)
 
     def set_status(self, status: str, message: str = "", **fields: Any) -> None:
+        """Record the run's status; written even into the room kept for it on a full disk."""
         self.manifest["status"] = status
         self.manifest["message"] = message
         self.manifest.update(fields)
-        self.commit(durable=True)
+        self._commit(True, {}, keep_reserve=False)
+
+    def fail(self, message: str) -> None:
+        """Mark the run failed with ``message``. On a disk too full even for that, the status
+        stays as it was (``info`` then says that no process writes the run)."""
+        with contextlib.suppress(DiskFullError):
+            self.set_status("failed", message)
+
+
+RUN_ENTRIES = frozenset(
+    {
+        MANIFEST,
+        CHECKPOINT_FILE,
+        MODEL_FILE,
+        INIT_FILE,
+        PROGRAM_FILE,
+        PROGRAM_CONSTANTS_FILE,
+        LOCK_FILE,
+        STREAMS_FOLDER,
+    }
+)
+"""What a run folder holds; ``--overwrite`` refuses to empty a folder holding anything else
+unless a manifest says it is a run (the wrong --run must not delete someone's files)."""
+
+
+def clear_run_folder(folder: Path) -> None:
+    """Empty a run folder, except its lock file: the writer that holds it keeps holding it."""
+    entries = list(folder.iterdir())
+    foreign = sorted(
+        entry.name
+        for entry in entries
+        if entry.name not in RUN_ENTRIES and not re.fullmatch(r"\..*\.tmp", entry.name)
+    )
+    if foreign and not (folder / MANIFEST).exists():
+        raise RunError(
+            f"{folder} is not an nnreel run (it holds {', '.join(foreign[:3])}); --overwrite "
+            "replaces runs only. Pick another --run."
+        )
+    for entry in entries:
+        if entry.name == LOCK_FILE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def remove_run(folder: Path) -> None:
+    """Empty the run at ``folder`` (to make it again), unless another process writes it."""
+    lock = WriterLock.acquire(folder)
+    try:
+        clear_run_folder(folder)
+    finally:
+        lock.release()
 
 
 def check_budget(streams: Iterable[StreamInfo], total: int, budget_bytes: int) -> None:
@@ -373,13 +549,17 @@ class Run:
     def meta(self, name: str) -> dict[str, Any]:
         return self.stream(name).meta
 
+    def writer_pid(self) -> int | None:
+        """The PID of the process writing this run now (-1 when it cannot be read), or None.
+        A run whose status is 'running' with no writer lost its process (a kill, a crash)."""
+        return holder(self.folder)
+
     def disk_usage(self) -> dict[str, int]:
-        """Bytes on disk per stream (allocated blocks, so sparse files count what is written)."""
-        usage = {}
-        for name, info in self.streams.items():
-            files = (self.folder / info.file, self.folder / info.steps_file)
-            usage[name] = sum(f.stat().st_blocks * 512 for f in files if f.exists())
-        return usage
+        """Bytes on disk per stream (allocated blocks)."""
+        return {
+            name: sum(path.stat().st_blocks * 512 for path in stream_paths(self.folder, info))
+            for name, info in self.streams.items()
+        }
 
 
 def layer_table_json(layers: Iterable[LayerInfo]) -> list[dict[str, Any]]:

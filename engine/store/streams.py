@@ -7,7 +7,7 @@ anything beyond is a snapshot that was being written when the process stopped.
 
 from __future__ import annotations
 
-import re
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from engine.errors import RunError
+from engine.store.files import inside, preallocate
 
 NPY_MAGIC = b"\x93NUMPY"
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 
 
 @dataclass
@@ -74,89 +74,147 @@ class StreamInfo:
             raise RunError(f"The manifest entry of stream {name!r} is malformed ({exc}).") from None
 
 
-def check_name(name: str) -> str:
-    if not NAME_PATTERN.match(name) or ".." in name:
-        raise ValueError(f"Invalid stream name {name!r}: use letters, digits, _ . - and /.")
-    return name
+def stream_paths(folder: Path, info: StreamInfo) -> tuple[Path, Path]:
+    """The data and steps files of a stream, checked to lie inside the run folder."""
+    return inside(folder, info.file), inside(folder, info.steps_file)
 
 
-def create_arrays(folder: Path, info: StreamInfo) -> tuple[np.memmap, np.memmap]:
-    """Preallocate the data and steps files (sparse on disk until written)."""
-    data_path = folder / info.file
+def create_arrays(folder: Path, info: StreamInfo) -> None:
+    """Create the data and steps files with every block reserved on disk (see
+    ``preallocate``); the steps start at -1, "not recorded". On failure neither file is left."""
+    data_path, steps_path = stream_paths(folder, info)
     data_path.parent.mkdir(parents=True, exist_ok=True)
-    data = np.lib.format.open_memmap(
-        data_path, mode="w+", dtype=np.dtype(info.dtype), shape=(info.capacity, *info.shape)
-    )
-    steps = np.lib.format.open_memmap(
-        folder / info.steps_file, mode="w+", dtype=np.int64, shape=(info.capacity,)
-    )
-    steps[:] = -1
-    return data, steps
+    files = {
+        data_path: (info.dtype, (info.capacity, *info.shape)),
+        steps_path: ("int64", (info.capacity,)),
+    }
+    try:
+        for path, (dtype, shape) in files.items():
+            path.unlink(missing_ok=True)  # a link left there is replaced, never written through
+            array = np.lib.format.open_memmap(path, mode="w+", dtype=np.dtype(dtype), shape=shape)
+            del array
+            with open(path, "r+b") as handle:
+                preallocate(handle.fileno(), os.fstat(handle.fileno()).st_size)
+        steps = _map(steps_path, np.dtype(np.int64), (info.capacity,), "r+")
+        steps[:] = -1
+        steps.flush()
+    except BaseException:
+        for path in files:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def grow_arrays(folder: Path, info: StreamInfo, capacity: int) -> tuple[np.memmap, np.memmap]:
-    """Copy a stream's files into larger ones (``capacity`` snapshots) and swap them in.
+    """Copy a stream's files into larger, preallocated ones (``capacity`` snapshots) and swap
+    them in, each with one atomic rename.
 
-    Each file is replaced atomically; until the manifest records the new capacity, readers see
-    files larger than it says, which ``open_arrays`` accepts.
+    Until the manifest records the new capacity, its files hold more snapshots than it says,
+    which ``open_arrays`` accepts (only the counted ones are read): a kill at any moment leaves
+    a readable run.
     """
     grown = StreamInfo(info.name, info.dtype, info.shape, capacity)
-    for relative, dtype, shape in (
-        (info.file, np.dtype(info.dtype), (capacity, *info.shape)),
-        (info.steps_file, np.dtype(np.int64), (capacity,)),
+    old_arrays = open_arrays(folder, info)
+    for path, old, dtype, shape, unwritten in zip(
+        stream_paths(folder, info),
+        old_arrays,
+        (np.dtype(info.dtype), np.dtype(np.int64)),
+        ((capacity, *info.shape), (capacity,)),
+        (0, -1),  # the steps of snapshots not yet recorded are -1
+        strict=True,
     ):
-        path = folder / relative
-        old = np.load(path, mmap_mode="r", allow_pickle=False)
-        tmp = path.with_name(f".{path.name}.grow")
-        new = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-        new[: len(old)] = old
-        if relative == grown.steps_file:
-            new[len(old) :] = -1
-        new.flush()
-        del old, new
+        tmp = path.with_name(f".{path.name}.grow.tmp")
+        tmp.unlink(missing_ok=True)  # never written through a link planted there
+        try:
+            new = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+            with open(tmp, "r+b") as handle:
+                preallocate(handle.fileno(), os.fstat(handle.fileno()).st_size)
+            new[: len(old)] = old
+            new[len(old) :] = unwritten
+            new.flush()
+            del new
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.replace(path)
-    data, steps = open_arrays(folder, grown, writable=True)
-    return data, steps
+    del old_arrays
+    return open_arrays(folder, grown, writable=True)
 
 
 def open_arrays(folder: Path, info: StreamInfo, writable: bool = False) -> tuple[np.ndarray, ...]:
-    """Map a stream's files, checking each against the manifest; errors name the file.
+    """Map a stream's files, checking each against the manifest and the steps of its
+    ``count`` snapshots (recorded, in order); every error names the file.
 
     A file may hold more snapshots than the manifest's capacity (a stream that grew after the
-    last commit); only the manifest's count is ever read.
-    """
-    mode = "r+" if writable else "r"
+    last commit); only the manifest's ``capacity`` of them are mapped."""
     expected = {
         info.file: (np.dtype(info.dtype), (info.capacity, *info.shape)),
         info.steps_file: (np.dtype(np.int64), (info.capacity,)),
     }
-    arrays = []
-    for relative, (dtype, shape) in expected.items():
-        path = folder / relative
-        if not path.is_file():
-            raise RunError(f"{path} is missing: the run is incomplete. Re-train the run.")
-        with open(path, "rb") as handle:
-            if handle.read(6) != NPY_MAGIC:
-                raise RunError(f"{path} is not a .npy file (foreign or overwritten). Re-train.")
+    arrays = tuple(
+        _map(inside(folder, relative), dtype, shape, "r+" if writable else "r")
+        for relative, (dtype, shape) in expected.items()
+    )
+    _check_steps(folder / info.steps_file, arrays[1], info.count)
+    return arrays
+
+
+def _map(path: Path, dtype: np.dtype, shape: tuple[int, ...], mode: str) -> np.memmap:
+    """Memory-map one .npy file after reading its header alone: nothing is unpickled, and a
+    file that does not match what the manifest says is refused with what is wrong."""
+    if not path.is_file():
+        raise RunError(f"{path} is missing: the run is incomplete. Re-train the run.")
+    with open(path, "rb") as handle:
+        if handle.read(6) != NPY_MAGIC:
+            raise RunError(f"{path} is not a .npy file (foreign or overwritten). Re-train.")
+        handle.seek(0)
         try:
-            array = np.load(path, mmap_mode=mode, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as exc:
-            raise RunError(_describe_bad_npy(path, dtype, shape, exc)) from None
-        if array.dtype != dtype or array.shape[1:] != shape[1:] or len(array) < shape[0]:
-            raise RunError(
-                f"{path} holds {array.dtype} {array.shape}, but the manifest says {dtype} {shape}: "
-                "the file does not belong to this run. Re-train the run."
-            )
-        arrays.append(array)
-    return tuple(arrays)
-
-
-def _describe_bad_npy(path: Path, dtype: np.dtype, shape: tuple[int, ...], exc: Exception) -> str:
+            version = np.lib.format.read_magic(handle)
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }[version]
+            found_shape, fortran, found_dtype = read_header(handle)
+        except Exception as exc:  # numpy's parser of garbage raises many kinds (tokenize, …)
+            raise RunError(f"{path} has a damaged .npy header ({exc}). Re-train the run.") from None
+        offset = handle.tell()
+    if found_dtype.hasobject:
+        raise RunError(
+            f"{path} holds Python objects (a pickle), which nnreel never loads: it was not "
+            "written by nnreel and may be malicious. Delete the run, or get it from a source "
+            "you trust."
+        )
+    found_shape = tuple(found_shape)
+    grown = len(found_shape) == len(shape) and found_shape[1:] == shape[1:]
+    if found_dtype != dtype or not grown or found_shape[0] < shape[0] or fortran:
+        order = ", Fortran order" if fortran else ""
+        raise RunError(
+            f"{path} holds {found_dtype} {tuple(found_shape)}{order}, but the manifest says "
+            f"{dtype} {shape}: the file does not belong to this run. Re-train the run."
+        )
     size = path.stat().st_size
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if size < expected:
-        return (
-            f"{path} is truncated: {size:,} bytes on disk, at least {expected:,} expected for "
+        raise RunError(
+            f"{path} is truncated: {size:,} bytes on disk, {expected:,} expected for "
             f"{dtype} {shape}. The disk may have filled up; re-train the run."
         )
-    return f"{path} cannot be read as a .npy array ({exc}). Re-train the run."
+    return np.memmap(path, dtype=dtype, mode=mode, offset=offset, shape=shape)
+
+
+def _check_steps(path: Path, steps: np.ndarray, count: int) -> None:
+    """The first ``count`` snapshots must have been recorded (step ≥ 0), in order."""
+    counted = np.asarray(steps[:count])
+    unrecorded = np.flatnonzero(counted < 0)
+    if len(unrecorded):
+        raise RunError(
+            f"{path} has no snapshot {int(unrecorded[0])}, yet the manifest counts {count}: "
+            "the manifest was edited, or the run was cut off by a power loss. Re-train the "
+            "run, or get an intact copy of it."
+        )
+    backwards = np.flatnonzero(np.diff(counted) < 0)
+    if len(backwards):
+        k = int(backwards[0])
+        raise RunError(
+            f"{path} goes back in time: snapshot {k + 1} is at step {int(counted[k + 1])}, "
+            f"after step {int(counted[k])}. The file was damaged or edited; re-train the run."
+        )

@@ -19,7 +19,7 @@ from engine.models import build_model
 from engine.models.net import LayeredNet
 from engine.recording.datasource import describe_data
 from engine.recording.recorder import Recorder, predictions
-from engine.store import CHECKPOINT_FILE, MODEL_FILE, RunWriter, resolve_run
+from engine.store import CHECKPOINT_FILE, MODEL_FILE, Run, RunWriter, resolve_run, schema
 from engine.summary import layer_table
 from engine.training import checkpoint
 from engine.training.config import TrainConfig
@@ -51,13 +51,23 @@ def train(
 
 
 def resume(run: str | Path, *, quiet: bool = False) -> TrainResult:
-    """Continue an interrupted run from its last checkpoint, with the settings it was made with."""
+    """Continue an interrupted run from its last checkpoint, with the settings it was made with.
+    A run stopped before its first checkpoint had trained nothing yet: it starts over."""
     folder = resolve_run(run)
-    writer = RunWriter.reopen(folder)
-    if writer.manifest["status"] == "finished":
+    manifest = Run(folder).manifest
+    if manifest["status"] == "finished":
         raise RunError(f"Run {folder.name!r} already finished; there is nothing to resume.")
-    config = TrainConfig.from_json(writer.manifest["hparams"])
-    return Trainer(config, folder, quiet=quiet).start(resume_writer=writer)
+    try:
+        config = TrainConfig.from_json(manifest["hparams"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(
+            f"Run {folder.name!r} does not record valid training settings ({exc}), so it "
+            "cannot resume. Train it again with --overwrite."
+        ) from None
+    trainer = Trainer(config, folder, quiet=quiet)
+    if manifest.get("checkpoint") is None:  # killed before its first checkpoint: nothing kept
+        return trainer.start(overwrite=True)
+    return trainer.start(resume=True)
 
 
 def epoch_order(seed: int, epoch: int, size: int) -> torch.Tensor:
@@ -121,7 +131,8 @@ class Trainer:
         if config.keep_zeros:
             self._keep_zeros_at_zero()
         self.scheduler = self._scheduler()
-        # Rank 0 records (with config.record None: only the manifest and the weights).
+        # Rank 0 records (with config.record None: only the manifest and the weights), through
+        # the same Recorder as engine.record in a user's own loop.
         self.recorder: Recorder | None = None
         if self.cluster.main:
             self.recorder = Recorder(
@@ -165,7 +176,7 @@ class Trainer:
                 "channels to match."
             )
         if self.config.init_weights:
-            model.load_state_dict(checkpoint.load(Path(self.config.init_weights)))
+            checkpoint.load_weights(Path(self.config.init_weights), model)
         return model
 
     def _keep_zeros_at_zero(self) -> None:
@@ -221,70 +232,80 @@ class Trainer:
         }
 
     # -- running --------------------------------------------------------------------------
-    def start(self, overwrite: bool = False, resume_writer: RunWriter | None = None) -> TrainResult:
-        step = 0
-        if self.cluster.main:
-            if resume_writer is None:
-                self.recorder.create(
-                    self.folder,
-                    header=self._header(),
-                    budget_bytes=int(self.config.budget_gb * 1024**3),
-                    overwrite=overwrite,
-                )
-            else:
-                self.recorder.attach(resume_writer)
-            self.writer = self.recorder.writer
-        self.cluster.barrier()
-        if resume_writer is None:
-            if self.cluster.main:
-                self.recorder.begin()
-                self._validate(0, epoch=0)
-                self._checkpoint(0)
-        else:
-            step = self._restore()
-        self.cluster.barrier()
+    def start(self, overwrite: bool = False, resume: bool = False) -> TrainResult:
+        """Train from step 0 into a new run (``overwrite`` replaces one), or with ``resume``
+        continue the run from its checkpoint. The run is locked against other writers until
+        this returns; an error or a Ctrl-C anywhere leaves its status saying so."""
         previous = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
         try:
+            step = self._restore() if resume else self._begin(overwrite)
+            self.cluster.barrier()
+            torch.set_num_threads(self.threads)
             return self._run(step)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one before training began
+            self._finish_interrupted(None)
+            raise
+        except NnreelError as exc:
+            if self.cluster.main and self.writer is not None:
+                self.writer.fail(str(exc))
+            raise
         finally:
             torch.set_num_threads(previous)
             leave_cluster(self.cluster)
+            if self.writer is not None:
+                self.writer.close()
+
+    def _begin(self, overwrite: bool) -> int:
+        """Create the run and record step 0: the untrained network, validated."""
+        if self.cluster.main:
+            self.recorder.create(
+                self.folder,
+                header=self._header(),
+                budget_bytes=int(self.config.budget_gb * 1024**3),
+                overwrite=overwrite,
+            )
+            self.writer = self.recorder.writer
+        self.cluster.barrier()
+        if self.cluster.main:
+            self.recorder.begin()
+            self._validate(0, epoch=0)
+            self._checkpoint(0)
+        return 0
 
     def _restore(self) -> int:
-        state = checkpoint.load(self.folder / CHECKPOINT_FILE)
-        checkpoint.restore(state, self.model, self.optimizer, self.scheduler)
-        step = int(state["step"])
+        """Reopen the run and put the training state of its checkpoint back."""
         if self.cluster.main:
-            self.writer.rewind(step)
+            self.writer = RunWriter.reopen(self.folder)
+        path = self.folder / CHECKPOINT_FILE
+        state = checkpoint.load(path)
+        step = checkpoint.restore(state, path, self.model, self.optimizer, self.scheduler)
+        if self.cluster.main:
+            # Only the streams training records go back to the checkpoint: act-max
+            # recordings and other streams written since stay whole.
+            self.writer.rewind(step, streams=self._recorded_streams())
             self.writer.set_status("running")
-            self.recorder.attach(self.writer, step, int(state["epoch"]))
+            self.recorder.attach(self.writer, step, epoch=step // self.steps_per_epoch)
             self._say(f"Resuming {self.folder.name!r} from step {step:,} of {self.total_steps:,}.")
         return step
+
+    def _recorded_streams(self) -> list[str]:
+        return [info.name for info in self.recorder.plan.streams] if self.recorder else []
 
     def _run(self, step: int) -> TrainResult:
         stop = StopRequest()
         bar = progress_bar("loss", "acc")
         bar.disable = self.quiet or not self.cluster.main
-        try:
-            with stop.installed(self.cluster.main and not self.cluster.distributed), bar:
-                task = bar.add_task(
-                    "training", total=self.total_steps, completed=step, loss="-", acc="-"
-                )
-                step = self._epochs(step, stop, bar, task)
-        except KeyboardInterrupt:
-            self._finish_interrupted(None)
-            raise
-        except NnreelError as exc:
-            if self.cluster.main and self.writer is not None:
-                self.writer.set_status("failed", str(exc))
-            raise
+        with stop.installed(self.cluster.main and not self.cluster.distributed), bar:
+            task = bar.add_task(
+                "training", total=self.total_steps, completed=step, loss="-", acc="-"
+            )
+            step = self._epochs(step, stop, bar, task)
         if stop.requested:
             self._finish_interrupted(step)
             return TrainResult(self.folder, "interrupted", step, self.val_acc)
         if self.cluster.main:
             self._checkpoint(step)
-            checkpoint.save_atomic(self.model.state_dict(), self.folder / MODEL_FILE)
+            self.writer.save_tensors(MODEL_FILE, self.model.state_dict())
             self.writer.set_status("finished")
             acc = f", validation accuracy {self.val_acc:.1%}" if self.val_acc is not None else ""
             self._say(f"Run {self.folder.name!r} finished at step {step:,}{acc}: {self.folder}")
@@ -292,6 +313,7 @@ class Trainer:
 
     def _epochs(self, step: int, stop: StopRequest, bar, task) -> int:
         spe, size = self.steps_per_epoch, len(self.data.y_train)
+        self._validate_epoch_left_unvalidated(step)
         for epoch in range(step // spe, self.config.epochs):
             order = epoch_order(self.config.seed, epoch, size)
             bar.update(task, description=f"epoch {epoch + 1}/{self.config.epochs}")
@@ -341,14 +363,28 @@ class Trainer:
             if time.monotonic() - self._checkpointed >= EPOCH_CHECKPOINT_SECONDS:
                 self._checkpoint(step, epoch=epoch + 1)
             elif step == (self.writer.manifest.get("checkpoint") or {}).get("step"):
-                # A resume from this step would not validate the epoch again: keep it now.
+                # The checkpoint at this step came before this validation: commit it now, so
+                # a resume from there finds it (else it validates again, see below).
                 self.recorder.flush(force=True, step=step, epoch=epoch + 1)
         self.cluster.barrier()
+
+    def _validate_epoch_left_unvalidated(self, step: int) -> None:
+        """Resuming at an epoch's last step whose validation is not in the run: the checkpoint
+        there was saved before the validation (``checkpoint_every`` fell on that step), and
+        the process died in between. Validate now, as the uninterrupted run did: the weights
+        are the checkpoint's, so the numbers are the same."""
+        if not self.cluster.main or step == 0 or step % self.steps_per_epoch:
+            return
+        if self.config.record is not None and self.writer.last_step(schema.VAL_ACC) == step:
+            return
+        epoch = step // self.steps_per_epoch
+        self._validate(step, epoch)
+        self.writer.commit(step=step, epoch=epoch)
 
     def _validate(self, step: int, epoch: int) -> None:
         """Validate and record it: at step 0 (the untrained network) and after each epoch."""
         val_loss, self.val_acc = self.evaluate()
-        self.recorder.validate(loss=val_loss, acc=self.val_acc)
+        self.recorder.validate(loss=val_loss, acc=self.val_acc, epoch=epoch)
         when = "before training" if step == 0 else f"epoch {epoch}/{self.config.epochs}"
         self._say(f"{when}: validation loss {val_loss:.4f}, accuracy {self.val_acc:.1%}")
 
@@ -374,24 +410,23 @@ class Trainer:
         checkpoint finds every snapshot up to ``step`` on disk."""
         epoch = step // self.steps_per_epoch if epoch is None else epoch
         self.recorder.flush(step=step, epoch=epoch)
-        # The streams up to ``step`` are committed before the checkpoint that resumes after
-        # them replaces the old one: killed in between, the run resumes from either intact.
-        self.writer.commit(durable=True, step=step, epoch=epoch)
         state = checkpoint.capture(self.model, self.optimizer, self.scheduler, step, epoch)
-        checkpoint.save_atomic(state, self.folder / CHECKPOINT_FILE)
-        self.writer.manifest["checkpoint"] = {"file": CHECKPOINT_FILE, "step": step}
-        self.writer.commit(step=step, epoch=epoch)
+        self.writer.save_checkpoint(state, step=step, epoch=epoch)
         self._checkpointed = time.monotonic()
 
     def _finish_interrupted(self, step: int | None) -> None:
+        """Checkpoint at ``step`` (None: keep the last checkpoint) and mark the run
+        interrupted. A second Ctrl-C during that checkpoint still marks it (through
+        ``start``), resumable from the checkpoint before."""
         if not self.cluster.main or self.writer is None:
             return
         if step is not None:
             self._checkpoint(step)
-        last = self.writer.manifest["checkpoint"]["step"]
-        self.writer.set_status("interrupted", f"stopped by the user; resumable from step {last}")
+        last = (self.writer.manifest.get("checkpoint") or {}).get("step")
+        kept = "nothing yet" if last is None else f"everything up to step {last:,}"
+        self.writer.set_status("interrupted", f"stopped by the user; kept {kept}")
         self._say(
-            f"[yellow]Interrupted. Everything up to step {last:,} is saved; continue with:\n"
+            f"[yellow]Interrupted. Kept {kept}; continue with:\n"
             f"  python -m engine train --resume {self.folder}"
         )
 

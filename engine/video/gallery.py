@@ -8,8 +8,9 @@ from pathlib import Path
 
 from engine.console import console
 from engine.errors import NnreelError
-from engine.export import gif_from_video
-from engine.renderjobs import RenderJob, render_jobs
+from engine.video.catalog import scene_infos
+from engine.video.gif import gif_from_video
+from engine.video.jobs import RenderJob, render_jobs, renders_folder
 
 SIZE_LIMIT = 2 * 1024 * 1024
 """Bytes a committed GIF may take."""
@@ -42,17 +43,10 @@ class GalleryItem:
     settings: GifSettings
 
 
-CHAINED = {"mlp": "fitting, neurons and weights back to back"}
-"""Scenes that only chain others: their parts are in the gallery already, and a GIF of the
-whole (over a minute) cannot stay under the size limit."""
-
-
 def all_scenes() -> list[str]:
-    """Every scene in ``scenes/`` but those that chain others."""
-    from engine.cli.render import scenes_dir
-
-    stems = (p.stem for p in scenes_dir().glob("*.py") if not p.name.startswith("_"))
-    return sorted(stem for stem in stems if stem not in CHAINED)
+    """Every scene but those that chain others: their parts are in the gallery already, and a
+    GIF of the whole (over a minute) cannot stay under the size limit."""
+    return [info.name for info in scene_infos() if not info.parts]
 
 
 def fit_gif(video: Path, target: Path, attempts: tuple[GifSettings, ...], limit: int):
@@ -82,14 +76,14 @@ def make_gallery(
 ) -> list[GalleryItem]:
     """Render every scene (or those named) on its default run, unless unchanged since its last
     render, and export one GIF per scene into ``folder`` (default ``renders/gallery``)."""
-    from engine.cli.render import scenes_dir
-
-    renders = scenes_dir().parent / "renders"
-    folder = folder or renders / "gallery"
     if not scenes:
         scenes = all_scenes()
-        for scene, parts in CHAINED.items():
-            console.print(f"[dim]{scene}: not in the gallery ({parts}).[/]")
+        for info in scene_infos():
+            if info.parts:
+                parts = f"{', '.join(info.parts[:-1])} and {info.parts[-1]} back to back"
+                console.print(f"[dim]{info.name}: not in the gallery ({parts}).[/]")
+    renders = renders_folder(scenes)
+    folder = folder or renders / "gallery"
     jobs = [RenderJob(scene, None, quality, resolution, fps) for scene in scenes]
     videos = render_jobs(jobs, renders, workers)
     items = []

@@ -8,13 +8,16 @@ import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import srt
 
 from engine.errors import NnreelError
-from engine.export import ffmpeg
-from engine.renderjobs import RenderJob, default_preset, render_jobs
+from engine.video.gif import ffmpeg
+from engine.video.jobs import RenderJob, default_preset, render_jobs, renders_folder
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_STORY = ("architecture", "training", "featuremaps", "kernels", "actmax")
 """The whole story of one CNN run, in the order a lecture tells it."""
@@ -87,6 +90,7 @@ def duration(video: Path) -> float:
 
 def card_image(title: str, subtitle: str, width: int, height: int) -> np.ndarray:
     """An RGBA title card in the scenes' theme: the part's title and what it shows."""
+    import numpy as np
     from PIL import Image, ImageDraw
 
     from engine.scenekit import raster, theme
@@ -106,6 +110,7 @@ def card_image(title: str, subtitle: str, width: int, height: int) -> np.ndarray
 def write_card(image: np.ndarray, target: Path, fmt: VideoFormat, seconds: float) -> Path:
     """A still segment encoded like the scenes' videos, so all parts join by stream copy."""
     import av
+    import numpy as np
 
     with av.open(str(target), "w") as container:
         stream = container.add_stream(fmt.codec, rate=fmt.rate)
@@ -205,13 +210,11 @@ def make_lecture(
 ) -> Path:
     """Render (or reuse) each scene on one run and join them into ``output`` with title cards,
     chapters and merged captions (``output`` with ``.srt`` beside it)."""
-    from engine.cli.render import scenes_dir
-
     if not scenes:
         raise NnreelError("No scenes given: name at least one (e.g. --scenes training,kernels).")
     run_name = run or default_preset(scenes[0])
     jobs = [RenderJob(s, run_name, quality, resolution, fps) for s in scenes]
-    renders = scenes_dir().parent / "renders"
+    renders = renders_folder(scenes)
     folder = renders / "lecture"
     folder.mkdir(parents=True, exist_ok=True)
     videos = render_jobs(jobs, renders, workers)

@@ -13,27 +13,36 @@ from pathlib import Path
 
 from engine.console import console
 from engine.errors import NnreelError
+from engine.scenekit.places import renders_dir
+from engine.video import catalog
 
 CACHE_FILE = ".render-cache.json"
+KIT = Path(__file__).resolve().parents[1] / "scenekit"
+"""The scene kit, whose source every render depends on."""
 
 
 @dataclass(frozen=True)
 class RenderJob:
     """One scene to render: on ``run`` (None: the scene's default run), at a Manim quality or
-    an explicit resolution and frame rate, with scene options (``KEY=VALUE``)."""
+    an explicit resolution and frame rate, with scene options (name, value)."""
 
     scene: str
     run: str | None = None
     quality: str = "high"
     resolution: tuple[int, int] | None = None
     fps: float | None = None
-    options: tuple[str, ...] = field(default_factory=tuple)
+    options: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
 
 def default_preset(scene: str) -> str:
-    from engine.cli.render import scene_class, scene_file
+    return catalog.scene_info(scene).default_run
 
-    return scene_class(scene_file(scene)).default_preset
+
+def renders_folder(scenes: list[str]) -> Path:
+    """Where renders of ``scenes`` land (``renders/`` beside the first one's ``scenes/``
+    folder, else under the working directory): the render cache, the lecture and the gallery
+    live there too."""
+    return renders_dir(catalog.scene_file(scenes[0]) if scenes else None)
 
 
 def job_run(job: RenderJob) -> str:
@@ -55,14 +64,15 @@ def prepare_runs(jobs: list[RenderJob]) -> None:
 
 
 def fingerprint(job: RenderJob) -> str:
-    """What a render depends on: the scene's source and the scene kit's, the job's settings,
-    and the identity of the run's training (when it was made, how far it got)."""
-    from engine.cli.render import scene_file
+    """What a render depends on: the scene's source (its parts' too) and the scene kit's, the
+    job's settings, and the identity of the run's training (when it was made, how far it
+    got)."""
     from engine.store import Run
 
     digest = hashlib.sha256()
-    kit = Path(__file__).parent / "scenekit"
-    for path in [scene_file(job.scene), *sorted(kit.glob("*.py"))]:
+    info = catalog.scene_info(job.scene)
+    scenes = [info.path, *(info.path.parent / f"{part}.py" for part in info.parts)]
+    for path in [*scenes, *sorted(KIT.glob("*.py"))]:
         digest.update(path.read_bytes())
     run = Run(job_run(job))
     progress = run.manifest["progress"]
@@ -74,20 +84,20 @@ def fingerprint(job: RenderJob) -> str:
 
 def _render_in_child(job: RenderJob) -> str:
     """Body of a worker process: Manim's configuration is global, so one render per process."""
-    from manim import config
+    from engine.video.render import render_scene
 
-    from engine.cli.render import render_scene
-    from engine.scenekit import RUN_ENV, SET_ENV
-
-    config.progress_bar = "none"  # parallel bars would garble each other
-    os.environ[RUN_ENV] = job_run(job)
-    os.environ[SET_ENV] = " ".join(job.options)
     try:
-        video = render_scene(job.scene, quality=job.quality, resolution=job.resolution, fps=job.fps)
+        video = render_scene(
+            job.scene,
+            run=job_run(job),
+            options=dict(job.options),
+            quality=job.quality,
+            resolution=job.resolution,
+            fps=job.fps,
+            quiet=True,  # parallel progress bars would garble each other
+        )
     except NnreelError as exc:  # subclasses may not survive the trip back to the parent
         raise NnreelError(str(exc)) from None
-    except SystemExit:  # a scene already printed its one-line error
-        raise NnreelError("the scene stopped with the error printed above") from None
     return str(video)
 
 

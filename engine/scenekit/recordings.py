@@ -1,0 +1,70 @@
+"""Recordings a scene makes on first use and keeps in the run: activation-maximisation images.
+
+A scene that shows what units want to see reads ``engine.actmax`` recordings from the run
+(``actmax/<layer>/...``). When the layer has none yet, or lacks units the scene shows, it is
+recorded now, once, under a lock (two renders never record the same layer at once), and
+every later render reuses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from engine.actmax import ActmaxRecording, RenderSettings, load_actmax, record_actmax
+from engine.actmax import recorded_layers as actmax_layers
+from engine.console import console
+from engine.scenekit.base import locked
+from engine.store import LayerInfo, Run
+
+RECORD_ALL = 64
+"""Layers with at most this many units are recorded whole (cheap; other scenes reuse it)."""
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Torch's CPU threads set to ``count`` for the duration (None: left as they are). Small
+    batches of small images gain little from a second thread, and on a busy machine two
+    threads wait for each other: one thread was 3–10× faster than two here while other work
+    shared the two cores."""
+    if count is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def ensure_actmax(
+    run: Run,
+    info: LayerInfo,
+    units: Sequence[int] | None = None,
+    *,
+    steps: int,
+    threads: int | None = None,
+) -> ActmaxRecording:
+    """The run's activation-maximisation recording of layer ``info``, holding at least
+    ``units`` (None: every unit). Made now, with ``steps`` optimisation steps on ``threads``
+    CPU threads, when it is missing or lacks some of them: the whole layer when it has at most
+    ``RECORD_ALL`` units, else the units wanted together with those it already holds."""
+    count = int(info.output_shape[0])
+    wanted = set(range(count) if units is None else units)
+    with locked(run.folder.parent / f".{run.name}.actmax.lock"):
+        fresh = Run(run.folder)
+        have = load_actmax(fresh, info.name).units if info.name in actmax_layers(fresh) else []
+        if not wanted <= set(have):
+            record = "all" if units is None or count <= RECORD_ALL else sorted(wanted | set(have))
+            shown = count if record == "all" else len(record)
+            console.print(
+                f"[bold]No activation-maximisation images of {info.name!r} in {run.name!r} "
+                f"yet[/]: growing {shown} of its {count} units from noise now ({steps} steps; "
+                "once, kept in the run)."
+            )
+            with torch_threads(threads):
+                record_actmax(fresh.folder, info.name, record, RenderSettings(steps=steps))
+    return load_actmax(run.folder, info.name)
