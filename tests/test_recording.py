@@ -465,3 +465,20 @@ def test_a_dataset_with_normalize_is_shown_as_pixels_and_stored_taking_pixels(tm
         expected = model.eval()((pixels - 0.2) / 0.3)
         stored = load_model(run)(pixels)
     np.testing.assert_allclose(stored.numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_a_recording_holds_its_run_against_other_writers_until_it_closes(tmp_path):
+    """record() writes through the run store's one writer per run: a second recorder (or a
+    trainer) on the same run is refused while the first is open, and takes it after."""
+    from engine.errors import RunBusyError
+
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+    x, y = torch.randn(16, 2), torch.randint(0, 2, (16,))
+    folder = tmp_path / "held"
+    with record(model, folder, probe=(x[:4], y[:4])) as rec:
+        rec.step(loss=F.cross_entropy(model(x), y))
+        with pytest.raises(RunBusyError, match="written by"):
+            record(model, folder, probe=(x[:4], y[:4]), overwrite=True)
+    assert Run(folder).status == "finished" and Run(folder).writer_pid() is None
+    record(model, folder, probe=(x[:4], y[:4]), overwrite=True).close()
+    assert Run(folder).count(schema.TRAIN_LOSS) == 0

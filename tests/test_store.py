@@ -180,3 +180,32 @@ def test_is_run_tells_a_run_from_any_other_folder(tmp_path):
     (tmp_path / "other" / "manifest.json").write_text('{"format": "something else"}')
     assert is_run(tmp_path / "run")
     assert not is_run(tmp_path / "other") and not is_run(tmp_path / "missing")
+
+
+def test_a_full_disk_stops_a_growing_stream_with_a_message_and_keeps_what_was_written(
+    tmp_path, monkeypatch
+):
+    """Growth reserves its new files like creation does: no room → one message, the stream as
+    it was, and the run still readable (a kill then loses nothing committed)."""
+    import errno
+    import os
+
+    from engine.errors import DiskFullError
+
+    info = StreamInfo("train/loss", "float32", (), 4, cadence="every:1", meta={"growable": True})
+    header = {"model": {"arch": "test"}, "dataset": {"name": "none"}, "progress": {"step": 0}}
+    with RunWriter.create(tmp_path / "run", header=header, streams=[info]) as writer:
+        writer.write_many("train/loss", np.arange(1, 5), np.arange(1, 5, dtype=np.float32))
+        writer.commit()
+
+        def no_room(fd, offset, length):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "posix_fallocate", no_room)
+        with pytest.raises(DiskFullError, match="stream 'train/loss'.*Free some space"):
+            writer.write("train/loss", 5, np.float32(5))
+        monkeypatch.undo()
+        assert not list((tmp_path / "run" / "streams" / "train").glob(".*tmp"))
+        writer.write("train/loss", 5, np.float32(5))  # room again: it grows and goes on
+        writer.commit()
+    np.testing.assert_array_equal(Run(tmp_path / "run").read("train/loss"), np.arange(1, 6))
