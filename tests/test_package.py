@@ -75,7 +75,7 @@ def test_the_wheel_declares_every_library_the_package_imports(wheel):
     required = {
         line.split(";")[0].split("<")[0].split(">")[0].split("=")[0].strip().lower()
         for line in message.get_all("Requires-Dist")
-        if "extra == \"test\"" not in line.replace("'", '"')
+        if 'extra == "test"' not in line.replace("'", '"')
     }
     sources = [*(ROOT / "engine").rglob("*.py"), *(ROOT / "scenes").glob("*.py")]
     modules = set().union(*(imported_modules(path) for path in sources))

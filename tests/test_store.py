@@ -202,7 +202,7 @@ def test_a_full_disk_stops_a_growing_stream_with_a_message_and_keeps_what_was_wr
             raise OSError(errno.ENOSPC, "No space left on device")
 
         monkeypatch.setattr(os, "posix_fallocate", no_room)
-        with pytest.raises(DiskFullError, match="stream 'train/loss'.*Free some space"):
+        with pytest.raises(DiskFullError, match=r"stream 'train/loss'.*Free some space"):
             writer.write("train/loss", 5, np.float32(5))
         monkeypatch.undo()
         assert not list((tmp_path / "run" / "streams" / "train").glob(".*tmp"))
