@@ -799,10 +799,12 @@ class Diagram(Group):
         self.parts = [drawer(s.kind).build(s, y + s.rise) for s in self.slots]
         self.joins: list[VMobject | None] = [None] * len(self.slots)
         line = [i for i, s in enumerate(self.slots) if not s.branch]
+        self.signed = False  # whether any edges show their weights' signs
         for a, b in itertools.pairwise(line):
             left, right = self.parts[a], self.parts[b]
-            draw = join(left.slot, right.slot).draw
-            self.joins[b] = draw(left, right, weights(right.slot.name))
+            link, known = join(left.slot, right.slot), weights(right.slot.name)
+            self.joins[b] = link.draw(left, right, known)
+            self.signed |= link.name == "edges" and known is not None
         self.arcs = [arc_path(arc, y) for arc in self.arc_layout]
         floor = y - max(s.height / 2 for s in self.slots if not s.branch) - 0.22
         self.labels = self._labels(floor)
@@ -1023,7 +1025,7 @@ def diagram_key(diagram: Diagram) -> list[tuple[Mobject, str]]:
             entries.append((swatch, word))
     if diagram.arcs:
         entries.append((line_swatch(theme.MUTED, ARC_WIDTH), "skip connection"))
-    if any(glue(a.kind, b.kind).name == "edges" for a, b in itertools.pairwise(diagram.slots)):
+    if diagram.signed:
         entries.append((line_swatch(SIGN_COLOURS["positive"]), "weight > 0"))
         entries.append((line_swatch(SIGN_COLOURS["negative"]), "weight < 0"))
     return entries
