@@ -5,7 +5,12 @@ forward pass carries one real probe image through it, each layer's real activati
 as a thumbnail above its box and the dense layers' neurons lighting up with their real values,
 ending at the run's real class probabilities.
 
-Works for any recorded run: VGG-16, the CIFAR VGG, the small CNN, and MLPs (neurons and
+Drawn from the recorded graph: a residual network (torchvision's ResNet-18, your own block)
+shows each merge as ⊕ and each skip connection as an arc over the diagram, a downsampling
+shortcut's 1×1 conv on its arc; thumbnails sit in a small grid over their own block, and a
+key names every colour (boxes, merges, arcs, activations, weight signs).
+
+Works for any recorded run: VGG-16, the CIFAR VGG, the small CNN, ResNets, and MLPs (neurons and
 real-weight edges, more than 16 neurons drawn as a sample with an ellipsis; the pass follows
 one held-out point, its activations read from the recorded fit at the nearest mesh point).
 

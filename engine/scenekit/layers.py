@@ -9,10 +9,15 @@ layers (nothing inside a block, an arrow between blocks, a fan for a flatten, we
 between dense layers) is a ``Glue`` looked up by the pair of kinds, and it also sets the gap
 between them.
 
-    slots = layout(run.layers, run.model["input_shape"], width=13.4, height=3.2)
-    diagram = Diagram(slots, weights=final_weights, classes=run.classes)
+    drawing = graph_layout(run.layers, run.model["input_shape"], width=13.4, height=3.2)
+    diagram = Diagram(drawing, weights=final_weights, classes=run.classes)
     for stage in diagram.stages(): ...                      # build it left to right
     diagram.forward(i, activation); marker.become(diagram.focus(i))
+
+A model with skip connections (its recorded graph's ``skips``) keeps its main path on the line;
+merges draw as ⊕ (add) or ‖ (concatenation) marks, each skip edge is an ``Arc`` over the
+diagram, and a layer that lies only on a skip connection (a downsampling 1×1 conv) sits on
+its arc. ``layout`` gives the slots alone.
 
 Sizes follow PlotNeuralNet: a conv or pool layer is a box whose height (and receding depth)
 track its spatial size and whose thickness along the flow tracks its channel count; dense
@@ -866,7 +871,7 @@ class Diagram(Group):
 
     def _class_names(self, classes: Sequence[str]) -> Group:
         names = Group()
-        last = self.parts[-1] if not self.slots[-1].branch else self.parts[self._last_on_line()]
+        last = self.parts[max(i for i, s in enumerate(self.slots) if not s.branch)]
         slot = last.slot
         if slot.kind != "logits" or not classes:
             return names
@@ -877,14 +882,6 @@ class Diagram(Group):
         for neuron, word in zip(last[0], words, strict=True):
             names.add(theme.text(word, theme.SMALL, theme.MUTED).next_to(neuron, RIGHT, 0.1))
         return names
-
-    def _last_on_line(self) -> int:
-        return max(i for i, s in enumerate(self.slots) if not s.branch)
-
-    @property
-    def output(self) -> Group:
-        """The output column (the last layer on the line)."""
-        return self.parts[self._last_on_line()]
 
     def arcs_into(self, names: set[str]) -> list[VMobject]:
         return [m for arc, m in zip(self.arc_layout, self.arcs, strict=True) if arc.target in names]
