@@ -36,6 +36,7 @@ from manim import (
     Create,
     FadeIn,
     Group,
+    Square,
     SurroundingRectangle,
     Transform,
     VMobject,
@@ -484,20 +485,26 @@ class Architecture(RunScene):
     def diagram_pass(self, forward: Pass, marker: VMobject, pace: float) -> None:
         diagram = self.diagram
         strip, lit = self.strip, None
+        frame = Square(self.plan.size + 0.05, stroke_color=theme.ACCENT, stroke_width=2)
         for i, slot in enumerate(diagram.slots[1:], start=1):
             values = forward.at(i)
             diagram.forward(i, values)
             if lit is not None:
                 diagram.rest(lit)
             lit = i if slot.kind in BOX_KINDS else None
-            if i in strip.tiles:
+            self.remove(frame)
+            if i in strip.tiles:  # the layer's thumbnail appears, outlined while it is current
                 strip.show(i, thumbnail(values, self.settings["thumb"], strip.size))
+                left, bottom = self.plan.tile(i)
+                half = self.plan.size / 2
+                self.add(frame.move_to([left + half, diagram.y + bottom + half, 0]))
             if slot.block != diagram.slots[i - 1].block:
                 self.caption(block_words(diagram.slots, i, forward))
             self.swap_caption(self.layer_caption(slot, values))
             self.glide(marker, diagram.focus(i), pace)
         if lit is not None:
             diagram.rest(lit)
+        self.remove(frame)
 
     def glide(self, marker: VMobject, target: VMobject, pace: float) -> None:
         self.bring_to_front(marker)
