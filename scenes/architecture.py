@@ -176,8 +176,8 @@ def block_words(slots: list[Slot], first: int, forward: Pass) -> str:
     if slots[block[-1]].kind == "pool":
         words += f", pooled to {'×'.join(map(str, slots[block[-1]].shape[1:]))}"
     if slots[block[-1]].kind in MERGE_KINDS:
-        through = " (through a conv)" if any(slots[i].branch for i in block) else ""
-        words += f", plus the skip connection{through}"
+        through = " via a conv" if any(slots[i].branch for i in block) else ""
+        words += f", plus its skip{through}"
     return words + f"; largest value {largest:.3g}."
 
 
