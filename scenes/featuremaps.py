@@ -41,6 +41,8 @@ from engine.scenekit import (
     ProbabilityBars,
     RunScene,
     dataset_name,
+    example_words,
+    index_or_image,
     map_layers,
     model_name,
     names,
@@ -49,6 +51,7 @@ from engine.scenekit import (
     set_pixels,
     theme,
     trained_words,
+    truth_words,
 )
 from engine.scenekit import raster as rs
 from engine.store import LayerInfo, Run
@@ -115,7 +118,7 @@ class FeatureMaps(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "image": Option(None, int, "a probe image index (0 = the first)"),
+        "image": Option(None, index_or_image, "a probe image index (0 = the first) or a file"),
         "layers": Option(None, names, "comma-separated conv/pool layers, e.g. conv1_1,pool1"),
         "evolve": Option(None, names, "layers shown over training; empty to skip that part"),
         "maps": Option(32, int, "show at most this many maps per layer (the most active)"),
@@ -155,18 +158,17 @@ class FeatureMaps(RunScene):
         image = rs.to_rgb(self.run.read("probe/images", 0)[self.index])
         shape = theme.shape_text(self.run.read("probe/images", 0).shape[1:])
         picture = raster_image(image, height=2.1).move_to([INPUT_X, 0.35, 0])
-        name = self.class_name(self.label)
         above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.2)
         below = Group(
             theme.text(shape, theme.LABEL, theme.MUTED),
-            theme.text(f"true class: {name}", theme.LABEL, theme.GOOD),
+            theme.text(truth_words(self.run, self.index), theme.LABEL, theme.GOOD),
         ).arrange(DOWN, buff=0.05)
         below.next_to(picture, DOWN, buff=0.2)
         self.legend = self.color_bar("map")
         self.strip = self.network_strip()
         self.add(self.counter, picture, above, below, self.strip, self.legend)
         self.caption(
-            f"One validation image of a '{name}' through the {model_name(self.run)}, "
+            f"{example_words(self.run, self.index)} through the {model_name(self.run)}, "
             f"{trained_words(self.run)}."
         )
         self.play(FadeIn(head), run_time=0.6)
@@ -338,8 +340,7 @@ class FeatureMaps(RunScene):
         self.highlight(set())
         self.caption(
             f"The prediction: {tail} gives '{self.class_name(int(np.argmax(probs)))}' "
-            f"with p = {theme.percent(probs.max())}; the true class is "
-            f"'{self.class_name(self.label)}'."
+            f"with p = {theme.percent(probs.max())}; {truth_words(self.run, self.index)}."
         )
         self.swap(caption, cap)
         self.swap(self.legend, legend)

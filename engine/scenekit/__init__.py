@@ -65,7 +65,15 @@ from engine.scenekit.base import (
 )
 from engine.scenekit.camera import RasterCamera
 from engine.scenekit.label import Label, pixels_per_unit
-from engine.scenekit.probe import MAP_KINDS, map_layers, pick_image, recorded_map_layers
+from engine.scenekit.ownimage import ImageRun, index_or_image
+from engine.scenekit.probe import (
+    MAP_KINDS,
+    example_words,
+    map_layers,
+    pick_image,
+    recorded_map_layers,
+    truth_words,
+)
 from engine.scenekit.widgets import (
     ColorBar,
     ProbabilityBars,
@@ -80,6 +88,7 @@ __all__ = [
     "RUN_ENV",
     "SET_ENV",
     "ColorBar",
+    "ImageRun",
     "Label",
     "Option",
     "ProbabilityBars",
@@ -88,8 +97,10 @@ __all__ = [
     "StepCounter",
     "dataset_name",
     "ensure_default_run",
+    "example_words",
     "find_run",
     "framed",
+    "index_or_image",
     "locked",
     "map_layers",
     "model_name",
@@ -104,4 +115,5 @@ __all__ = [
     "set_pixels",
     "theme",
     "trained_words",
+    "truth_words",
 ]

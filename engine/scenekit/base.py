@@ -20,6 +20,7 @@ from engine.errors import NnreelError, RunError, UnknownNameError
 from engine.presets import DEFAULT_PRESET, PRESETS, preset_config
 from engine.scenekit import theme
 from engine.scenekit.camera import RasterCamera
+from engine.scenekit.ownimage import ImageRun
 from engine.scenekit.widgets import StepCounter
 from engine.store import Run, resolve_run
 from engine.store.manifest import MANIFEST
@@ -258,6 +259,9 @@ class RunScene(Scene):
     def setup(self) -> None:
         self.settings = parse_options(self.options, os.environ.get(SET_ENV, ""))
         self.run = find_run(self.default_preset)
+        if isinstance(self.settings.get("image"), Path):  # image=FILE: it is the probe now
+            self.run = ImageRun(self.run, self.settings["image"])
+            self.settings["image"] = 0
 
     def render(self, preview: bool = False) -> bool:
         try:
