@@ -225,7 +225,7 @@ class Training(RunScene):
         epochs = self.val_epochs
         intro = (
             f"Training on {dataset_name(self.run)}: "
-            f"{format_tick(self.epochs[-1])} epoch{'s' * (self.epochs[-1] != 1)} of "
+            f"{format_tick(self.epochs[-1])} epoch{'s' if self.epochs[-1] != 1 else ''} of "
             f"{self.per_epoch:,} steps, {batch_words(self.run)}, {optimizer_words(self.run)}."
         )
         if len(epochs) and epochs[0] == 0:
