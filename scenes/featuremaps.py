@@ -332,9 +332,11 @@ class FeatureMaps(RunScene):
             self.run.classes, probs, true_label=self.label, width=BOX[1] - SPLIT - 0.2
         )
         bars.move_to([SPLIT + 0.2, (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
-        vectors = self.vector_rows(vector_layers(self.run, stage.info), BOX[0], SPLIT - 0.3)
-        tail = " → ".join([*(v.name for v in vector_layers(self.run, stage.info)), "softmax"])
-        cap = theme.caption("prediction", tail, "dense activations, each row scaled to its own max")
+        dense = vector_layers(self.run, stage.info)
+        vectors = self.vector_rows(dense, BOX[0], SPLIT - 0.3) if dense else self.beside(shown)
+        tail = " → ".join([*(v.name for v in dense), "softmax"])
+        note = "dense activations, each row scaled to its own max" if dense else "from these maps"
+        cap = theme.caption("prediction", tail, note)
         cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
         legend = self.color_bar("row")
         self.highlight(set())
@@ -353,6 +355,11 @@ class FeatureMaps(RunScene):
     def class_name(self, index: int) -> str:
         classes = self.run.classes
         return classes[index] if index < len(classes) else str(index)
+
+    def beside(self, shown: ImageMobject) -> ImageMobject:
+        """The last maps, shrunk beside the probabilities (for a network with no dense layer)."""
+        maps = shown.copy().scale(min(1.0, (SPLIT - 0.3 - BOX[0]) / shown.width))
+        return maps.move_to([(BOX[0] + SPLIT - 0.3) / 2, (BOX[2] + BOX[3]) / 2, 0])
 
     def vector_rows(self, layers: list[LayerInfo], left: float, right: float) -> Group:
         rows = Group()
