@@ -24,6 +24,10 @@ Pieces:
   ``renders/<scene file>/<quality>/`` and turns any ``NnreelError`` raised in ``construct``
   into one message and exit status 2 (Manim would print a traceback). ``self.run`` is an
   ``engine.store.Run``; ``self.activations(layer, snapshot)`` checks the layer name.
+- ``ownimage``: ``image=FILE`` (parser ``index_or_image``) makes ``self.run`` an ``ImageRun``:
+  the run with that file as its probe, its activations computed now by the run's stored model,
+  so a scene that films one probe image films the file unchanged (``example_words``,
+  ``truth_words`` in ``probe`` word it, with no true class).
 - ``raster`` (numpy only): colour maps as lookup tables (``viridis`` and seed 004's
   ``greens`` for activations, ``diverging`` centred on zero for weights and gradients),
   ``normalise`` per channel / per layer / symmetric, ``top_k`` and ``silent`` channels,
