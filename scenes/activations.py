@@ -40,16 +40,19 @@ from engine.scenekit import (
     MAP_KINDS,
     Choice,
     ColorBar,
+    Image,
     Number,
     Option,
     ProbabilityBars,
     RunScene,
     dataset_name,
+    example_words,
     model_name,
     pick_image,
     pixels_per_unit,
     raster_image,
     theme,
+    truth_words,
 )
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
@@ -62,6 +65,8 @@ KIND_WORDS = {
     "pool": "max pooling",
     "gap": "global average pooling",
     "dense": "fully connected",
+    "add": "sum of two branches",
+    "cat": "branches side by side",
 }
 NORMS = ("channel", "layer")
 
@@ -144,7 +149,7 @@ class Activations(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "image": Number(None, "a probe image index (0 = the first)", at_least=0, whole=True),
+        "image": Image(None, "a probe image index (0 = the first) or an image file"),
         "cmap": Choice(
             "greens",
             "colour map (seed 004's greens: darker = stronger)",
@@ -184,14 +189,14 @@ class Activations(RunScene):
         above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.2)
         below = Group(
             theme.text(theme.shape_text(images.shape[1:]), theme.LABEL, theme.MUTED),
-            theme.text(f"true class: {self.class_name(self.label)}", theme.LABEL, theme.GOOD),
+            theme.text(truth_words(self.run, self.index), theme.LABEL, theme.GOOD),
         ).arrange(DOWN, buff=0.12)
         below.next_to(picture, DOWN, buff=0.2)
         self.legend = self.color_bar().next_to(below, DOWN, buff=0.45).set_x(INPUT_X)
         self.diagram = self.network()
         self.add(self.step_counter(step), picture, above, below, self.legend, self.diagram)
         self.caption(
-            f"One validation image, a “{self.class_name(self.label)}”, goes through the "
+            f"{example_words(self.run, self.index)} goes through the "
             f"{model_name(self.run)} layer by layer"
         )
         self.play(FadeIn(head), run_time=0.5)
@@ -310,6 +315,8 @@ class Activations(RunScene):
                 f"{info.name}: a fully connected layer of {grid.count:,} neurons{some}, after ReLU"
             )
         c, h, w = info.output_shape
+        if info.kind in ("add", "cat"):
+            return f"{info.name}: {' + '.join(info.inputs)} merged, {c:,} maps of {h}×{w}"
         if info.kind == "pool":
             before = ""
             if previous is not None and len(previous.info.output_shape) == 3:

@@ -193,10 +193,11 @@ class Kernels(RunScene):
         self.steps = self.kernels[0].steps
         self.add_header()
         first_k, last_k = self.kernels[0], self.kernels[-1]
-        self.caption(
-            f"Every kernel of {len(self.kernels)} conv layers, {first_k.name} "
-            f"({kernel_shape(first_k)}) to {last_k.name} ({kernel_shape(last_k)}); blue < 0 < red."
-        )
+        span = f"{first_k.name} ({kernel_shape(first_k)})"
+        if len(self.kernels) > 1:
+            last = f"{last_k.name} ({kernel_shape(last_k)})"
+            span = f"{len(self.kernels)} conv layers, {span} to {last}"
+        self.caption(f"Every kernel of {span}; blue < 0 < red.")
         sheet, labels = self.strips()
         moved = [f"{k.name} {theme.percent(k.moved)}" for k in self.kernels]
         if len(moved) > 4:

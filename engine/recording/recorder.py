@@ -260,9 +260,10 @@ class Recorder:
     def _plan(self) -> Plan:
         c = self.config
         stats = c.stats
-        if stats == "auto":
-            every = self.total_steps // STATS_POINTS if self.total_steps else 10
-            stats = f"every:{max(1, every)}"
+        if stats == "auto" and self.total_steps:
+            stats = f"every:{max(1, self.total_steps // STATS_POINTS)}"
+        elif stats == "auto":  # a loop of unknown length: log-spaced, so a short one has some
+            stats = f"log:{STATS_POINTS}"
         self.cadences = {
             "snapshots": c.snapshots,
             "weights": c.weights,

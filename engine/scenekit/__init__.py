@@ -30,6 +30,10 @@ Pieces:
   (``parse_options``) and listed by ``nnreel scenes`` without running the scene file.
 - ``chain``: ``ChainScene`` plays other scene files of its folder in turn (``parts``);
   ``load_scene_file`` runs a scene file as a module and returns its Scene class.
+- ``ownimage``: ``image=FILE`` (option kind ``Image``) makes ``self.run`` an ``ImageRun``:
+  the run with that file as its probe, its activations computed now by the run's stored model,
+  so a scene that films one probe image films the file unchanged (``example_words``,
+  ``truth_words`` in ``probe`` word it, with no true class).
 - ``raster`` (numpy only): colour maps as lookup tables (``viridis`` and seed 004's
   ``greens`` for activations, ``diverging`` centred on zero for weights and gradients),
   ``normalise`` per channel / per layer / symmetric, ``top_k`` and ``silent`` channels,
@@ -78,6 +82,7 @@ _HOMES = {
         "SET_ENV",
         "Choice",
         "Flag",
+        "Image",
         "Names",
         "Number",
         "Option",
@@ -93,12 +98,22 @@ _HOMES = {
         "locked",
         "model_name",
         "trained_words",
+        "batch_words",
+        "optimizer_words",
     ),
     "chain": ("ChainScene", "load_scene_file"),
     "places": ("renders_dir",),
     "camera": ("RasterCamera",),
     "label": ("Label", "pixels_per_unit"),
-    "probe": ("MAP_KINDS", "map_layers", "pick_image", "recorded_map_layers"),
+    "ownimage": ("ImageRun", "read_image"),
+    "probe": (
+        "MAP_KINDS",
+        "example_words",
+        "map_layers",
+        "pick_image",
+        "recorded_map_layers",
+        "truth_words",
+    ),
     "widgets": (
         "ColorBar",
         "LogClock",

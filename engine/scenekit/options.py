@@ -17,6 +17,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from engine.errors import NnreelError, UnknownNameError
@@ -159,8 +160,32 @@ class Names(Option):
         return "names, comma-separated"
 
 
+@dataclass(frozen=True)
+class Image(Option):
+    """A probe image by its index (a whole number ≥ 0), or any image file by its path (the
+    scene shows it through the run's stored model; see ``ownimage``)."""
+
+    kind: ClassVar[str] = "image"
+
+    def parse(self, value: object) -> int | Path:
+        if isinstance(value, Path):
+            return value.expanduser()
+        number = _number(value)
+        if number is not None:
+            if number.is_integer() and number >= 0:
+                return int(number)
+            raise OptionValueError(f"give {self.describe()}")
+        text = str(value).strip()
+        if not text:
+            raise OptionValueError(f"give {self.describe()}")
+        return Path(text).expanduser()
+
+    def describe(self) -> str:
+        return "an index ≥ 0 | an image file"
+
+
 KINDS: dict[str, type[Option]] = {
-    cls.__name__: cls for cls in (Option, Choice, Flag, Number, Names)
+    cls.__name__: cls for cls in (Option, Choice, Flag, Number, Names, Image)
 }
 """The kinds a scene may declare, by the name it calls them."""
 
