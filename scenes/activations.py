@@ -2,10 +2,13 @@
 layer, every channel of every conv (after its ReLU) and pool in one grid, darker green =
 stronger; then the dense layers and the ten class probabilities, the top two named.
 
-A small diagram of the network at the bottom lights the layer on screen. Each grid is one
-raster at the frame's own pixel size (integer upscaling, so every map pixel is a crisp square);
-a pool keeps its conv's grid and pixel size, so the maps visibly halve in place. Channels that
-are zero everywhere on this image get a red frame.
+A small diagram of the network at the bottom lights the layer on screen; each grid grows out
+of its layer in the diagram and shrinks back into it, and on every conv layer one channel is
+picked out (zoomed in, the others dimmed). Each grid is one raster at the frame's own pixel size
+(integer upscaling, so every map pixel is a crisp square); a pool keeps its conv's grid and
+pixel size, so the maps visibly halve in place. Small or flat maps share one colour scale per
+layer, its maximum on the legend. Channels that are zero everywhere on this image get a red
+frame.
 
     manim scenes/activations.py                          # the default run (vgg16-synth)
     NNREEL_RUN=smallcnn-synth manim -ql scenes/activations.py
@@ -28,7 +31,6 @@ from manim import (
     RIGHT,
     UP,
     FadeIn,
-    FadeTransform,
     Group,
     ImageMobject,
     Mobject,
@@ -40,6 +42,7 @@ from engine.scenekit import (
     MAP_KINDS,
     Choice,
     ColorBar,
+    Flag,
     Image,
     Number,
     Option,
@@ -47,6 +50,7 @@ from engine.scenekit import (
     RunScene,
     dataset_name,
     example_words,
+    focus,
     model_name,
     pick_image,
     pixels_per_unit,
@@ -55,8 +59,9 @@ from engine.scenekit import (
     truth_words,
 )
 from engine.scenekit import raster as rs
-from engine.scenekit.charts import TITLE_WIDTH, fitted_title
+from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
 from engine.scenekit.layers import LIT_COLOURS, Diagram, layout
+from engine.scenekit.pacing import BEAT, IDEA
 from engine.store import LayerInfo, Run
 from engine.store.schema import HIDDEN_VECTOR_KINDS
 
@@ -79,6 +84,8 @@ INPUT_X = -5.5
 DIAGRAM = (-3.4, 1.1)
 """Centre line and height of the network diagram at the bottom."""
 RUNNER_UP = "#e8e2d0"
+FOCUS_HEIGHT = 3.2
+"""Height of a channel picked out (frame units)."""
 
 
 @dataclass
@@ -93,7 +100,14 @@ class Grid:
     cols: int
     scale: int
     silent: int
-    scaling: str
+    scaled: rs.Scaled
+    pad: int
+    channels: np.ndarray
+    """The channels shown, in grid order."""
+
+    @property
+    def scaling(self) -> str:
+        return self.scaled.label
 
 
 def walked_layers(run: Run) -> list[LayerInfo]:
@@ -156,14 +170,16 @@ class Activations(RunScene):
             choices=("greens", "viridis", "gray"),
         ),
         "norm": Choice(
-            "channel",
-            "each map scaled to its own max, or the layer's",
-            choices=("channel", "layer"),
+            "auto",
+            "one colour scale per layer where maps are small or flat (auto), every map its own "
+            "max (channel), or always the layer's (layer)",
+            choices=("auto", "channel", "layer"),
         ),
         "maps": Number(
             0, "show at most this many channels per layer (0: all)", at_least=0, whole=True
         ),
-        "hold": Number(1.2, "seconds each layer stays on screen", above=0),
+        "hold": Number(1.0, "seconds each whole layer stays on screen", above=0),
+        "focus": Flag(True, "pick out one channel of each conv layer (zoom in, dim the rest)"),
     }
 
     def construct(self) -> None:
@@ -193,6 +209,7 @@ class Activations(RunScene):
         ).arrange(DOWN, buff=0.12)
         below.next_to(picture, DOWN, buff=0.2)
         self.legend = self.color_bar().next_to(below, DOWN, buff=0.45).set_x(INPUT_X)
+        self.legend_place = self.legend.get_top()
         self.diagram = self.network()
         self.add(self.step_counter(step), picture, above, below, self.legend, self.diagram)
         self.caption(
@@ -200,16 +217,20 @@ class Activations(RunScene):
             f"{model_name(self.run)} layer by layer"
         )
         self.play(FadeIn(head), run_time=0.5)
+        self.hold()
 
     def class_name(self, label: int) -> str:
         classes = self.run.classes
         return str(classes[label]) if label < len(classes) else str(label)
 
-    def color_bar(self) -> ColorBar:
-        top = "each map's max" if self.settings["norm"] == "channel" else "the layer's max"
-        return ColorBar(
-            self.settings["cmap"], low="0", high=top, title="activation after ReLU", length=2.3
-        )
+    def color_bar(self, grid: Grid | None = None) -> ColorBar:
+        """The legend: 0 to each map's max, or to the value the whole layer is scaled to."""
+        if grid is None or grid.scaled.mode != "layer":
+            top, title = "each map's max", "after ReLU (per map)"
+        else:
+            top, title = format_value(float(grid.scaled.hi.max()), 3), "after ReLU (per layer)"
+        bar = ColorBar(self.settings["cmap"], low="0", high=top, title=title, length=2.3)
+        return bar.move_to(self.legend_place, aligned_edge=UP) if grid is not None else bar
 
     def network(self) -> Diagram:
         """The model's diagram, small, without labels: it only says where the walk is."""
@@ -253,21 +274,20 @@ class Activations(RunScene):
             rows, cols = rs.grid_shape(len(maps), width / height, w / h)
             tile = min(width / cols, height / rows) * pixels_per_unit()
             scale, pad = rs.fit_scale(max(h, w), tile)
-        # A 1×1 map scaled to its own max is just "on": such layers share one scale.
-        mode = "layer" if maps.shape[1] * maps.shape[2] == 1 else self.settings["norm"]
+        pad = max(1, scale // 8) if vector else pad
         image, scaled = rs.feature_grid(
             maps,
             cmap=self.settings["cmap"],
-            mode=mode,
+            mode=rs.honest_mode(maps, "layer" if vector else self.settings["norm"]),
             rows=rows,
             cols=cols,
             scale=scale,
-            pad=max(1, scale // 8) if vector else pad,
+            pad=pad,
             background=rs.hex_rgb(theme.PANEL),
             mark_silent=None if vector else rs.hex_rgb(theme.BAD),
         )
         silent = 0 if vector else int(rs.silent(maps).sum())
-        return Grid(info, image, count, len(maps), rows, cols, scale, silent, scaled.label)
+        return Grid(info, image, count, len(maps), rows, cols, scale, silent, scaled, pad, channels)
 
     def place(self, grid: Grid) -> ImageMobject:
         """The raster at its own pixel size (crisp), centred in the panel; vector grids on
@@ -329,24 +349,55 @@ class Activations(RunScene):
         return words
 
     def walk(self) -> tuple[Grid, ImageMobject, Group]:
-        """Layer after layer: a cut to each new grid; a pool shrinks its conv's grid."""
+        """Layer after layer: each grid grows out of its layer in the diagram and goes back
+        into it (a pool morphs its conv's grid to half the size); on a conv layer one channel
+        is picked out."""
         hold = self.settings["hold"]
         grid, shown, cap = None, None, None
         for info in self.layers:
             new = self.grid(info, grid)
             image, new_cap = self.place(new), self.panel_caption(new, grid)
+            self.hold()  # the last layer's caption read
             self.light(info.name)
-            self.remove(*(m for m in (cap, shown) if m is not None))
-            self.add(new_cap)
+            self.remove(*(m for m in (cap, self.legend) if m is not None))
+            self.legend = self.color_bar(new)
+            self.add(new_cap, self.legend)
             self.caption(self.subtitle(new, grid))
+            here = self.diagram.parts[self.index_of(info)]
             if shown is not None and info.kind == "pool" and grid.rows == new.rows:
-                self.add(shown)
-                self.play(FadeTransform(shown, image), run_time=min(0.5, hold / 2))
+                focus.morph(self, shown, image)
             else:
-                self.add(image)
+                if shown is not None:
+                    focus.shrink_into(self, shown, self.diagram.parts[self.index_of(grid.info)])
+                focus.grow_from(self, image, here)
             self.wait(hold)
+            if self.settings["focus"] and info.kind == "conv":
+                self.pick_out(new, image)
             grid, shown, cap = new, image, new_cap
         return grid, shown, cap
+
+    def index_of(self, info: LayerInfo) -> int:
+        """The diagram slot of a layer."""
+        return next(i for i, slot in enumerate(self.diagram.slots) if slot.name == info.name)
+
+    def pick_out(self, grid: Grid, image: ImageMobject) -> None:
+        """Zoom into the layer's most active channel over its grid, the others dimmed."""
+        h, w = grid.info.output_shape[1:]
+        position = int(rs.top_k(self.activations(grid.info.name)[self.index][grid.channels], 1)[0])
+        box = rs.tile_box(
+            position, cols=grid.cols, size=(h, w), scale=grid.scale, pad=grid.pad,
+            border=grid.pad,
+        )  # fmt: skip
+        channel = int(grid.channels[position])
+        top = float(self.activations(grid.info.name)[self.index][channel].max())
+        label = theme.text(
+            f"{grid.info.name}  ·  channel {channel}  ·  max {format_value(top, 3)}",
+            theme.LABEL,
+            theme.ACCENT,
+        )
+        height = min(FOCUS_HEIGHT, PANEL[3] - PANEL[2] - 0.5)
+        centre = np.array([(PANEL[0] + PANEL[1]) / 2, (PANEL[2] + PANEL[3]) / 2 - 0.2, 0])
+        focus.pick_out(self, image, grid.image, box, label, (centre, height))
 
     # -- the prediction -----------------------------------------------------------------------
     def prediction(self, last: tuple[Grid, ImageMobject, Group]) -> None:
@@ -382,6 +433,7 @@ class Activations(RunScene):
         into = " → ".join([f"{grid.info.name} (left)", *logits[-1:], "softmax"])
         new_cap = theme.caption("prediction", into, "the network's output on this image")
         new_cap.move_to([PANEL[0], PANEL[3] + 0.5, 0], aligned_edge=LEFT)
+        self.hold()
         self.light(logits[-1] if logits else None)
         self.remove(cap)
         self.add(new_cap)
@@ -393,10 +445,11 @@ class Activations(RunScene):
             centre = [(PANEL[0] + SPLIT - 0.4) / 2, (PANEL[2] + PANEL[3]) / 2, 0]
             self.play(shown.animate.scale(factor).move_to(centre), run_time=0.5)
         self.play(FadeIn(panel), FadeIn(verdict), run_time=0.5)
+        self.hold(BEAT)
         said = (
             f"It says “{self.class_name(first)}” ({theme.percent(probs[first])}), "
             f"next “{self.class_name(second)}” ({theme.percent(probs[second])})"
         )
         overall = validation_words(self.run)
         self.caption(f"{said}; overall {overall}" if overall else said)
-        self.wait(2 * self.settings["hold"] + 0.6)
+        self.hold(IDEA)

@@ -19,7 +19,7 @@ default run (vgg16-synth: conv1_1's 16 filters, conv3_3's 64, 9 of conv5_3's, th
 
     manim scenes/actmax.py                                   # the default run (vgg16-synth)
     NNREEL_RUN=smallcnn-synth manim -ql scenes/actmax.py     # seed 003's CNN: early and late
-    NNREEL_SET="layers=conv2_2,conv4_1 units=6 pace=0.5" manim -ql scenes/actmax.py
+    NNREEL_SET="layers=conv2_2,conv4_1 units=6 pace=brisk" manim -ql scenes/actmax.py
     python -m engine actmax vgg16-synth --layer conv3_3 --units all --steps 512  # ahead
 
 Options (``NNREEL_SET`` or ``python -m engine render actmax --set KEY=VALUE``): see
@@ -67,6 +67,8 @@ PANEL_GAP = 0.4
 UNIT_WORDS = {"conv": "filters", "pool": "channels", "dense": "neurons"}
 UNIT_WORD = {"conv": "filter", "pool": "channel", "dense": "neuron"}
 DEFAULT_UNITS = {1: 18, 2: 12, 3: 9}
+STEP_SECONDS = 0.35
+"""Seconds on screen for each recorded step shown while the images grow."""
 """Units shown per layer by the number of layers: three rows of tiles of about 160 px at 1080p."""
 
 
@@ -425,7 +427,6 @@ class ActMax(RunScene):
             at_least=2,
             whole=True,
         ),
-        "pace": Number(0.3, "seconds on screen per step shown while images grow", above=0),
         "hold": Number(3.0, "seconds the final images stay on screen", above=0),
         "threads": Number(
             1, "torch CPU threads while recording (1: best on a busy CPU)", at_least=1, whole=True
@@ -525,8 +526,9 @@ class ActMax(RunScene):
             panel.show(panel.best())
             self.set_details(heading, panel.summary(), width)
         self.set_counter(f"best of {clock.total:,} steps", "each unit's best image")
+        self.hold()
         self.caption(self.best_words(layers, panels))
-        self.wait(self.settings["hold"])
+        self.hold(self.settings["hold"])
         self.clear()
         self.add(*self.header)
 
@@ -544,11 +546,11 @@ class ActMax(RunScene):
         panel, info, k = max(live, key=lambda t: t[0].recording.best_values[t[0].positions[t[2]]])
         recording, p = panel.recording, panel.positions[k]
         words = (
-            f"Strongest: {UNIT_WORD[info.kind]} {recording.units[p]} of {info.name}, activation "
-            f"{value_text(recording.best_values[p])} at step {int(recording.best_steps[p]):,}"
+            f"Strongest: {UNIT_WORD[info.kind]} {recording.units[p]} of {info.name}, "
+            f"{value_text(recording.best_values[p])}"
         )
         if panel.data_max is not None:
-            words += f"; its best training image reached {value_text(panel.data_max[k])}"
+            words += f" (its best training image: {value_text(panel.data_max[k])})"
         return words
 
     def unit_key(self, panels: list[UnitPanel]) -> Group:
@@ -573,7 +575,10 @@ class ActMax(RunScene):
                 panel.show(panel.at(frame_at(panel.recording, step)))
             clock.show(step)
             self.set_counter(f"step {step:,} of {clock.total:,}", clock_words)
-            self.wait(self.settings["hold"] / 3 if n == 0 else self.settings["pace"])
+            if n == 0:  # the starting noise, while its caption is read
+                self.hold(self.settings["hold"] / 3)
+            else:
+                self.wait(STEP_SECONDS)
 
     # -- part two -----------------------------------------------------------------------------
     def classes_page(self, info: LayerInfo, recording: ActmaxRecording) -> None:
@@ -610,6 +615,7 @@ class ActMax(RunScene):
             "log-spaced clock",
             "p is the model's own probability that the image shows its class",
         )
+        self.hold()
         probs = recording.probabilities[-1]
         low, high = int(np.argmin(probs)), int(np.argmax(probs))
         least = f"{panel.recording.labels[low]!r}, {probability_text(float(probs[low]))}"
@@ -624,4 +630,4 @@ class ActMax(RunScene):
             width,
         )
         self.set_counter(f"step {steps:,} of {steps:,}", "after the last step")
-        self.wait(self.settings["hold"])
+        self.hold(self.settings["hold"])

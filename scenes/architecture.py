@@ -16,7 +16,7 @@ one held-out point, its activations read from the recorded fit at the nearest me
 
     manim scenes/architecture.py                             # the default run (vgg16-synth)
     NNREEL_RUN=mlp-ring manim -ql scenes/architecture.py
-    NNREEL_SET="image=5 pace=0.2" manim -ql scenes/architecture.py
+    NNREEL_SET="image=5 pace=brisk" manim -ql scenes/architecture.py
 
 Options (``NNREEL_SET`` or ``python -m engine render architecture --set KEY=VALUE``): see
 ``Architecture.options``.
@@ -72,11 +72,15 @@ from engine.scenekit.layers import (
     shortcut_words,
 )
 from engine.scenekit.network import NetworkGraph
+from engine.scenekit.pacing import IDEA
 from engine.store import Run
 from engine.store.schema import BOX_KINDS
 
 DIAGRAM_Y = -0.45
 """The centre line of an MLP's neuron graph."""
+GLIDE = 0.9
+"""Seconds the forward pass spends on each layer (a block, two to four layers, gets its own
+caption and at least the time to read it)."""
 WIDTH = 13.3
 BOX_ROOM = 3.4
 """Height the boxes may take; thumbnails and skip connections go over them."""
@@ -309,7 +313,6 @@ class Architecture(RunScene):
             at_least=0,
             whole=True,
         ),
-        "pace": Number(0.4, "seconds per layer in the forward pass", at_least=0),
         "thumb": Choice(
             "top",
             "top (each layer's most active channel) or mean (channel mean)",
@@ -341,10 +344,10 @@ class Architecture(RunScene):
             self.swap_caption(
                 theme.text("no activations recorded: no forward pass", theme.LABEL, theme.BAD)
             )
-            self.wait(2.0)
+            self.hold(IDEA)
             return
         self.forward_pass(forward)
-        self.wait(2.5)
+        self.hold(IDEA)
 
     def final_weights(self, name: str) -> np.ndarray | None:
         stream = f"weights/{name}"
@@ -418,7 +421,7 @@ class Architecture(RunScene):
         self.columns = [
             (part[0], part.units) for part in self.diagram.parts if hasattr(part, "units")
         ]
-        self.wait(0.5)
+        self.hold(0.5)
 
     def source_shape(self, name: str) -> list[int]:
         inputs = self.run.layer(name).inputs
@@ -460,7 +463,7 @@ class Architecture(RunScene):
         self.bring_to_front(graph.neurons)  # the circles over the edges
         self.graph = graph
         self.columns = list(zip(graph.neurons, graph.shown, strict=True))
-        self.wait(0.5)
+        self.hold(0.5)
 
     def swap_caption(self, caption) -> None:
         """Replace the line of text at the bottom (the subtitles are ``self.caption``)."""
@@ -473,7 +476,7 @@ class Architecture(RunScene):
         """Layer by layer: the layer shows its real values at once (boxes light up, neurons
         take their activation's colour, the thumbnail appears) and a marker glides to it.
         Only the marker moves, so the diagram is drawn once per layer, not once per frame."""
-        pace = max(self.settings["pace"], 0.05)
+        pace = GLIDE
         marker = self.show_input(forward)
         if self.maps:
             self.diagram_pass(forward, marker, pace)
@@ -484,6 +487,7 @@ class Architecture(RunScene):
                 name = self.graph.names[column]
                 self.swap_caption(self.vector_caption(name, forward.at(column), column))
                 self.glide(marker, SurroundingRectangle(circles, buff=0.08), pace)
+                self.hold(IDEA - pace)
         self.remove(marker)
         self.prediction(forward)
 
@@ -504,9 +508,11 @@ class Architecture(RunScene):
                 half = self.plan.size / 2
                 self.add(frame.move_to([left + half, diagram.y + bottom + half, 0]))
             if slot.block != diagram.slots[i - 1].block:
+                self.hold()  # the last block's caption read
                 self.caption(block_words(diagram.slots, i, forward))
             self.swap_caption(self.layer_caption(slot, values))
             self.glide(marker, diagram.focus(i), pace)
+        self.hold()
         if lit is not None:
             diagram.rest(lit)
         self.remove(frame)

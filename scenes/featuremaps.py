@@ -2,9 +2,13 @@
 
 For each conv and pool layer, in order, the run's recorded post-ReLU activations on that
 image are shown as one grid of maps (the most active channels when there are too many to
-read); pooling visibly shrinks the grid to half. Then the dense layers and the class
+read); a grid grows out of its layer's mark in the strip of the network and shrinks back into
+it, pooling visibly shrinks the grid to half, and on each layer one channel is picked out —
+zoomed in, the others dimmed — before the walk moves on. Small or flat maps share one colour
+scale per layer, its maximum written on the legend. Then the dense layers and the class
 probabilities with the prediction marked, and finally the same maps and probabilities at every
-recorded training step, so the viewer sees the features emerge.
+recorded training step, then their change since initialisation, so the viewer sees the
+features emerge.
 
     manim scenes/featuremaps.py                              # the default run (vgg16-synth)
     NNREEL_RUN=smallcnn-synth manim -ql scenes/featuremaps.py
@@ -27,7 +31,6 @@ from manim import (
     RIGHT,
     UP,
     FadeIn,
-    FadeTransform,
     Group,
     ImageMobject,
     Rectangle,
@@ -37,6 +40,7 @@ from manim import (
 from engine.scenekit import (
     Choice,
     ColorBar,
+    Flag,
     Image,
     Names,
     Number,
@@ -45,6 +49,7 @@ from engine.scenekit import (
     RunScene,
     dataset_name,
     example_words,
+    focus,
     map_layers,
     model_name,
     pick_image,
@@ -55,11 +60,15 @@ from engine.scenekit import (
     truth_words,
 )
 from engine.scenekit import raster as rs
+from engine.scenekit.charts import format_value
+from engine.scenekit.pacing import BEAT, IDEA
 from engine.store import LayerInfo, Run
 from engine.store.schema import HIDDEN_VECTOR_KINDS
 
-FIRST_MAPS_ALONE = 0.9
-"""Seconds the first layer's maps show under the opening caption, before the block's own."""
+ON_LAYER = 0.8
+"""Seconds on a layer's whole grid before one of its channels is picked out."""
+FOCUS_HEIGHT = 3.3
+"""Height of the zoomed channel (frame units)."""
 
 # Layout, in frame units (the frame is about 14.2 × 8).
 BOX = (-3.9, 6.76, -2.35, 1.95)
@@ -69,6 +78,10 @@ SPLIT = 3.3
 INPUT_X = -5.55
 STRIP_BOTTOM = -3.3
 STRIP_HEIGHT = 0.8
+REPLAY_SECONDS = 8.0
+"""Seconds each replay of training takes (the maps, then their change)."""
+DELTA_PERCENTILE = 99.0
+"""The change scale of a row over training ends at this percentile of its |change|."""
 EVOLVE_STEPS = 16
 """At most this many training snapshots in the last part (evenly chosen among those recorded,
 which are log-spaced: dense early, when features change fastest)."""
@@ -111,6 +124,9 @@ class Stage:
     image: np.ndarray
     silent: int
     scaling: rs.Scaled
+    focus: int
+    """The grid position of the channel picked out: the most active one, or for a pool the
+    one its conv picked."""
 
 
 class FeatureMaps(RunScene):
@@ -127,11 +143,14 @@ class FeatureMaps(RunScene):
         ),
         "cmap": Choice("viridis", "colour map of the maps", choices=("viridis", "greens", "gray")),
         "norm": Choice(
-            "channel",
-            "each map scaled to its own max, or the layer's",
-            choices=("channel", "layer"),
+            "auto",
+            "one colour scale per layer where maps are small or flat (auto), every map its own "
+            "max (channel), or always the layer's (layer)",
+            choices=("auto", "channel", "layer"),
         ),
+        "focus": Flag(True, "pick out one channel of each layer (zoom in, dim the rest)"),
         "evolve_maps": Number(8, "maps per layer in the training part", at_least=1, whole=True),
+        "delta": Flag(True, "after the maps over training, their change since initialisation"),
     }
 
     def construct(self) -> None:
@@ -148,7 +167,7 @@ class FeatureMaps(RunScene):
         evolve = evolving_layers(self.run, self.layers, s["evolve"])
         if evolve and len(self.run.steps(first)) > 1:
             self.over_training(evolve)
-        self.wait(1.5)
+        self.hold(1.5)
 
     # -- the fixed parts ------------------------------------------------------------------
     def add_frame(self) -> None:
@@ -177,14 +196,20 @@ class FeatureMaps(RunScene):
         )
         self.play(FadeIn(head), run_time=0.6)
 
-    def color_bar(self, unit: str) -> ColorBar:
-        """The legend, bottom right: post-ReLU activations from 0 to the normalising max."""
-        per = unit if self.settings["norm"] == "channel" else "layer"
-        bar = ColorBar(
-            self.settings["cmap"], low="0", high="max", title=f"activation, scaled per {per}"
-        )
+    def color_bar(self, unit: str, top: float | None = None, cmap: str | None = None) -> ColorBar:
+        """The legend, bottom right: post-ReLU activations from 0 to ``top`` (the value the
+        whole layer is scaled to), or to each ``unit``'s own max when ``top`` is None."""
+        if top is None:
+            high, title = f"each {unit}'s max", f"activation (scaled per {unit})"
+        else:
+            high, title = format_value(top, 3), "activation (one scale per layer)"
+        bar = ColorBar(cmap or self.settings["cmap"], low="0", high=high, title=title)
         corner = np.array([BOX[1], STRIP_BOTTOM + 0.25, 0])
         return bar.shift(corner - bar[0].get_corner(DOWN + RIGHT))
+
+    def stage_bar(self, stage: Stage) -> ColorBar:
+        layer = stage.scaling.mode == "layer"
+        return self.color_bar("map", float(stage.scaling.hi.max()) if layer else None)
 
     def network_strip(self) -> Group:
         """One bar per map layer, its height the map size: pooling shows as a step down."""
@@ -219,12 +244,13 @@ class FeatureMaps(RunScene):
             else:
                 chip.set_fill(theme.BAR if info.kind == "conv" else theme.MUTED, opacity=0.45)
 
-    def swap(self, old, new) -> None:
+    def swap(self, old, new):
         """Replace one caption or legend by another at once (fading text costs a deep copy of
-        every glyph per animation)."""
+        every glyph per animation); returns the new one."""
         if old is not None:
             self.remove(old)
         self.add(new)
+        return new
 
     # -- part 1: layer by layer -----------------------------------------------------------
     def stage(self, info: LayerInfo, previous: Stage | None) -> Stage:
@@ -234,17 +260,18 @@ class FeatureMaps(RunScene):
         s = self.settings
         if info.kind == "pool" and previous is not None and previous.count == acts.shape[0]:
             channels, rows, cols = previous.channels, previous.rows, previous.cols
-            scale, pad = previous.scale, previous.pad
+            scale, pad, focus = previous.scale, previous.pad, previous.focus
         else:
             channels = np.arange(len(acts)) if len(acts) <= s["maps"] else rs.top_k(acts, s["maps"])
             width, height = BOX[1] - BOX[0], BOX[3] - BOX[2]
             rows, cols = rs.grid_shape(len(channels), width / height, acts.shape[2] / acts.shape[1])
             scale, pad = rs.tile_scale(acts.shape[1])
+            focus = int(rs.top_k(acts[channels], 1)[0])
         maps = acts[channels]
         image, scaling = rs.feature_grid(
             maps,
             cmap=s["cmap"],
-            mode=s["norm"],
+            mode=rs.honest_mode(maps, s["norm"]),
             rows=rows,
             cols=cols,
             scale=scale,
@@ -253,7 +280,9 @@ class FeatureMaps(RunScene):
             mark_silent=rs.hex_rgb(theme.BAD),
         )
         silent = int(rs.silent(maps).sum())
-        return Stage(info, len(acts), channels, rows, cols, scale, pad, image, silent, scaling)
+        return Stage(
+            info, len(acts), channels, rows, cols, scale, pad, image, silent, scaling, focus
+        )
 
     def fit(self, stage: Stage, previous: tuple[Stage, ImageMobject] | None) -> ImageMobject:
         """The grid as a raster centred in the main panel: fitted to it, or for a pool at its
@@ -307,26 +336,51 @@ class FeatureMaps(RunScene):
         return words + "."
 
     def forward_pass(self) -> None:
+        """Layer after layer: each grid grows out of its layer's mark in the strip (a pool
+        morphs its conv's grid to half the size), one channel is picked out, and the grid goes
+        back into its mark before the next one comes."""
         stage, shown, caption = None, None, None
-        for info in self.layers:
+        for k, info in enumerate(self.layers):
             new = self.stage(info, stage)
             image = self.fit(new, (stage, shown) if stage else None)
             cap = self.stage_caption(new, stage)
-            if stage is None:  # the intro stays while the first maps appear
-                self.caption(self.block_words(0), delay=FIRST_MAPS_ALONE)
-            elif info.kind == "conv" and stage.info.kind == "pool":
-                self.caption(self.block_words(self.layers.index(info)))
+            if stage is None or (info.kind == "conv" and stage.info.kind == "pool"):
+                self.hold()  # the caption before is read
+                self.caption(self.block_words(k))
             self.highlight({info.name})
             self.swap(caption, cap)
-            if info.kind == "pool" and shown is not None:
-                self.play(FadeTransform(shown, image), run_time=0.5)  # the grid halves
+            self.legend = self.swap(self.legend, self.stage_bar(new))
+            if stage is None:
+                focus.grow_from(self, image, self.chips[k])
+            elif info.kind == "pool" and new.channels is stage.channels:
+                focus.morph(self, shown, image)
             else:
-                # A cut, like turning a page: every fade frame would be drawn, encoded and
-                # stored in a GIF as a whole new picture.
-                self.swap(shown, image)
-            self.wait(0.9)
+                focus.shrink_into(self, shown, self.chips[k - 1])
+                focus.grow_from(self, image, self.chips[k])
+            if self.settings["focus"] and info.kind == "conv":
+                self.wait(ON_LAYER)
+                self.pick_out(new, image)
+            else:  # a pool shows what its conv's channels became: the morph said it
+                self.wait(IDEA - BEAT)
             stage, shown, caption = new, image, cap
         self.last_map = (stage, shown, caption)
+
+    def pick_out(self, stage: Stage, image: ImageMobject) -> None:
+        """Zoom into the stage's focus channel over its grid, the others dimmed; hold; back."""
+        h, w = stage.info.output_shape[1:]
+        box = rs.tile_box(
+            stage.focus, cols=stage.cols, size=(h, w), scale=stage.scale, pad=stage.pad,
+            border=stage.pad,
+        )  # fmt: skip
+        channel = int(stage.channels[stage.focus])
+        top = float(self.activations(stage.info.name)[self.index][channel].max())
+        label = theme.text(
+            f"{stage.info.name}  ·  channel {channel}  ·  max {format_value(top, 3)}",
+            theme.LABEL,
+            theme.ACCENT,
+        )
+        centre = np.array([(BOX[0] + BOX[1]) / 2, (BOX[2] + BOX[3]) / 2 - 0.15, 0])
+        focus.pick_out(self, image, stage.image, box, label, (centre, FOCUS_HEIGHT))
 
     # -- part 2: the prediction -----------------------------------------------------------
     def prediction(self) -> None:
@@ -344,16 +398,17 @@ class FeatureMaps(RunScene):
         cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
         legend = self.color_bar("row")
         self.highlight(set())
+        self.hold()
         self.caption(
-            f"The prediction: {tail} gives '{self.class_name(int(np.argmax(probs)))}' "
-            f"with p = {theme.percent(probs.max())}; {truth_words(self.run, self.index)}."
+            f"{tail} predicts '{self.class_name(int(np.argmax(probs)))}', "
+            f"p = {theme.percent(probs.max())}; {truth_words(self.run, self.index)}."
         )
         self.swap(caption, cap)
         self.swap(self.legend, legend)
-        self.swap(shown, vectors)
-        self.add(bars)
+        focus.shrink_into(self, shown, self.chips[len(self.layers) - 1])
+        self.add(vectors, bars)
         self.legend = legend
-        self.wait(1.8)
+        self.hold(IDEA)
         self.bars, self.tail = bars, (vectors, cap)
 
     def class_name(self, index: int) -> str:
@@ -379,17 +434,20 @@ class FeatureMaps(RunScene):
 
     # -- part 3: over training ------------------------------------------------------------
     def over_training(self, evolve: list[str]) -> None:
+        """The same maps at every recorded step (each scaled to its own max at every step, so
+        a map's shape shows even while it is faint), then — so that change shows where values
+        barely move — their difference from initialisation on one diverging scale per layer."""
         steps = self.run.steps(f"acts/{evolve[0]}")
         snapshots = np.unique(np.linspace(0, len(steps) - 1, EVOLVE_STEPS).round().astype(int))
         k = self.settings["evolve_maps"]
         width = SPLIT - 0.3 - BOX[0]
         tallest = (BOX[3] - BOX[2] - 0.7 * len(evolve)) / len(evolve)
-        rows, rasters, channels = Group(), [], []
+        rows, rasters, labels, self.evolving = Group(), [], [], []
         for name in evolve:
             final = self.activations(name)[self.index]
             chosen = rs.top_k(final, k)
-            channels.append(chosen)
-            image = raster_image(self.evolution_row(name, chosen, len(steps) - 1), width=width)
+            self.evolving.append(Evolving(name, chosen, self.delta_limit(name, chosen)))
+            image = raster_image(self.evolution_row(self.evolving[-1], len(steps) - 1), width=width)
             if image.height > tallest:
                 image.height = tallest
             label = theme.text(
@@ -398,52 +456,105 @@ class FeatureMaps(RunScene):
                 theme.MUTED,
             )
             rasters.append(image)
+            labels.append(label)
             rows.add(Group(label, image).arrange(DOWN, aligned_edge=LEFT, buff=0.1))
         rows.arrange(DOWN, aligned_edge=LEFT, buff=0.3)
         rows.move_to([BOX[0], (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
-        cap = theme.caption(
-            "during training",
-            "the same image at every recorded step",
+        cap = self.training_caption(
             "maps most active at the end, each scaled to its own max at every step  ·  "
-            "red frame: silent",
+            "red frame: silent"
         )
-        cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
         vectors, old_cap = self.tail
+        self.hold()  # the prediction read
         self.highlight(set(evolve))
         self.swap(old_cap, cap)
-        self.swap(self.legend, self.color_bar("map"))
-        self.swap(vectors, rows)
+        self.legend = self.swap(self.legend, self.color_bar("map"))
+        self.remove(vectors)
+        self.add(rows)
+        self.replay(evolve, rasters, snapshots, delta=False)
+        if self.settings["delta"]:
+            self.hold()
+            self.swap(cap, self.training_caption("blue: weaker than at step 0  ·  red: stronger"))
+            for evolving, label in zip(self.evolving, labels, strict=True):
+                label.set_text(
+                    f"{evolving.name}  ·  change since step 0, ±{format_value(evolving.limit, 2)}"
+                )
+            self.legend = self.swap(self.legend, self.delta_bar())
+            self.caption("Now each map minus itself at step 0: how training changed it.")
+            self.replay(evolve, rasters, snapshots, delta=True)
+
+    def training_caption(self, note: str) -> Group:
+        cap = theme.caption("during training", "the same image at every recorded step", note)
+        return cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
+
+    def delta_bar(self) -> ColorBar:
+        bar = ColorBar("diverging", low="− row's ±", high="+ row's ±", title="change since step 0")
+        corner = np.array([BOX[1], STRIP_BOTTOM + 0.25, 0])
+        return bar.shift(corner - bar[0].get_corner(DOWN + RIGHT))
+
+    def replay(self, evolve: list[str], rasters: list, snapshots: np.ndarray, delta: bool) -> None:
+        """Every chosen snapshot in turn, the rows, bars and counter at its step; captions at
+        the start, the middle and the end."""
+        steps = self.run.steps(f"acts/{evolve[0]}")
         probs = self.run.read("probe/probs")
         prob_steps = self.run.steps("probe/probs")
-        pause = 6.0 / len(snapshots)
+        pause = REPLAY_SECONDS / len(snapshots)
         for i in snapshots:
-            for name, image, chosen in zip(evolve, rasters, channels, strict=True):
-                set_pixels(image, self.evolution_row(name, chosen, i))
+            for evolving, image in zip(self.evolving, rasters, strict=True):
+                set_pixels(image, self.evolution_row(evolving, i, delta))
             j = max(0, int(np.searchsorted(prob_steps, steps[i], side="right")) - 1)
             self.bars.set_probs(probs[j][self.index])
             self.counter.set_step(int(steps[i]))
-            if i in (snapshots[0], snapshots[len(snapshots) // 2], snapshots[-1]):
+            marked = i in (snapshots[0], snapshots[len(snapshots) // 2])
+            if not delta and marked and self.caption_read():
                 self.caption(self.training_words(evolve, int(steps[i]), probs[j][self.index]))
             self.wait(1.0 if i in (0, len(steps) - 1) else pause)
+        if not delta:
+            self.hold()
+            self.caption(self.training_words(evolve, int(steps[-1]), probs[-1][self.index]))
+        self.hold()
 
     def training_words(self, evolve: list[str], step: int, probs: np.ndarray) -> str:
         """The caption of the training part at one recorded step: when, and how sure."""
         when = " · ".join(filter(None, self.counter.describe(step)))
         sure = theme.percent(probs[self.label])
-        return (
-            f"{when[0].upper()}{when[1:]}: {', '.join(evolve)} on the same image; "
-            f"p('{self.class_name(self.label)}') = {sure}."
-        )
+        return f"{when[0].upper()}{when[1:]}: p('{self.class_name(self.label)}') = {sure}."
 
-    def evolution_row(self, name: str, channels: np.ndarray, snapshot: int) -> np.ndarray:
-        maps = self.activations(name, snapshot)[self.index][channels]
+    def delta_limit(self, name: str, channels: np.ndarray) -> float:
+        """How far these maps move from initialisation over all snapshots (a high percentile,
+        so a few extreme pixels do not wash the rest out): one diverging scale for the layer's
+        row, the same at every step."""
+        series = self.run.read(f"acts/{name}")[:, self.index][:, channels].astype(np.float32)
+        return float(np.percentile(np.abs(series - series[0]), DELTA_PERCENTILE)) or 1.0
+
+    def evolution_row(self, evolving: Evolving, snapshot: int, delta: bool = False) -> np.ndarray:
+        """One row of maps at a snapshot: each on its own scale, or their change since step 0
+        on the layer's diverging scale (same geometry, so the raster is swapped in place)."""
+        maps = self.activations(evolving.name, snapshot)[self.index][evolving.channels]
+        grid = {
+            "rows": 1,
+            "background": rs.hex_rgb(theme.PANEL),
+            "scale": rs.tile_scale(maps.shape[1], 32)[0],
+            "pad": rs.tile_scale(maps.shape[1], 32)[1],
+        }
+        if delta:
+            start = self.activations(evolving.name, 0)[self.index][evolving.channels]
+            unit = np.clip(0.5 + (maps - start) / (2 * evolving.limit), 0.0, 1.0)
+            none = np.full((len(maps), 3), -1, dtype=np.int16)
+            return rs.tile(
+                rs.apply_colormap(unit, "diverging"), **grid, borders=none, border=grid["pad"]
+            )
         image, _ = rs.feature_grid(
-            maps,
-            cmap=self.settings["cmap"],
-            mode="channel",
-            rows=1,
-            min_tile=32,
-            background=rs.hex_rgb(theme.PANEL),
+            maps, cmap=self.settings["cmap"], mode="channel", **grid,
             mark_silent=rs.hex_rgb(theme.BAD),
-        )
+        )  # fmt: skip
         return image
+
+
+@dataclass(frozen=True)
+class Evolving:
+    """A layer shown over training: the channels in its row and its scale of change."""
+
+    name: str
+    channels: np.ndarray
+    limit: float

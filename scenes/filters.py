@@ -147,9 +147,9 @@ class Filters(RunScene):
             256, "optimisation steps when the images must be made first", at_least=1, whole=True
         ),
         "grow": Number(
-            1.5, "seconds the images grow from noise on each page (0: none)", at_least=0
+            3.0, "seconds the images grow from noise on each page (0: none)", at_least=0
         ),
-        "hold": Number(2.0, "seconds each finished page stays on screen", above=0),
+        "hold": Number(3.0, "seconds each finished page stays on screen", above=0),
     }
 
     def construct(self) -> None:
@@ -202,6 +202,7 @@ class Filters(RunScene):
             "the image it likes best"
         )
         self.play(FadeIn(head), run_time=0.5)
+        self.hold()
 
     def class_name(self, label: int) -> str:
         classes = self.run.classes
@@ -228,18 +229,16 @@ class Filters(RunScene):
         which = (
             f"filters {filters[0]}–{filters[-1]} of {c}" if len(filters) < c else f"all {c} filters"
         )
-        self.caption(
-            f"{info.name}, {which}: left each {h}×{w} map on this image, right its image "
-            "growing from noise"
-        )
+        self.caption(f"{info.name}, {which}: {h}×{w} maps, and images grown from noise")
         for f in frames:
             set_pixels(raster, self.with_images(plan, base, recording.frames[f, position]))
             self.progress.set_text(f"growing: {int(recording.steps[f])}/{total} steps")
             self.wait(self.settings["grow"] / len(frames))
         set_pixels(raster, self.with_images(plan, base, recording.best[position]))
         self.progress.set_text(f"best in {total} steps")
+        self.hold()
         self.caption(self.best_words(info, recording, filters, position, dead))
-        self.wait(self.settings["hold"])
+        self.hold(self.settings["hold"])
         self.remove(raster, labels, cap)
 
     def best_words(
@@ -258,12 +257,9 @@ class Filters(RunScene):
         live = [k for k in range(len(filters)) if not dead[k]]
         k = max(live, key=lambda k: recording.best_values[position[k]])
         p = position[k]
-        words = (
-            f"Strongest here: filter {filters[k]} of {info.name}, activation "
-            f"{recording.best_values[p]:.3g} at step {int(recording.best_steps[p])}"
-        )
+        words = f"Strongest: filter {filters[k]}, {recording.best_values[p]:.3g}"
         if recording.dataset_max is not None:
-            words += f", its best training image reached {recording.dataset_max[p]:.3g}"
+            words += f" (its best training image: {recording.dataset_max[p]:.3g})"
         return words + (f"; {count} dead" if count else "")
 
     def shown_frames(self, recording: ActmaxRecording) -> list[int]:

@@ -289,7 +289,7 @@ def fitting_part(scene: RunScene) -> None:
     def progress() -> str:
         return (
             f"{when(counter, shown['step'])}: held-out accuracy "
-            f"{theme.percent(shown['correct'] / held_out)}, training loss {shown['loss']}"
+            f"{theme.percent(shown['correct'] / held_out)}, loss {shown['loss']}"
         )
 
     def result() -> str:
@@ -316,6 +316,8 @@ def fitting_part(scene: RunScene) -> None:
     )
     fade_in(scene, fixed, moving)
     animate(scene, moving, HOLD + seconds + END, frame)
+    cues.finish()
+    scene.hold()
 
 
 def readouts(held_out: int) -> tuple[Group, Label, Label, Label]:

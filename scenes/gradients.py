@@ -34,6 +34,7 @@ from engine.scenekit.charts import (
     format_tick,
     format_value,
 )
+from engine.scenekit.pacing import IDEA
 from engine.store import Run
 
 STREAM = "stats/grad_abs_mean"
@@ -91,7 +92,7 @@ class Gradients(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "seconds": Number(8.0, "how many seconds the training takes to unfold", at_least=0),
+        "seconds": Number(10.0, "how many seconds the training takes to unfold", at_least=0),
     }
 
     def construct(self) -> None:
@@ -113,7 +114,7 @@ class Gradients(RunScene):
         self.caption(spread_words(self.values, self.layers))
         note = theme.text(spread_note(self.values, self.layers), theme.BODY, theme.TEXT)
         self.play(FadeIn(note.to_edge(DOWN, buff=theme.MARGIN)), run_time=0.5)
-        self.wait(2.5)
+        self.hold(IDEA)
 
     def add_header(self) -> None:
         head = fitted_title(

@@ -39,6 +39,7 @@ from engine.scenekit import (
 )
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
+from engine.scenekit.pacing import BEAT, IDEA
 from engine.store import Run
 
 SHEET = (-4.3, 6.75, -2.85, 2.45)
@@ -91,13 +92,26 @@ class LayerKernels:
     shape: tuple[int, ...]
     moved: float
     """How far training moved the whole layer: ‖W_end − W_start‖ / ‖W_start‖."""
+    delta_limit: float
+    """The scale (±) of the change from initialisation, W(t) − W(0), over all snapshots."""
 
-    def tiles(self, snapshot: int) -> np.ndarray:
-        """[out, kh, kw, 3] uint8 tiles: diverging colours, or RGB with grey at zero."""
-        unit = np.clip(0.5 + self.shown[snapshot] / (2 * self.limit), 0.0, 1.0)
+    def tiles(self, snapshot: int, delta: bool = False) -> np.ndarray:
+        """[out, kh, kw, 3] uint8 tiles of the weights, or (``delta``) of their change since
+        initialisation on its own scale: diverging colours, or RGB with grey at zero."""
+        values = self.shown[snapshot] - self.shown[0] if delta else self.shown[snapshot]
+        limit = self.delta_limit if delta else self.limit
+        unit = np.clip(0.5 + values / (2 * limit), 0.0, 1.0)
         if self.rgb:
             return (unit * 255 + 0.5).astype(np.uint8)
         return rs.apply_colormap(unit, "diverging")
+
+    def scale_words(self, delta: bool) -> str:
+        """The strip's scale as its label writes it: '±0.41', 'Δ ±0.032'."""
+        return (
+            f"Δ ±{format_value(self.delta_limit, 2)}"
+            if delta
+            else f"±{format_value(self.limit, 2)}"
+        )
 
 
 def select(run: Run, name: str, channel: str | int, first: bool) -> LayerKernels:
@@ -138,7 +152,8 @@ def select(run: Run, name: str, channel: str | int, first: bool) -> LayerKernels
     steps = run.steps(stream)[picks]
     start = run.read(stream, 0).astype(np.float32)
     moved = float(np.linalg.norm(final - start) / (np.linalg.norm(start) or 1.0))
-    return LayerKernels(name, shown, steps, limit, rgb, what, tuple(final.shape), moved)
+    change = float(np.percentile(np.abs(shown - shown[0]), CLIP_PERCENTILE)) or limit
+    return LayerKernels(name, shown, steps, limit, rgb, what, tuple(final.shape), moved, change)
 
 
 def kernel_shape(kernels: LayerKernels) -> str:
@@ -183,6 +198,11 @@ class Kernels(RunScene):
             or_index=True,
         ),
         "seconds": Number(6.0, "how many seconds training takes to unfold", at_least=0),
+        "view": Choice(
+            "both",
+            "the weights over training, their change from initialisation (delta), or both",
+            choices=("both", "weights", "delta"),
+        ),
     }
 
     def construct(self) -> None:
@@ -195,24 +215,41 @@ class Kernels(RunScene):
         first_k, last_k = self.kernels[0], self.kernels[-1]
         span = f"{first_k.name} ({kernel_shape(first_k)})"
         if len(self.kernels) > 1:
-            last = f"{last_k.name} ({kernel_shape(last_k)})"
-            span = f"{len(self.kernels)} conv layers, {span} to {last}"
+            span = f"{len(self.kernels)} conv layers, {first_k.name} to {last_k.name}"
         self.caption(f"Every kernel of {span}; blue < 0 < red.")
-        sheet, labels = self.strips()
-        moved = [f"{k.name} {theme.percent(k.moved)}" for k in self.kernels]
-        if len(moved) > 4:
-            moved = [*moved[:2], f"… {moved[-1]}"]
+        delta = s["view"] == "delta"
+        sheet, labels = self.strips(delta)
+        if s["view"] != "delta":
+            self.caption("The same kernels over training, each layer on its own ± scale.")
+            self.evolve(sheet, delta=False)
+        if s["view"] != "weights":
+            if not delta:
+                self.show_change(sheet, labels)
+            self.evolve(sheet, delta=True)
+            self.caption(self.moved_words())
+            self.hold(IDEA)
         self.caption(
-            f"How far training moved each layer from its start: {', '.join(moved)}.",
-            delay=max(self.settings["seconds"], 0.5) / 3,
-        )
-        self.evolve(sheet)
-        self.caption(
-            f"{first_k.name} up close: its {first_k.shape[0]} kernels at initialisation and "
-            f"after training ({first_k.what})."
+            f"{first_k.name} up close: {kernel_shape(first_k)}, before and after training, "
+            "and the change."
         )
         self.close_up(sheet, labels)
-        self.wait(2.0)
+        self.hold(IDEA)
+
+    def moved_words(self) -> str:
+        """How far training moved each layer, relative to its start."""
+        moved = [f"{k.name} {theme.percent(k.moved)}" for k in self.kernels]
+        if len(moved) > 3:
+            moved = [moved[0], f"… {moved[-1]}"]
+        return f"Each layer moved from its start by {', '.join(moved)}."
+
+    def show_change(self, sheet, labels: Group) -> None:
+        """From the weights to their change since initialisation: the same tiles, each layer
+        on the scale of its own change, starting from zero (white)."""
+        self.caption("Now the change from initialisation, W − W₀, each layer on its own scale.")
+        self.set_scales(labels, delta=True)
+        set_pixels(sheet, self.sheet_pixels(0, delta=True))
+        self.counter.set_step(int(self.steps[0]))
+        self.hold(BEAT)
 
     # -- the strips -----------------------------------------------------------------------
     def add_header(self) -> None:
@@ -252,8 +289,8 @@ class Kernels(RunScene):
             out.append((SHEET[3] - i * (height + STRIP_GAP), height, rows, cols, scale))
         return out
 
-    def sheet_pixels(self, snapshot: int) -> np.ndarray:
-        """Every strip at one snapshot composited into one raster."""
+    def sheet_pixels(self, snapshot: int, delta: bool = False) -> np.ndarray:
+        """Every strip at one snapshot (its weights, or their change) in one raster."""
         geometry = self.geometry_cache
         width_px = int((SHEET[1] - SHEET[0]) * PIXELS_PER_UNIT)
         height_px = int((SHEET[3] - geometry[-1][0] + geometry[-1][1]) * PIXELS_PER_UNIT)
@@ -261,7 +298,7 @@ class Kernels(RunScene):
         sheet[:] = rs.hex_rgb(theme.BACKGROUND)
         for k, (top, _, rows, cols, scale) in zip(self.kernels, geometry, strict=True):
             grid = rs.tile(
-                k.tiles(snapshot),
+                k.tiles(snapshot, delta),
                 rows=rows,
                 cols=cols,
                 scale=scale,
@@ -273,9 +310,9 @@ class Kernels(RunScene):
             sheet[y : y + h, :w] = grid[:h, :w]
         return sheet
 
-    def strips(self) -> tuple[object, Group]:
+    def strips(self, delta: bool) -> tuple[object, Group]:
         self.geometry_cache = self.geometry()
-        pixels = self.sheet_pixels(0)
+        pixels = self.sheet_pixels(0, delta)
         sheet = raster_image(pixels, width=SHEET[1] - SHEET[0])
         sheet.move_to([SHEET[0], SHEET[3], 0], aligned_edge=UP + LEFT)
         labels = Group()
@@ -283,7 +320,7 @@ class Kernels(RunScene):
             out, inputs, kh, kw = k.shape
             head = Group(
                 theme.text(k.name, theme.LABEL, weight="BOLD"),
-                theme.text(f"±{format_value(k.limit, 2)}", theme.SMALL, theme.MUTED),
+                theme.text(k.scale_words(delta), theme.SMALL, theme.MUTED),
             ).arrange(RIGHT, buff=0.15, aligned_edge=DOWN)
             label = Group(
                 head, theme.text(f"{out} × {kh}×{kw}×{inputs}", theme.SMALL, theme.MUTED)
@@ -296,8 +333,13 @@ class Kernels(RunScene):
         # Cuts, not fades: a fading raster this large is re-blended on every frame.
         self.add(sheet, labels, notes)
         self.notes = notes
-        self.wait(1.0)
+        self.hold(IDEA)
         return sheet, labels
+
+    def set_scales(self, labels: Group, delta: bool) -> None:
+        """Each strip's label writes the scale its tiles are on."""
+        for k, label in zip(self.kernels, labels, strict=True):
+            label[0][1].set_text(k.scale_words(delta))
 
     def _notes(self) -> list[tuple[str, str]]:
         """What a tile shows, once per run of layers that show the same thing."""
@@ -310,36 +352,42 @@ class Kernels(RunScene):
         return [(f"{n[0]} … {n[-1]}" if len(n) > 1 else n[0], what) for n, what in runs]
 
     # -- over training --------------------------------------------------------------------
-    def evolve(self, sheet) -> None:
+    def evolve(self, sheet, delta: bool) -> None:
         """Step through the snapshots (log-spaced: early training, where kernels change most,
         gets most of the time), one still frame each: the large sheet is composited once per
         snapshot, not once per video frame (measured faster than one long animation)."""
         pause = max(self.settings["seconds"], 0.5) / len(self.steps)
         for i, step in enumerate(self.steps):
-            set_pixels(sheet, self.sheet_pixels(i))
+            set_pixels(sheet, self.sheet_pixels(i, delta))
             self.counter.set_step(int(step))
             self.wait(1.0 if i == len(self.steps) - 1 else pause)
 
     # -- the first layer up close ---------------------------------------------------------
     def close_up(self, *strips) -> None:
+        """The first layer's kernels at initialisation and at the end on the layer's scale,
+        and the change between them on its own, larger-looking scale."""
         k = self.kernels[0]
         out, inputs, kh, kw = k.shape
         panels = Group()
-        for index, when in ((0, "initialisation"), (-1, "end of training")):
-            tiles = k.tiles(index)
+        for index, when, delta in (
+            (0, "initialisation", False),
+            (-1, "end of training", False),
+            (-1, "change, end − start", True),
+        ):
+            tiles = k.tiles(index, delta)
             grid = rs.tile(tiles, aspect=1.0, scale=12, pad=4, background=rs.hex_rgb(theme.PANEL))
-            image = raster_image(grid, height=3.6)
-            if image.width > 5.6:
-                image.width = 5.6
+            image = raster_image(grid, height=3.2)
+            if image.width > 3.9:
+                image.width = 3.9
             step = int(k.steps[index])
-            caption = theme.caption(f"step {step:,}", when)
+            caption = theme.caption(when, k.scale_words(delta) if delta else f"step {step:,}")
             panels.add(Group(caption, image).arrange(DOWN, aligned_edge=LEFT, buff=0.15))
-        panels.arrange(RIGHT, buff=0.8, aligned_edge=UP)
+        panels.arrange(RIGHT, buff=0.5, aligned_edge=UP)
         panels.move_to([0, 1.75, 0], aligned_edge=UP)
         head = theme.caption(
             k.name,
             f"{out} kernels of {kh}×{kw}×{inputs}",
-            f"{k.what}  ·  ±{format_value(k.limit, 2)}",
+            f"{k.what}  ·  weights ±{format_value(k.limit, 2)}",
         )
         head.next_to(panels, UP, buff=0.3).align_to(panels, LEFT)
         self.remove(*strips, self.notes)

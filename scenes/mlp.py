@@ -1,6 +1,6 @@
 """Mlp: seed 002's whole video in one file, from one recorded run: the fit (``fitting``), every
 neuron over the plane (``neurons``), then which weights carry the decision (``weights``),
-each replaying training with its step counter, joined by a short fade. The three parts'
+each replaying training with its step counter and opened by a title card. The three parts'
 captions run on in one ``Mlp.srt``.
 
     manim scenes/mlp.py                                      # the default run (mlp-ring)
@@ -13,10 +13,7 @@ scenes (``seconds`` is the length of each replay of training); ``nnreel scenes m
 
 from __future__ import annotations
 
-from manim import FadeIn
-
 from engine.scenekit import ChainScene
-from engine.scenekit.replay import cover
 
 
 class Mlp(ChainScene):
@@ -24,9 +21,3 @@ class Mlp(ChainScene):
 
     default_preset = "mlp-ring"
     parts = ("fitting", "neurons", "weights")
-
-    def between(self) -> None:
-        """Fade everything to the background, then empty the scene: one cover fades in over
-        the rest, so the frames cost one fill each."""
-        self.play(FadeIn(cover()), run_time=0.5)
-        self.clear()

@@ -43,7 +43,7 @@ from engine.store import Run
 
 OPTIONS: dict[str, Option] = {
     **REPLAY,
-    "tour": Number(0.6, "seconds on each neuron in the tour (0 skips it)", at_least=0),
+    "tour": Number(0.8, "seconds on each neuron in the tour (0 skips it)", at_least=0),
     "value": Choice(
         "pre",
         "pre (before the activation: the weighted sum plus bias) or output (after it)",
@@ -270,6 +270,8 @@ def neurons_part(scene: RunScene) -> None:
     scene.caption(intro(run, items, s["value"]))
     replay.fade_in(scene, fixed, moving)
     replay.animate(scene, moving, end + 1.0, frame)
+    narrate.finish()
+    scene.hold()
     if dwell > 0:
         # Only the pointer changes now: the maps are painted once, not on every frame.
         pointer = Group(graph.edges, graph.neurons, words, tour.frame)
@@ -283,7 +285,7 @@ def neurons_part(scene: RunScene) -> None:
 
         replay.animate(scene, pointer, len(tour.stops) * dwell, point)
         tour.show(None)
-    scene.wait(1.5)
+    scene.hold(1.5)
 
 
 NEURON_CAPTIONS = 2.0

@@ -51,6 +51,7 @@ from engine.scenekit import (
     Option,
     ProbabilityBars,
     RunScene,
+    focus,
     locked,
     model_name,
     pick_image,
@@ -60,6 +61,7 @@ from engine.scenekit import (
 )
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
+from engine.scenekit.pacing import BEAT, IDEA
 from engine.store import LayerInfo, Run, human_bytes
 
 KEPT, REMOVED, GHOST, CUT = theme.BAR, theme.BAD, "#5a2a2c", theme.ACCENT
@@ -242,7 +244,7 @@ class Pruning(RunScene):
             "colour map of the activations (greens: darker = stronger)",
             choices=("greens", "viridis", "gray"),
         ),
-        "hold": Number(1.0, "seconds each layer stays on screen", above=0),
+        "hold": Number(3.0, "seconds each layer stays on screen", above=0),
     }
 
     def construct(self) -> None:
@@ -289,6 +291,7 @@ class Pruning(RunScene):
             f"accuracy {self.accuracy_words()}"
         )
         self.play(FadeIn(self.head), run_time=0.5)
+        self.hold()
 
     def accuracy(self, run: Run) -> float:
         """The run's last validation accuracy (a pruned run without fine-tuning: its step 0)."""
@@ -370,7 +373,7 @@ class Pruning(RunScene):
             self.caption(
                 f"Each layer's weights: the smallest {share} of each layer, in red, go to zero"
             )
-        self.wait(2.0)
+        self.hold(IDEA)
         self.remove(cap)
         self.add(
             self.panel_caption(
@@ -387,7 +390,7 @@ class Pruning(RunScene):
             f"{most} lost the most: {theme.percent(per_layer[most])} of its weights"
         )
         self.play(FadeIn(after), run_time=0.6)
-        self.wait(1.8)
+        self.hold(IDEA)
         self.clear_part()
 
     def sparsity_bars(self, names: list[str]) -> Group:
@@ -510,24 +513,32 @@ class Pruning(RunScene):
             trios.append(self.trio(info, trios[-1] if trios else None))
         chart = ChangeChart(trios)
         self.add(self.headings(), chart, self.activation_legend())
-        shown: list = []
+        panels, notes = None, []
         for k, trio in enumerate(trios):
-            self.remove(*shown)
+            self.hold()  # the last layer's caption read
+            self.remove(*notes)
             chart.mark(k)
-            shown = [
-                self.place(trio),
+            notes = [
                 self.layer_caption(trio, trios[k - 1] if k else None),
                 self.difference_legend(trio.diff_max),
             ]
-            self.add(*shown)
+            self.add(*notes)
             c, h, w = trio.info.output_shape
-            lead = "Same image, dense vs pruned: " if k == 0 else ""
+            lead = "Dense vs pruned: " if k == 0 else ""
             self.caption(
                 f"{lead}{trio.info.name} ({c} channels of {h}×{w}) changed by "
                 f"{theme.percent(trio.change)}"
             )
-            self.wait(self.settings["hold"])
-        self.wait(0.4)
+            new = self.place(trio)
+            if panels is not None and trio.channels is trios[k - 1].channels:
+                focus.morph(self, panels, new)  # a pool shrinks its conv's maps
+            else:
+                if panels is not None:
+                    focus.shrink_into(self, panels, chart.bars[k - 1])
+                focus.grow_from(self, new, chart.bars[k])
+            panels = new
+            self.wait(max(0.0, self.settings["hold"] - BEAT))
+        self.hold()
         self.clear_part()
 
     def layer_caption(self, trio: Trio, previous: Trio | None) -> Group:
@@ -604,7 +615,7 @@ class Pruning(RunScene):
             f"On this “{name}”: {', '.join(said)}; validation accuracy {self.accuracy_words()}"
         )
         self.play(FadeIn(shown), run_time=0.5)
-        self.wait(2.5)
+        self.hold(IDEA)
 
     def sizes(self) -> list[str]:
         """The network's size before and after, counting non-zero parameters as fp32."""

@@ -37,6 +37,7 @@ from manim import (
 from engine.errors import RunError
 from engine.scenekit import Number, Option, RunScene, model_name, theme
 from engine.scenekit.charts import fitted_title
+from engine.scenekit.pacing import IDEA
 from engine.store import LayerInfo, Run
 
 KIND_WORDS = {
@@ -144,7 +145,7 @@ class Summary(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "seconds": Number(6.0, "how many seconds the rows take to appear", at_least=0),
+        "seconds": Number(8.0, "how many seconds the rows take to appear", at_least=0),
         "top": Number(3, "how many of the heaviest layers to highlight", at_least=0, whole=True),
     }
 
@@ -169,7 +170,7 @@ class Summary(RunScene):
         )
         self.reveal(cells, bars, stripes)
         self.highlight(cells, bars, stripes)
-        self.wait(2.5)
+        self.hold(IDEA)
 
     def header(self, run: Run) -> Group:
         shape = theme.shape_text(run.model["input_shape"])
@@ -309,8 +310,9 @@ class Summary(RunScene):
         if note is not None:
             params, macs = self.heavy_words(by_params, by_macs)
             self.caption(f"The heaviest: {params}.")
-            self.caption(f"The heaviest: {macs}.", delay=1.2)
             self.play(FadeIn(note), run_time=0.4)
+            self.hold(IDEA)
+            self.caption(f"The heaviest: {macs}.")
 
     def heavy_words(self, by_params: list[int], by_macs: list[int]) -> tuple[str, str]:
         """What the heaviest rows hold: 'conv4_1 … conv4_3: 45% of the parameters'."""

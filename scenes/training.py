@@ -57,10 +57,9 @@ from engine.scenekit.charts import (
     smoothed,
     use_log,
 )
+from engine.scenekit.pacing import IDEA, readable_cues
 from engine.store import Run
 
-CAPTION_GAP = 1.5
-"""Seconds at least between two epoch captions (a 40-epoch run unfolds in 8 s)."""
 NEEDED = ("train/loss", "train/acc", "val/loss", "val/acc")
 CHART_WIDTH, CHART_HEIGHT = 5.3, 3.7
 CHART_BOTTOM = -1.45
@@ -94,7 +93,7 @@ class Training(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "seconds": Number(8.0, "how many seconds the training takes to unfold", at_least=0),
+        "seconds": Number(12.0, "how many seconds the training takes to unfold", at_least=0),
         "log": Choice(
             "auto",
             "loss axis on a log scale: auto (when the loss spans ×4), yes or no",
@@ -122,7 +121,7 @@ class Training(RunScene):
             words += f"; best {val_acc[best]:.1f}% at epoch {format_tick(self.val_epochs[best])}"
         self.caption(f"{words[0].upper()}{words[1:]}.")
         self.play(FadeIn(self.final_figures(main, detail)), run_time=0.6)
-        self.wait(2.5)
+        self.hold(IDEA)
 
     # -- layout ---------------------------------------------------------------------------
     def add_header(self) -> None:
@@ -223,7 +222,7 @@ class Training(RunScene):
 
     def caption_epochs(self, seconds: float) -> None:
         """Captions for the unfolding: the set-up and the untrained network, then each epoch's
-        validation as its point appears (at most one every ``CAPTION_GAP`` seconds)."""
+        validation as its point appears (those that leave the one before time to be read)."""
         acc = self.accuracy_values[1]
         loss = self.run.read("val/loss").astype(np.float64)
         epochs = self.val_epochs
@@ -233,19 +232,19 @@ class Training(RunScene):
             f"{self.per_epoch:,} steps, {batch_words(self.run)}, {optimizer_words(self.run)}."
         )
         if len(epochs) and epochs[0] == 0:
-            intro += f" Untrained, {acc[0]:.1f}% are right."
-        self.caption(intro)
-        end, said = float(self.epochs[-1]), 0.0
-        for i, (epoch, value) in enumerate(zip(epochs, acc, strict=True)):
-            at = seconds * float(epoch) / end
-            if epoch == 0 or (at - said < CAPTION_GAP and i != len(epochs) - 1):
-                continue
-            self.caption(
+            intro += f" Untrained: {acc[0]:.1f}% right."
+        end = float(self.epochs[-1])
+        cues = [(0.0, intro)] + [
+            (
+                seconds * float(epoch) / end,
                 f"Epoch {format_tick(float(epoch))}: validation accuracy {value:.1f}%, "
-                f"validation loss {format_value(float(loss[i]))}.",
-                delay=at,
+                f"loss {format_value(float(loss[i]))}.",
             )
-            said = at
+            for i, (epoch, value) in enumerate(zip(epochs, acc, strict=True))
+            if epoch > 0 and seconds * float(epoch) / end < seconds - 0.1
+        ]
+        for at, words in readable_cues(cues):
+            self.caption(words, delay=at)
 
     # -- time -----------------------------------------------------------------------------
     def unfold(self, curves: list[Curve], dots: list[Mark]) -> None:

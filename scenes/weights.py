@@ -51,7 +51,7 @@ from engine.store import Run
 
 OPTIONS: dict[str, Option] = {
     **REPLAY,
-    "dwell": Number(2.5, "seconds on each layer while the path is traced", at_least=0),
+    "dwell": Number(3.0, "seconds on each layer while the path is traced", at_least=0),
     "inputs": Number(
         9, "show at most this many inputs per neuron (the largest |w|)", at_least=1, whole=True
     ),
@@ -209,7 +209,7 @@ def weights_part(scene: RunScene) -> None:
     def progress(lead: str = "") -> str:
         source, w = strongest(traced.result[0])
         when = replay.when(counter, int(tracer.recorded.steps[traced.shown]))
-        return f"{lead}{when}: the output's largest |w| is {w}, from {source}"
+        return f"{lead}{when}: largest |w| is {w}, from {source}"
 
     @replay.changed_only
     def draw(step: float, visible: int) -> None:
@@ -240,12 +240,12 @@ def weights_part(scene: RunScene) -> None:
             draw(final, visible)
             if visible > 1:
                 scene.caption(row_caption(visible - 1))
-            scene.wait(dwell)  # nothing moves: Manim repeats one frame
+            scene.hold(dwell)  # nothing moves: Manim repeats one frame
     first, *marks = replay.replay_marks(0.0, seconds)
     cues = replay.Cues(
         scene,
         [
-            (first, lambda: progress("Training replayed from ")),
+            (first, lambda: progress("Replayed from ")),
             *((t, progress) for t in marks),
             (seconds, lambda: progress(f"{replay.finished(run).capitalize()}, ")),
         ],
@@ -256,6 +256,8 @@ def weights_part(scene: RunScene) -> None:
         cues(t)
 
     replay.animate(scene, moving, seconds + replay.END, frame)
+    cues.finish()
+    scene.hold()
 
 
 def show(row: Row, visible: bool) -> None:

@@ -99,7 +99,7 @@ def render_small(tmp_path):
     """Render a scene of a run at a small size into this test's folder, with its options as
     arguments (a mapping, or ``"key=value key=value"``), and check what every video must be:
     the size asked, as many frames as its length needs, and captions that are valid SRT
-    covering ``coverage`` of it."""
+    covering ``coverage`` of it — readable in time, unless the test set another ``pace``."""
     from engine.scenekit import assignments
     from engine.video.render import render_scene
 
@@ -111,6 +111,7 @@ def render_small(tmp_path):
         size: tuple[int, int] = (256, 144),
         fps: int = 5,
         coverage: float = 0.9,
+        readable: bool | None = None,
     ) -> Video:
         given = assignments(options) if isinstance(options, str) else options
         path = render_scene(
@@ -120,7 +121,9 @@ def render_small(tmp_path):
         assert frames.shape[1:] == (size[1], size[0], 3)
         seconds = len(frames) / fps
         assert times[-1] == pytest.approx(seconds - 1 / fps, abs=2 / fps)
-        captions = read_captions(path, seconds, coverage)
+        if readable is None:  # at the readable pace unless the test chose another
+            readable = "pace" not in given
+        captions = read_captions(path, seconds, coverage, readable=readable, slack=1 / fps)
         return Video(path, times, frames, "\n".join(captions))
 
     return render

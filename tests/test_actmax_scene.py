@@ -177,17 +177,15 @@ def test_the_scene_records_on_the_spot_and_shows_the_recording(dead_run, render_
     live = [(r.best_values[u], layer, r, u) for layer, r in shown for u in range(units)]
     value, layer, best, u = max((t for t in live if not t[2].dead[t[3]]), key=lambda t: t[0])
     assert (  # the strongest live unit shown, in the tiles' own number format
-        f"filter {u} of {layer}, activation {actmax.value_text(value)} at step "
-        f"{int(best.best_steps[u]):,}; its best training image reached "
-        f"{actmax.value_text(best.dataset_max[u])}"
+        f"filter {u} of {layer}, {actmax.value_text(value)} (its best training image: "
+        f"{actmax.value_text(best.dataset_max[u])})"
     ) in captions
     classes = load_actmax(run, "fc")
     top = int(np.argmax(classes.probabilities[-1]))
     sure = actmax.probability_text(float(classes.probabilities[-1, top]))
     assert f"surest of “{classes.labels[top]}” ({sure})" in captions
-    count = len(recording.steps)  # both parts: a longer first frame, one per step, a hold
-    seconds = 2 * (0.25 + 0.2 * (count - 1) + 0.75)
-    assert len(frames) == pytest.approx(seconds * FPS, abs=3)
+    count = len(recording.steps)  # both parts: the noise while it is read, a frame per step
+    assert 2 * count <= len(frames) <= 2 * count + 60
     assert changes(frames) >= 2 * (count - 2)  # the images grow on both pages
 
     with manim_config(resolution=SIZE, fps=FPS):  # the scene's left panel, drawn again

@@ -195,8 +195,8 @@ def render(render_small, name: str, run: Path, options: str) -> tuple[np.ndarray
 
 @pytest.mark.render
 def test_activations_of_the_cifar_network_render(cifar_run, render_small):
-    frames, captions = render(render_small, "activations", cifar_run, "hold=0.2")
-    assert 20 <= len(frames) <= 40
+    frames, captions = render(render_small, "activations", cifar_run, "pace=0.25")
+    assert 60 <= len(frames) <= 120
     assert changes(frames) >= 13  # one cut per layer, the probabilities, the end
     run = Run(cifar_run)
     c, h, w = run.layer("conv3").output_shape
@@ -208,10 +208,10 @@ def test_activations_of_the_cifar_network_render(cifar_run, render_small):
 
 @pytest.mark.render
 def test_pruning_renders_and_prunes_on_the_spot(small_cnn, render_small):
-    frames, captions = render(render_small, "pruning", small_cnn, "hold=0.2 sparsity=0.7")
+    frames, captions = render(render_small, "pruning", small_cnn, "pace=0.25 sparsity=0.7")
     pruned = small_cnn.with_name("tiny-small-pruned70")
     assert (pruned / "manifest.json").exists()
-    assert 40 <= len(frames) <= 60
+    assert 25 <= len(frames) <= 60
     assert changes(frames) >= 6  # the weights, after pruning, each layer, the outcome
     accuracy = (theme.percent(Run(r).read("val/acc", -1)) for r in (small_cnn, pruned))
     assert f"validation accuracy {' → '.join(accuracy)}" in captions
@@ -224,21 +224,21 @@ def test_pruning_renders_and_prunes_on_the_spot(small_cnn, render_small):
 @pytest.mark.render
 def test_filters_record_their_images_on_the_spot_and_render(small_cnn, writable, render_small):
     copy = writable(small_cnn)
-    options = "steps=8 per_page=32 grow=0.4 hold=0.3"
+    options = "steps=8 per_page=32 pace=0.25"
     frames, captions = render(render_small, "filters", copy, options)
     run = Run(copy)
     from engine.actmax import load_actmax, recorded_layers
 
     assert recorded_layers(run) == ["conv1", "conv2"]
-    assert 20 <= len(frames) <= 40  # three pages: conv1 0-31, 32-63, conv2
+    assert 20 <= len(frames) <= 60  # three pages: conv1 0-31, 32-63, conv2
     assert changes(frames) >= 6  # images growing on each page, and the page turns
     c, h, w = run.layer("conv1").output_shape
-    assert f"conv1, filters 0–31 of {c}: left each {h}×{w} map" in captions
+    assert f"conv1, filters 0–31 of {c}: {h}×{w} maps, and images grown from noise" in captions
     recording = load_actmax(run, "conv2")  # one page: the strongest of all its live filters
     best = np.where(recording.dead, -np.inf, recording.best_values)
     k = int(np.argmax(best))
-    strongest = f"filter {recording.units[k]} of conv2, activation {best[k]:.3g} at step "
-    assert strongest + str(int(recording.best_steps[k])) in captions
+    strongest = f"Strongest: filter {recording.units[k]}, {best[k]:.3g} (its best training image: "
+    assert strongest + f"{recording.dataset_max[k]:.3g})" in captions
 
 
 def test_a_missing_dataset_reaches_the_user_as_one_message(tmp_path, monkeypatch, capsys):

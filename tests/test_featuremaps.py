@@ -28,15 +28,18 @@ REFERENCES = Path(__file__).parent / "reference"
 UPDATE = os.environ.get("NNREEL_UPDATE_REFERENCES") == "1"
 SIZE, FPS = (320, 180), 5
 KEY_FRAMES = {
-    "conv1_2": 1.8,
-    "pool1": 3.2,
-    "conv3_1": 7.0,
-    "prediction": 18.8,
-    "untrained": 20.2,
+    "conv1_2": 11.4,
+    "conv1_2_focus": 13.4,
+    "pool1": 16.2,
+    "conv3_1": 29.0,
+    "pool5": 70.0,
+    "prediction": 73.0,
+    "untrained": 75.0,
     "end": -1,
 }
-"""Times (s) of the frames compared with references, in the middle of each hold (at 5 fps a
-0.9 s hold lasts 4 frames, a 0.5 s pooling 2); -1 is the last frame."""
+"""Times (s) of the frames compared with references, in the middle of each hold at the
+readable pace: a layer's whole grid, a channel zoomed in, a pool, pool5 on one colour scale,
+the prediction, the untrained network; -1 is the last frame (the change since step 0)."""
 
 featuremaps = scene_module("featuremaps")
 
@@ -143,7 +146,7 @@ def test_render_mp4_and_gif(project, fixed_vgg, monkeypatch, capsys):
 
     times, frames = decode(video)
     assert frames.shape[1:] == (height, width, 3)
-    assert 25 <= times[-1] <= 45 and len(frames) == pytest.approx(times[-1] * FPS, abs=2)
+    assert 80 <= times[-1] <= 110 and len(frames) == pytest.approx(times[-1] * FPS, abs=2)
     steps = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
     assert (steps > 0.5).sum() >= 20  # it moves: layer after layer, then training
     assert all(frame.std() > 10 for frame in frames[3:])  # nothing blank after the fade-in

@@ -476,3 +476,170 @@ def test_scene_files_are_only_scenes():
         }
         assert not imported & scenes, f"{path.name} imports the scene(s) {imported & scenes}"
         assert "sys.path" not in ast.unparse(tree), f"{path.name} edits sys.path"
+
+
+def test_pace_scales_every_wait_and_hold_waits_for_the_caption(tmp_path):
+    """At pace 2 every wait lasts twice as long; ``hold`` waits until the caption has been up
+    long enough to read (16 characters a second, 1.6 s at least), at the scene's pace; a cue
+    inside an animation waits for the caption before it, too."""
+    import srt
+    from manim import Dot, tempconfig
+
+    from engine.scenekit.replay import Cues, animate
+
+    class Paced(base.RunScene):
+        def setup(self) -> None:
+            self.settings, self.pace = {"pace": 2.0}, 2.0
+
+        def construct(self) -> None:
+            self.caption("a caption of forty-eight characters, to be read.")  # 3 s to read
+            self.wait(0.5)  # 1 s of video
+            self.hold(1.0)  # until the caption's 3 s (6 s of video) are over
+            self.caption("short")
+            cues = Cues(self, [(0.0, lambda: "too soon"), (0.5, lambda: "later")])
+            animate(self, Dot(), 2.0, cues)  # "short" needs 1.6 s: "too soon" is dropped
+
+    settings = {"media_dir": str(tmp_path), "pixel_width": 64, "pixel_height": 36}
+    with tempconfig({**settings, "frame_rate": 10, "progress_bar": "none"}):
+        Paced().render()
+    (video,) = tmp_path.rglob("Paced.mp4")
+    captions = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
+    assert [c.content for c in captions] == [
+        "a caption of forty-eight characters, to be read.",
+        "short",
+        "later",
+    ]
+    starts = [c.start.total_seconds() for c in captions]
+    assert starts[1] == pytest.approx(6.0, abs=0.11)
+    assert starts[2] - starts[1] == pytest.approx(3.2, abs=0.21)  # 1.6 s read, at pace 2
+    assert captions[-1].end.total_seconds() == pytest.approx(10.0, abs=0.11)
+
+
+def test_readable_cues_keep_only_those_with_time_to_be_read():
+    from engine.scenekit.pacing import readable_cues, reading_seconds
+
+    assert reading_seconds("x" * 64) == pytest.approx(4.0)
+    assert reading_seconds("short") == pytest.approx(1.6)
+    cues = [(0.0, "x" * 64), (3.0, "too soon"), (4.0, "kept"), (5.0, "too soon after it")]
+    assert [text for _, text in readable_cues(cues)] == ["x" * 64, "kept"]
+    assert readable_cues([(2.0, "b"), (0.0, "a")])[0] == (0.0, "a")
+
+
+def test_tile_box_finds_each_tile_of_a_grid():
+    rng = np.random.default_rng(0)
+    tiles = rng.integers(0, 255, (7, 3, 5, 3), dtype=np.uint8)
+    borders = np.full((7, 3), 200, dtype=np.int16)
+    grid = rs.tile(tiles, rows=2, cols=4, scale=3, pad=2, borders=borders, border=2)
+    for k in range(7):
+        x, y, w, h = rs.tile_box(k, cols=4, size=(3, 5), scale=3, pad=2, border=2)
+        assert np.array_equal(grid[y : y + h, x : x + w], rs.upscale(tiles[k], 3))
+        assert (grid[y - 1, x : x + w] == 200).all()  # its frame just outside
+
+
+def test_isolated_share_counts_specks_not_edges():
+    from engine.actmax.regularizers import isolated_share
+
+    image = np.full((1, 1, 20, 20), 100, dtype=np.uint8)
+    image[0, 0, :, 10:] = 200  # an edge: no speck
+    image[0, 0, 5, 15] = 0  # a dark speck on the bright side
+    image[0, 0, 12, 3] = 180  # a bright speck on the dark side
+    image[0, 0, 15, 4] = 110  # too faint to count
+    assert isolated_share(image) == pytest.approx(2 / 400)
+
+
+def test_focus_zooms_into_the_grids_own_pixels():
+    from manim import tempconfig
+
+    from engine.scenekit import focus
+    from engine.scenekit.widgets import raster_image
+
+    with tempconfig({"pixel_width": 320, "pixel_height": 180}):
+        raster = np.zeros((40, 60, 3), dtype=np.uint8)
+        raster[10:20, 30:45] = (255, 0, 0)
+        grid = raster_image(raster, height=4.0).move_to([1.0, -0.5, 0])
+        picked = focus.Focus(grid, raster, (30, 10, 15, 10), (np.zeros(3), 2.0))
+        assert (picked.zoom.pixel_array[..., :3] == (255, 0, 0)).all()
+        centre, (width, height) = focus.pixel_place(grid, (40, 60), (30, 10, 15, 10))
+        assert np.allclose(picked.zoom.get_center(), centre) and height == pytest.approx(1.0)
+        assert width == pytest.approx(1.5)
+
+
+def test_focus_and_morph_put_things_back_and_take_the_scenes_pace(tmp_path):
+    """A map picked out returns to its grid and leaves nothing over it; a morph leaves only the
+    new grid on screen (never two ghosted); grids shrink into a mark and grow back to their
+    place; every one of these lasts ``pace`` times its time."""
+    from manim import Square, tempconfig
+
+    from engine.scenekit import focus
+    from engine.scenekit.widgets import raster_image
+
+    seen: dict[str, object] = {}
+
+    def drawn(scene: base.RunScene) -> list:
+        """What the scene shows (not the empty mobject Manim leaves behind a ``wait``)."""
+        return [m for m in scene.mobjects if m.has_points()]
+
+    class Walk(base.RunScene):
+        def setup(self) -> None:
+            self.settings, self.pace = {"pace": 2.0}, 2.0
+
+        def construct(self) -> None:
+            raster = np.zeros((40, 60, 3), dtype=np.uint8)
+            grid = raster_image(raster, height=4.0)
+            self.add(grid)
+            seen["before"] = drawn(self)
+            focus.pick_out(self, grid, raster, (30, 10, 15, 10), None, (np.zeros(3), 2.0), 1.0)
+            seen["after focus"] = (drawn(self), self.time)
+            pooled = raster_image(raster[::2, ::2], height=2.0).shift([3.0, 0, 0])
+            focus.morph(self, grid, pooled)
+            seen["after morph"] = (drawn(self), pooled.height, self.time)
+            mark = Square(0.2).shift([-5.0, 3.0, 0])
+            focus.shrink_into(self, pooled, mark)
+            seen["after shrink"] = pooled in self.mobjects
+            back = raster_image(raster, height=3.0).shift([3.0, 0, 0])
+            focus.grow_from(self, back, mark)
+            seen["grown"] = (back in self.mobjects, back.get_center(), back.height, self.time)
+
+    settings = {"media_dir": str(tmp_path), "pixel_width": 64, "pixel_height": 36}
+    with tempconfig({**settings, "frame_rate": 10, "progress_bar": "none"}):
+        Walk().render()
+    before = seen["before"]
+    shown, at = seen["after focus"]
+    assert shown == before and at == pytest.approx(2 * (0.8 + 1.0 + 0.4), abs=0.11)
+    shown, height, at = seen["after morph"]
+    assert len(shown) == len(before) and before[-1] not in shown
+    assert height == pytest.approx(2.0)
+    assert at == pytest.approx(4.4 + 2 * 0.8, abs=0.11)
+    assert not seen["after shrink"]
+    shown, centre, height, at = seen["grown"]
+    assert shown and np.allclose(centre, [3.0, 0, 0]) and height == pytest.approx(3.0)
+    assert at == pytest.approx(6.0 + 2 * 0.8, abs=0.11)
+
+
+def test_a_cue_left_waiting_after_an_animation_comes_once_the_caption_is_read(tmp_path):
+    """``Cues.finish``: the last cue, overtaken by the animation's end, still gets its caption,
+    after the caption before it has had its reading time."""
+    import srt
+    from manim import Dot, tempconfig
+
+    from engine.scenekit.replay import Cues, animate
+
+    class Late(base.RunScene):
+        def setup(self) -> None:
+            self.settings, self.pace = {"pace": 1.0}, 1.0
+
+        def construct(self) -> None:
+            self.caption("a caption of forty-eight characters, to be read.")  # 3 s to read
+            cues = Cues(self, [(0.9, lambda: "the last word")])
+            animate(self, Dot(), 1.0, cues)
+            cues.finish()
+            self.hold()
+
+    settings = {"media_dir": str(tmp_path), "pixel_width": 64, "pixel_height": 36}
+    with tempconfig({**settings, "frame_rate": 10, "progress_bar": "none"}):
+        Late().render()
+    (video,) = tmp_path.rglob("Late.mp4")
+    captions = list(srt.parse(video.with_suffix(".srt").read_text(encoding="utf-8")))
+    assert [c.content for c in captions][-1] == "the last word"
+    assert captions[-1].start.total_seconds() == pytest.approx(3.0, abs=0.11)
+    assert captions[-1].end.total_seconds() - captions[-1].start.total_seconds() >= 1.5

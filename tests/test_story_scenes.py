@@ -218,11 +218,11 @@ def expected_words(scene: str, run: Run) -> str:
 @pytest.mark.parametrize(
     ("scene", "options", "seconds", "moving"),
     [
-        ("training", "seconds=2", (4, 8), 8),
-        ("gradients", "seconds=2", (4, 8), 8),
-        ("kernels", "seconds=1.5", (4, 10), 3),
-        ("summary", "seconds=2", (4, 16), 8),
-        ("architecture", "pace=0.1", (8, 20), 15),
+        ("training", "seconds=2 pace=0.5", (3, 10), 6),
+        ("gradients", "seconds=2 pace=0.5", (3, 10), 6),
+        ("kernels", "seconds=1.5 pace=0.5", (4, 16), 3),
+        ("summary", "seconds=2 pace=0.5", (4, 16), 8),
+        ("architecture", "pace=0.1", (5, 20), 15),
     ],
 )
 def test_scene_renders_and_moves(scene, options, seconds, moving, tiny_vgg, render_small):

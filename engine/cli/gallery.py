@@ -21,6 +21,9 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--quality", choices=list(QUALITIES), default="medium", help="render quality (medium)"
     )
+    parser.add_argument(
+        "--pace", default="brisk", help="the scenes' pace: brisk (default), readable or a number"
+    )
     parser.add_argument("--workers", type=int, help="parallel renders (default: one per core)")
     parser.set_defaults(handler=run)
 
@@ -29,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.video.gallery import make_gallery
 
     scenes = [s.strip() for s in args.scenes.split(",")] if args.scenes else None
-    items = make_gallery(scenes, quality=args.quality, workers=args.workers)
+    items = make_gallery(scenes, quality=args.quality, workers=args.workers, pace=args.pace)
     for item in items:
         console.print(
             f"{item.scene:<12} {shown(item.gif)}  {item.size / 2**20:.2f} MiB  {item.settings}"

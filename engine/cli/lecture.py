@@ -32,6 +32,11 @@ def register(subparsers) -> None:
         help=f"comma-separated scenes, in order (default: {','.join(DEFAULT_STORY)})",
     )
     parser.add_argument("--quality", choices=list(QUALITIES), default="high")
+    parser.add_argument(
+        "--pace",
+        default="readable",
+        help="every part's pace: a number (2 = twice as slow), readable (default) or brisk",
+    )
     parser.add_argument("--resolution", metavar="W,H", help="override the quality's frame size")
     parser.add_argument("--fps", type=float, help="override the quality's frame rate")
     parser.add_argument("--output", "-o", type=Path, help="default: renders/lecture/…mp4")
@@ -50,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         fps=args.fps,
         output=args.output,
         workers=args.workers,
+        pace=args.pace,
     )
     console.print(
         f"[bold green]Lecture[/] {shown(video)} with captions {shown(video.with_suffix('.srt'))}"

@@ -29,6 +29,7 @@ def register(subparsers) -> None:
         "  python -m engine render featuremaps\n"
         "  python -m engine render featuremaps --run smallcnn-synth --quality low\n"
         "  python -m engine render featuremaps --set image=5 --set layers=conv1_1,pool1\n"
+        "  python -m engine render featuremaps --pace brisk\n"
         "  python -m engine render featuremaps --quality medium --format gif",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -55,6 +56,12 @@ def register(subparsers) -> None:
         metavar="KEY=VALUE",
         help="a scene option (see --list); without any, $NNREEL_SET's",
     )
+    parser.add_argument(
+        "--pace",
+        metavar="PACE",
+        help="scale every hold and transition: a number (2 = twice as slow) or readable (1, "
+        "the default: time to read every caption) or brisk (0.5, for README GIFs)",
+    )
     parser.add_argument("--resolution", metavar="W,H", help="override the quality's frame size")
     parser.add_argument("--fps", type=float, help="override the quality's frame rate")
     parser.set_defaults(handler=run)
@@ -70,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.video.render import render
 
     resolution = parse_resolution(args.resolution) if args.resolution else None
+    options = assignments(args.set)
+    if args.pace is not None:
+        options["pace"] = args.pace
     start = time.perf_counter()
     video = render(
         args.scene,
@@ -79,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         resolution=resolution,
         fps=args.fps,
         display=False,
-        **assignments(args.set),
+        **options,
     )
     report(video, time.perf_counter() - start)
     return 0

@@ -28,15 +28,27 @@ Pieces:
 - ``options`` (no Manim): option kinds declared once with literal arguments — ``Choice``,
   ``Flag``, ``Number`` (a range; ``whole`` for integers), ``Names`` — checked in one place
   (``parse_options``) and listed by ``nnreel scenes`` without running the scene file.
-- ``chain``: ``ChainScene`` plays other scene files of its folder in turn (``parts``);
+- ``pacing`` (no Manim): how long things stay on screen at the readable pace — captions
+  read at 16 characters a second and 1.6 s at least (``reading_seconds``), about 3 s
+  (``IDEA``) per layer or idea, ``BEAT`` per transition. Every ``RunScene`` takes the
+  ``pace`` option (``PACE``: a factor, or ``readable`` / ``brisk``) and plays every ``play``
+  and ``wait`` that many times longer; ``hold`` waits until the caption can be read.
+- ``chain``: ``ChainScene`` plays other scene files of its folder in turn (``parts``), each
+  after a title card (``cards``: the titles and the card image lectures share);
   ``load_scene_file`` runs a scene file as a module and returns its Scene class.
+- ``focus``: telling the eye where to look — ``Focus`` / ``pick_out`` zoom into one map of a
+  grid and dim the rest, ``morph`` carries a grid onto the next (never two blended),
+  ``shrink_into`` / ``grow_from`` move a grid to and from a layer's mark.
+- ``sliding``: a window sliding over a map and writing another pixel by pixel with real
+  numbers (``SlidingWrite``, ``NumberGrid``, ``cell_box``): convolution and pooling shown.
 - ``ownimage``: ``image=FILE`` (option kind ``Image``) makes ``self.run`` an ``ImageRun``:
   the run with that file as its probe, its activations computed now by the run's stored model,
   so a scene that films one probe image films the file unchanged (``example_words``,
   ``truth_words`` in ``probe`` word it, with no true class).
 - ``raster`` (numpy only): colour maps as lookup tables (``viridis`` and seed 004's
   ``greens`` for activations, ``diverging`` centred on zero for weights and gradients),
-  ``normalise`` per channel / per layer / symmetric, ``top_k`` and ``silent`` channels,
+  ``normalise`` per channel / per layer / symmetric, ``honest_mode`` (``auto``: one scale per
+  layer where maps are small or flat), ``top_k`` and ``silent`` channels, ``tile_box``,
   ``tile`` / ``feature_grid`` to composite N maps into one image, nearest-neighbour resizing
   (``upscale``, ``enlarge``, ``fit_square``, ``resize_nearest``), ``to_rgb``, RGBA helpers.
 - ``paint``: text stamped into numpy canvases at the output resolution, filled rectangles,
@@ -50,7 +62,8 @@ Pieces:
   ``OnSnapshot``, ``changed_only``, ``fade_in``, and ``Cues`` for captions inside an animation.
 - ``plane``: a 2-D run's plane as pixels — ``PlaneCanvas``, ``Resampler``, ``MapGrid``.
 - ``textlayer``: ``TextLayer`` draws many short ``Words`` into one raster.
-- ``recordings``: ``ensure_actmax`` records activation-maximisation images on first use.
+- ``recordings``: ``ensure_actmax`` records activation-maximisation images on first use,
+  ``ensure_examples`` each unit's top validation images.
 - ``probe``: which probe image to follow, which layers recorded maps.
 - ``places`` (no Manim): where scene files are and where their videos go (``renders_dir``).
 - ``camera``: ``RasterCamera`` (every ``RunScene`` uses it) composites an upright image only

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from manim import BLACK, RIGHT, UP, Scene, config, tempconfig
+from manim import BLACK, RIGHT, UP, Animation, Scene, config, tempconfig
 from rich.markup import escape
 
 from engine.console import console
@@ -24,8 +24,9 @@ from engine.errors import NnreelError, RunError
 from engine.presets import DEFAULT_PRESET, PRESETS, preset_config
 from engine.scenekit import theme
 from engine.scenekit.camera import RasterCamera
-from engine.scenekit.options import RUN_ENV, Option, given_options, parse_options
+from engine.scenekit.options import PACE, RUN_ENV, Option, given_options, parse_options
 from engine.scenekit.ownimage import ImageRun
+from engine.scenekit.pacing import reading_seconds
 from engine.scenekit.places import renders_dir
 from engine.scenekit.widgets import StepCounter
 from engine.store import Run, resolve_run
@@ -222,13 +223,24 @@ class RunScene(Scene):
     from ``$NNREEL_RUN`` and ``$NNREEL_SET`` (``manim scenes/NAME.py``). Raise
     ``NnreelError`` for anything the user can fix; it is printed as one message and the
     render exits with status 2.
+
+    Every scene also takes ``pace`` (``engine.scenekit.pacing``): each ``play`` and ``wait``
+    lasts ``pace`` times what the scene asks, so a scene is written at the readable pace and
+    plays brisk or slow unchanged. ``hold`` waits at least until the caption can be read.
     """
 
     default_preset: ClassVar[str] = DEFAULT_PRESET
     options: ClassVar[dict[str, Option]] = {}
     run: Run
     settings: dict[str, Any]
+    pace: float = 1.0
+    """Seconds of video per second the scene asks for (its ``pace`` option)."""
     _caption: tuple[str, float] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every scene takes ``pace`` besides the options it declares."""
+        super().__init_subclass__(**kwargs)
+        cls.options = {**cls.options, **PACE}
 
     def __init__(
         self,
@@ -247,10 +259,19 @@ class RunScene(Scene):
 
     def setup(self) -> None:
         self.settings = parse_options(self.options, self.given_options)
+        self.pace = self.settings["pace"]
         self.run = find_run(self.default_preset, self.run_name, self.run_given_by)
         if isinstance(self.settings.get("image"), Path):  # image=FILE: it is the probe now
             self.run = ImageRun(self.run, self.settings["image"])
             self.settings["image"] = 0
+
+    def compile_animations(self, *args: Any, **kwargs: Any) -> list[Animation]:
+        """Manim's animations of one ``play`` (or ``wait``), each lasting ``pace`` times longer:
+        the one place where the pace applies, so no scene has to remember it."""
+        animations = super().compile_animations(*args, **kwargs)
+        for animation in animations:
+            animation.run_time *= self.pace
+        return animations
 
     def render(self, preview: bool = False) -> bool:
         """Manim's render, with nnreel's errors as one message and exit status 2 (Manim's
@@ -279,10 +300,30 @@ class RunScene(Scene):
         words within the next animation) until the next caption or the end.
 
         Captions go through Manim's subcaptions, so an ``.srt`` lands beside the video and
-        ``python -m engine lecture`` merges them; write the run's real numbers into them."""
-        start = self.time + delay
+        ``python -m engine lecture`` merges them; write the run's real numbers into them, in
+        few words: at the readable pace a caption needs a second for every 16 characters
+        (``hold`` waits for that)."""
+        start = self.time + delay * self.pace
         self._close_caption(start)
         self._caption = (" ".join(text.split()), start)
+
+    def hold(self, seconds: float = 0.0) -> None:
+        """Wait ``seconds`` (at the scene's pace), and longer if the caption on screen has not
+        yet been there long enough to read (``pacing.reading_seconds``)."""
+        left = 0.0
+        if self._caption is not None:
+            text, start = self._caption
+            left = reading_seconds(text) - (self.time - start) / self.pace
+        if max(seconds, left) * self.pace >= 0.5 / config.frame_rate:  # at least a frame
+            self.wait(max(seconds, left))
+
+    def caption_read(self) -> bool:
+        """Whether the caption on screen (if any) has been there long enough to read, to
+        within a frame (Manim's clock moves in whole frames)."""
+        if self._caption is None:
+            return True
+        text, start = self._caption
+        return self.time - start >= reading_seconds(text) * self.pace - 1 / config.frame_rate
 
     def _close_caption(self, end: float | None = None) -> None:
         if self._caption is None:

@@ -5,7 +5,7 @@ how nnreel finds a scene by name, without putting ``scenes/`` on ``sys.path`` (s
 are not a package: one scene per file, for ``manim scenes/NAME.py``).
 
 ``ChainScene`` plays the scenes it names in ``parts`` — files in its own folder — one after
-another on one run, so that no scene file imports another::
+another on one run, each after a title card, so that no scene file imports another::
 
     class Mlp(ChainScene):
         default_preset = "mlp-ring"
@@ -24,10 +24,11 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from manim import Scene
+from manim import FadeIn, ImageMobject, Scene, config
 
 from engine.errors import NnreelError
-from engine.scenekit.base import RunScene
+from engine.scenekit.base import RunScene, dataset_name, model_name
+from engine.scenekit.cards import CARD_SECONDS, card_image, part_title
 
 MODULE_PREFIX = "nnreel_scene_"
 """Scene files run as modules named ``nnreel_scene_<file stem>``: never a name that shadows a
@@ -56,8 +57,8 @@ def load_scene_file(path: Path) -> type[Scene]:
 
 
 class ChainScene(RunScene):
-    """Scenes of this folder (``parts``: their file stems) played in turn on one run, with
-    ``between`` (nothing by default) between two parts."""
+    """Scenes of this folder (``parts``: their file stems) played in turn on one run, each
+    opened by a title card (``engine.scenekit.cards``), as the parts of a lecture are."""
 
     parts: ClassVar[tuple[str, ...]] = ()
     part_classes: ClassVar[tuple[type[RunScene], ...]] = ()
@@ -71,10 +72,22 @@ class ChainScene(RunScene):
         }
 
     def construct(self) -> None:
-        for number, part in enumerate(self.part_classes):
-            if number:
-                self.between()
+        for number, (name, part) in enumerate(
+            zip(self.parts, self.part_classes, strict=True), start=1
+        ):
+            self.title_card(f"{number} · {part_title(name)}")
             part.construct(self)
 
-    def between(self) -> None:
-        """What plays between two parts: override for a transition."""
+    def title_card(self, title: str) -> None:
+        """The whole frame becomes the part's card (faded in over what the last part left),
+        held while its caption is read, then the scene is emptied for the part."""
+        subtitle = f"{model_name(self.run)} on {dataset_name(self.run)} · run {self.run.name}"
+        card = ImageMobject(card_image(title, subtitle, config.pixel_width, config.pixel_height))
+        card.stretch_to_fit_width(config.frame_width).stretch_to_fit_height(config.frame_height)
+        self.caption(title)
+        if self.mobjects:
+            self.play(FadeIn(card), run_time=0.5)
+        else:
+            self.add(card)
+        self.hold(CARD_SECONDS)
+        self.clear()

@@ -184,16 +184,55 @@ class Image(Option):
         return "an index ≥ 0 | an image file"
 
 
+PACES = {"readable": 1.0, "brisk": 0.5}
+"""Named paces: ``readable`` (the default) gives a viewer time to read every caption (at most
+17 characters a second, 1.5 s at least) and about 3 s on each layer or idea; ``brisk`` is the
+README-GIF pace, twice as fast on purpose (a GIF has no captions to read)."""
+
+
+@dataclass(frozen=True)
+class Pace(Number):
+    """How fast a scene plays: a factor on every hold and transition (2 is twice as slow), or
+    one of the named ``PACES``."""
+
+    kind: ClassVar[str] = "pace"
+
+    def parse(self, value: object) -> float:
+        text = str(value).strip().lower()
+        if text in PACES:
+            return PACES[text]
+        try:
+            return float(super().parse(value))
+        except OptionValueError:
+            raise OptionValueError(f"give {self.describe()}") from None
+
+    def describe(self) -> str:
+        return f"{super().describe()} | {' | '.join(PACES)}"
+
+    def shown_default(self) -> str:
+        named = [name for name, factor in PACES.items() if factor == self.default]
+        return named[0] if named else super().shown_default()
+
+
 KINDS: dict[str, type[Option]] = {
-    cls.__name__: cls for cls in (Option, Choice, Flag, Number, Names, Image)
+    cls.__name__: cls for cls in (Option, Choice, Flag, Number, Names, Pace, Image)
 }
 """The kinds a scene may declare, by the name it calls them."""
 
+PACE: dict[str, Option] = {
+    "pace": Pace(
+        1.0,
+        "scales every hold and transition: 1 (readable) leaves time to read, brisk is 0.5",
+        above=0,
+        at_most=10,
+    ),
+}
+"""The option every scene takes (``RunScene`` adds it; the catalog lists it for every scene)."""
 REPLAY: dict[str, Option] = {
     "seconds": Number(16.0, "seconds for each replay of training", above=0),
 }
 """The option of every scene that replays a 2-D run's training (fitting, neurons, weights)."""
-GROUPS: dict[str, dict[str, Option]] = {"REPLAY": REPLAY}
+GROUPS: dict[str, dict[str, Option]] = {"REPLAY": REPLAY, "PACE": PACE}
 """Option groups a scene may spread into its own (``**REPLAY``), by name."""
 
 

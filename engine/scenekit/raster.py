@@ -151,6 +151,29 @@ def normalise(maps: np.ndarray, mode: str = "channel") -> Scaled:
     return Scaled(np.clip(unit, 0.0, 1.0).astype(np.float32), lo, hi, mode)
 
 
+SMALL_MAP = 16
+"""Maps of at most this many pixels (4×4) are too small to each have a scale of their own: a
+1×1 map scaled to its own max is just "on"."""
+FLAT = 0.1
+"""A map whose values span less than this share of its maximum is (nearly) constant."""
+
+
+def honest_mode(maps: np.ndarray, mode: str) -> str:
+    """The normalisation ``auto`` stands for: one scale for the whole layer where each map on
+    its own scale would hide the magnitudes — small maps, or (nearly) constant ones, which
+    their own max paints as uniform squares of the top colour — else each map's own."""
+    if mode != "auto":
+        return mode
+    x = np.asarray(maps, dtype=np.float32)
+    flat = x.reshape(x.shape[0], -1)
+    if flat.shape[1] <= SMALL_MAP:
+        return "layer"
+    top = flat.max(axis=1)
+    live = top > 0
+    constant = (top - flat.min(axis=1)) < FLAT * np.where(live, top, 1.0)
+    return "layer" if live.any() and constant[live].mean() > 0.5 else "channel"
+
+
 # -- choosing channels ------------------------------------------------------------------------
 def channel_scores(maps: np.ndarray) -> np.ndarray:
     """Mean activation of each map ([N, ...] → [N]): how strongly a channel responds."""
@@ -262,13 +285,24 @@ def tile(
     canvas = np.empty((height, width, 3), dtype=np.uint8)
     canvas[:] = background
     for i in range(min(n, rows * cols)):
-        r, c = divmod(i, cols)
-        y = pad + r * (cell_h + pad)
-        x = pad + c * (cell_w + pad)
+        x, y, _, _ = tile_box(i, cols=cols, size=(h, w), scale=scale, pad=pad, border=frame)
         if frame and borders is not None and np.all(borders[i] >= 0):
-            canvas[y : y + cell_h, x : x + cell_w] = borders[i]
-        canvas[y + frame : y + frame + th, x + frame : x + frame + tw] = upscale(tiles[i], scale)
+            canvas[y - frame : y + th + frame, x - frame : x + tw + frame] = borders[i]
+        canvas[y : y + th, x : x + tw] = upscale(tiles[i], scale)
     return canvas
+
+
+def tile_box(
+    index: int, *, cols: int, size: tuple[int, int], scale: int, pad: int, border: int = 0
+) -> tuple[int, int, int, int]:
+    """Where tile ``index`` of a grid made by ``tile`` lies: (x, y, width, height) in pixels
+    of the grid image, its frame excluded (``size``: the tiles' (h, w) before upscaling;
+    ``border``: the frame ``tile`` drew, as ``feature_grid`` does with ``mark_silent``)."""
+    th, tw = size[0] * scale, size[1] * scale
+    r, c = divmod(index, cols)
+    y = pad + r * (th + 2 * border + pad) + border
+    x = pad + c * (tw + 2 * border + pad) + border
+    return x, y, tw, th
 
 
 def tile_scale(height: int, min_tile: int = 24) -> tuple[int, int]:

@@ -1,9 +1,12 @@
-"""Recordings a scene makes on first use and keeps in the run: activation-maximisation images.
+"""Recordings a scene makes on first use and keeps in the run: activation-maximisation images
+and dataset examples.
 
 A scene that shows what units want to see reads ``engine.actmax`` recordings from the run
 (``actmax/<layer>/...``). When the layer has none yet, or lacks units the scene shows, it is
-recorded now, once, under a lock (two renders never record the same layer at once), and
-every later render reuses it.
+recorded now, once, under a lock (two renders never record into the same run at once: they
+wait for each other rather than meet the run's one-writer lock), and every later render
+reuses it. The validation images that excite each unit most
+(``engine.analysis.examples``, ``examples/<layer>/...``) are found and kept the same way.
 """
 
 from __future__ import annotations
@@ -15,12 +18,23 @@ import torch
 
 from engine.actmax import ActmaxRecording, RenderSettings, load_actmax, record_actmax
 from engine.actmax import recorded_layers as actmax_layers
+from engine.analysis.examples import (
+    Examples,
+    load_examples,
+    record_examples,
+    recorded_example_layers,
+)
 from engine.console import console
 from engine.scenekit.base import locked
 from engine.store import LayerInfo, Run
 
 RECORD_ALL = 64
 """Layers with at most this many units are recorded whole (cheap; other scenes reuse it)."""
+
+
+def recording_lock(run: Run) -> contextlib.AbstractContextManager[None]:
+    """The lock a render waits on before recording anything into ``run``."""
+    return locked(run.folder.parent / f".{run.name}.recording.lock")
 
 
 @contextlib.contextmanager
@@ -54,7 +68,7 @@ def ensure_actmax(
     ``RECORD_ALL`` units, else the units wanted together with those it already holds."""
     count = int(info.output_shape[0])
     wanted = set(range(count) if units is None else units)
-    with locked(run.folder.parent / f".{run.name}.actmax.lock"):
+    with recording_lock(run):
         fresh = Run(run.folder)
         have = load_actmax(fresh, info.name).units if info.name in actmax_layers(fresh) else []
         if not wanted <= set(have):
@@ -68,3 +82,20 @@ def ensure_actmax(
             with torch_threads(threads):
                 record_actmax(fresh.folder, info.name, record, RenderSettings(steps=steps))
     return load_actmax(run.folder, info.name)
+
+
+def ensure_examples(run: Run, layers: Sequence[LayerInfo]) -> dict[str, Examples]:
+    """Each layer's top validation images per unit, found now (the dataset loaded once for
+    all the layers missing) when the run does not hold them yet."""
+    with recording_lock(run):
+        fresh = Run(run.folder)
+        missing = [info for info in layers if info.name not in recorded_example_layers(fresh)]
+        if missing:
+            names = ", ".join(info.name for info in missing)
+            console.print(
+                f"[bold]No dataset examples of {names} in {run.name!r} yet[/]: finding the "
+                "validation images that excite each unit most (once, kept in the run)."
+            )
+            record_examples(fresh, missing)
+    fresh = Run(run.folder)
+    return {info.name: load_examples(fresh, info.name) for info in layers}

@@ -21,8 +21,9 @@ from engine.scenekit.base import RunScene
 from engine.scenekit.widgets import StepCounter
 from engine.store import Run
 
-HOLD, END = 1.0, 2.0
-"""Seconds on the untrained network before training replays, and on the result after."""
+HOLD, END = 2.0, 2.0
+"""Seconds on the untrained network before training replays, and on the result after (then
+the scene holds it until its caption has been read)."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def fade_in(scene: Scene, *mobjects: Mobject, seconds: float = 0.8) -> None:
 
 
 # -- captions ---------------------------------------------------------------------------------
-EVERY = 4.0
+EVERY = 5.0
 """About how long each caption stays while training replays: long enough to read one line."""
 
 
@@ -169,15 +170,27 @@ class Cues:
     """Captions inside one long animation (``animate``), which cannot stop to call
     ``scene.caption``: call it with the animation's time ``t`` on every frame, after drawing
     the frame, and each cue ``(time, say)`` starts its caption at the first frame at or after
-    ``time`` with ``say()``'s words, so its numbers are the ones on screen then."""
+    ``time`` with ``say()``'s words, so its numbers are the ones on screen then — but never
+    before the caption on screen has been read (``RunScene.caption_read``): a cue that comes
+    too soon waits, and one overtaken by the next while waiting is dropped."""
 
     def __init__(self, scene: RunScene, cues: list[tuple[float, Callable[[], str]]]):
         self.scene = scene
         self.pending = sorted(cues, key=lambda cue: cue[0])
 
     def __call__(self, t: float) -> None:
-        while self.pending and t >= self.pending[0][0] - 1e-6:
-            self.scene.caption(self.pending.pop(0)[1]())
+        due = [cue for cue in self.pending if t >= cue[0] - 1e-6]
+        if due and self.scene.caption_read():
+            del self.pending[: len(due)]
+            self.scene.caption(due[-1][1]())
+
+    def finish(self) -> None:
+        """After the animation: the last cue, if it is still waiting (its caption comes after
+        the one before has been read; call ``scene.hold`` to give it its own time)."""
+        if self.pending:
+            self.scene.hold()
+            self.scene.caption(self.pending[-1][1]())
+            self.pending.clear()
 
 
 class OnSnapshot:

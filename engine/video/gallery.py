@@ -14,6 +14,9 @@ from engine.video.jobs import RenderJob, render_jobs, renders_folder
 
 SIZE_LIMIT = 2 * 1024 * 1024
 """Bytes a committed GIF may take."""
+PACE = "brisk"
+"""The gallery's pace, brisk on purpose: a README GIF has no captions to read, loops, and must
+stay under the size limit; the videos themselves default to the readable pace."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,11 @@ def make_gallery(
     attempts: tuple[GifSettings, ...] = FALLBACKS,
     limit: int = SIZE_LIMIT,
     workers: int | None = None,
+    pace: str = PACE,
 ) -> list[GalleryItem]:
-    """Render every scene (or those named) on its default run, unless unchanged since its last
-    render, and export one GIF per scene into ``folder`` (default ``renders/gallery``)."""
+    """Render every scene (or those named) on its default run at ``pace``, unless unchanged
+    since its last render, and export one GIF per scene into ``folder`` (default
+    ``renders/gallery``)."""
     if not scenes:
         scenes = all_scenes()
         for info in scene_infos():
@@ -84,7 +89,7 @@ def make_gallery(
                 console.print(f"[dim]{info.name}: not in the gallery ({parts}).[/]")
     renders = renders_folder(scenes)
     folder = folder or renders / "gallery"
-    jobs = [RenderJob(scene, None, quality, resolution, fps) for scene in scenes]
+    jobs = [RenderJob(scene, None, quality, resolution, fps, (("pace", pace),)) for scene in scenes]
     videos = render_jobs(jobs, renders, workers)
     items = []
     for job in jobs:

@@ -13,31 +13,18 @@ from typing import TYPE_CHECKING
 import srt
 
 from engine.errors import NnreelError
+from engine.scenekit.cards import CARD_SECONDS, card_image, part_title
+from engine.scenekit.options import PACE, parse_options
 from engine.video.gif import ffmpeg
 from engine.video.jobs import RenderJob, default_preset, render_jobs, renders_folder
 
 if TYPE_CHECKING:
     import numpy as np
 
-DEFAULT_STORY = ("architecture", "training", "featuremaps", "kernels", "actmax")
-"""The whole story of one CNN run, in the order a lecture tells it."""
-PART_TITLES = {
-    "architecture": "The network",
-    "summary": "Parameters and cost",
-    "training": "Training",
-    "gradients": "Gradients",
-    "featuremaps": "Feature maps",
-    "kernels": "Kernels",
-    "actmax": "What the units want to see",
-    "filters": "Filters",
-    "activations": "Activations, layer by layer",
-    "pruning": "Pruning",
-    "fitting": "The fit",
-    "neurons": "Neurons",
-    "weights": "Weights",
-    "mlp": "An MLP learning a shape",
-}
-CARD_SECONDS = 2.0
+DEFAULT_STORY = ("architecture", "operations", "training", "featuremaps", "unit", "actmax")
+"""The whole story of one CNN run, in the order a lecture tells it: the network, what its
+operations do to real numbers, its training, its feature maps (and how they form over
+training), one unit seen four ways, and the images its units want to see."""
 
 
 @dataclass(frozen=True)
@@ -86,25 +73,6 @@ def duration(video: Path) -> float:
         stream = container.streams.video[0]
         frames = stream.frames or sum(1 for _ in container.demux(stream) if _.size)
         return float(frames / nominal_rate(stream))
-
-
-def card_image(title: str, subtitle: str, width: int, height: int) -> np.ndarray:
-    """An RGBA title card in the scenes' theme: the part's title and what it shows."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    from engine.scenekit import raster, theme
-    from engine.scenekit.label import font
-
-    image = Image.new("RGBA", (width, height), (*raster.hex_rgb(theme.BACKGROUND), 255))
-    draw = ImageDraw.Draw(image)
-    big, small = font(max(8, height // 12), bold=True), font(max(6, height // 28))
-    centre = (width / 2, height / 2)
-    draw.text(centre, title, font=big, fill=theme.TEXT, anchor="md")
-    draw.text(
-        (centre[0], centre[1] + height / 24), subtitle, font=small, fill=theme.MUTED, anchor="ma"
-    )
-    return np.asarray(image)
 
 
 def write_card(image: np.ndarray, target: Path, fmt: VideoFormat, seconds: float) -> Path:
@@ -207,13 +175,17 @@ def make_lecture(
     fps: float | None = None,
     output: Path | None = None,
     workers: int | None = None,
+    pace: str | float = "readable",
 ) -> Path:
     """Render (or reuse) each scene on one run and join them into ``output`` with title cards,
-    chapters and merged captions (``output`` with ``.srt`` beside it)."""
+    chapters and merged captions (``output`` with ``.srt`` beside it); every part, and its
+    card, at ``pace`` (the scenes' option)."""
     if not scenes:
         raise NnreelError("No scenes given: name at least one (e.g. --scenes training,kernels).")
+    factor = parse_options(PACE, {"pace": pace})["pace"]
     run_name = run or default_preset(scenes[0])
-    jobs = [RenderJob(s, run_name, quality, resolution, fps) for s in scenes]
+    paced = (("pace", str(pace)),)
+    jobs = [RenderJob(s, run_name, quality, resolution, fps, paced) for s in scenes]
     renders = renders_folder(scenes)
     folder = renders / "lecture"
     folder.mkdir(parents=True, exist_ok=True)
@@ -224,12 +196,12 @@ def make_lecture(
     subtitle = describe_run(run_name)
     segments, chapters, timed_captions, clock = [], [], [], 0.0
     for number, job in enumerate(jobs, start=1):
-        title = f"Part {number} · {PART_TITLES.get(job.scene, job.scene.capitalize())}"
+        title = f"Part {number} · {part_title(job.scene)}"
         card = write_card(
             card_image(title, subtitle, fmt.width, fmt.height),
             folder / f".card-{number}-{fmt.width}x{fmt.height}.mp4",
             fmt,
-            CARD_SECONDS,
+            CARD_SECONDS * factor,
         )
         part = videos[job]
         if video_format(part) != fmt:
