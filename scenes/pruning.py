@@ -537,7 +537,8 @@ class Pruning(RunScene):
                     focus.shrink_into(self, panels, chart.bars[k - 1])
                 focus.grow_from(self, new, chart.bars[k])
             panels = new
-            self.wait(max(0.0, self.settings["hold"] - BEAT))
+            if self.settings["hold"] > BEAT:  # Manim refuses a wait of no time
+                self.wait(self.settings["hold"] - BEAT)
         self.hold()
         self.clear_part()
 

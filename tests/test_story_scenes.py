@@ -230,7 +230,7 @@ def test_scene_renders_and_moves(scene, options, seconds, moving, tiny_vgg, rend
     assert seconds[0] * FPS <= len(frames) <= seconds[1] * FPS
     assert changes(frames, share=2e-4) >= moving  # a growing curve changes few pixels
     assert all(frame.std() > 8 for frame in frames[2:])  # nothing blank after the first frames
-    assert not np.array_equal(frames[len(frames) // 2], frames[-1])
+    assert not np.array_equal(frames[2], frames[-1])  # it ends elsewhere than it began
 
 
 @pytest.mark.render
