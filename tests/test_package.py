@@ -70,10 +70,12 @@ def test_the_wheel_declares_every_library_the_package_imports(wheel):
     with zipfile.ZipFile(wheel) as archive:
         (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
         message = Parser().parsestr(archive.read(metadata).decode())
+    # The package's own extras (lightning, for its callback) declare what they import; the
+    # test extra declares only what the tests use.
     required = {
         line.split(";")[0].split("<")[0].split(">")[0].split("=")[0].strip().lower()
         for line in message.get_all("Requires-Dist")
-        if "extra ==" not in line
+        if 'extra == "test"' not in line.replace("'", '"')
     }
     sources = [*(ROOT / "engine").rglob("*.py"), *(ROOT / "scenes").glob("*.py")]
     modules = set().union(*(imported_modules(path) for path in sources))
