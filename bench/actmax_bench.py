@@ -44,7 +44,8 @@ from engine.actmax import (
 from engine.actmax.objectives import layer_units
 from engine.actmax.record import best_candidates, colour_stats, training_images, unit_maxima
 from engine.console import console
-from engine.models.net import LayeredNet
+from engine.models import Net
+from engine.recording import load_model
 from engine.scenekit import ensure_default_run, names
 from engine.store import Run
 
@@ -70,7 +71,7 @@ class Settings:
 QUICK = Settings(steps=64, batch_steps=4, repeats=3, inner=3)
 
 
-def step_cost(model: LayeredNet, layer: str, settings: Settings) -> list[Figure]:
+def step_cost(model: Net, layer: str, settings: Settings) -> list[Figure]:
     """Figure 1 for every unit of ``layer`` (at most 64) in one batch."""
     units = list(range(min(64, layer_units(model, layer))))
     objective = unit_objective(model, layer, units)
@@ -107,7 +108,7 @@ def step_cost(model: LayeredNet, layer: str, settings: Settings) -> list[Figure]
     ]
 
 
-def batching(model: LayeredNet, layer: str, steps: int) -> Figure:
+def batching(model: Net, layer: str, steps: int) -> Figure:
     """Figure 2: 64 filters in one batch against 64 separate one-filter optimisations."""
     settings = RenderSettings(steps=steps, frames=min(steps, 30))
 
@@ -132,7 +133,7 @@ def batching(model: LayeredNet, layer: str, steps: int) -> Figure:
     )
 
 
-def quality(run: Run, model: LayeredNet, layer: str, steps: int) -> Figure:
+def quality(run: Run, model: Net, layer: str, steps: int) -> Figure:
     """Figure 3, with the recording's defaults (up to 64 images a batch, best of the starts)."""
     name = f"units beating the dataset max, {run.name} {layer}, {steps} steps"
     images = training_images(run)  # None, with a note saying why, when they cannot be loaded
@@ -173,7 +174,7 @@ def quality(run: Run, model: LayeredNet, layer: str, steps: int) -> Figure:
 
 
 def run_figures(run: Run, which: Sequence[str], settings: Settings) -> list[Figure]:
-    model = run.load_model()
+    model = load_model(run)
     arch, out = model.arch, []
     if "step" in which:
         for layer in STEP_LAYERS.get(arch, ()):

@@ -40,7 +40,7 @@ from bench.common import (
 )
 from engine.scenekit import RasterCamera, raster_image, theme
 from engine.scenekit import raster as rs
-from engine.store import Run, human_bytes
+from engine.store import Run, human_bytes, schema
 from engine.video.gif import gif_from_video
 from engine.video.render import render_scene
 
@@ -50,7 +50,7 @@ IMAGE = 3
 
 def stage_maps(run: Run) -> np.ndarray:
     """The maps of one FeatureMaps stage, as the scene shows them ([N, H, W])."""
-    return run.read(f"acts/{STAGE}", -1)[IMAGE].astype(np.float32)
+    return run.read(schema.acts(STAGE), -1)[IMAGE].astype(np.float32)
 
 
 class RasterStage(Scene):

@@ -19,6 +19,7 @@ from engine.actmax import Regularizers, RenderSettings, render, unit_objective
 from engine.actmax.objectives import layer_units
 from engine.actmax.record import colour_stats, training_images, unit_maxima
 from engine.actmax.regularizers import isolated_share
+from engine.recording import load_model
 from engine.scenekit import ensure_default_run
 from engine.store import Run
 
@@ -29,7 +30,7 @@ BEFORE = Regularizers(blur_every=0)
 
 def compare(run: Run, layer: str, units: int, steps: int) -> list[Figure]:
     """The same units of ``layer`` optimised without and with the default blur."""
-    model = run.load_model()
+    model = load_model(run)
     images = training_images(run, quiet=True)
     colour = colour_stats(run, images)
     chosen = list(range(min(units, layer_units(model, layer))))

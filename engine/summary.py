@@ -1,43 +1,21 @@
-"""The layer table (output shape, parameters, multiply-accumulates per layer), from torchinfo."""
+"""The layer table (output shape, parameters, multiply-accumulates per layer) of any model."""
 
 from __future__ import annotations
 
-from torchinfo import summary
+import torch
+from torch import nn
 
-from engine.models.net import LayeredNet
+from engine.models.graph import trace_model, without_normalize
 from engine.store import LayerInfo
 
 
-def layer_table(model: LayeredNet) -> list[LayerInfo]:
-    """One row per top-level layer of ``model`` (normalisation excluded), for one input.
+def layer_table(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> list[LayerInfo]:
+    """One row per layer of ``model``'s graph (input normalisation left out), for one input.
 
-    torchinfo reports MACs on leaf modules only, so each row sums the MACs of its leaves.
+    MACs are counted as torchinfo counts them; ``input_shape`` defaults to the model's own
+    (nnreel's networks know theirs).
     """
+    shape = tuple(input_shape or model.input_shape)
     device = next(model.parameters()).device
-    stats = summary(
-        model,
-        input_size=(1, *model.input_shape),
-        verbose=0,
-        depth=8,
-        mode="eval",
-        device=device,
-    )
-    rows: dict[str, LayerInfo] = {}
-    for entry in stats.summary_list:
-        if entry.depth == 1:
-            rows[entry.var_name] = LayerInfo(
-                name=entry.var_name,
-                kind=getattr(entry.module, "kind", entry.class_name.lower()),
-                output_shape=list(entry.output_size[1:]),
-                params=int(entry.num_params),
-                macs=0,
-            )
-        if entry.depth >= 1 and entry.is_leaf_layer:
-            rows[_top_level_name(entry)].macs += int(entry.macs)
-    return [row for row in rows.values() if row.kind != "normalize"]
-
-
-def _top_level_name(entry) -> str:
-    while entry.depth > 1:
-        entry = entry.parent_info
-    return entry.var_name
+    graph = trace_model(model, torch.zeros((1, *shape), device=device))
+    return without_normalize(graph.layers)

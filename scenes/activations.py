@@ -43,17 +43,20 @@ from engine.scenekit import (
     Choice,
     ColorBar,
     Flag,
+    Image,
     Number,
     Option,
     ProbabilityBars,
     RunScene,
     dataset_name,
+    example_words,
     focus,
     model_name,
     pick_image,
     pixels_per_unit,
     raster_image,
     theme,
+    truth_words,
 )
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
@@ -61,13 +64,15 @@ from engine.scenekit.label import Label
 from engine.scenekit.layers import LIT_COLOURS, Diagram, layout
 from engine.scenekit.pacing import BEAT, IDEA
 from engine.store import LayerInfo, Run
+from engine.store.schema import HIDDEN_VECTOR_KINDS
 
-VECTOR_KINDS = ("gap", "dense")
 KIND_WORDS = {
     "conv": "convolution",
     "pool": "max pooling",
     "gap": "global average pooling",
     "dense": "fully connected",
+    "add": "sum of two branches",
+    "cat": "branches side by side",
 }
 NORMS = ("channel", "layer")
 
@@ -117,7 +122,10 @@ def walked_layers(run: Run) -> list[LayerInfo]:
         info
         for info in run.layers
         if run.has(f"acts/{info.name}")
-        and ((info.kind in MAP_KINDS and len(info.output_shape) == 3) or info.kind in VECTOR_KINDS)
+        and (
+            (info.kind in MAP_KINDS and len(info.output_shape) == 3)
+            or info.kind in HIDDEN_VECTOR_KINDS
+        )
     ]
     if not any(info.kind in MAP_KINDS for info in shown):
         raise RunError(
@@ -160,7 +168,7 @@ class Activations(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "image": Number(None, "a probe image index (0 = the first)", at_least=0, whole=True),
+        "image": Image(None, "a probe image index (0 = the first) or an image file"),
         "cmap": Choice(
             "greens",
             "colour map (seed 004's greens: darker = stronger)",
@@ -202,7 +210,7 @@ class Activations(RunScene):
         above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.2)
         below = Group(
             theme.text(theme.shape_text(images.shape[1:]), theme.LABEL, theme.MUTED),
-            theme.text(f"true class: {self.class_name(self.label)}", theme.LABEL, theme.GOOD),
+            theme.text(truth_words(self.run, self.index), theme.LABEL, theme.GOOD),
         ).arrange(DOWN, buff=0.12)
         below.next_to(picture, DOWN, buff=0.2)
         self.below = below
@@ -211,7 +219,7 @@ class Activations(RunScene):
         self.counter = self.step_counter(step)
         self.add(self.counter, picture, above, below, self.legend, self.diagram)
         self.caption(
-            f"One validation image, a “{self.class_name(self.label)}”, goes through the "
+            f"{example_words(self.run, self.index)} goes through the "
             f"{model_name(self.run)} layer by layer"
         )
         self.play(FadeIn(head), run_time=0.5)
@@ -303,7 +311,7 @@ class Activations(RunScene):
         """The raster at its own pixel size (crisp), centred in the panel; vector grids on
         the left, where they stay beside the probabilities."""
         image = raster_image(grid.image, height=grid.image.shape[0] / pixels_per_unit())
-        right = SPLIT - 0.4 if grid.info.kind in VECTOR_KINDS else PANEL[1]
+        right = SPLIT - 0.4 if grid.info.kind in HIDDEN_VECTOR_KINDS else PANEL[1]
         width, height = right - PANEL[0], PANEL[3] - PANEL[2]
         if image.width > width or image.height > height:  # never past the panel
             image.scale(min(width / image.width, height / image.height))
@@ -312,7 +320,7 @@ class Activations(RunScene):
     def panel_caption(self, grid: Grid, previous: Grid | None) -> Group:
         info = grid.info
         kind = KIND_WORDS[info.kind]
-        if info.kind in VECTOR_KINDS:
+        if info.kind in HIDDEN_VECTOR_KINDS:
             details = f"{kind}  ·  {grid.count:,} values"
             note = "each tile one unit, in network order  ·  one scale for the layer"
             if info.kind == "dense":
@@ -345,6 +353,8 @@ class Activations(RunScene):
                 f"{info.name}: a fully connected layer of {grid.count:,} neurons{some}, after ReLU"
             )
         c, h, w = info.output_shape
+        if info.kind in ("add", "cat"):
+            return f"{info.name}: {' + '.join(info.inputs)} merged, {c:,} maps of {h}×{w}"
         if info.kind == "pool":
             before = ""
             if previous is not None and len(previous.info.output_shape) == 3:
@@ -462,7 +472,7 @@ class Activations(RunScene):
         self.add(new_cap)
         head = f"{logits[-1]} → softmax" if logits else "softmax"
         self.caption(f"{head}: the network's {len(probs)} class probabilities for this image")
-        if grid.info.kind not in VECTOR_KINDS:
+        if grid.info.kind not in HIDDEN_VECTOR_KINDS:
             room = SPLIT - 0.4 - PANEL[0]
             factor = min(1.0, room / shown.width)
             centre = [(PANEL[0] + SPLIT - 0.4) / 2, (PANEL[2] + PANEL[3]) / 2, 0]

@@ -5,7 +5,12 @@ forward pass carries one real probe image through it, each layer's real activati
 as a thumbnail above its box and the dense layers' neurons lighting up with their real values,
 ending at the run's real class probabilities.
 
-Works for any recorded run: VGG-16, the CIFAR VGG, the small CNN, and MLPs (neurons and
+Drawn from the recorded graph: a residual network (torchvision's ResNet-18, your own block)
+shows each merge as ⊕ and each skip connection as an arc over the diagram, a downsampling
+shortcut's 1×1 conv on its arc; thumbnails sit in a small grid over their own block, and a
+key names every colour (boxes, merges, arcs, activations, weight signs).
+
+Works for any recorded run: VGG-16, the CIFAR VGG, the small CNN, ResNets, and MLPs (neurons and
 real-weight edges, more than 16 neurons drawn as a sample with an ellipsis; the pass follows
 one held-out point, its activations read from the recorded fit at the nearest mesh point).
 
@@ -19,6 +24,7 @@ Options (``NNREEL_SET`` or ``python -m engine render architecture --set KEY=VALU
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -26,9 +32,11 @@ from manim import (
     DOWN,
     LEFT,
     RIGHT,
+    UP,
     Create,
     FadeIn,
     Group,
+    Square,
     SurroundingRectangle,
     Transform,
     VMobject,
@@ -51,27 +59,43 @@ from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.layers import (
     LIMIT,
-    MAP_KINDS,
+    MERGE_KINDS,
     Diagram,
+    Layout,
     Slot,
     blocks,
+    diagram_key,
     drawn_layers,
-    layout,
+    graph_layout,
+    key,
     light_neurons,
-    spread,
+    shortcut_words,
 )
 from engine.scenekit.network import NetworkGraph
 from engine.scenekit.pacing import IDEA
 from engine.store import Run
+from engine.store.schema import BOX_KINDS
 
 DIAGRAM_Y = -0.45
+"""The centre line of an MLP's neuron graph."""
 GLIDE = 0.9
 """Seconds the forward pass spends on each layer (a block, two to four layers, gets its own
 caption and at least the time to read it)."""
 WIDTH = 13.3
+BOX_ROOM = 3.4
+"""Height the boxes may take; thumbnails and skip connections go over them."""
+SHORTCUT_LABEL = 0.45
+"""Over a skip connection's run: a shortcut layer and its label."""
+LABELS_BELOW = 0.8
+KEY_HEIGHT = 0.75
+"""The colour key over the bottom line: two lines at most."""
 TILE = 0.54
 """Side of an activation thumbnail (frame units)."""
-TILE_GAP, GROUP_GAP = 0.05, 0.16
+TILE_GAP = 0.05
+TILE_LIFT = 0.12
+"""Between a block's top and its thumbnails."""
+LEG_ROOM = 0.12
+"""Between a skip connection's vertical leg and a thumbnail."""
 PIXELS_PER_UNIT = 120
 
 
@@ -146,15 +170,18 @@ def block_words(slots: list[Slot], first: int, forward: Pass) -> str:
     names = slots[block[0]].name
     if len(block) > 1:
         names += f"–{slots[block[-1]].name}"
-    if slots[first].kind not in MAP_KINDS:
+    if slots[first].kind not in BOX_KINDS:
         sizes = " → ".join(str(slots[i].shape[0]) for i in block)
         return f"The head, {names}: dense layers of {sizes} units, then the class probabilities."
-    convs = [i for i in block if slots[i].kind == "conv"]
+    convs = [i for i in block if slots[i].kind == "conv" and not slots[i].branch]
     c, h, w = slots[convs[-1] if convs else first].shape
     largest = max(float(np.max(forward.at(i))) for i in block)
     words = f"{names}: {len(convs)} conv{'s' * (len(convs) != 1)} of {c} channels at {h}×{w}"
     if slots[block[-1]].kind == "pool":
         words += f", pooled to {'×'.join(map(str, slots[block[-1]].shape[1:]))}"
+    if slots[block[-1]].kind in MERGE_KINDS:
+        through = " via a conv" if any(slots[i].branch for i in block) else ""
+        words += f", plus its skip{through}"
     return words + f"; largest value {largest:.3g}."
 
 
@@ -167,51 +194,112 @@ def thumbnail(maps: np.ndarray, mode: str, size: int) -> np.ndarray:
     return rs.apply_colormap(rs.resize_nearest(unit, (size, size)), "viridis")
 
 
+@dataclass
+class Grid:
+    """One block's thumbnails: its slot indices in reading order, as ``rows`` × ``cols``
+    tiles whose bottom-left corner is (``left``, ``bottom``), y relative to the centre line."""
+
+    slots: list[int]
+    left: float
+    bottom: float
+    rows: int
+    cols: int
+
+
+@dataclass
+class TilePlan:
+    """Where each map layer's thumbnail goes: in a small grid right over its own block, so
+    no leader line is needed. ``headroom`` is the height the grids take over the boxes
+    (skip connections run above it)."""
+
+    size: float
+    grids: list[Grid]
+    headroom: float
+
+    def tile(self, index: int) -> tuple[float, float]:
+        """Slot ``index``'s tile: its (left, bottom)."""
+        for grid in self.grids:
+            if index in grid.slots:
+                row, col = divmod(grid.slots.index(index), grid.cols)
+                step = self.size + TILE_GAP
+                return grid.left + col * step, grid.bottom + (grid.rows - 1 - row) * step
+        raise KeyError(index)
+
+
+def tile_plan(drawing: Layout, tile: float = TILE, gap: float = TILE_GAP) -> TilePlan:
+    """Each block's tiles as a grid of one or two rows over the block, at the largest size
+    (at most ``tile``) that fits every block between its neighbours and the vertical legs of
+    the skip connections; each grid centred over its boxes as far as that room allows."""
+    slots = drawing.slots
+    line = [s for s in slots if not s.branch]
+    legs = [a.start[0] for a in drawing.arcs if not drawing.slot(a.source).branch]
+    legs += [a.end[0] for a in drawing.arcs if not drawing.slot(a.target).branch]
+    rooms = []
+    for block in blocks(line):
+        boxes = [s for s in block if s.kind not in MERGE_KINDS] or block
+        lo_box, hi_box = boxes[0].x, max(s.right for s in boxes)
+        first, last = line.index(block[0]), line.index(block[-1])
+        lo = (line[first - 1].right + block[0].x) / 2 if first else -LIMIT
+        hi = (block[-1].right + line[last + 1].x) / 2 if last + 1 < len(line) else LIMIT
+        lo = max([lo, *(x + LEG_ROOM for x in legs if x <= lo_box)])
+        hi = min([hi, *(x - LEG_ROOM for x in legs if x >= hi_box)])
+        rooms.append((block, lo, hi, (lo_box + hi_box) / 2))
+
+    def fit(count: int, width: float, rows: int) -> float:
+        cols = -(-count // rows)
+        return (width - (cols - 1) * gap) / cols
+
+    size = min([tile, *(max(fit(len(b), hi - lo, r) for r in (1, 2)) for b, lo, hi, _ in rooms)])
+    grids, tallest = [], 1
+    for block, lo, hi, centre in rooms:
+        rows = 1 if fit(len(block), hi - lo, 1) >= size - 1e-9 else 2
+        cols = -(-len(block) // rows)
+        tallest = max(tallest, rows)
+        width = cols * size + (cols - 1) * gap
+        left = min(max(centre - width / 2, lo), hi - width)
+        bottom = max(s.top for s in block) + TILE_LIFT
+        grids.append(Grid([slots.index(s) for s in block], left, bottom, rows, cols))
+    return TilePlan(size, grids, TILE_LIFT + tallest * size + (tallest - 1) * gap)
+
+
 class Strip:
-    """The activation thumbnails of every map layer, grouped above their blocks, as one
-    raster (tiles not reached yet show as empty panels), and the leader lines to the boxes."""
+    """The activation thumbnails of every map layer, one raster per block's grid (tiles not
+    reached yet show as empty panels)."""
 
-    def __init__(self, diagram: Diagram):
-        self.diagram = diagram
-        groups = blocks(diagram.slots)
-        widths = [len(g) * TILE + (len(g) - 1) * TILE_GAP for g in groups]
-        centres = [self._centre(g) for g in groups]
-        lefts = spread(centres, widths, -LIMIT, LIMIT, GROUP_GAP)
-        self.bottom = DIAGRAM_Y + max(s.top for s in diagram.slots) + 0.45
-        self.left, right = lefts[0], lefts[-1] + widths[-1]
-        self.tiles: dict[int, float] = {}
-        for group, left in zip(groups, lefts, strict=True):
-            for k, slot in enumerate(group):
-                self.tiles[diagram.slots.index(slot)] = left + k * (TILE + TILE_GAP)
-        self.size = int(TILE * PIXELS_PER_UNIT)
-        width = int(np.ceil((right - self.left) * PIXELS_PER_UNIT))
-        self.pixels = np.empty((self.size, width, 3), dtype=np.uint8)
-        self.pixels[:] = rs.hex_rgb(theme.BACKGROUND)
-        for i in self.tiles:
-            self._paste(i, np.full((self.size, self.size, 3), rs.hex_rgb(theme.PANEL), np.uint8))
-        self.image = raster_image(self.pixels, width=width / PIXELS_PER_UNIT)
-        self.image.move_to([self.left, self.bottom, 0], aligned_edge=DOWN + LEFT)
-        self.leaders = self._leaders()
+    def __init__(self, plan: TilePlan, y: float):
+        self.plan = plan
+        self.size = max(round(plan.size * PIXELS_PER_UNIT), 4)
+        step = round((plan.size + TILE_GAP) * PIXELS_PER_UNIT)
+        self.images = Group()
+        self.pixels: list[np.ndarray] = []
+        self.where: dict[int, tuple[int, int, int]] = {}  # slot -> (grid, x, y) in pixels
+        for g, grid in enumerate(plan.grids):
+            pixels = np.empty(
+                ((grid.rows - 1) * step + self.size, (grid.cols - 1) * step + self.size, 3),
+                np.uint8,
+            )
+            pixels[:] = rs.hex_rgb(theme.BACKGROUND)
+            for k, index in enumerate(grid.slots):
+                row, col = divmod(k, grid.cols)
+                self.where[index] = (g, col * step, row * step)
+                pixels[row * step : row * step + self.size, col * step : col * step + self.size] = (
+                    rs.hex_rgb(theme.PANEL)
+                )
+            width = pixels.shape[1] / PIXELS_PER_UNIT
+            image = raster_image(pixels, width=width)
+            self.images.add(
+                image.move_to([grid.left, y + grid.bottom, 0], aligned_edge=DOWN + LEFT)
+            )
+            self.pixels.append(pixels)
 
-    def _centre(self, group: list[Slot]) -> float:
-        parts = [self.diagram.parts[self.diagram.slots.index(s)] for s in group]
-        return Group(*parts).get_center()[0]
-
-    def _paste(self, index: int, tile: np.ndarray) -> None:
-        x = round((self.tiles[index] - self.left) * PIXELS_PER_UNIT)
-        self.pixels[:, x : x + self.size] = tile[:, : self.pixels.shape[1] - x]
-
-    def _leaders(self) -> VMobject:
-        lines = VMobject(stroke_color=theme.MUTED, stroke_width=1.0, stroke_opacity=0.5)
-        for index, x in self.tiles.items():
-            top = self.diagram.parts[index][1]  # the box's top face
-            lines.start_new_path([x + TILE / 2, self.bottom - 0.03, 0])
-            lines.add_line_to(top.get_center())
-        return lines
+    @property
+    def tiles(self) -> dict[int, tuple[int, int, int]]:
+        return self.where
 
     def show(self, index: int, tile: np.ndarray) -> None:
-        self._paste(index, tile)
-        set_pixels(self.image, self.pixels)
+        g, x, y = self.where[index]
+        self.pixels[g][y : y + self.size, x : x + self.size] = tile
+        set_pixels(self.images[g], self.pixels[g])
 
 
 class Architecture(RunScene):
@@ -238,17 +326,21 @@ class Architecture(RunScene):
             raise RunError(
                 f"Run {self.run.name!r} has no layer table in its manifest; train it again."
             )
-        self.maps = any(info.kind in MAP_KINDS for info in layers)
-        self.add_header()
-        if self.maps:
-            self.build_diagram()
-        else:
-            self.build_graph()
+        self.maps = any(info.kind in BOX_KINDS for info in layers)
         names = [info.name for info in drawn_layers(layers)]
         try:
-            forward = Pass(self.run, names, pick_image(self.run, self.settings["image"]))
+            forward: Pass | None = Pass(
+                self.run, names, pick_image(self.run, self.settings["image"])
+            )
         except RunError as exc:
             console.print(f"[yellow]{exc}[/] Showing the diagram without a forward pass.")
+            forward = None
+        self.add_header()
+        if self.maps:
+            self.build_diagram(forward)
+        else:
+            self.build_graph()
+        if forward is None:
             self.swap_caption(
                 theme.text("no activations recorded: no forward pass", theme.LABEL, theme.BAD)
             )
@@ -265,33 +357,66 @@ class Architecture(RunScene):
     # -- building -------------------------------------------------------------------------
     def add_header(self) -> None:
         kinds = [info.kind for info in self.run.layers]
-        words = {"conv": "conv", "pool": "max-pool", "gap": "global avg pool", "dense": "dense"}
+        words = {
+            "conv": "conv",
+            "pool": "max-pool",
+            "add": "add",
+            "cat": "concat",
+            "gap": "global avg pool",
+            "dense": "dense",
+        }
         counts = [f"{kinds.count(k)} {w}" for k, w in words.items() if kinds.count(k)]
         params = sum(info.params for info in self.run.layers)
-        head = fitted_title(
+        self.head = fitted_title(
             f"Architecture  ·  {model_name(self.run)}",
-            [f"{params:,} parameters", ", ".join([*counts, "output"]), f"run {self.run.name}"],
+            [f"{params:,} parameters", ", ".join(counts), f"run {self.run.name}"],
             TITLE_WIDTH,
         )
         self.counter = self.step_counter(int(self.run.manifest["progress"].get("step", 0)))
-        key = (
-            "box height: map size  ·  thickness: channels (log scales)  ·  blue conv, red max-pool"
+        self.footer = theme.text(
+            "box height: map size  ·  thickness: channels (log scales)"
             if self.maps
-            else "edges: final weights, blue < 0 < red, wider = larger |w|"
-        )
-        self.footer = theme.text(key, theme.LABEL, theme.MUTED).to_edge(DOWN, buff=theme.MARGIN)
-        self.add(head, self.counter, self.footer)
+            else "edges: final weights, blue < 0 < red, wider = larger |w|",
+            theme.LABEL,
+            theme.MUTED,
+        ).to_edge(DOWN, buff=theme.MARGIN)
+        self.add(self.head, self.counter, self.footer)
         listed = " and ".join([", ".join(counts[:-1]), counts[-1]] if len(counts) > 1 else counts)
         self.caption(
             f"The {model_name(self.run)}: {params:,} parameters in {listed} layers plus the output."
         )
 
-    def build_diagram(self) -> None:
-        """A CNN from the layer registry, stage by stage, left to right."""
-        slots = self.diagram_slots()
+    def drawing(self, overhang: float) -> tuple[Layout, TilePlan]:
+        """The diagram's layout and its thumbnails' plan: laid out once to find the room
+        over each block, then again with the arcs raised over the thumbnails."""
+        layers, shape = self.run.layers, self.run.model["input_shape"]
+        sized = {"width": WIDTH, "height": BOX_ROOM, "overhang": overhang}
+        plan = tile_plan(graph_layout(layers, shape, **sized))
+        drawing = graph_layout(layers, shape, headroom=plan.headroom, **sized)
+        return drawing, tile_plan(drawing)
+
+    def overhang(self, forward: Pass | None) -> float:
+        """Room right of the output for the widest class name and the prediction's mark."""
+        names = [theme.text(str(c), theme.SMALL).width for c in self.run.classes] or [0.0]
+        mark = theme.text(self.mark_words(forward), theme.SMALL).width if forward else 0.0
+        return 0.1 + max(names) + 0.1 + mark + 0.05
+
+    def build_diagram(self, forward: Pass | None) -> None:
+        """A CNN from its recorded graph, stage by stage, left to right; its skip
+        connections as arcs; a key to the colours."""
+        drawing, self.plan = self.drawing(self.overhang(forward))
+        shortcuts = {
+            s.name: shortcut_words(self.run.layer(s.name), self.source_shape(s.name))
+            for s in drawing.slots
+            if s.branch
+        }
+        y = self.centre_line(drawing)
         self.diagram = Diagram(
-            slots, y=DIAGRAM_Y, weights=self.final_weights, classes=self.run.classes
+            drawing, y=y, weights=self.final_weights, classes=self.run.classes, shortcuts=shortcuts
         )
+        self.legend = key([*diagram_key(self.diagram), *self.activation_key()])
+        self.legend.next_to(self.footer, UP, buff=0.15).set_x(0)
+        self.add(self.legend)
         for stage in self.diagram.stages():
             self.play(FadeIn(stage, shift=0.15 * RIGHT), run_time=0.35)
         self.columns = [
@@ -300,19 +425,31 @@ class Architecture(RunScene):
         self.hold(0.5)
         self.key_moment("the network")
 
-    def diagram_slots(self) -> list:
-        """The diagram's layers placed across the frame, narrower where the output's class
-        names and the readout beside them (in the type in use) would reach the margin."""
-        limit = theme.frame_width() / 2 - theme.MARGIN
-        readout = theme.text("9 100%", theme.SMALL).width + 0.2
-        width = WIDTH
-        for _ in range(2):
-            slots = layout(self.run.layers, self.run.model["input_shape"], width=width, height=3.7)
-            over = slots[-1].x + slots[-1].thickness + readout - limit
-            if over <= 0:
-                break
-            width -= 2 * over
-        return slots
+    def source_shape(self, name: str) -> list[int]:
+        inputs = self.run.layer(name).inputs
+        if not inputs or inputs[0] == "input":
+            return list(self.run.model["input_shape"])
+        return self.run.layer(inputs[0]).output_shape
+
+    def centre_line(self, drawing: Layout) -> float:
+        """The diagram's centre line: what it draws above (thumbnails, arcs, shortcut
+        labels) and below (its labels) between the title and the key."""
+        line = [s for s in drawing.slots if not s.branch]
+        above = max(
+            [s.top + self.plan.headroom for s in line]
+            + [a.top + SHORTCUT_LABEL for a in drawing.arcs]
+        )
+        below = max(s.height / 2 for s in line) + LABELS_BELOW
+        ceiling = self.head.get_bottom()[1] - 0.15
+        floor = self.footer.get_top()[1] + 0.15 + KEY_HEIGHT
+        return (ceiling - above + floor + below) / 2
+
+    @staticmethod
+    def activation_key() -> list[tuple]:
+        bar = raster_image(
+            rs.gradient_bar("viridis", 64, vertical=False)[:1].repeat(8, 0), width=0.5
+        )
+        return [(bar, "activation 0 → max (thumbnails, neurons)")]
 
     def build_graph(self) -> None:
         """An MLP as the kit's neuron graph (3Blue1Brown's look, as in the MLP scenes) with its
@@ -361,14 +498,19 @@ class Architecture(RunScene):
     def diagram_pass(self, forward: Pass, marker: VMobject, pace: float) -> None:
         diagram = self.diagram
         strip, lit = self.strip, None
+        frame = Square(self.plan.size + 0.05, stroke_color=theme.ACCENT, stroke_width=2)
         for i, slot in enumerate(diagram.slots[1:], start=1):
             values = forward.at(i)
             diagram.forward(i, values)
             if lit is not None:
                 diagram.rest(lit)
-            lit = i if slot.kind in MAP_KINDS else None
-            if i in strip.tiles:
+            lit = i if slot.kind in BOX_KINDS else None
+            self.remove(frame)
+            if i in strip.tiles:  # the layer's thumbnail appears, outlined while it is current
                 strip.show(i, thumbnail(values, self.settings["thumb"], strip.size))
+                left, bottom = self.plan.tile(i)
+                half = self.plan.size / 2
+                self.add(frame.move_to([left + half, diagram.y + bottom + half, 0]))
             if slot.block != diagram.slots[i - 1].block:
                 self.hold()  # the last block's caption read
                 self.caption(block_words(diagram.slots, i, forward))
@@ -378,6 +520,7 @@ class Architecture(RunScene):
         self.hold()
         if lit is not None:
             diagram.rest(lit)
+        self.remove(frame)
 
     def glide(self, marker: VMobject, target: VMobject, pace: float) -> None:
         self.bring_to_front(marker)
@@ -402,7 +545,7 @@ class Architecture(RunScene):
             return marker
         panel = self.diagram.parts[0]
         marker = self.diagram.focus(0).set_stroke(theme.ACCENT, 3)
-        self.strip = Strip(self.diagram)
+        self.strip = Strip(self.plan, self.diagram.y)
         picture = raster_image(forward.image, height=panel.height).move_to(panel)
         cls = self.run.classes[forward.label]
         shown = "most active channel" if self.settings["thumb"] == "top" else "mean over channels"
@@ -413,13 +556,7 @@ class Architecture(RunScene):
             f"Probe image {forward.index}, a '{cls}', through the trained network; "
             f"thumbnails: each layer's {shown}."
         )
-        self.play(
-            FadeIn(picture),
-            FadeIn(self.strip.image),
-            FadeIn(self.strip.leaders),
-            Create(marker),
-            run_time=0.8,
-        )
+        self.play(FadeIn(picture), FadeIn(self.strip.images), Create(marker), run_time=0.8)
         return marker
 
     @staticmethod
@@ -428,9 +565,13 @@ class Architecture(RunScene):
             "conv": "conv + ReLU",
             "pool": "max-pool",
             "gap": "global average pool",
+            "add": "add: the branch plus the skip connection",
+            "cat": "concatenation of the branches",
             "dense": "dense + ReLU",
             "logits": "output: class probabilities",
         }.get(slot.kind, slot.kind)
+        if slot.branch:
+            words = f"{slot.kind} on the skip connection"
         text = f"{slot.name}  ·  {words}  ·  output {theme.shape_text(slot.shape)}"
         if slot.kind != "logits":
             text += f"  ·  largest value {float(np.max(values)):.3g}"
@@ -445,9 +586,16 @@ class Architecture(RunScene):
             text += f"  ·  {silent} silent (ReLU at 0)"
         return theme.text(text, theme.LABEL, theme.TEXT)
 
+    def mark_words(self, forward: Pass) -> str:
+        """The prediction's mark beside the output: the probability as the captions say it."""
+        probs = forward.probs
+        if len(forward.values[-1]) == 1 and len(probs) == 2:  # one logit read by a sigmoid
+            return f"p({self.run.classes[1]}) = {theme.percent(probs[1])}"
+        return theme.percent(probs.max())
+
     def prediction(self, forward: Pass) -> None:
         """The predicted class (with its probability) marked at the output, and a caption
-        with the true class."""
+        with the true class; the same rounding everywhere (``theme.percent``)."""
         probs = forward.probs
         predicted = int(np.argmax(probs))
         classes = self.run.classes
@@ -455,7 +603,7 @@ class Architecture(RunScene):
         truth = classes[forward.label] if forward.label < len(classes) else str(forward.label)
         right = predicted == forward.label
         words = (
-            f"prediction: {name} ({100 * probs[predicted]:.0f}%)  ·  true class {truth}  ·  "
+            f"prediction: {name} ({theme.percent(probs[predicted])})  ·  true class {truth}  ·  "
             f"{'right' if right else 'wrong'}  ·  the trained network at step {forward.step:,}"
         )
         circles, units = self.columns[-1]
@@ -464,16 +612,15 @@ class Architecture(RunScene):
         slot = 0 if single else (units.index(predicted) if predicted in units else None)
         marks = Group()
         if slot is not None:
-            text = f"p({classes[1]}) = " if single else ""
-            text += f"{100 * (probs[1] if single else probs[predicted]):.0f}%"
             beside = circles[slot]
             if self.maps and len(self.diagram.names):  # beside the class name, now accented
                 beside = self.diagram.names[slot].set_color(theme.ACCENT)
-            mark = theme.text(text, theme.SMALL, theme.ACCENT)
+            mark = theme.text(self.mark_words(forward), theme.SMALL, theme.ACCENT)
             marks.add(mark.next_to(beside, RIGHT, buff=0.1))
         self.swap_caption(theme.text(words, theme.LABEL, theme.GOOD if right else theme.BAD))
         self.caption(
             f"The network says '{name}' with p = {theme.percent(probs[predicted])}; the true "
             f"class is '{truth}' ({'right' if right else 'wrong'}, at step {forward.step:,})."
         )
+        self.marks = marks
         self.play(FadeIn(marks), run_time=0.4)

@@ -41,12 +41,14 @@ from engine.scenekit import (
     Choice,
     ColorBar,
     Flag,
+    Image,
     Names,
     Number,
     Option,
     ProbabilityBars,
     RunScene,
     dataset_name,
+    example_words,
     focus,
     map_layers,
     model_name,
@@ -55,13 +57,13 @@ from engine.scenekit import (
     set_pixels,
     theme,
     trained_words,
+    truth_words,
 )
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import format_value
 from engine.scenekit.pacing import BEAT, IDEA
 from engine.store import LayerInfo, Run
-
-VECTOR_KINDS = ("dense", "gap")
+from engine.store.schema import HIDDEN_VECTOR_KINDS
 
 ON_LAYER = 0.8
 """Seconds on a layer's whole grid before one of its channels is picked out."""
@@ -89,7 +91,7 @@ def vector_layers(run: Run, after: LayerInfo) -> list[LayerInfo]:
     """Dense layers after the last map layer whose activations were recorded (at most 3)."""
     names_ = [info.name for info in run.layers]
     tail = run.layers[names_.index(after.name) + 1 :]
-    found = [i for i in tail if i.kind in VECTOR_KINDS and run.has(f"acts/{i.name}")]
+    found = [i for i in tail if i.kind in HIDDEN_VECTOR_KINDS and run.has(f"acts/{i.name}")]
     return found[-3:]
 
 
@@ -133,7 +135,7 @@ class FeatureMaps(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "image": Number(None, "a probe image index (0 = the first)", at_least=0, whole=True),
+        "image": Image(None, "a probe image index (0 = the first) or an image file"),
         "layers": Names(None, "comma-separated conv/pool layers, e.g. conv1_1,pool1"),
         "evolve": Names(None, "layers shown over training; empty to skip that part"),
         "maps": Number(
@@ -179,18 +181,17 @@ class FeatureMaps(RunScene):
         image = rs.to_rgb(self.run.read("probe/images", 0)[self.index])
         shape = theme.shape_text(self.run.read("probe/images", 0).shape[1:])
         picture = raster_image(image, height=2.1).move_to([INPUT_X, 0.35, 0])
-        name = self.class_name(self.label)
         above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.2)
         below = Group(
             theme.text(shape, theme.LABEL, theme.MUTED),
-            theme.text(f"true class: {name}", theme.LABEL, theme.GOOD),
+            theme.text(truth_words(self.run, self.index), theme.LABEL, theme.GOOD),
         ).arrange(DOWN, buff=0.05)
         below.next_to(picture, DOWN, buff=0.2)
         self.legend = self.color_bar("map")
         self.strip = self.network_strip()
         self.add(self.counter, picture, above, below, self.strip, self.legend)
         self.caption(
-            f"One validation image of a '{name}' through the {model_name(self.run)}, "
+            f"{example_words(self.run, self.index)} through the {model_name(self.run)}, "
             f"{trained_words(self.run)}."
         )
         self.play(FadeIn(head), run_time=0.6)
@@ -394,24 +395,21 @@ class FeatureMaps(RunScene):
     def prediction(self) -> None:
         stage, shown, caption = self.last_map
         probs = self.run.read("probe/probs", -1)[self.index]
-        vectors = self.vector_rows(vector_layers(self.run, stage.info), BOX[0], SPLIT - 0.3)
+        dense = vector_layers(self.run, stage.info)
+        vectors = self.vector_rows(dense, BOX[0], SPLIT - 0.3) if dense else self.beside(shown)
         legend = self.color_bar("row")
         bars = self.probability_bars(probs, legend)
         if self.legend_under_rows:
             legend.next_to(vectors, DOWN, buff=0.35).align_to(vectors, LEFT)
-        tail = " → ".join([*(v.name for v in vector_layers(self.run, stage.info)), "softmax"])
-        cap = theme.caption(
-            "prediction",
-            tail,
-            "dense activations, each row scaled to its own max",
-            width=BOX[1] - BOX[0],
-        )
+        tail = " → ".join([*(v.name for v in dense), "softmax"])
+        note = "dense activations, each row scaled to its own max" if dense else "from these maps"
+        cap = theme.caption("prediction", tail, note, width=BOX[1] - BOX[0])
         cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
         self.highlight(set())
         self.hold()
         self.caption(
             f"{tail} predicts '{self.class_name(int(np.argmax(probs)))}', "
-            f"p = {theme.percent(probs.max())}; it is a '{self.class_name(self.label)}'."
+            f"p = {theme.percent(probs.max())}; {truth_words(self.run, self.index)}."
         )
         self.swap(caption, cap)
         self.swap(self.legend, legend)
@@ -438,6 +436,11 @@ class FeatureMaps(RunScene):
     def class_name(self, index: int) -> str:
         classes = self.run.classes
         return classes[index] if index < len(classes) else str(index)
+
+    def beside(self, shown: ImageMobject) -> ImageMobject:
+        """The last maps, shrunk beside the probabilities (for a network with no dense layer)."""
+        maps = shown.copy().scale(min(1.0, (SPLIT - 0.3 - BOX[0]) / shown.width))
+        return maps.move_to([(BOX[0] + SPLIT - 0.3) / 2, (BOX[2] + BOX[3]) / 2, 0])
 
     def vector_rows(self, layers: list[LayerInfo], left: float, right: float) -> Group:
         rows = Group()

@@ -213,10 +213,10 @@ class Kernels(RunScene):
         self.steps = self.kernels[0].steps
         self.add_header()
         first_k, last_k = self.kernels[0], self.kernels[-1]
-        self.caption(
-            f"Every kernel of {len(self.kernels)} conv layers, {first_k.name} "
-            f"to {last_k.name}; blue < 0 < red."
-        )
+        span = f"{first_k.name} ({kernel_shape(first_k)})"
+        if len(self.kernels) > 1:
+            span = f"{len(self.kernels)} conv layers, {first_k.name} to {last_k.name}"
+        self.caption(f"Every kernel of {span}; blue < 0 < red.")
         delta = s["view"] == "delta"
         sheet, labels = self.strips(delta)
         if s["view"] != "delta":

@@ -42,6 +42,7 @@ from manim import (
 from engine.analysis.pruning import prunable, prune_run
 from engine.console import console
 from engine.errors import RunError
+from engine.recording import load_model
 from engine.scenekit import (
     MAP_KINDS,
     Choice,
@@ -137,7 +138,7 @@ def check_pair(dense: Run, pruned: Run) -> None:
 # -- numbers ----------------------------------------------------------------------------------
 def layer_weights(run: Run) -> dict[str, np.ndarray]:
     """Every prunable layer's final weights, flattened, by layer name."""
-    model = run.load_model()
+    model = load_model(run)
     return {
         name: module.weight.detach().numpy().ravel().copy()
         for name, module in prunable(model).items()

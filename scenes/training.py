@@ -34,7 +34,17 @@ from manim import (
 )
 
 from engine.errors import RunError
-from engine.scenekit import Choice, Number, Option, RunScene, dataset_name, model_name, theme
+from engine.scenekit import (
+    Choice,
+    Number,
+    Option,
+    RunScene,
+    batch_words,
+    dataset_name,
+    model_name,
+    optimizer_words,
+    theme,
+)
 from engine.scenekit.charts import (
     TITLE_WIDTH,
     Chart,
@@ -117,16 +127,16 @@ class Training(RunScene):
 
     # -- layout ---------------------------------------------------------------------------
     def add_header(self) -> None:
-        h = self.run.hparams
-        epochs = self.run.manifest["progress"].get("epochs", "?")
+        progress = self.run.manifest["progress"]
+        epochs = progress.get("epochs") or progress.get("epoch", 0)
         head = fitted_title(
             f"Training  ·  {model_name(self.run)}",
             [
                 f"{dataset_name(self.run)}",
                 f"{epochs} epochs × {self.per_epoch:,} steps",
                 f"run {self.run.name}",
-                f"batch {h.get('batch_size', '?')}",
-                f"{str(h.get('optimizer', '?')).upper()}, lr {h.get('lr', '?')}",
+                batch_words(self.run),
+                optimizer_words(self.run, ", "),
             ],
             TITLE_WIDTH,
         )
@@ -240,15 +250,13 @@ class Training(RunScene):
     def caption_epochs(self, seconds: float) -> None:
         """Captions for the unfolding: the set-up and the untrained network, then each epoch's
         validation as its point appears (those that leave the one before time to be read)."""
-        h = self.run.hparams
         acc = self.accuracy_values[1]
         loss = self.run.read("val/loss").astype(np.float64)
         epochs = self.val_epochs
         intro = (
             f"Training on {dataset_name(self.run)}: "
-            f"{format_tick(self.epochs[-1])} epochs × {self.per_epoch:,} steps, batch "
-            f"{h.get('batch_size', '?')}, {str(h.get('optimizer', '?')).upper()}, "
-            f"lr {h.get('lr', '?')}."
+            f"{format_tick(self.epochs[-1])} epoch{'s' if self.epochs[-1] != 1 else ''} of "
+            f"{self.per_epoch:,} steps, {batch_words(self.run)}, {optimizer_words(self.run)}."
         )
         if len(epochs) and epochs[0] == 0:
             intro += f" Untrained: {acc[0]:.1f}% right."

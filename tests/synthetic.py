@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.models import build_model
-from engine.store import RunWriter, StreamInfo
+from engine.store import RunWriter, StreamInfo, schema
 from engine.store.run import layer_table_json
 from engine.summary import layer_table
 
@@ -145,24 +145,24 @@ def write_cnn_run(
     ]
     n, s = len(snapshot_steps), total
     streams = {
-        "train/loss": ((), "float32", s),
-        "train/acc": ((), "float32", s),
-        "train/lr": ((), "float32", s),
-        "val/loss": ((), "float32", epochs + 1),
-        "val/acc": ((), "float32", epochs + 1),
-        "stats/grad_abs_mean": ((len(weighted),), "float32", s),
-        "stats/weight_norm": ((len(weighted),), "float32", s),
-        "probe/images": (images.shape, "uint8", 1),
-        "probe/labels": (labels.shape, "int64", 1),
-        "probe/probs": ((probe, model.num_classes), "float32", n),
-        **{f"weights/{name}": (net.end[name].shape, "float16", n) for name in firsts},
-        **{f"acts/{i.name}": ((probe, *i.output_shape), "float16", n) for i in recorded},
+        schema.TRAIN_LOSS: ((), "float32", s),
+        schema.TRAIN_ACC: ((), "float32", s),
+        schema.TRAIN_LR: ((), "float32", s),
+        schema.VAL_LOSS: ((), "float32", epochs + 1),
+        schema.VAL_ACC: ((), "float32", epochs + 1),
+        schema.GRAD_ABS_MEAN: ((len(weighted),), "float32", s),
+        schema.WEIGHT_NORM: ((len(weighted),), "float32", s),
+        schema.PROBE_IMAGES: (images.shape, "uint8", 1),
+        schema.PROBE_LABELS: (labels.shape, "int64", 1),
+        schema.PROBE_PROBS: ((probe, model.num_classes), "float32", n),
+        **{schema.weights(name): (net.end[name].shape, "float16", n) for name in firsts},
+        **{schema.acts(i.name): ((probe, *i.output_shape), "float16", n) for i in recorded},
     }
     infos = []
     for name, (shape, dtype, capacity) in streams.items():
-        layer = name.split("/", 1)[1]
-        meta = {"layers": weighted} if name.startswith("stats/") else {}
-        if name.startswith(("acts/", "weights/")):
+        layer = schema.layer_of(name)
+        meta = {"layers": weighted} if name in (schema.GRAD_ABS_MEAN, schema.WEIGHT_NORM) else {}
+        if name in (schema.acts(layer), schema.weights(layer)):
             meta = {"layer": layer, "kind": next(i.kind for i in layers if i.name == layer)}
         infos.append(StreamInfo(name, dtype, tuple(shape), capacity, cadence="fixed", meta=meta))
 
@@ -171,25 +171,27 @@ def write_cnn_run(
     )
     steps = np.arange(1, s + 1)
     progress = steps / s
-    writer.write_many("train/loss", steps, 2.3 / (1 + 8 * progress) + rng.uniform(0, 0.1, s))
-    writer.write_many("train/acc", steps, np.minimum(0.1 + 0.9 * np.sqrt(progress), 1.0))
-    writer.write_many("train/lr", steps, np.full(s, 1e-3))
+    writer.write_many(schema.TRAIN_LOSS, steps, 2.3 / (1 + 8 * progress) + rng.uniform(0, 0.1, s))
+    writer.write_many(schema.TRAIN_ACC, steps, np.minimum(0.1 + 0.9 * np.sqrt(progress), 1.0))
+    writer.write_many(schema.TRAIN_LR, steps, np.full(s, 1e-3))
     val_steps = np.arange(epochs + 1) * steps_per_epoch
-    writer.write_many("val/loss", val_steps, 2.3 / (1 + 4 * np.arange(epochs + 1)))
-    writer.write_many("val/acc", val_steps, 1 - 0.9 / (1 + 8 * np.arange(epochs + 1) ** 2))
+    writer.write_many(schema.VAL_LOSS, val_steps, 2.3 / (1 + 4 * np.arange(epochs + 1)))
+    writer.write_many(schema.VAL_ACC, val_steps, 1 - 0.9 / (1 + 8 * np.arange(epochs + 1) ** 2))
     grads = rng.uniform(0.5, 2.0, (s, len(weighted))) * 1e-2 / (1 + 4 * progress[:, None])
-    writer.write_many("stats/grad_abs_mean", steps, grads)
+    writer.write_many(schema.GRAD_ABS_MEAN, steps, grads)
     norms = 1 + progress[:, None] * rng.uniform(0.5, 1.0, len(weighted))
-    writer.write_many("stats/weight_norm", steps, norms)
-    writer.write("probe/images", 0, images)
-    writer.write("probe/labels", 0, labels)
+    writer.write_many(schema.WEIGHT_NORM, steps, norms)
+    writer.write(schema.PROBE_IMAGES, 0, images)
+    writer.write(schema.PROBE_LABELS, 0, labels)
     snaps = np.asarray(snapshot_steps)
-    writer.write_many("probe/probs", snaps, np.stack([_probs(labels, t, rng) for t in times]))
+    writer.write_many(schema.PROBE_PROBS, snaps, np.stack([_probs(labels, t, rng) for t in times]))
     for name in firsts:
-        writer.write_many(f"weights/{name}", snaps, np.stack([net.weights(name, t) for t in times]))
+        writer.write_many(
+            schema.weights(name), snaps, np.stack([net.weights(name, t) for t in times])
+        )
     for info in recorded:
         values = np.stack([np.stack([a[info.name] for a in at]) for at in acts])
-        writer.write_many(f"acts/{info.name}", snaps, values * 4)
+        writer.write_many(schema.acts(info.name), snaps, values * 4)
     writer.commit(durable=True, step=s, epoch=epochs)
     writer.set_status("finished")
     writer.close()

@@ -39,9 +39,10 @@ from engine.cli import main
 from engine.errors import NnreelError, UnknownNameError
 from engine.models import build_model
 from engine.presets import preset_config
+from engine.recording import load_model
+from engine.recording.schedule import log_spaced
 from engine.store import Run
 from engine.training import train
-from engine.training.schedule import log_spaced
 
 FAST = RenderSettings(steps=24, frames=8, check_every=4)
 
@@ -103,7 +104,7 @@ def test_each_image_is_driven_by_its_own_objective_only():
 
 def test_optimised_images_raise_their_unit_well_above_the_starting_noise(trained_run):
     run = Run(trained_run)
-    model, unit = run.load_model(), channel("conv2", list(range(8)))
+    model, unit = load_model(run), channel("conv2", list(range(8)))
     # The optimiser alone: the default light blur trades a little activation in so few steps
     # for fewer specks (what it costs over a full run: bench/speckle_bench.py).
     plain = Regularizers(blur_every=0)
@@ -298,7 +299,7 @@ def test_recording_round_trips_and_recording_again_replaces(trained_run):
     assert rec.best.shape == (2, 1, 28, 28) and rec.dead.dtype == bool
     np.testing.assert_array_equal(rec.frames, again.frames)
     np.testing.assert_array_equal(rec.best_values, again.best_values)
-    model = Run(trained_run).load_model()
+    model = load_model(trained_run)
     with torch.no_grad():  # the stored value is the activation of the stored image
         stored = torch.from_numpy(rec.best).float() / 255
         value = unit_objective(model, "conv2", [3, 1])(forward_to(model, stored, ["conv2"]))

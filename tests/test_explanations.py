@@ -12,6 +12,7 @@ from videos import scene_module
 
 from engine.analysis.examples import top_images
 from engine.analysis.operations import first_conv, first_pool, trained_model
+from engine.recording import load_run_data
 from engine.scenekit import raster as rs
 from engine.store import Run
 
@@ -69,7 +70,7 @@ def test_top_validation_images_are_the_units_strongest(small_cnn):
 
     run = Run(small_cnn)
     model = trained_model(run)
-    images = run.load_data().x_val[:96]
+    images = load_run_data(run).x_val[:96]
     objective = unit_objective(model, "conv2", [0, 5, 9])
     values, indices = top_images(model, objective, images, k=6)
     assert values.shape == indices.shape == (3, 6)

@@ -20,6 +20,7 @@ import torch
 from engine.actmax import RenderSettings, load_actmax, record_actmax
 from engine.errors import DiskFullError, RunBusyError, RunError
 from engine.presets import preset_config
+from engine.recording import load_model
 from engine.store import MODEL_FILE, Run, RunWriter, StreamInfo
 from engine.store import files as store_files
 from engine.training import loop, resume, train
@@ -326,7 +327,7 @@ def test_a_checkpoint_of_another_model_is_refused_with_a_message(tmp_path, one_t
     for name in ("checkpoint.pt", MODEL_FILE):
         (tmp_path / "a" / name).write_bytes((tmp_path / "b" / name).read_bytes())
     with pytest.raises(RunError, match=r"model\.pt does not match the run's model"):
-        Run(tmp_path / "a").load_model()
+        load_model(tmp_path / "a")
     manifest = (tmp_path / "a" / "manifest.json").read_text()
     (tmp_path / "a" / "manifest.json").write_text(manifest.replace('"finished"', '"failed"'))
     with pytest.raises(RunError, match=r"checkpoint\.pt does not belong to this run"):

@@ -9,7 +9,7 @@ from torch import nn
 from torchinfo import summary
 
 from engine.errors import NnreelError, UnknownNameError
-from engine.models import build_model, rebuild_model
+from engine.models import build_model, builder_of, rebuild_model
 from engine.models.vgg import imagenet_vgg16
 from engine.summary import layer_table
 
@@ -87,7 +87,7 @@ def test_layer_outputs_are_post_relu():
 
 def test_rebuild_from_description_gives_same_architecture():
     model = build_model("smallcnn", variant="svhn", in_channels=3, image_size=32)
-    again = rebuild_model(model.describe())
+    again = rebuild_model(builder_of(model))
     again.load_state_dict(model.state_dict())
     x = torch.rand(2, 3, 32, 32)
     torch.testing.assert_close(model.eval()(x), again.eval()(x))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.errors import RunError
-from engine.store import Run, RunWriter, StreamInfo
+from engine.store import Graph, LayerInfo, Run, RunWriter, StreamInfo, is_run
 
 
 def make_run(folder, capacity=5, budget=1 << 30):
@@ -131,3 +131,81 @@ def test_streams_added_later_can_be_removed_again(tmp_path):
     assert "extra/a" not in run.streams and "acts/conv1" in run.streams
     assert not (tmp_path / "run" / "streams" / "extra" / "a.npy").exists()
     assert writer.manifest["size_bytes"] == size
+
+
+def test_a_growable_stream_doubles_and_stays_readable_at_every_moment(tmp_path):
+    """A loop of unknown length: the stream grows past its first capacity; a reader that
+    opens the run between the file swap and the next commit still reads it."""
+    info = StreamInfo("train/loss", "float32", (), 4, cadence="every:1", meta={"growable": True})
+    header = {"model": {"arch": "test"}, "dataset": {"name": "none"}, "progress": {"step": 0}}
+    writer = RunWriter.create(tmp_path / "run", header=header, streams=[info])
+    for step in range(1, 4):
+        writer.write("train/loss", step, np.float32(step))
+    writer.commit()
+    writer.write_many("train/loss", np.arange(4, 10), np.arange(4, 10, dtype=np.float32))
+    between = Run(tmp_path / "run")  # files grown, manifest not yet committed
+    assert list(between.read("train/loss")) == [1, 2, 3]
+    writer.commit()
+    run = Run(tmp_path / "run")
+    assert run.stream("train/loss").capacity >= 9
+    np.testing.assert_array_equal(run.read("train/loss"), np.arange(1, 10))
+    np.testing.assert_array_equal(run.steps("train/loss"), np.arange(1, 10))
+
+
+def test_a_stream_that_is_not_growable_refuses_to_overflow(tmp_path):
+    writer = make_run(tmp_path / "run", capacity=2)
+    writer.write_many("train/loss", np.arange(2), np.zeros(2, np.float32))
+    with pytest.raises(RunError, match="is full"):
+        writer.write("train/loss", 2, np.float32(0))
+
+
+def test_the_graph_of_a_schema_1_run_is_a_chain_without_skips():
+    layers = [
+        LayerInfo("conv1", "conv", [4, 8, 8], 10, 100),
+        LayerInfo("pool1", "pool", [4, 4, 4], 0, 0),
+        LayerInfo("fc", "logits", [10], 650, 650),
+    ]
+    graph = Graph.from_layers(layers)
+    assert [(e.source, e.target) for e in graph.edges] == [
+        ("input", "conv1"),
+        ("conv1", "pool1"),
+        ("pool1", "fc"),
+    ]
+    assert graph.skips == []
+
+
+def test_is_run_tells_a_run_from_any_other_folder(tmp_path):
+    make_run(tmp_path / "run")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "manifest.json").write_text('{"format": "something else"}')
+    assert is_run(tmp_path / "run")
+    assert not is_run(tmp_path / "other") and not is_run(tmp_path / "missing")
+
+
+def test_a_full_disk_stops_a_growing_stream_with_a_message_and_keeps_what_was_written(
+    tmp_path, monkeypatch
+):
+    """Growth reserves its new files like creation does: no room → one message, the stream as
+    it was, and the run still readable (a kill then loses nothing committed)."""
+    import errno
+    import os
+
+    from engine.errors import DiskFullError
+
+    info = StreamInfo("train/loss", "float32", (), 4, cadence="every:1", meta={"growable": True})
+    header = {"model": {"arch": "test"}, "dataset": {"name": "none"}, "progress": {"step": 0}}
+    with RunWriter.create(tmp_path / "run", header=header, streams=[info]) as writer:
+        writer.write_many("train/loss", np.arange(1, 5), np.arange(1, 5, dtype=np.float32))
+        writer.commit()
+
+        def no_room(fd, offset, length):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "posix_fallocate", no_room)
+        with pytest.raises(DiskFullError, match=r"stream 'train/loss'.*Free some space"):
+            writer.write("train/loss", 5, np.float32(5))
+        monkeypatch.undo()
+        assert not list((tmp_path / "run" / "streams" / "train").glob(".*tmp"))
+        writer.write("train/loss", 5, np.float32(5))  # room again: it grows and goes on
+        writer.commit()
+    np.testing.assert_array_equal(Run(tmp_path / "run").read("train/loss"), np.arange(1, 6))

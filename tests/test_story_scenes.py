@@ -14,6 +14,7 @@ import pytest
 from videos import changes, scene_module
 
 from engine.errors import RunError
+from engine.recording import load_model
 from engine.scenekit import layers as ly
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import Scale, binned, format_tick, smoothed, use_log
@@ -55,8 +56,8 @@ def without(folder: Path, *prefixes: str) -> Run:
 def test_vgg16_boxes_match_the_real_layer_shapes():
     layers, input_shape = model_layers("vgg16")  # the full 15 M-parameter network
     slots = ly.layout(layers, input_shape, width=13.3, height=3.7)
-    boxes = [s for s in slots if s.kind in ly.MAP_KINDS]
-    drawn = [i for i in layers if i.kind in ly.MAP_KINDS]
+    boxes = [s for s in slots if s.kind in ly.BOX_KINDS]
+    drawn = [i for i in layers if i.kind in ly.BOX_KINDS]
     assert [s.name for s in boxes] == [i.name for i in drawn]
     assert [s.shape for s in boxes] == [tuple(i.output_shape) for i in drawn]
     assert sum(s.kind == "conv" for s in boxes) == 13 and sum(s.kind == "pool" for s in boxes) == 5
@@ -127,7 +128,7 @@ def test_table_totals_equal_torchinfo(tiny_vgg):
     from torchinfo import summary as torchinfo_summary
 
     run = Run(tiny_vgg)
-    model = run.load_model()
+    model = load_model(run)
     stats = torchinfo_summary(
         model, input_size=(1, *model.input_shape), verbose=0, depth=8, mode="eval"
     )
@@ -231,7 +232,7 @@ def test_scene_renders_and_moves(scene, options, seconds, moving, tiny_vgg, rend
     assert seconds[0] * FPS <= len(frames) <= seconds[1] * FPS
     assert changes(frames, share=2e-4) >= moving  # a growing curve changes few pixels
     assert all(frame.std() > 8 for frame in frames[2:])  # nothing blank after the first frames
-    assert not np.array_equal(frames[len(frames) // 2], frames[-1])
+    assert not np.array_equal(frames[2], frames[-1])  # it ends elsewhere than it began
 
 
 @pytest.mark.render

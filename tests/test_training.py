@@ -17,11 +17,12 @@ import torch
 
 from engine.errors import RunError
 from engine.presets import preset_config
+from engine.recording import load_model
+from engine.recording.recorder import TrainingDiverged, plane_mesh
+from engine.recording.schedule import schedule
 from engine.store import MODEL_FILE, Run, RunWriter
 from engine.training import resume, train
 from engine.training.loop import Trainer
-from engine.training.recorder import TrainingDiverged, plane_mesh
-from engine.training.schedule import schedule
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,7 +72,7 @@ def capture_outputs(model, x, names):
 
 
 def test_recorded_activations_are_the_models_own(cnn_run):
-    model = cnn_run.load_model()
+    model = load_model(cnn_run)
     images = cnn_run.read("probe/images", 0)
     assert images.dtype == np.uint8 and images.shape == (4, 1, 28, 28)
     assert list(cnn_run.read("probe/labels", 0)) == [0, 1, 2, 3]
@@ -92,7 +93,7 @@ def test_recorded_weights_and_stats_follow_their_cadences(cnn_run):
     total = cnn_run.manifest["progress"]["total_steps"]
     expected = schedule(config.record.weights, total, total)
     np.testing.assert_array_equal(cnn_run.steps("weights/conv1"), expected)
-    model = cnn_run.load_model()
+    model = load_model(cnn_run)
     final = cnn_run.read("weights/conv1", -1).astype(np.float32)
     np.testing.assert_allclose(final, model.layer("conv1").conv.weight.detach().numpy(), atol=1e-3)
     assert cnn_run.meta("stats/grad_abs_mean")["layers"] == ["conv1", "conv2", "fc"]
@@ -124,7 +125,7 @@ def test_mlp_fits_ring_well_above_chance(ring_run):
 
 def test_recorded_plane_is_the_models_own_output(ring_run):
     run, _ = ring_run
-    model = run.load_model()
+    model = load_model(run)
     meta = run.meta("plane/prob")
     mesh = plane_mesh(meta["extent"], meta["mesh"])
     logits, outputs = capture_outputs(model, mesh, ["hidden1", "hidden2"])
@@ -165,7 +166,7 @@ def test_training_without_recording_keeps_final_weights(tmp_path):
     train(config, tmp_path / "plain", quiet=True)
     run = Run(tmp_path / "plain")
     assert run.streams == {} and (run.folder / MODEL_FILE).exists()
-    assert run.load_model().layer("hidden1").linear.weight.shape == (9, 2)
+    assert load_model(run).layer("hidden1").linear.weight.shape == (9, 2)
 
 
 def _train_in_subprocess(folder: Path, *extra: str) -> subprocess.Popen:

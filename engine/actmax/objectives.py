@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.errors import NnreelError, UnknownNameError
-from engine.models.net import LayeredNet
+from engine.models import Net
 
 
 @dataclass
@@ -30,27 +30,14 @@ class Activations:
         return self.outputs[layer]
 
 
-def forward_to(model: LayeredNet, image: torch.Tensor, layers: Iterable[str]) -> Activations:
-    """Run ``model`` on ``image`` only as far as the deepest of ``layers``, keeping their outputs.
-
-    Walking the named layers directly needs no hooks, so none can be left behind.
-    """
-    wanted = set(layers)
-    for name in wanted:
-        model.layer(name)  # an unknown name gets the list of valid layers
-    outputs: dict[str, torch.Tensor] = {}
-    x = image
-    for name, layer in model.named_children():
-        if len(outputs) == len(wanted):
-            break
-        x = layer(x)
-        if name in wanted:
-            outputs[name] = x
-    return Activations(image, outputs)
+def forward_to(model: Net, image: torch.Tensor, layers: Iterable[str]) -> Activations:
+    """Run ``model`` on ``image`` only as far as the deepest of ``layers``, keeping their
+    outputs (an unknown layer name gets the list of valid ones)."""
+    return Activations(image, model.forward_to(image, layers))
 
 
 @contextmanager
-def frozen(model: LayeredNet) -> Iterator[LayeredNet]:
+def frozen(model: Net) -> Iterator[Net]:
     """Eval mode and no weight gradients for the duration (both restored afterwards)."""
     training = model.training
     flags = [p.requires_grad for p in model.parameters()]
@@ -64,7 +51,7 @@ def frozen(model: LayeredNet) -> Iterator[LayeredNet]:
 
 
 @torch.no_grad()
-def layer_shapes(model: LayeredNet, layers: Iterable[str]) -> dict[str, tuple[int, ...]]:
+def layer_shapes(model: Net, layers: Iterable[str]) -> dict[str, tuple[int, ...]]:
     """Output shape (without the batch axis) of each of ``layers`` for one input (in eval
     mode, so BatchNorm statistics are left alone)."""
     device = next(model.parameters()).device
@@ -339,7 +326,7 @@ def lp_norm(p: float = 6.0, centre: float = 0.5) -> LpNorm:
     return LpNorm(p, centre)
 
 
-def unit_objective(model: LayeredNet, layer: str, units: int | Sequence[int]) -> UnitObjective:
+def unit_objective(model: Net, layer: str, units: int | Sequence[int]) -> UnitObjective:
     """The natural objective for ``units`` of ``layer``: a channel of a conv or pool layer, a
     class logit of the output layer, a neuron of a dense layer."""
     kind = model.kind_of(layer)
@@ -350,6 +337,6 @@ def unit_objective(model: LayeredNet, layer: str, units: int | Sequence[int]) ->
     return neuron(layer, units)
 
 
-def layer_units(model: LayeredNet, layer: str) -> int:
+def layer_units(model: Net, layer: str) -> int:
     """How many units ``layer`` has (channels of a feature map, entries of a vector)."""
     return layer_shapes(model, [layer])[layer][0]

@@ -39,12 +39,12 @@ from engine.actmax.param import ColourStats, neutral_stats
 from engine.actmax.render import RenderResult, RenderSettings, frozen, render
 from engine.console import console
 from engine.errors import NnreelError, RunError, UnknownNameError
-from engine.models.net import LayeredNet
-from engine.store import Run, RunWriter, StreamInfo, resolve_run
+from engine.models import Net
+from engine.recording.restore import load_model, load_run_data
+from engine.store import Run, RunWriter, StreamInfo, resolve_run, schema
 from engine.store.files import ensure_room
 from engine.store.manifest import MANIFEST
 
-PREFIX = "actmax"
 DEFAULT_BATCH = 64
 MAX_CANDIDATES = 4
 _DATA_BATCH = 256
@@ -95,7 +95,7 @@ def record_actmax(
     units: Sequence[int] | str = "all",
     settings: RenderSettings | None = None,
     *,
-    model: LayeredNet | None = None,
+    model: Net | None = None,
     batch: int = DEFAULT_BATCH,
     candidates: int | None = None,
     dataset_max: bool = True,
@@ -112,7 +112,7 @@ def record_actmax(
     """
     run = run if isinstance(run, Run) else Run(run)
     with RunWriter.reopen(run.folder) as writer:  # no other process writes the run meanwhile
-        model = model if model is not None else run.load_model()
+        model = model if model is not None else load_model(run)
         layer = layer or model.layer_names[-1]
         _check_layer(model, layer)
         units = resolve_units(model, layer, units)
@@ -159,7 +159,7 @@ def record_actmax(
     return load_actmax(run.folder, layer)
 
 
-def resolve_units(model: LayeredNet, layer: str, units: Sequence[int] | str) -> list[int]:
+def resolve_units(model: Net, layer: str, units: Sequence[int] | str) -> list[int]:
     """``"all"``, ``"0,3,5"`` or a list of ints, checked against the layer's unit count."""
     count = layer_units(model, layer)
     if isinstance(units, str):
@@ -182,7 +182,7 @@ def training_images(run: Run, quiet: bool = False) -> torch.Tensor | None:
     if run.dataset.get("kind") != "image" or run.dataset.get("pretrained"):
         return None
     try:
-        data = run.load_data()
+        data = load_run_data(run)
     except (NnreelError, TypeError) as exc:
         if not quiet:
             console.print(
@@ -205,7 +205,7 @@ def colour_stats(run: Run, images: torch.Tensor | None) -> ColourStats:
 
 @torch.no_grad()
 def unit_maxima(
-    model: LayeredNet, objective: UnitObjective, images: torch.Tensor
+    model: Net, objective: UnitObjective, images: torch.Tensor
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each unit's highest activation over ``images`` (uint8) and the index of that image."""
     device = next(model.parameters()).device
@@ -235,30 +235,40 @@ def write_recording(
     writer: RunWriter, layer: str, result: RenderResult, meta: dict[str, Any]
 ) -> None:
     """Replace layer ``layer``'s actmax streams in the run ``writer`` writes with ``result``."""
-    prefix = f"{PREFIX}/{layer}"
+    prefix = schema.actmax(layer)
     units, image_shape = result.best.shape[0], tuple(result.best.shape[1:])
     frames = len(result.steps)
     last = np.asarray([int(result.steps[-1])])
     meta = {**meta, "best_steps": result.best_steps.tolist()}
     streams = [
         (
-            StreamInfo(f"{prefix}/frames", "uint8", (units, *image_shape), frames, meta=meta),
+            StreamInfo(
+                schema.actmax(layer, "frames"), "uint8", (units, *image_shape), frames, meta=meta
+            ),
             result.steps,
             result.frames,
         ),
-        (StreamInfo(f"{prefix}/values", "float32", (units,), frames), result.steps, result.values),
-        (StreamInfo(f"{prefix}/best", "uint8", (units, *image_shape), 1), last, result.best[None]),
         (
-            StreamInfo(f"{prefix}/best_values", "float32", (units,), 1),
+            StreamInfo(schema.actmax(layer, "values"), "float32", (units,), frames),
+            result.steps,
+            result.values,
+        ),
+        (
+            StreamInfo(schema.actmax(layer, "best"), "uint8", (units, *image_shape), 1),
+            last,
+            result.best[None],
+        ),
+        (
+            StreamInfo(schema.actmax(layer, "best_values"), "float32", (units,), 1),
             last,
             result.best_values[None],
         ),
-        (StreamInfo(f"{prefix}/dead", "uint8", (units,), 1), last, result.dead[None]),
+        (StreamInfo(schema.actmax(layer, "dead"), "uint8", (units,), 1), last, result.dead[None]),
     ]
     if result.probabilities is not None:
         streams.append(
             (
-                StreamInfo(f"{prefix}/probabilities", "float32", (units,), frames),
+                StreamInfo(schema.actmax(layer, "probabilities"), "float32", (units,), frames),
                 result.steps,
                 result.probabilities,
             )
@@ -276,15 +286,15 @@ def write_recording(
 def load_actmax(run: Run | str | Path, layer: str) -> ActmaxRecording:
     """Read layer ``layer``'s recording back (what the scenes use)."""
     run = run if isinstance(run, Run) else Run(run)
-    prefix = f"{PREFIX}/{layer}"
-    if not run.has(f"{prefix}/frames"):
+    prefix = schema.actmax(layer)
+    if not run.has(schema.actmax(layer, "frames")):
         recorded = recorded_layers(run)
         raise RunError(
             f"Run {run.name!r} has no activation-maximisation recording of layer {layer!r} "
             f"(recorded: {', '.join(recorded) or 'none'}). Make one with:\n"
             f"  python -m engine actmax {run.folder} --layer {layer} --units all"
         )
-    meta = run.meta(f"{prefix}/frames")
+    meta = run.meta(schema.actmax(layer, "frames"))
     try:
         units, labels = [int(u) for u in meta["units"]], [str(x) for x in meta["labels"]]
         maxima = meta.get("dataset_max")
@@ -302,15 +312,15 @@ def load_actmax(run: Run | str | Path, layer: str) -> ActmaxRecording:
         units=units,
         labels=labels,
         objective=objective,
-        steps=run.steps(f"{prefix}/frames"),
-        frames=run.read(f"{prefix}/frames"),
-        values=run.read(f"{prefix}/values"),
-        best=run.read(f"{prefix}/best", 0),
-        best_values=run.read(f"{prefix}/best_values", 0),
+        steps=run.steps(schema.actmax(layer, "frames")),
+        frames=run.read(schema.actmax(layer, "frames")),
+        values=run.read(schema.actmax(layer, "values")),
+        best=run.read(schema.actmax(layer, "best"), 0),
+        best_values=run.read(schema.actmax(layer, "best_values"), 0),
         best_steps=best_steps,
-        dead=run.read(f"{prefix}/dead", 0).astype(bool),
-        probabilities=run.read(f"{prefix}/probabilities")
-        if run.has(f"{prefix}/probabilities")
+        dead=run.read(schema.actmax(layer, "dead"), 0).astype(bool),
+        probabilities=run.read(schema.actmax(layer, "probabilities"))
+        if run.has(schema.actmax(layer, "probabilities"))
         else None,
         dataset_max=maxima,
         settings=settings,
@@ -319,11 +329,13 @@ def load_actmax(run: Run | str | Path, layer: str) -> ActmaxRecording:
 
 def recorded_layers(run: Run) -> list[str]:
     """Layers of ``run`` with an activation-maximisation recording, in model order."""
-    found = {n.split("/")[1] for n in run.streams if n.startswith(f"{PREFIX}/") and run.has(n)}
+    found = {
+        n.split("/")[1] for n in run.streams if n.startswith(f"{schema.ACTMAX}/") and run.has(n)
+    }
     return [info.name for info in run.layers if info.name in found]
 
 
-def imagenet_run(name: str | Path, weights: str | Path | None = None) -> tuple[Run, LayeredNet]:
+def imagenet_run(name: str | Path, weights: str | Path | None = None) -> tuple[Run, Net]:
     """The pretrained ImageNet VGG-16 (its clear error when the weights are absent) and a run
     folder to record into, created on first use: there is no training run to hold it."""
     from engine.models.vgg import IMAGENET_MEAN, IMAGENET_STD, imagenet_classes, imagenet_vgg16
@@ -359,8 +371,8 @@ def imagenet_run(name: str | Path, weights: str | Path | None = None) -> tuple[R
     return run, model
 
 
-def _check_layer(model: LayeredNet, layer: str) -> None:
-    visible = [name for name, _ in model.visible_layers()]
+def _check_layer(model: Net, layer: str) -> None:
+    visible = model.visible_names
     if layer not in visible:
         raise UnknownNameError("layer", layer, visible)
 

@@ -24,8 +24,8 @@ from engine.actmax.regularizers import Regularizers
 from engine.actmax.transforms import Transforms, random_affine
 from engine.console import progress_bar
 from engine.errors import NnreelError
-from engine.models.net import LayeredNet
-from engine.training.schedule import log_spaced
+from engine.models import Net
+from engine.recording.schedule import log_spaced
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ class Optimisation:
 
     def __init__(
         self,
-        model: LayeredNet,
+        model: Net,
         objective: Objective,
         batch: int,
         settings: RenderSettings,
@@ -226,7 +226,7 @@ class Optimisation:
 
 
 def render(
-    model: LayeredNet,
+    model: Net,
     objective: Objective,
     batch: int,
     settings: RenderSettings | None = None,

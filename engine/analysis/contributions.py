@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.analysis.ranking import ranked
 from engine.errors import RunError
-from engine.store import Run
+from engine.store import Run, schema
 
 MLP_KINDS = ("dense", "logits")
 INPUT = "input"
@@ -160,10 +160,10 @@ def recorded_weights(run: Run) -> MlpWeights:
             "contributions are traced through dense layers only. Train one with "
             "`python -m engine train mlp-ring`."
         )
-    steps = run.steps(f"weights/{layers[0].name}")
+    steps = run.steps(schema.weights(layers[0].name))
     weights, biases = [], []
     for info in layers:
-        name = f"weights/{info.name}"
+        name = schema.weights(info.name)
         if not np.array_equal(run.steps(name), steps):
             raise RunError(
                 f"Run {run.name!r}: the weight streams were recorded at different steps."

@@ -21,6 +21,7 @@ import torch
 from engine.actmax.objectives import UnitObjective, forward_to, frozen, unit_objective
 from engine.analysis.operations import trained_model
 from engine.errors import RunError
+from engine.recording import load_run_data
 from engine.store import LayerInfo, Run, RunWriter, StreamInfo
 from engine.store.files import ensure_room
 
@@ -71,7 +72,7 @@ def record_examples(run: Run, layers: list[LayerInfo], k: int = TOP) -> None:
     """Find and store every unit's top ``k`` validation images for each of ``layers``
     (the dataset is loaded once for all of them)."""
     try:
-        data = run.load_data()
+        data = load_run_data(run)
     except Exception as exc:  # a dataset missing offline, say: say which and what to do
         raise RunError(
             f"The validation images of run {run.name!r} cannot be loaded ({exc}); dataset "

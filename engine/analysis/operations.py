@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import RunError
+from engine.recording import load_model
 from engine.store import LayerInfo, Run
 
 SLOW_POSITIONS = 4
@@ -24,7 +25,7 @@ SLOW_POSITIONS = 4
 
 def trained_model(run: Run):
     """The run's stored network in eval mode (the one place this module loads it)."""
-    return run.load_model()
+    return load_model(run)
 
 
 @dataclass(frozen=True)

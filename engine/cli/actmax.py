@@ -99,6 +99,7 @@ def settings_from(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from engine.actmax.record import imagenet_run, record_actmax
     from engine.errors import NnreelError
+    from engine.recording import load_model
     from engine.store import Run
     from engine.training.distributed import pick_device
 
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         units = args.units or SEED_001_CLASSES
     elif args.run:
         target = Run(args.run)
-        model, units = target.load_model(), args.units or "all"
+        model, units = load_model(target), args.units or "all"
     else:
         raise NnreelError("Give a RUN (see `python -m engine info`) or --imagenet.")
     recording = record_actmax(

@@ -58,7 +58,7 @@ def list_runs() -> None:
             r.status,
             escape(r.model["arch"]),
             escape(str(r.dataset.get("name", "?"))),
-            f"{p.get('step', 0):,}/{p.get('total_steps', 0):,}",
+            f"{p.get('step', 0):,}/{_count(p.get('total_steps'))}",
         )
     console.print(table)
 
@@ -96,18 +96,22 @@ def describe(r: Run) -> None:
         f"({r.dataset.get('train_size')} train / {r.dataset.get('val_size')} val)"
     )
     print_plain(
-        f"step {p.get('step', 0):,} of {p.get('total_steps', 0):,} (epoch {p.get('epoch', 0)} of "
-        f"{p.get('epochs', '?')}); {h.get('optimizer')} lr {h.get('lr')}, "
+        f"step {p.get('step', 0):,} of {_count(p.get('total_steps'))} "
+        f"(epoch {p.get('epoch', 0)} of {p.get('epochs') or '?'}); "
+        f"{h.get('optimizer')} lr {h.get('lr')}, "
         f"batch {h.get('batch_size')}, seed {h.get('seed')}"
     )
-    layers = Table("layer", "kind", "output shape", "parameters", "MACs", title="layers")
+    layers = Table("layer", "kind", "output shape", "parameters", "MACs", "from", title="layers")
+    skips = {(edge.source, edge.target) for edge in r.graph.skips}
     for layer in r.layers:
+        sources = [f"{s} (skip)" if (s, layer.name) in skips else s for s in layer.inputs]
         layers.add_row(
             escape(layer.name),
             escape(layer.kind),
             "×".join(map(str, layer.output_shape)),
             f"{layer.params:,}",
             f"{layer.macs:,}",
+            escape(", ".join(sources)),
         )
     layers.add_row(
         "[bold]total",
@@ -115,6 +119,7 @@ def describe(r: Run) -> None:
         "",
         f"[bold]{sum(x.params for x in r.layers):,}",
         f"[bold]{sum(x.macs for x in r.layers):,}",
+        "",
     )
     console.print(layers)
     usage = r.disk_usage()
@@ -138,3 +143,8 @@ def describe(r: Run) -> None:
         f"recorded: {human_bytes(sum(usage.values()))} on disk "
         f"(of {human_bytes(r.manifest.get('size_bytes', 0))} allocated)"
     )
+
+
+def _count(value: int | None) -> str:
+    """A step count, or ``?`` for a loop of unknown length."""
+    return f"{value:,}" if value is not None else "?"

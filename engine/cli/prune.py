@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.analysis.pruning import prune_run
-    from engine.store import Run
+    from engine.store import Run, schema
 
     result, report = prune_run(
         args.run,
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         quiet=args.quiet,
     )
-    parent_acc = float(Run(args.run).read("val/acc", -1))
+    parent_acc = float(Run(args.run).read(schema.VAL_ACC, -1))
     console.print(
         f"pruned {report.sparsity:.0%} of the conv and linear weights ({report.scope} ranking): "
         f"{report.nonzero_before:,} → {report.nonzero_after:,} non-zero parameters "

@@ -40,7 +40,8 @@ def register(subparsers) -> None:
     what.add_argument("--model", help="mlp, smallcnn, vgg16, vggcifar")
     what.add_argument(
         "--dataset",
-        help="digits, mnist, mnist-test, fashion-mnist, cifar10, svhn, "
+        help="digits, mnist, mnist-test, fashion-mnist, cifar10, svhn, folder (your own "
+        "images under --data-root, one sub-folder per class), "
         "ring, moons, spiral, xor, checkerboard, mask",
     )
     what.add_argument("--width", type=float, help="VGG width multiplier (0.25 = slim)")

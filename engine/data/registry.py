@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.data import digits, mnist, planes, vision
+from engine.data import digits, folder, mnist, planes, vision
 from engine.data.core import Data, convert_channels, resize
 from engine.errors import DataError, UnknownNameError
 
@@ -48,6 +48,13 @@ _ENTRIES: dict[str, _Entry] = {
     "svhn": _Entry(
         "Street View house-number digits, 73,257 train / 26,032 test, 32x32 RGB",
         vision.load_svhn,
+        reads_files=True,
+    ),
+    "folder": _Entry(
+        "your own images: one sub-folder per class under --data-root (torchvision's "
+        "ImageFolder), resized to size x size (size=32)",
+        folder.load_folder,
+        {"size": 32},
         reads_files=True,
     ),
     "ring": _Entry(
@@ -102,6 +109,8 @@ def load_data(
     if entry is None:
         raise UnknownNameError("dataset", name, DATASETS)
     settings = {**entry.options, **_check_options(name, entry, options)}
+    if "size" in entry.options and image_size is not None and "size" not in options:
+        settings["size"] = image_size  # read at that size, rather than resized twice
     _check_numbers(
         seed,
         train_size=train_size,

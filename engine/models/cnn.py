@@ -6,8 +6,10 @@ from collections import OrderedDict
 
 from engine.models.layers import ConvBlock, Dense, Flatten, Logits, Normalize, Pool
 from engine.models.net import LayeredNet
+from engine.models.registry import register_model
 
 
+@register_model()
 def smallcnn(
     in_channels: int = 1,
     image_size: int = 28,

@@ -9,8 +9,10 @@ from torch import nn
 
 from engine.models.layers import Dense, Logits
 from engine.models.net import LayeredNet
+from engine.models.registry import register_model
 
 
+@register_model()
 def mlp(
     hidden: Sequence[int] = (9, 9),
     activation: str = "relu",

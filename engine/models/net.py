@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -52,6 +53,10 @@ class LayeredNet(nn.Sequential):
         """Layers worth recording and drawing (everything but input normalisation)."""
         return [(n, m) for n, m in self.named_children() if getattr(m, "kind", "") != "normalize"]
 
+    @property
+    def visible_names(self) -> list[str]:
+        return [name for name, _ in self.visible_layers()]
+
     def layer(self, name: str) -> nn.Module:
         children = dict(self.named_children())
         if name not in children:
@@ -60,6 +65,31 @@ class LayeredNet(nn.Sequential):
 
     def kind_of(self, name: str) -> str:
         return getattr(self.layer(name), "kind", type(self.layer(name)).__name__.lower())
+
+    def forward_to(self, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
+        """Run only as far as the deepest of ``layers``, keeping their outputs (``"logits"``
+        is the output layer's). Walking the named layers needs no hooks, so none is left."""
+        wanted = {self.layer_names[-1] if name == "logits" else name: name for name in layers}
+        for name in wanted:
+            self.layer(name)  # an unknown name gets the list of valid layers
+        outputs: dict[str, torch.Tensor] = {}
+        for name, layer in self.named_children():
+            if len(outputs) == len(wanted):
+                break
+            x = layer(x)
+            if name in wanted:
+                outputs[wanted[name]] = x
+        return outputs
+
+    def prunable(self) -> dict[str, nn.Module]:
+        """The conv and linear modules whose weights pruning thins, by layer name."""
+        found = {}
+        for name, layer in self.visible_layers():
+            for module in (getattr(layer, "conv", None), getattr(layer, "linear", None), layer):
+                if isinstance(module, (nn.Conv2d, nn.Linear)):
+                    found[name] = module
+                    break
+        return found
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Class probabilities with the output layer's real activation ([N, num_classes])."""
@@ -79,10 +109,13 @@ class LayeredNet(nn.Sequential):
         return logits.argmax(dim=1)
 
     def describe(self) -> dict[str, Any]:
-        """What it takes to build this model again (stored in the run manifest)."""
+        """What a run's manifest says about this model (``schema.ModelInfo``)."""
+        from engine.models.registry import builder_of
+
         return {
             "arch": self.arch,
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
             "config": self.config,
+            "builder": builder_of(self),
         }

@@ -20,6 +20,7 @@ from engine.models.layers import (
     Pool,
 )
 from engine.models.net import LayeredNet
+from engine.models.registry import register_model
 
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
@@ -31,6 +32,7 @@ def _scaled(channels: int, width: float) -> int:
     return max(4, round(channels * width))
 
 
+@register_model()
 def vgg16(
     in_channels: int = 1,
     image_size: int = 32,
@@ -70,6 +72,7 @@ def vgg16(
 VGGCIFAR_CONFIG = (64, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
 
+@register_model()
 def vggcifar(
     in_channels: int = 3,
     image_size: int = 32,
@@ -122,6 +125,7 @@ def imagenet_weights_path(weights: str | Path | None = None) -> Path:
     return path
 
 
+@register_model("imagenet-vgg16")
 def imagenet_vgg16(weights: str | Path | None = None) -> LayeredNet:
     """torchvision's pretrained VGG-16 (224×224 RGB, 1000 classes), re-laid as a LayeredNet
     with readable names (conv1_1 … conv5_3, fc6, fc7, fc8) and without in-place ReLUs."""

@@ -41,6 +41,10 @@ Pieces:
   ``shrink_into`` / ``grow_from`` move a grid to and from a layer's mark.
 - ``sliding``: a window sliding over a map and writing another pixel by pixel with real
   numbers (``SlidingWrite``, ``NumberGrid``, ``cell_box``): convolution and pooling shown.
+- ``ownimage``: ``image=FILE`` (option kind ``Image``) makes ``self.run`` an ``ImageRun``:
+  the run with that file as its probe, its activations computed now by the run's stored model,
+  so a scene that films one probe image films the file unchanged (``example_words``,
+  ``truth_words`` in ``probe`` word it, with no true class).
 - ``raster`` (numpy only): colour maps as lookup tables (``viridis`` and seed 004's
   ``greens`` for activations, ``diverging`` centred on zero for weights and gradients),
   ``normalise`` per channel / per layer / symmetric, ``honest_mode`` (``auto``: one scale per
@@ -91,6 +95,7 @@ _HOMES = {
         "SET_ENV",
         "Choice",
         "Flag",
+        "Image",
         "Names",
         "Number",
         "Option",
@@ -106,12 +111,22 @@ _HOMES = {
         "locked",
         "model_name",
         "trained_words",
+        "batch_words",
+        "optimizer_words",
     ),
     "chain": ("ChainScene", "load_scene_file"),
     "places": ("renders_dir",),
     "camera": ("RasterCamera",),
     "label": ("Label", "pixels_per_unit"),
-    "probe": ("MAP_KINDS", "map_layers", "pick_image", "recorded_map_layers"),
+    "ownimage": ("ImageRun", "read_image"),
+    "probe": (
+        "MAP_KINDS",
+        "example_words",
+        "map_layers",
+        "pick_image",
+        "recorded_map_layers",
+        "truth_words",
+    ),
     "widgets": (
         "ColorBar",
         "LogClock",

@@ -38,6 +38,7 @@ from engine.scenekit.options import (
     given_options,
     parse_options,
 )
+from engine.scenekit.ownimage import ImageRun
 from engine.scenekit.pacing import reading_seconds
 from engine.scenekit.places import renders_dir
 from engine.scenekit.widgets import StepCounter
@@ -227,6 +228,25 @@ def model_name(run: Run) -> str:
     return name
 
 
+OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+def optimizer_words(run: Run, joint: str = " at ") -> str:
+    """The optimiser and learning rate from the manifest, for captions: 'Adam at lr 0.002'
+    ('Adam, lr 0.002' with ``joint=", "``); what is unknown is left out, never a '?'."""
+    info = run.optimizer
+    if info is None:
+        return "an unrecorded optimiser"
+    name = OPTIMIZER_NAMES.get(info.name.lower(), info.name)
+    return name if info.lr is None else f"{name}{joint}lr {info.lr:g}"
+
+
+def batch_words(run: Run) -> str:
+    """'batch 64', or 'batches' when the run does not say how big they were."""
+    size = run.hparams.get("batch_size")
+    return f"batch {size}" if size else "batches"
+
+
 def trained_words(run: Run) -> str:
     """How far a run was trained, for captions: 'trained 2 epochs to 97.8% validation
     accuracy' (the accuracy when the run evaluated one)."""
@@ -296,6 +316,9 @@ class RunScene(Scene):
         self.settings = parse_options(self.options, self.given_options)
         self.pace = self.settings["pace"]
         self.run = find_run(self.default_preset, self.run_name, self.run_given_by)
+        if isinstance(self.settings.get("image"), Path):  # image=FILE: it is the probe now
+            self.run = ImageRun(self.run, self.settings["image"])
+            self.settings["image"] = 0
 
     def compile_animations(self, *args: Any, **kwargs: Any) -> list[Animation]:
         """Manim's animations of one ``play`` (or ``wait``), each lasting ``pace`` times longer:

@@ -9,10 +9,15 @@ layers (nothing inside a block, an arrow between blocks, a fan for a flatten, we
 between dense layers) is a ``Glue`` looked up by the pair of kinds, and it also sets the gap
 between them.
 
-    slots = layout(run.layers, run.model["input_shape"], width=13.4, height=3.2)
-    diagram = Diagram(slots, weights=final_weights, classes=run.classes)
+    drawing = graph_layout(run.layers, run.model["input_shape"], width=13.4, height=3.2)
+    diagram = Diagram(drawing, weights=final_weights, classes=run.classes)
     for stage in diagram.stages(): ...                      # build it left to right
     diagram.forward(i, activation); marker.become(diagram.focus(i))
+
+A model with skip connections (its recorded graph's ``skips``) keeps its main path on the line;
+merges draw as ⊕ (add) or ‖ (concatenation) marks, each skip edge is an ``Arc`` over the
+diagram, and a layer that lies only on a skip connection (a downsampling 1×1 conv) sits on
+its arc. ``layout`` gives the slots alone.
 
 Sizes follow PlotNeuralNet: a conv or pool layer is a box whose height (and receding depth)
 track its spatial size and whose thickness along the flow tracks its channel count; dense
@@ -27,7 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from manim import (
@@ -39,6 +44,7 @@ from manim import (
     Circle,
     Dot,
     Group,
+    Mobject,
     Polygon,
     SurroundingRectangle,
     VGroup,
@@ -48,12 +54,7 @@ from manim import (
 from engine.scenekit import raster as rs
 from engine.scenekit import theme
 from engine.store import LayerInfo
-
-MAP_KINDS = ("conv", "pool", "gap")
-"""Layers drawn as boxes (their output has channels; gap's is 1×1 per channel)."""
-VECTOR_KINDS = ("dense", "logits")
-HIDDEN_KINDS = ("normalize", "flatten")
-"""Not drawn as layers: input normalisation, and flatten (it is the fan into the head)."""
+from engine.store.schema import ADD, BOX_KINDS, CAT, DENSE_KINDS, HIDDEN_KINDS, INPUT, Graph
 
 OBLIQUE = np.array([0.55, 0.34, 0.0])
 """Screen direction of one unit of receding depth (PlotNeuralNet's view from the left)."""
@@ -80,6 +81,17 @@ FACE_COLOURS = {
     "gap": ("#8a63c8", "#a788de", "#5d3f8f"),
 }
 LIT_COLOURS = ("#ffc857", "#ffdb8f", "#c79a35")
+SIGN_COLOURS = {"positive": "#f28e2b", "negative": "#e377c2"}
+"""Weight sign on the head's edges: orange and pink, colours no box, map or mark uses."""
+MERGE_KINDS = (ADD, CAT)
+MERGE_RADIUS = 0.13
+"""A merge (⊕ add, ‖ concatenation) is a small circle on the line."""
+BRANCH_HEIGHT = 0.34
+"""A node on a skip connection (a 1×1 downsampling conv) is drawn at most this tall."""
+ARC_CLEARANCE = 0.22
+"""How far a skip connection's run passes above what it spans."""
+ARC_STEP = 0.32
+"""How much higher an arc runs than the arcs nested inside it."""
 
 
 # -- sizes from shapes ------------------------------------------------------------------------
@@ -132,6 +144,16 @@ class Slot:
     depth: float = 0.0
     x: float = 0.0
     block: int = 0
+    fork: bool = False
+    """A skip connection leaves this layer (from the line after it)."""
+    branch: bool = False
+    """The layer lies on a skip connection: drawn on its arc, ``rise`` above the line."""
+    rise: float = 0.0
+
+    @property
+    def centre(self) -> float:
+        """The middle of the front face, along the flow."""
+        return self.x + self.thickness / 2
 
     @property
     def right(self) -> float:
@@ -158,6 +180,67 @@ def input_slot(input_shape: Sequence[int]) -> Slot:
     return Slot("input", "image" if len(shape) == 3 else "vector", shape)
 
 
+@dataclass(frozen=True)
+class Arc:
+    """One skip-connection edge as drawn: from ``source`` to ``target`` over the diagram.
+    Points are (x, y) with y relative to the diagram's centre line. From a layer on the line
+    the arc rises from ``start`` (on the line just after the layer); into a merge it comes
+    down onto the merge's top at ``end``; between them (and to and from a node on the
+    connection, which sits on the run) it runs level at ``top``."""
+
+    source: str
+    target: str
+    start: tuple[float, float]
+    end: tuple[float, float]
+    top: float
+
+
+@dataclass
+class Layout:
+    """A model's drawing in numbers: every slot in the model's order (the input first; the
+    layers on skip connections among them, ``branch``) and one ``Arc`` per skip edge."""
+
+    slots: list[Slot]
+    arcs: list[Arc]
+
+    def slot(self, name: str) -> Slot:
+        return next(s for s in self.slots if s.name == name)
+
+
+def _opens_block(previous: Slot | None, slot: Slot) -> bool:
+    """A conv block is a run of boxes standing front to front: a conv after anything but a
+    conv opens one, and so does what follows a fork or a merge (a skip connection's ends)
+    and a global average pool."""
+    if slot.kind not in BOX_KINDS:
+        return False
+    if slot.kind == "gap" or previous is None or previous.kind not in BOX_KINDS:
+        return True
+    if previous.fork or previous.kind in MERGE_KINDS:
+        return True
+    return slot.kind == "conv" and previous.kind != "conv"
+
+
+def join(previous: Slot, slot: Slot) -> Glue:
+    """The glue between two neighbours on the line: by their kinds, with room for the arc
+    that rises after a fork."""
+    found = glue(previous.kind, slot.kind)
+    if previous.fork:
+        return Glue("arrow", max(found.gap, FORK_GAP), _arrow)
+    return found
+
+
+def _branches(layers: Sequence[LayerInfo]) -> tuple[Graph, set[str]]:
+    """The model's graph and the drawn layers that lie only on skip connections (every edge
+    in and out of them is a skip, as a downsampling shortcut's 1×1 conv)."""
+    graph = Graph.from_layers(list(layers))
+    on_skip: dict[str, list[bool]] = {}
+    for edge in graph.edges:
+        on_skip.setdefault(edge.source, []).append(edge.skip)
+        on_skip.setdefault(edge.target, []).append(edge.skip)
+    drawn = {info.name for info in drawn_layers(layers)}
+    return graph, {name for name, skips in on_skip.items() if name in drawn and all(skips)}
+
+
 def layout(
     layers: Sequence[LayerInfo],
     input_shape: Sequence[int],
@@ -165,41 +248,131 @@ def layout(
     width: float,
     height: float,
 ) -> list[Slot]:
-    """The input and every drawn layer, measured by its kind's drawer from its real output
-    shape, placed left to right with the gap its glue asks for, then scaled down (all sizes
-    alike, so proportions hold) to fit ``width`` × ``height`` and centred on x = 0."""
+    """The slots of ``graph_layout`` (for a chain of layers, all there is)."""
+    return graph_layout(layers, input_shape, width=width, height=height).slots
+
+
+def graph_layout(
+    layers: Sequence[LayerInfo],
+    input_shape: Sequence[int],
+    *,
+    width: float,
+    height: float,
+    headroom: float = 0.0,
+    overhang: float | None = None,
+) -> Layout:
+    """The input and every drawn layer of the main path, measured by its kind's drawer from
+    its real output shape, placed left to right with the gap its glue asks for, then scaled
+    down (all sizes alike, so proportions hold) to fit ``width`` × ``height`` and centred on
+    x = 0; then each skip connection as arcs over it, running ``headroom`` (room the scene
+    keeps above each box, for thumbnails) above what it spans, and the layers on a skip
+    connection placed on their arc. ``overhang`` is what is drawn right of the output
+    (class names), by default the output drawer's guess."""
+    graph, branch_names = _branches(layers)
     infos = drawn_layers(layers)
+    forks = {edge.source for edge in graph.skips}
     slots = [input_slot(input_shape)]
     slots += [Slot(i.name, i.kind, tuple(i.output_shape)) for i in infos]
-    sizing = Sizing.of([s.shape for s in slots if s.kind in (*MAP_KINDS, "image")])
+    for slot in slots:
+        slot.fork = slot.name in forks or (slot.name == "input" and INPUT in forks)
+        slot.branch = slot.name in branch_names
+    main = [s for s in slots if not s.branch]
+    sizing = Sizing.of([s.shape for s in slots if s.kind in (*BOX_KINDS, "image")])
     block, x = 0, 0.0
-    for previous, slot in itertools.pairwise([None, *slots]):
+    for previous, slot in itertools.pairwise([None, *main]):
         drawer(slot.kind).measure(slot, sizing)
         if previous is not None:
-            join = glue(previous.kind, slot.kind)
-            if join.name == "touch":  # PlotNeuralNet: a block's boxes stand front to front
-                x = previous.x + previous.thickness + join.gap
+            link = join(previous, slot)
+            if link.name == "touch":  # PlotNeuralNet: a block's boxes stand front to front
+                x = previous.x + previous.thickness + link.gap
             else:
-                x = previous.right + join.gap
-        opens = slot.kind == "conv" and (previous is None or previous.kind != "conv")
-        if opens or slot.kind == "gap":
+                x = previous.right + link.gap
+        if _opens_block(previous, slot):
             block += 1
-        slot.block = block if slot.kind in MAP_KINDS else (0 if slot.name == "input" else -1)
+        slot.block = block if slot.kind in BOX_KINDS else (0 if slot.name == "input" else -1)
         slot.x = x
-    span = max(s.right for s in slots) - slots[0].x + drawer(slots[-1].kind).overhang(slots[-1])
-    tall = max(s.top for s in slots) + max(s.height / 2 for s in slots)
-    scale = min(1.0, width / span, height / tall)
-    left = -span * scale / 2
-    return [
-        replace(
-            s,
-            x=left + (s.x - slots[0].x) * scale,
-            thickness=s.thickness * scale,
-            height=s.height * scale,
-            depth=s.depth * scale,
-        )
-        for s in slots
-    ]
+    last = main[-1]
+    extra = drawer(last.kind).overhang(last) if overhang is None else overhang
+    span = max(s.right for s in main) - main[0].x  # the overhang is text: it does not scale
+    tall = max(s.top for s in main) + max(s.height / 2 for s in main)
+    scale = min(1.0, (width - extra) / span, height / tall)
+    left, origin = -(span * scale + extra) / 2, main[0].x
+    for slot in main:
+        slot.x = left + (slot.x - origin) * scale
+        if slot.kind != "logits":  # the output keeps room for a class name by each neuron
+            slot.height *= scale
+        slot.thickness, slot.depth = slot.thickness * scale, slot.depth * scale
+    for slot in slots:
+        if slot.branch:
+            drawer(slot.kind).measure(slot, sizing)
+            shrink = min(scale, BRANCH_HEIGHT / max(slot.height, 1e-9))
+            slot.thickness *= scale
+            slot.height, slot.depth = slot.height * shrink, slot.depth * shrink
+    return Layout(slots, _arcs(graph, slots, main, headroom))
+
+
+def _chains(graph: Graph, main_names: set[str]) -> list[list[str]]:
+    """Each skip connection as the nodes it passes: a layer on the line, the layers on the
+    connection (if any), and the merge on the line it ends in."""
+    after: dict[str, list[str]] = {}
+    for edge in graph.skips:
+        after.setdefault(edge.source, []).append(edge.target)
+    chains = []
+    for source in [s for s in after if s in main_names]:
+        for first in after[source]:
+            chain = [source, first]
+            while chain[-1] not in main_names and after.get(chain[-1]):
+                chain.append(after[chain[-1]][0])
+            chains.append(chain)
+    return chains
+
+
+def _arcs(graph: Graph, slots: list[Slot], main: list[Slot], headroom: float) -> list[Arc]:
+    """The arcs of every skip connection: each runs above the tallest layer it spans (and
+    the ``headroom`` over it), above any connection nested in it; the layers on it are
+    spread evenly along its run."""
+    by_name = {s.name: s for s in slots}
+    by_name.setdefault(INPUT, main[0])
+    index = {s.name: k for k, s in enumerate(main)}
+    chains = [c for c in _chains(graph, set(index) | {INPUT}) if c[-1] in index]
+    spans = []
+    for chain in chains:
+        source = by_name[chain[0]]
+        following = main[index[source.name] + 1] if source.name in index else main[1]
+        fork = source.right + 0.4 * (following.x - source.right)
+        spans.append(((fork, by_name[chain[-1]].centre), chain))
+    spans.sort(key=lambda span: span[0][1] - span[0][0])  # inner arcs first
+    placed: list[tuple[float, float, float]] = []
+    arcs = []
+    for (a, b), chain in spans:
+        spanned = [s.top for s in main if s.x < b and s.right > a and s.name != chain[-1]]
+        top = max(spanned or [0.0]) + headroom + ARC_CLEARANCE
+        top = max([top, *(t + ARC_STEP for c, d, t in placed if a <= c and d <= b)])
+        placed.append((a, b, top))
+        middle = chain[1:-1]
+        for k, name in enumerate(middle, start=1):
+            slot = by_name[name]
+            slot.x = a + k / (len(middle) + 1) * (b - a) - slot.thickness / 2
+            slot.rise, slot.block = top, by_name[chain[-1]].block
+        for source, target in itertools.pairwise(chain):
+            start = _arc_start(by_name[source], a, top)
+            arcs.append(Arc(source, target, start, _arc_end(by_name[target], b, top), top))
+    return arcs
+
+
+def _arc_start(source: Slot, fork: float, top: float) -> tuple[float, float]:
+    """From a layer on the line: the fork on the line after it (level with the arrow that
+    leaves its receding side); from a layer on the connection: its right side."""
+    if source.branch:
+        return (source.right, top)
+    return (fork, source.depth * OBLIQUE[1] / 2)
+
+
+def _arc_end(target: Slot, merge: float, top: float) -> tuple[float, float]:
+    """Into a merge on the line: its top; into a layer on the connection: its left side."""
+    if target.branch:
+        return (target.x, top)
+    return (merge, target.height / 2)
 
 
 def blocks(slots: Sequence[Slot]) -> list[list[Slot]]:
@@ -333,7 +506,7 @@ class ColumnDrawer(Drawer):
         slot.height = (rows - 1) * self.spacing + 2 * NEURON_RADIUS
 
     def overhang(self, slot: Slot) -> float:
-        return 0.9 if self.output else 0.0
+        return 0.6 if self.output else 0.0
 
     def build(self, slot: Slot, y: float) -> Group:
         units = shown_units(slot.units)
@@ -370,6 +543,43 @@ class ColumnDrawer(Drawer):
         return drawn[0].get_critical_point(side)
 
 
+class MergeDrawer(Drawer):
+    """Where branches meet: a small circle on the line marked + (a residual add) or ‖ (a
+    concatenation); it lights up when the forward pass reaches it."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def measure(self, slot: Slot, sizing: Sizing) -> None:
+        slot.thickness = slot.height = 2 * MERGE_RADIUS
+
+    def build(self, slot: Slot, y: float) -> Group:
+        radius = slot.thickness / 2
+        centre = np.array([slot.x + radius, y, 0.0])
+        ring = Circle(radius, stroke_color=theme.TEXT, stroke_width=2).set_fill(theme.PANEL, 1.0)
+        mark = VMobject(stroke_color=theme.TEXT, stroke_width=2)
+        arm = 0.55 * radius
+        if self.kind == ADD:
+            strokes = [(LEFT, RIGHT), (DOWN, UP)]
+        else:
+            strokes = [
+                (0.35 * LEFT + DOWN, 0.35 * LEFT + UP),
+                (0.35 * RIGHT + DOWN, 0.35 * RIGHT + UP),
+            ]
+        for a, b in strokes:
+            mark.start_new_path(centre + arm * a)
+            mark.add_line_to(centre + arm * b)
+        group = Group(VGroup(ring.move_to(centre), mark))
+        group.slot = slot
+        return group
+
+    def forward(self, drawn: Group, values: np.ndarray | None) -> None:
+        drawn[0][0].set_fill(LIT_COLOURS[0], 1.0)
+
+    def rest(self, drawn: Group) -> None:
+        drawn[0][0].set_fill(theme.PANEL, 1.0)
+
+
 def light_neurons(
     neurons: VGroup, units: np.ndarray, values: np.ndarray, top: float | None = None
 ) -> None:
@@ -399,6 +609,8 @@ DRAWERS: dict[str, Drawer] = {
     "gap": BoxDrawer("gap", thinning=POOL_THINNING),
     "dense": ColumnDrawer(),
     "logits": ColumnDrawer(output=True, spacing=OUTPUT_SPACING),
+    ADD: MergeDrawer(ADD),
+    CAT: MergeDrawer(CAT),
 }
 
 
@@ -413,6 +625,9 @@ TOUCH_GAP = 0.035
 """Between the front faces of a block's boxes: a sliver, so each layer reads as one slab."""
 COLUMN_GAP = 0.95
 HEAD_GAP = 0.9
+MERGE_GAP = 0.3
+FORK_GAP = 0.55
+"""After a layer a skip connection leaves: room for the arc to rise between two layers."""
 
 
 @dataclass(frozen=True)
@@ -455,7 +670,7 @@ def _fan(left: Group, right: Group, weights: np.ndarray | None) -> VMobject:
 
 def _edges(left: Group, right: Group, weights: np.ndarray | None) -> VGroup:
     """Every drawn pair of neurons joined; with the layer's real weights ([out, in]), each
-    edge is coloured by sign (diverging map) and made wider and more opaque with |w| (one
+    edge is coloured by sign (``SIGN_COLOURS``) and made wider and more opaque with |w| (one
     mobject per strength level, so hundreds of edges cost a handful of paths)."""
     sources, targets = left[0], right[0]
     bundle = VGroup()
@@ -470,9 +685,8 @@ def _edges(left: Group, right: Group, weights: np.ndarray | None) -> VGroup:
     levels = np.clip(np.round(w / limit * EDGE_LEVELS), -EDGE_LEVELS, EDGE_LEVELS).astype(int)
     for level in sorted(set(levels.ravel().tolist()) - {0}, key=abs):
         strength = abs(level) / EDGE_LEVELS
-        colour = rs.colormap("diverging").lut[round((level / EDGE_LEVELS + 1) / 2 * 255)]
         lines = VMobject(
-            stroke_color=rs.rgb_hex(colour),
+            stroke_color=SIGN_COLOURS["positive" if level > 0 else "negative"],
             stroke_width=0.5 + 2.0 * strength,
             stroke_opacity=0.2 + 0.8 * strength,
         )
@@ -492,11 +706,12 @@ GLUE: dict[tuple[str, str], Glue] = {
     ("pool", "conv"): ARROW,
     ("conv", "gap"): ARROW,
     ("pool", "gap"): ARROW,
-    **{(a, b): Glue("fan", HEAD_GAP, _fan) for a in MAP_KINDS for b in VECTOR_KINDS},
+    **{(a, b): Glue("arrow", MERGE_GAP, _arrow) for a in BOX_KINDS for b in MERGE_KINDS},
+    **{(a, b): Glue("fan", HEAD_GAP, _fan) for a in BOX_KINDS for b in DENSE_KINDS},
     **{
         (a, b): Glue("edges", COLUMN_GAP, _edges)
-        for a in (*VECTOR_KINDS, "vector")
-        for b in VECTOR_KINDS
+        for a in (*DENSE_KINDS, "vector")
+        for b in DENSE_KINDS
     },
 }
 
@@ -529,7 +744,9 @@ LABEL_GAP = 0.2
 
 # -- a whole model ----------------------------------------------------------------------------
 def block_words(block: Sequence[Slot]) -> tuple[str, str]:
-    """A conv block's label: what it holds, and how it changes the map size."""
+    """A conv block's label: what it holds, and how it changes the map size (a block that
+    ends in a merge is a residual or concatenating block; its shortcut's layers aside)."""
+    block = [s for s in block if not s.branch]
     convs = [s for s in block if s.kind == "conv"]
     first, last = block[0].shape, block[-1].shape
     if convs:
@@ -537,57 +754,88 @@ def block_words(block: Sequence[Slot]) -> tuple[str, str]:
         count = f"{len(convs)} × " if len(convs) > 1 else ""
         what = f"{count}conv {', '.join(map(str, channels))}"
     else:
-        what = "global avg" if block[0].kind == "gap" else block[0].kind
+        what = {"gap": "global avg", "pool": "max-pool"}.get(block[0].kind, block[0].kind)
     size = f"{first[1]}×{first[2]}" if len(first) == 3 else f"{first[0]}"
     if len(last) == 3 and last[1:] != first[1:]:
         size += f" → {last[1]}×{last[2]}"
     elif len(last) == 1 and len(first) == 1:
         size = f"{last[0]} values"
+    if block[-1].kind in MERGE_KINDS and convs:
+        merged = "res block" if block[-1].kind == ADD else "concat block"
+        return merged, f"conv {convs[-1].shape[0]} · {size}"
     return what, size
+
+
+def shortcut_words(info: LayerInfo, source_shape: Sequence[int]) -> str:
+    """'1×1 conv, stride 2' for a conv on a shortcut, from its real MACs and shapes."""
+    if info.kind != "conv" or len(info.output_shape) != 3 or len(source_shape) != 3:
+        return info.kind
+    c, h, w = info.output_shape
+    per_tap = info.macs / max(c * h * w * source_shape[0], 1)
+    k = round(math.sqrt(per_tap))
+    words = f"{k}×{k} conv" if k >= 1 and abs(per_tap - k * k) < 0.5 else "conv"
+    stride = source_shape[1] // h if h else 1
+    return words + (f", stride {stride}" if stride > 1 else "")
 
 
 class Diagram(Group):
     """A model drawn from its ``layout``: each slot built by its kind's drawer around the
-    line ``y``, the glue between neighbours (``weights(name)`` gives a dense layer's real
-    [out, in] weights, or None), and labels under each block and column (``classes`` name
-    the output neurons).
+    line ``y`` (a layer on a skip connection on its arc), the glue between neighbours on the
+    line (``weights(name)`` gives a dense layer's real [out, in] weights, or None), each skip
+    connection as an arc, labels under each block and column (identical neighbouring blocks
+    share one: '2 × residual block'), and ``classes`` naming the output neurons.
+    ``shortcuts`` names what lies on a skip connection ('1×1 conv, stride 2').
 
-    ``stages`` are the pieces in build order (a block, or a column with the glue into it);
-    ``forward(i, values)``, ``rest(i)`` and ``focus(i)`` are slot i's drawer's.
+    ``stages`` are the pieces in build order (a block with its arcs, or a column with the
+    glue into it); ``forward(i, values)``, ``rest(i)`` and ``focus(i)`` are slot i's
+    drawer's.
     """
 
     def __init__(
         self,
-        slots: Sequence[Slot],
+        slots: Sequence[Slot] | Layout,
         *,
         y: float = 0.0,
         weights: Callable[[str], np.ndarray | None] = lambda name: None,
         classes: Sequence[str] = (),
+        shortcuts: dict[str, str] | None = None,
     ):
         super().__init__()
-        self.slots = list(slots)
-        self.parts = [drawer(s.kind).build(s, y) for s in self.slots]
-        self.joins: list[VMobject | None] = [None]
-        for left, right in itertools.pairwise(self.parts):
-            draw = glue(left.slot.kind, right.slot.kind).draw
-            self.joins.append(draw(left, right, weights(right.slot.name)))
-        floor = y - max(s.height / 2 for s in self.slots) - 0.22
+        drawn = slots if isinstance(slots, Layout) else Layout(list(slots), [])
+        self.slots, self.arc_layout, self.y = drawn.slots, drawn.arcs, y
+        self.parts = [drawer(s.kind).build(s, y + s.rise) for s in self.slots]
+        self.joins: list[VMobject | None] = [None] * len(self.slots)
+        line = [i for i, s in enumerate(self.slots) if not s.branch]
+        self.signed = False  # whether any edges show their weights' signs
+        for a, b in itertools.pairwise(line):
+            left, right = self.parts[a], self.parts[b]
+            link, known = join(left.slot, right.slot), weights(right.slot.name)
+            self.joins[b] = link.draw(left, right, known)
+            self.signed |= link.name == "edges" and known is not None
+        self.arcs = [arc_path(arc, y) for arc in self.arc_layout]
+        floor = y - max(s.height / 2 for s in self.slots if not s.branch) - 0.22
         self.labels = self._labels(floor)
+        self.shortcut_labels = self._shortcut_labels(shortcuts or {})
         self.names = self._class_names(classes)
-        self.add(*(j for j in self.joins if j is not None), *self.parts, self.labels, self.names)
+        self.add(*(j for j in self.joins if j is not None), *self.arcs, *self.parts)
+        self.add(self.labels, self.shortcut_labels, self.names)
 
     def _labels(self, floor: float) -> Group:
         labels = Group()
         self.label_of: dict[int, Group] = {}
-        for block in blocks(self.slots):
-            what, size = block_words(block)
-            members = [self.parts[self.slots.index(s)] for s in block]
-            centre = Group(*(m[0] for m in members)).get_center()[0]
-            labels.add(self._label(what, size, centre, floor))
-            for slot in block:
-                self.label_of[self.slots.index(slot)] = labels[-1]
+        groups = blocks(self.slots)
+        runs = itertools.groupby(groups, key=block_words)
+        for (what, size), same in runs:
+            same = list(same)
+            if len(same) > 1:
+                what = f"{len(same)} × {what}"
+            members = [self.slots.index(s) for block in same for s in block]
+            boxes = [self.parts[i][0] for i in members if not self.slots[i].branch]
+            labels.add(self._label(what, size, Group(*boxes).get_center()[0], floor))
+            for i in members:
+                self.label_of[i] = labels[-1]
         for i, slot in enumerate(self.slots):
-            if slot.block <= 0:
+            if slot.block <= 0 and not slot.branch:
                 if slot.kind == "image":
                     words = ("input", theme.shape_text(slot.shape))
                 else:
@@ -596,6 +844,15 @@ class Diagram(Group):
                 labels.add(self._label(*words, centre, floor))
                 self.label_of[i] = labels[-1]
         self._spread_labels(labels)
+        return labels
+
+    def _shortcut_labels(self, shortcuts: dict[str, str]) -> Group:
+        """Each layer on a skip connection named just above it."""
+        labels = Group()
+        for slot, part in zip(self.slots, self.parts, strict=True):
+            if slot.branch:
+                words = shortcuts.get(slot.name, slot.kind)
+                labels.add(theme.text(words, theme.SMALL, theme.MUTED).next_to(part, UP, 0.08))
         return labels
 
     def _spread_labels(self, labels: Group) -> None:
@@ -629,25 +886,29 @@ class Diagram(Group):
 
     def _class_names(self, classes: Sequence[str]) -> Group:
         names = Group()
-        last = self.parts[-1]
-        if self.slots[-1].kind != "logits" or not classes:
+        last = self.parts[max(i for i, s in enumerate(self.slots) if not s.branch)]
+        slot = last.slot
+        if slot.kind != "logits" or not classes:
             return names
-        units = last.units
-        if self.slots[-1].units == 1 and len(classes) == 2:  # one logit read by a sigmoid
+        if slot.units == 1 and len(classes) == 2:  # one logit read by a sigmoid
             words = [f"p({classes[1]})"]
         else:
-            words = [str(classes[u]) if u < len(classes) else str(u) for u in units]
+            words = [str(classes[u]) if u < len(classes) else str(u) for u in last.units]
         for neuron, word in zip(last[0], words, strict=True):
             names.add(theme.text(word, theme.SMALL, theme.MUTED).next_to(neuron, RIGHT, 0.1))
         return names
 
+    def arcs_into(self, names: set[str]) -> list[VMobject]:
+        return [m for arc, m in zip(self.arc_layout, self.arcs, strict=True) if arc.target in names]
+
     def stages(self) -> list[Group]:
-        """Build order: the input, then each block (with the glue into it and its label),
-        then each column of the head (with its glue and label); the class names last."""
+        """Build order: the input, then each block (with the glue into it, the skip
+        connections that end in it and its label), then each column of the head (with its
+        glue and label); the class names last."""
         stages: list[Group] = []
         seen: set[int] = set()
         for i, slot in enumerate(self.slots):
-            if i in seen:
+            if i in seen or slot.branch:
                 continue
             members = [
                 j for j, s in enumerate(self.slots) if slot.block > 0 and s.block == slot.block
@@ -659,7 +920,13 @@ class Diagram(Group):
                 if self.joins[j] is not None:
                     group.add(self.joins[j])
                 group.add(self.parts[j])
+            group.add(*self.arcs_into({self.slots[j].name for j in members}))
             group.add(self.label_of[i])
+            branches = [self.slots.index(s) for s in self.slots if s.branch]
+            for j in branches:
+                if j in members:
+                    k = branches.index(j)
+                    group.add(self.shortcut_labels[k])
             stages.append(group)
         if len(self.names):
             stages[-1].add(self.names)
@@ -682,3 +949,95 @@ class Diagram(Group):
             for a, b in itertools.combinations(range(len(boxes)), 2)
             if boxes[a][0] < boxes[b][1] and boxes[b][0] < boxes[a][1]
         ]
+
+
+ARC_WIDTH = 2.0
+ARC_CORNER = 0.12
+TIP = 0.1
+
+
+def arc_path(arc: Arc, y: float) -> VGroup:
+    """A skip connection as drawn: up from its start, level at its top, down to its end
+    (corners rounded), with an arrow tip where it arrives."""
+    (x0, y0), (x1, y1), top = arc.start, arc.end, arc.top
+    points = [np.array([x0, y + y0, 0.0])]
+    if y0 < top - 1e-6:
+        points.append(np.array([x0, y + top, 0.0]))
+    if y1 < top - 1e-6:
+        points.append(np.array([x1, y + top, 0.0]))
+    points.append(np.array([x1, y + y1, 0.0]))
+    points[-1] = points[-1] + (TIP * 0.9) * _unit(points[-2] - points[-1])
+    line = VMobject(stroke_color=theme.MUTED, stroke_width=ARC_WIDTH)
+    line.start_new_path(points[0])
+    for before, corner, after in zip(points, points[1:], points[2:], strict=False):
+        radius = min(
+            ARC_CORNER, np.linalg.norm(corner - before) / 2, np.linalg.norm(after - corner) / 2
+        )
+        line.add_line_to(corner + radius * _unit(before - corner))
+        line.add_quadratic_bezier_curve_to(corner, corner + radius * _unit(after - corner))
+    line.add_line_to(points[-1])
+    direction = _unit(points[-1] - points[-2])
+    tip_end = points[-1] + TIP * 0.9 * direction
+    side = np.array([-direction[1], direction[0], 0.0]) * TIP * 0.45
+    tip = Polygon(tip_end, points[-1] + side, points[-1] - side, stroke_width=0)
+    tip.set_fill(theme.MUTED, 1.0)
+    return VGroup(line, tip)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
+
+
+def key(entries: Sequence[tuple[Mobject, str]], width: float = 2 * LIMIT) -> Group:
+    """A legend: each swatch followed by what it means, on as few centred lines of at most
+    ``width`` as it takes."""
+    items = [
+        Group(swatch, theme.text(words, theme.SMALL, theme.MUTED)).arrange(RIGHT, buff=0.08)
+        for swatch, words in entries
+    ]
+    lines, line = Group(), Group()
+    for item in items:
+        if len(line) and line.width + KEY_GAP + item.width > width:
+            lines.add(line)
+            line = Group()
+        line.add(item)
+        line.arrange(RIGHT, buff=KEY_GAP)
+    lines.add(line)
+    return lines.arrange(DOWN, buff=0.1)
+
+
+KEY_GAP = 0.32
+
+
+def box_swatch(kind: str) -> VMobject:
+    from manim import Square
+
+    return Square(0.16, stroke_width=0).set_fill(FACE_COLOURS[kind][0], 1.0)
+
+
+def line_swatch(colour: str, width: float = 2.5) -> VMobject:
+    line = VMobject(stroke_color=colour, stroke_width=width)
+    line.start_new_path(np.array([0.0, 0.0, 0.0]))
+    line.add_line_to(np.array([0.3, 0.0, 0.0]))
+    return line
+
+
+def diagram_key(diagram: Diagram) -> list[tuple[Mobject, str]]:
+    """The legend entries for what ``diagram`` draws: box kinds, merges, skip connections,
+    and the sign colours of weighted edges."""
+    kinds = {s.kind for s in diagram.slots}
+    words = {"conv": "conv", "pool": "max-pool", "gap": "global avg"}
+    entries: list[tuple[Mobject, str]] = [
+        (box_swatch(k), w) for k, w in words.items() if k in kinds
+    ]
+    for kind, word in ((ADD, "add (merge)"), (CAT, "concat")):
+        if kind in kinds:
+            swatch = MergeDrawer(kind).build(Slot("", kind, (), 0.16, 0.16), 0.0)
+            entries.append((swatch, word))
+    if diagram.arcs:
+        entries.append((line_swatch(theme.MUTED, ARC_WIDTH), "skip connection"))
+    if diagram.signed:
+        entries.append((line_swatch(SIGN_COLOURS["positive"]), "weight > 0"))
+        entries.append((line_swatch(SIGN_COLOURS["negative"]), "weight < 0"))
+    return entries

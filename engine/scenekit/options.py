@@ -18,6 +18,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from engine.errors import NnreelError, UnknownNameError
@@ -160,6 +161,30 @@ class Names(Option):
         return "names, comma-separated"
 
 
+@dataclass(frozen=True)
+class Image(Option):
+    """A probe image by its index (a whole number ≥ 0), or any image file by its path (the
+    scene shows it through the run's stored model; see ``ownimage``)."""
+
+    kind: ClassVar[str] = "image"
+
+    def parse(self, value: object) -> int | Path:
+        if isinstance(value, Path):
+            return value.expanduser()
+        number = _number(value)
+        if number is not None:
+            if number.is_integer() and number >= 0:
+                return int(number)
+            raise OptionValueError(f"give {self.describe()}")
+        text = str(value).strip()
+        if not text:
+            raise OptionValueError(f"give {self.describe()}")
+        return Path(text).expanduser()
+
+    def describe(self) -> str:
+        return "an index ≥ 0 | an image file"
+
+
 PACES = {"readable": 1.0, "brisk": 0.5}
 """Named paces: ``readable`` (the default) gives a viewer time to read every caption (at most
 17 characters a second, 1.5 s at least) and about 3 s on each layer or idea; ``brisk`` is the
@@ -191,7 +216,7 @@ class Pace(Number):
 
 
 KINDS: dict[str, type[Option]] = {
-    cls.__name__: cls for cls in (Option, Choice, Flag, Number, Names, Pace)
+    cls.__name__: cls for cls in (Option, Choice, Flag, Number, Names, Pace, Image)
 }
 """The kinds a scene may declare, by the name it calls them."""
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 from engine.errors import NnreelError, RunError
 from engine.scenekit import theme
 from engine.scenekit.base import dataset_name, model_name
-from engine.store import LayerInfo, Run
-
-MAP_KINDS = ("conv", "pool")
-"""Layers whose activations are stacks of 2-D maps."""
+from engine.scenekit.ownimage import image_file
+from engine.store import LayerInfo, Run, schema
+from engine.store.schema import MAP_KINDS
 
 
 def pick_image(run: Run, requested: int | None) -> int:
@@ -25,6 +24,28 @@ def pick_image(run: Run, requested: int | None) -> int:
         what = f"the run's probe has {count} images" if probe else f"the run has {count} points"
         raise NnreelError(f"image={requested} is out of range: {what} (0 … {count - 1}).")
     return requested
+
+
+def example_words(run: Run, index: int) -> str:
+    """What the scene follows, to open a sentence: "One validation image of a '3'", or "The
+    image cat.png" when ``image=`` named a file."""
+    path = image_file(run)
+    if path is not None:
+        return f"The image {path.name}"
+    return f"One validation image of a '{class_of(run, index)}'"
+
+
+def truth_words(run: Run, index: int) -> str:
+    """What is known of its class: 'true class: 3', or 'cat.png: no label' for a file."""
+    path = image_file(run)
+    return f"{path.name}: no label" if path is not None else f"true class: {class_of(run, index)}"
+
+
+def class_of(run: Run, index: int) -> str:
+    """The class name of probe image ``index`` (its number when the run names no classes)."""
+    label = int(run.read(schema.PROBE_LABELS, 0)[index])
+    classes = run.classes
+    return str(classes[label]) if 0 <= label < len(classes) else str(label)
 
 
 def recorded_map_layers(run: Run) -> list[LayerInfo]:

@@ -184,5 +184,7 @@ def percent(p: float) -> str:
         return f"{share:.1f}%"
     if share < 0.05:
         return f"{share:.2g}%"
+    if share > 100:  # a relative change can pass 100 %
+        return f"{share:,.0f}%"
     decimals = min(6, -math.floor(math.log10(100 - share)))
     return f"{share:.{decimals}f}%"

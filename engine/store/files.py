@@ -130,7 +130,12 @@ def save_tensors(folder: Path, name: str, obj: object) -> None:
 
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    data = buffer.getbuffer()
+    save_bytes(folder, name, buffer.getbuffer())
+
+
+def save_bytes(folder: Path, name: str, data: bytes | memoryview) -> None:
+    """Write ``data`` as the file ``name`` of the run at ``folder``, atomically and durably,
+    after checking the disk has room for it."""
     ensure_room(folder, len(data), name)
     with disk_full_as_message(folder, name):
         write_atomic(inside(folder, name), lambda handle: handle.write(data))

@@ -8,9 +8,9 @@ from typing import Any
 
 from engine.errors import RunError
 from engine.store.files import inside, write_atomic
-from engine.store.schema import validate_manifest
+from engine.store.schema import MANIFEST_FILE, validate_manifest
 
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_FILE
 
 
 def manifest_text(manifest: dict[str, Any]) -> bytes:

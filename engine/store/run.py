@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,35 @@ from engine.store.files import (
     ensure_room,
     free_bytes,
     human_bytes,
-    inside,
+    save_bytes,
     save_tensors,
 )
 from engine.store.lock import LOCK_FILE, WriterLock, holder
 from engine.store.manifest import MANIFEST, load_manifest, manifest_text, save_manifest
-from engine.store.schema import FORMAT, SCHEMA_VERSION, check_stream_name
-from engine.store.streams import StreamInfo, create_arrays, open_arrays, stream_paths
+from engine.store.schema import (
+    CHECKPOINT_FILE,
+    FORMAT,
+    INIT_FILE,
+    MODEL_FILE,
+    PROGRAM_CONSTANTS_FILE,
+    PROGRAM_FILE,
+    SCHEMA_VERSION,
+    STREAMS_FOLDER,
+    Graph,
+    LayerInfo,
+    ModelInfo,
+    OptimizerInfo,
+    check_stream_name,
+)
+from engine.store.streams import (
+    StreamInfo,
+    create_arrays,
+    grow_arrays,
+    open_arrays,
+    stream_paths,
+)
 
 DEFAULT_BUDGET_BYTES = 4 * 1024**3
-MODEL_FILE = "model.pt"
-CHECKPOINT_FILE = "checkpoint.pt"
-INIT_FILE = "init.pt"
-"""The weights a derived run (a pruned network) starts from."""
 
 
 def runs_root() -> Path:
@@ -51,27 +66,6 @@ def resolve_run(name_or_path: str | Path) -> Path:
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass
-class LayerInfo:
-    """One row of the layer table: what each layer outputs and what it costs."""
-
-    name: str
-    kind: str
-    output_shape: list[int]
-    params: int
-    macs: int
-
-    @classmethod
-    def from_json(cls, entry: dict[str, Any]) -> LayerInfo:
-        return cls(
-            name=entry["name"],
-            kind=entry["kind"],
-            output_shape=list(entry["output_shape"]),
-            params=int(entry["params"]),
-            macs=int(entry["macs"]),
-        )
 
 
 class RunWriter:
@@ -163,6 +157,7 @@ class RunWriter:
                 "message": "",
                 **header,
                 "size_bytes": total,
+                "budget_bytes": budget_bytes,
                 "streams": {name: info.to_json() for name, info in streams.items()},
                 "progress": header.get("progress", {"step": 0, "epoch": 0}),
                 "checkpoint": None,
@@ -231,20 +226,58 @@ class RunWriter:
         self.write_many(name, np.asarray([step]), np.asarray(value)[None])
 
     def write_many(self, name: str, steps: np.ndarray, values: np.ndarray) -> None:
-        """Append several snapshots at once (one copy, not one per snapshot)."""
+        """Append several snapshots at once (one copy, not one per snapshot). A stream created
+        ``growable`` (a loop of unknown length) doubles its capacity when full; any other
+        refuses."""
         info = self.streams[name]
         start = self._pending[name]
         stop = start + len(steps)
         if stop > info.capacity:
-            raise RunError(
-                f"Stream {name!r} is full ({info.capacity} snapshots); the recording plan and "
-                "the training loop disagree."
-            )
+            if not info.meta.get("growable"):
+                raise RunError(
+                    f"Stream {name!r} is full ({info.capacity} snapshots); the recording plan "
+                    "and the training loop disagree."
+                )
+            self.grow(name, max(stop, 2 * info.capacity))
         data, step_array = self._arrays[name]
         data[start:stop] = values
         step_array[start:stop] = steps
         self._pending[name] = stop
         self._unsynced.add(name)
+
+    def grow(self, name: str, capacity: int) -> None:
+        """Give stream ``name`` room for ``capacity`` snapshots, within the run's budget and
+        the disk's room (the new files are preallocated like the first ones).
+
+        The files are copied into larger ones that replace them; the manifest learns the new
+        capacity at the next commit. Readers accept files larger than the manifest says, so a
+        kill at any point leaves a readable run.
+        """
+        info = self.streams[name]
+        if capacity <= info.capacity:
+            return
+        extra = (capacity - info.capacity) * info.snapshot_bytes
+        total = self.manifest.get("size_bytes", 0) + extra
+        budget = self.manifest.get("budget_bytes", DEFAULT_BUDGET_BYTES)
+        if total > budget:
+            self.commit()
+            raise RunError(
+                f"Stream {name!r} would grow the run to {human_bytes(total)}, above its budget "
+                f"of {human_bytes(budget)}. Everything recorded so far is kept. Record less "
+                "often (a sparser cadence) or fewer layers, or raise the budget."
+            )
+        ensure_room(self.folder, capacity * (info.snapshot_bytes + 8), f"stream {name!r}")
+        for array in self._arrays.pop(name):
+            array.flush()
+        self._unsynced.discard(name)
+        try:
+            with disk_full_as_message(self.folder, f"stream {name!r}"):
+                self._arrays[name] = grow_arrays(self.folder, info, capacity)
+        except BaseException:
+            self._arrays[name] = open_arrays(self.folder, info, writable=True)
+            raise
+        info.capacity = capacity
+        self.manifest["size_bytes"] = total
 
     def pending_count(self, name: str) -> int:
         return self._pending[name]
@@ -282,6 +315,10 @@ class RunWriter:
     def save_tensors(self, name: str, obj: Any) -> None:
         """Save ``obj`` as the file ``name`` of the run (see ``files.save_tensors``)."""
         save_tensors(self.folder, name, obj)
+
+    def save_bytes(self, name: str, data: bytes) -> None:
+        """Save ``data`` as the file ``name`` of the run (see ``files.save_bytes``)."""
+        save_bytes(self.folder, name, data)
 
     def save_checkpoint(self, state: dict[str, Any], *, step: int, epoch: int) -> None:
         """Commit every snapshot written so far, save the training ``state`` as the run's
@@ -334,7 +371,18 @@ class RunWriter:
             self.set_status("failed", message)
 
 
-RUN_ENTRIES = frozenset({MANIFEST, CHECKPOINT_FILE, MODEL_FILE, INIT_FILE, LOCK_FILE, "streams"})
+RUN_ENTRIES = frozenset(
+    {
+        MANIFEST,
+        CHECKPOINT_FILE,
+        MODEL_FILE,
+        INIT_FILE,
+        PROGRAM_FILE,
+        PROGRAM_CONSTANTS_FILE,
+        LOCK_FILE,
+        STREAMS_FOLDER,
+    }
+)
 """What a run folder holds; ``--overwrite`` refuses to empty a folder holding anything else
 unless a manifest says it is a run (the wrong --run must not delete someone's files)."""
 
@@ -432,6 +480,28 @@ class Run:
     def layers(self) -> list[LayerInfo]:
         return [LayerInfo.from_json(entry) for entry in self.manifest.get("layers", [])]
 
+    @property
+    def graph(self) -> Graph:
+        """The model as a graph: the layer table's nodes and the edges between them, skip
+        connections marked (a run of schema 1 reads as a chain)."""
+        return Graph.from_layers(self.layers)
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return ModelInfo.from_json(self.model)
+
+    @property
+    def optimizer(self) -> OptimizerInfo | None:
+        """The optimiser and learning rate, from the manifest (or a schema-1 run's hparams)."""
+        entry = self.manifest.get("optimizer")
+        if entry:
+            return OptimizerInfo(
+                str(entry["name"]), entry.get("lr"), dict(entry.get("settings", {}))
+            )
+        if "optimizer" in self.hparams:
+            return OptimizerInfo(str(self.hparams["optimizer"]), self.hparams.get("lr"))
+        return None
+
     def layer(self, name: str) -> LayerInfo:
         for info in self.layers:
             if info.name == name:
@@ -479,57 +549,10 @@ class Run:
     def meta(self, name: str) -> dict[str, Any]:
         return self.stream(name).meta
 
-    def load_data(self, **overrides: Any):
-        """The run's dataset, loaded again exactly as it was trained on (``overrides`` such
-        as ``root=`` adapt it to this machine)."""
-        from engine.data import load_data
-
-        params = self.dataset.get("params")
-        if params is None:
-            raise RunError(f"Run {self.name!r} does not record how to load its dataset.")
-        return load_data(**{**params, **overrides})
-
     def writer_pid(self) -> int | None:
         """The PID of the process writing this run now (-1 when it cannot be read), or None.
         A run whose status is 'running' with no writer lost its process (a kill, a crash)."""
         return holder(self.folder)
-
-    def load_model(self, which: str = "final"):
-        """The trained network in eval mode: the final weights when training finished, else the
-        last checkpoint's. Loaded with ``weights_only=True``."""
-        import torch
-
-        from engine.models import rebuild_model
-
-        path = inside(self.folder, MODEL_FILE)
-        key = None
-        if which != "final" or not path.exists():
-            path, key = inside(self.folder, CHECKPOINT_FILE), "model"
-        if not path.exists():
-            raise RunError(
-                f"Run {self.name!r} has no saved weights ({MODEL_FILE} or {CHECKPOINT_FILE}) in "
-                f"{self.folder}. Let training reach its first checkpoint, or re-train."
-            )
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise RunError(f"{path} cannot be loaded ({exc}). It is corrupt; re-train.") from None
-        if key is not None:
-            state = state.get(key) if isinstance(state, dict) else None
-        if not isinstance(state, dict):
-            raise RunError(f"{path} holds no weights of a model. It is corrupt; re-train.")
-        try:
-            model = rebuild_model(self.model)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise RunError(
-                f"The model of run {self.name!r} cannot be built from its manifest ({exc}); "
-                "the manifest was damaged or edited. Re-train the run."
-            ) from None
-        try:
-            model.load_state_dict(state)
-        except (KeyError, RuntimeError, TypeError, ValueError) as exc:
-            raise RunError(f"{path} does not match the run's model ({exc}).") from None
-        return model.eval()
 
     def disk_usage(self) -> dict[str, int]:
         """Bytes on disk per stream (allocated blocks)."""
@@ -540,4 +563,4 @@ class Run:
 
 
 def layer_table_json(layers: Iterable[LayerInfo]) -> list[dict[str, Any]]:
-    return [asdict(layer) for layer in layers]
+    return [layer.to_json() for layer in layers]

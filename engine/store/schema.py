@@ -1,22 +1,103 @@
-"""What a run folder may hold: the grammar of stream names, and the manifest checked as a whole.
+"""The recording schema: what a run folder holds, named and checked in one place.
 
-A run folder is untrusted input, so a manifest is checked field by field when a run is opened,
-before anything reads it: one message names the first field that is wrong. Plain code rather
-than a schema library: the checks need cross-field rules (a count within its stream's
-capacity) and messages that say what to do, and nnreel has no such library among its
-dependencies.
+Every reader and writer of runs (the recorder, the trainer, activation maximisation, pruning, the
+scenes, the tests) builds stream names with the functions here and reads the manifest through the
+typed records here, so a name or a kind group is never spelt twice. A run folder is also
+untrusted input, so the same module says what a valid one is: the grammar every stream name
+follows, and the manifest checked field by field when a run is opened, before anything reads
+it (one message names the first field that is wrong). Pure Python: importing it needs neither
+torch nor numpy.
+
+Sections, kept apart so that each can grow on its own:
+  * stream names — the builders and constants for every recorded quantity, and their grammar;
+  * layer kinds — the ``kind`` vocabulary of graph nodes and the groups readers treat alike;
+  * typed records — a layer (graph node), the model graph, the model and optimiser descriptions;
+  * run folders — the files a run holds, ``is_run``;
+  * the manifest — its versions and its validation (plain code rather than a schema library:
+    the checks need cross-field rules, such as a count within its stream's capacity, and
+    messages that say what to do).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.errors import RunError
 
-# == Stream names ================================================================================
+# == stream names ===========================================================================
+# Per-step scalars, every training step (step t = after t updates).
+TRAIN_LOSS = "train/loss"
+TRAIN_ACC = "train/acc"
+TRAIN_LR = "train/lr"
+TRAIN_SCALARS = (TRAIN_LOSS, TRAIN_ACC, TRAIN_LR)
+# Validation, at step 0 and at each epoch's end, in eval() mode.
+VAL_LOSS = "val/loss"
+VAL_ACC = "val/acc"
+# One value per weighted layer (the layer names are in the stream's meta, key "layers").
+GRAD_ABS_MEAN = "stats/grad_abs_mean"
+WEIGHT_NORM = "stats/weight_norm"
+# The fixed probe batch: uint8 images and labels once, the model's class probabilities on it.
+PROBE_IMAGES = "probe/images"
+PROBE_LABELS = "probe/labels"
+PROBE_PROBS = "probe/probs"
+# 2-D models: the fitted function over a mesh of the plane, and the held-out points' predictions.
+PLANE_PROB = "plane/prob"
+PLANE_CLASS = "plane/class"
+PLANE_VAL_PROB = "plane/val_prob"
+
+ACTMAX = "actmax"
+ACTMAX_PARTS = ("frames", "values", "probabilities", "best", "best_values", "dead")
+
+
+def acts(layer: str) -> str:
+    """The probe batch's real activations at ``layer`` (post-activation), fp16."""
+    return f"acts/{layer}"
+
+
+def weights(layer: str) -> str:
+    """The weight tensor that defines ``layer`` (its conv or linear weight), fp16."""
+    return f"weights/{layer}"
+
+
+def bias(layer: str) -> str:
+    return f"weights/{layer}.bias"
+
+
+def plane(layer: str) -> str:
+    """2-D models: every unit of ``layer`` over the plane mesh, post-activation."""
+    return f"plane/{layer}"
+
+
+def plane_pre(layer: str) -> str:
+    """2-D models: the same units before their activation."""
+    return f"plane/{layer}.pre"
+
+
+def data_x(split: str) -> str:
+    """2-D models: the points of a split (``train`` or ``val``), recorded once."""
+    return f"data/{split}_x"
+
+
+def data_y(split: str) -> str:
+    return f"data/{split}_y"
+
+
+def actmax(layer: str, part: str = "") -> str:
+    """Activation maximisation of ``layer``: the prefix, or one of its ``ACTMAX_PARTS``."""
+    return f"{ACTMAX}/{layer}/{part}" if part else f"{ACTMAX}/{layer}"
+
+
+def layer_of(stream: str) -> str:
+    """The layer a per-layer stream belongs to (``acts/conv1`` → ``conv1``)."""
+    rest = stream.split("/", 1)[1]
+    return rest.removesuffix(".bias").removesuffix(".pre")
+
+
+# -- the grammar of every stream name ---------------------------------------------------------
 # A stream ``a/b/c`` lives in ``streams/a/b/c.npy`` and ``streams/a/b/c.steps.npy``, so its name
 # is a relative path: it must not climb out (``..``), start at the root, hide (``.x``) or take
 # the name of another stream's steps file (``c.steps``).
@@ -55,10 +136,233 @@ def check_stream_name(name: str) -> str:
     return name
 
 
+# == layer kinds ============================================================================
+# Every node of a recorded model graph has one of these kinds. A node is one meaningful stage:
+# a conv or linear layer together with the normalisation and activation applied right after it
+# (so its output is the real post-activation map), a pooling, a merge of two branches, ...
+NORMALIZE = "normalize"  # input normalisation inside the model
+CONV = "conv"
+POOL = "pool"
+GAP = "gap"  # global average pooling: one value per channel
+FLATTEN = "flatten"
+DENSE = "dense"  # a hidden fully connected layer
+LOGITS = "logits"  # the output layer: raw class scores
+ADD = "add"  # a residual merge: the sum of two branches (a skip connection ends here)
+CAT = "cat"  # channels of several branches concatenated
+NORM = "norm"  # a batch/layer norm that could not be folded into the layer before it
+ACT = "act"  # an activation that could not be folded into the layer before it
+OP = "op"  # any other operation
+
+KINDS = (NORMALIZE, CONV, POOL, GAP, FLATTEN, DENSE, LOGITS, ADD, CAT, NORM, ACT, OP)
+
+MAP_KINDS = (CONV, POOL, ADD, CAT)
+"""Layers whose output is a stack of 2-D feature maps (when their output shape is C×H×W)."""
+BOX_KINDS = (*MAP_KINDS, GAP)
+"""Layers drawn as boxes: their output has channels (a gap's is 1×1 per channel)."""
+DENSE_KINDS = (DENSE, LOGITS)
+"""Fully connected layers, drawn as columns of neurons."""
+HIDDEN_VECTOR_KINDS = (GAP, DENSE)
+"""Hidden layers whose output is a vector (the head before the prediction)."""
+WEIGHTED_KINDS = (CONV, DENSE, LOGITS)
+"""Layers defined by one weight tensor (recorded under ``weights/``, pruned, ranked)."""
+HIDDEN_KINDS = (NORMALIZE, FLATTEN)
+"""Never drawn or recorded as layers: input normalisation, and flatten (the fan into the head)."""
+RECORDED_KINDS = (CONV, POOL, GAP, DENSE, LOGITS, ADD, CAT)
+"""What ``layers="auto"`` records: every conv, linear and pool output after its activation, and
+every merge of branches."""
+
+
+# == typed records ==========================================================================
+@dataclass
+class LayerInfo:
+    """One node of the model graph (a row of the layer table): what it outputs and costs.
+
+    ``inputs`` names the nodes it reads (``"input"`` for the model's input); ``module`` is the
+    ``named_modules`` path of the conv or linear module that defines it, when there is one;
+    ``node`` the graph node whose output is recorded as this layer's activation.
+    """
+
+    name: str
+    kind: str
+    output_shape: list[int]
+    params: int
+    macs: int
+    inputs: list[str] = field(default_factory=list)
+    module: str | None = None
+    node: str | None = None
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> LayerInfo:
+        return cls(
+            name=str(entry["name"]),
+            kind=str(entry["kind"]),
+            output_shape=[int(s) for s in entry["output_shape"]],
+            params=int(entry["params"]),
+            macs=int(entry["macs"]),
+            inputs=[str(i) for i in entry.get("inputs", [])],
+            module=entry.get("module"),
+            node=entry.get("node"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+INPUT = "input"
+"""The name edges use for the model's input."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Data flowing from one node to another. ``skip`` marks the edges of a shortcut: where two
+    branches leave one node and meet again in a merge, the shorter branch (a residual
+    identity, or one with a downsampling conv) is a skip connection, drawn as an arc."""
+
+    source: str
+    target: str
+    skip: bool = False
+
+
+@dataclass
+class Graph:
+    """The model as a graph: nodes in execution order and the edges between them."""
+
+    nodes: list[LayerInfo]
+    edges: list[Edge]
+
+    @classmethod
+    def from_layers(cls, layers: list[LayerInfo]) -> Graph:
+        """Edges from each node's ``inputs``; a node without them (a schema-1 run, a chain)
+        reads the node before it."""
+        pairs: list[tuple[str, str]] = []
+        previous = INPUT
+        for layer in layers:
+            pairs += [(source, layer.name) for source in layer.inputs or [previous]]
+            previous = layer.name
+        skips = _shortcuts(pairs)
+        return cls(list(layers), [Edge(a, b, skip=(a, b) in skips) for a, b in pairs])
+
+    def node(self, name: str) -> LayerInfo:
+        return next(layer for layer in self.nodes if layer.name == name)
+
+    @property
+    def skips(self) -> list[Edge]:
+        return [edge for edge in self.edges if edge.skip]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodes": [layer.to_json() for layer in self.nodes],
+            "edges": [[edge.source, edge.target] for edge in self.edges],
+        }
+
+
+def _shortcuts(pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The edges of the shorter branch wherever branches from one fork meet in a merge."""
+    inputs: dict[str, list[str]] = {}
+    users: dict[str, int] = {}
+    for source, target in pairs:
+        inputs.setdefault(target, []).append(source)
+        users[source] = users.get(source, 0) + 1
+    found: set[tuple[str, str]] = set()
+    for merge, sources in inputs.items():
+        if len(sources) < 2:
+            continue
+        branches: dict[str, list[list[tuple[str, str]]]] = {}
+        for source in sources:
+            path, node = [(source, merge)], source
+            while users.get(node, 0) == 1 and len(inputs.get(node, [])) == 1:
+                path.append((inputs[node][0], node))
+                node = inputs[node][0]
+            branches.setdefault(node, []).append(path)
+        for paths in branches.values():
+            lengths = sorted(len(path) for path in paths)
+            if len(paths) > 1 and lengths[0] < lengths[1]:
+                found.update(min(paths, key=len))
+    return found
+
+
+@dataclass
+class OptimizerInfo:
+    """How the run was optimised, as captions word it ("Adam, lr 0.001")."""
+
+    name: str
+    lr: float | None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ModelInfo:
+    """What a run says about its model (the manifest's ``model`` entry, schema 2).
+
+    ``arch`` is the name captions use. The model can be built again from ``builder`` (a name
+    in ``engine.models``' registry and its keyword arguments) or, for any other module, from
+    ``program`` (a file in the run: a ``torch.export`` program stored as JSON, whose outputs
+    are the logits and every graph node's activation). ``normalize`` is the input
+    normalisation the model expects when it is not part of the model: inputs are
+    ``(pixels - mean) / std`` for pixels in [0, 1].
+    """
+
+    arch: str
+    input_shape: list[int]
+    num_classes: int
+    builder: dict[str, Any] | None = None
+    program: str | None = None
+    normalize: dict[str, list[float]] | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> ModelInfo:
+        return cls(
+            arch=str(entry.get("arch", "?")),
+            input_shape=[int(s) for s in entry.get("input_shape", [])],
+            num_classes=int(entry.get("num_classes", 0)),
+            builder=entry.get("builder"),
+            program=entry.get("program"),
+            normalize=entry.get("normalize"),
+            config=dict(entry.get("config") or {}),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# == run folders ===========================================================================
+MANIFEST_FILE = "manifest.json"
+MODEL_FILE = "model.pt"
+"""The final weights (a state dict)."""
+CHECKPOINT_FILE = "checkpoint.pt"
+"""The latest training state; its weights under ``"model"``."""
+INIT_FILE = "init.pt"
+"""The weights a derived run (a pruned network) starts from."""
+PROGRAM_FILE = "program.json"
+"""A model nnreel cannot build by name, as a ``torch.export`` program (graph only, as JSON)."""
+PROGRAM_CONSTANTS_FILE = "program-constants.pt"
+"""The program's tensor constants."""
+STREAMS_FOLDER = "streams"
+FORMAT = "nnreel-run"
+
+
+def is_run(folder: str | Path) -> bool:
+    """Whether ``folder`` holds an nnreel run (a manifest that says so), without raising."""
+    import json
+
+    path = Path(folder) / MANIFEST_FILE
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return False
+
+
 # == The manifest ================================================================================
 
-FORMAT = "nnreel-run"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first format. 2: layers carry ``inputs``/``module``/``node`` (the model graph), the
+model entry says how to build it again (``builder`` or ``program``), and the manifest names the
+``optimizer``. Both are read."""
 REQUIRED_KEYS = ("format", "schema", "name", "status", "model", "dataset", "streams", "progress")
 STATUSES = ("running", "interrupted", "finished", "failed")
 STREAM_DTYPES = (
@@ -118,13 +422,20 @@ def _check_manifest(m: dict[str, Any]) -> None:
     for key in ("hparams", "recording"):
         if key in m:
             _dict(m[key], key)
+    if "budget_bytes" in m:
+        _int(m["budget_bytes"], "budget_bytes", low=0)
+    if m.get("optimizer") is not None:
+        _check_optimizer(m["optimizer"])
     if m.get("parent") is not None:
         _dict(m["parent"], "parent")
     for i, layer in enumerate(_list(m.get("layers", []), "layers")):
         _check_layer(layer, f"layers[{i}]")
     progress = _dict(m["progress"], "progress")
-    for key in ("step", "epoch", "epochs", "steps_per_epoch", "total_steps"):
+    for key in ("step", "epoch"):
         if key in progress:
+            _int(progress[key], f"progress.{key}", low=0)
+    for key in ("epochs", "steps_per_epoch", "total_steps"):  # None: a loop of unknown length
+        if progress.get(key) is not None:
             _int(progress[key], f"progress.{key}", low=0)
     streams = _dict(m["streams"], "streams")
     for name, entry in streams.items():
@@ -145,6 +456,25 @@ def _check_model(model: Any) -> None:
         _int(model["num_classes"], "model.num_classes", low=1)
     if "config" in model:
         _dict(model["config"], "model.config")
+    if model.get("builder") is not None:
+        builder = _dict(model["builder"], "model.builder")
+        _str(builder.get("name"), "model.builder.name")
+        _dict(builder.get("kwargs", {}), "model.builder.kwargs")
+    if model.get("program") is not None and model["program"] != PROGRAM_FILE:
+        raise Malformed("model.program", f"is {_show(model['program'])}, not {PROGRAM_FILE!r}")
+    if model.get("normalize") is not None:
+        normalize = _dict(model["normalize"], "model.normalize")
+        for key in ("mean", "std"):
+            for i, value in enumerate(_list(normalize.get(key), f"model.normalize.{key}")):
+                _number(value, f"model.normalize.{key}[{i}]")
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    optimizer = _dict(optimizer, "optimizer")
+    _str(optimizer.get("name"), "optimizer.name")
+    if optimizer.get("lr") is not None:
+        _number(optimizer["lr"], "optimizer.lr")
+    _dict(optimizer.get("settings", {}), "optimizer.settings")
 
 
 def _check_dataset(dataset: Any) -> None:
@@ -169,6 +499,11 @@ def _check_layer(layer: Any, where: str) -> None:
     _shape(layer.get("output_shape"), f"{where}.output_shape", low=0)
     for key in ("params", "macs"):
         _int(layer.get(key), f"{where}.{key}", low=0)
+    for i, source in enumerate(_list(layer.get("inputs", []), f"{where}.inputs")):
+        _str(source, f"{where}.inputs[{i}]")
+    for key in ("module", "node"):
+        if layer.get(key) is not None:
+            _str(layer[key], f"{where}.{key}")
 
 
 def _check_stream(entry: Any, where: str) -> None:

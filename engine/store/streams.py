@@ -41,10 +41,12 @@ class StreamInfo:
         return f"streams/{self.name}.steps.npy"
 
     @property
+    def snapshot_bytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+    @property
     def nbytes(self) -> int:
-        return (
-            self.capacity * int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
-        )
+        return self.capacity * self.snapshot_bytes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,9 +104,48 @@ def create_arrays(folder: Path, info: StreamInfo) -> None:
         raise
 
 
+def grow_arrays(folder: Path, info: StreamInfo, capacity: int) -> tuple[np.memmap, np.memmap]:
+    """Copy a stream's files into larger, preallocated ones (``capacity`` snapshots) and swap
+    them in, each with one atomic rename.
+
+    Until the manifest records the new capacity, its files hold more snapshots than it says,
+    which ``open_arrays`` accepts (only the counted ones are read): a kill at any moment leaves
+    a readable run.
+    """
+    grown = StreamInfo(info.name, info.dtype, info.shape, capacity)
+    old_arrays = open_arrays(folder, info)
+    for path, old, dtype, shape, unwritten in zip(
+        stream_paths(folder, info),
+        old_arrays,
+        (np.dtype(info.dtype), np.dtype(np.int64)),
+        ((capacity, *info.shape), (capacity,)),
+        (0, -1),  # the steps of snapshots not yet recorded are -1
+        strict=True,
+    ):
+        tmp = path.with_name(f".{path.name}.grow.tmp")
+        tmp.unlink(missing_ok=True)  # never written through a link planted there
+        try:
+            new = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+            with open(tmp, "r+b") as handle:
+                preallocate(handle.fileno(), os.fstat(handle.fileno()).st_size)
+            new[: len(old)] = old
+            new[len(old) :] = unwritten
+            new.flush()
+            del new
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.replace(path)
+    del old_arrays
+    return open_arrays(folder, grown, writable=True)
+
+
 def open_arrays(folder: Path, info: StreamInfo, writable: bool = False) -> tuple[np.ndarray, ...]:
     """Map a stream's files, checking each against the manifest and the steps of its
-    ``count`` snapshots (recorded, in order); every error names the file."""
+    ``count`` snapshots (recorded, in order); every error names the file.
+
+    A file may hold more snapshots than the manifest's capacity (a stream that grew after the
+    last commit); only the manifest's ``capacity`` of them are mapped."""
     expected = {
         info.file: (np.dtype(info.dtype), (info.capacity, *info.shape)),
         info.steps_file: (np.dtype(np.int64), (info.capacity,)),
@@ -142,7 +183,9 @@ def _map(path: Path, dtype: np.dtype, shape: tuple[int, ...], mode: str) -> np.m
             "written by nnreel and may be malicious. Delete the run, or get it from a source "
             "you trust."
         )
-    if found_dtype != dtype or tuple(found_shape) != shape or fortran:
+    found_shape = tuple(found_shape)
+    grown = len(found_shape) == len(shape) and found_shape[1:] == shape[1:]
+    if found_dtype != dtype or not grown or found_shape[0] < shape[0] or fortran:
         order = ", Fortran order" if fortran else ""
         raise RunError(
             f"{path} holds {found_dtype} {tuple(found_shape)}{order}, but the manifest says "

@@ -5,28 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-
-@dataclass
-class RecordConfig:
-    """What is recorded, and how often (cadences as in ``engine.training.schedule``)."""
-
-    snapshots: str = "log:60"
-    """Probe activations, probe predictions and (2-D models) the fitted plane."""
-    weights: str = "log:40"
-    stats: str = "auto"
-    """Mean |gradient| and weight norm per layer; ``auto`` gives about 300 points."""
-    flush_every: int = 25
-    """Steps between bulk copies of the per-step scalars (loss, accuracy, learning rate)."""
-    probe_size: int = 8
-    layers: list[str] | None = None
-    """Layers whose probe activations are recorded; None records every layer but flatten."""
-    weight_layers: list[str] | None = None
-    """Layers whose weights are recorded; None: every layer of an MLP, else the first conv of
-    each block and the dense layers."""
-    mesh: int = 96
-    """2-D models: the fitted function is sampled on a mesh×mesh grid over the plane."""
-    extent: list[float] | None = None
-    """2-D models: (xmin, xmax, ymin, ymax) of that grid; None takes the dataset's."""
+from engine.recording.config import RecordConfig
 
 
 @dataclass

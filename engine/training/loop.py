@@ -17,13 +17,13 @@ from engine.data import Data, load_data
 from engine.errors import NnreelError, RunError
 from engine.models import build_model
 from engine.models.net import LayeredNet
-from engine.store import CHECKPOINT_FILE, MODEL_FILE, Run, RunWriter, resolve_run
-from engine.store.run import layer_table_json
+from engine.recording.datasource import describe_data
+from engine.recording.recorder import Recorder, predictions
+from engine.store import CHECKPOINT_FILE, MODEL_FILE, Run, RunWriter, resolve_run, schema
 from engine.summary import layer_table
 from engine.training import checkpoint
 from engine.training.config import TrainConfig
 from engine.training.distributed import join_cluster, leave_cluster, pick_device
-from engine.training.recorder import Recorder
 
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine")
@@ -127,22 +127,25 @@ class Trainer:
                 f"({len(self.data.y_train)} examples). Lower --batch-size."
             )
         self.total_steps = config.epochs * self.steps_per_epoch
-        self.layers = layer_table(self.model)
-        self.threads = self._pick_threads()
         self.optimizer = self._optimizer()
         if config.keep_zeros:
             self._keep_zeros_at_zero()
         self.scheduler = self._scheduler()
-        self.recorder = None
-        if config.record is not None and self.cluster.main:
+        # Rank 0 records (with config.record None: only the manifest and the weights), through
+        # the same Recorder as engine.record in a user's own loop.
+        self.recorder: Recorder | None = None
+        if self.cluster.main:
             self.recorder = Recorder(
                 self.model,
-                self.data,
-                config.record,
-                self.total_steps,
-                self.steps_per_epoch,
-                self.device,
+                data=describe_data(self.data),
+                optimizer=self.optimizer,
+                config=config.record,
+                total_steps=self.total_steps,
+                steps_per_epoch=self.steps_per_epoch,
+                device=self.device,
             )
+        self.layers = self.recorder.graph.layers if self.recorder else layer_table(self.model)
+        self.threads = self._pick_threads()
         self.writer: RunWriter | None = None
         self.val_acc: float | None = None
 
@@ -214,23 +217,10 @@ class Trainer:
         return torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: 1.0)
 
     def _header(self) -> dict:
-        data = self.data
-        mean, std = data.channel_stats()
+        """The trainer's part of the manifest, over the recorder's (model graph, data,
+        optimiser): its whole configuration, the run's length and where it comes from."""
         return {
-            "model": self.model.describe(),
-            "dataset": {
-                **data.params,
-                "params": data.params,
-                "kind": data.kind,
-                "classes": data.classes,
-                "input_shape": list(data.input_shape),
-                "extent": list(data.extent) if data.extent else None,
-                "mean": mean,
-                "std": std,
-            },
             "hparams": self.config.to_json(),
-            "layers": layer_table_json(self.layers),
-            "recording": self.recorder.cadences if self.recorder else {},
             "progress": {
                 "step": 0,
                 "epoch": 0,
@@ -268,20 +258,16 @@ class Trainer:
     def _begin(self, overwrite: bool) -> int:
         """Create the run and record step 0: the untrained network, validated."""
         if self.cluster.main:
-            streams = self.recorder.plan.streams if self.recorder else []
-            self.writer = RunWriter.create(
+            self.recorder.create(
                 self.folder,
                 header=self._header(),
-                streams=streams,
                 budget_bytes=int(self.config.budget_gb * 1024**3),
                 overwrite=overwrite,
             )
+            self.writer = self.recorder.writer
         self.cluster.barrier()
-        if self.recorder:
-            self.recorder.attach(self.writer)
-            self.recorder.write_static()
-            self.recorder.snapshot(0)
         if self.cluster.main:
+            self.recorder.begin()
             self._validate(0, epoch=0)
             self._checkpoint(0)
         return 0
@@ -298,8 +284,7 @@ class Trainer:
             # recordings and other streams written since stay whole.
             self.writer.rewind(step, streams=self._recorded_streams())
             self.writer.set_status("running")
-            if self.recorder:
-                self.recorder.attach(self.writer)
+            self.recorder.attach(self.writer, step, epoch=step // self.steps_per_epoch)
             self._say(f"Resuming {self.folder.name!r} from step {step:,} of {self.total_steps:,}.")
         return step
 
@@ -354,16 +339,15 @@ class Trainer:
         self.optimizer.step()
         lr = self.scheduler.get_last_lr()[0]
         self.scheduler.step()
-        self._last = (loss, (self.model.predict(logits.detach()) == y).float().mean(), lr)
+        self._last = (loss, logits, y, lr)
 
     def _after_step(self, step: int, epoch: int, bar, task) -> None:
-        loss, acc, lr = self._last
+        loss, logits, y, lr = self._last
         flush_every = self.config.record.flush_every if self.config.record else 25
         if self.recorder:
-            self.recorder.after_step(step, loss, acc, lr)
-            if step % flush_every == 0:
-                self._show(bar, task, self.recorder.flush(step=step, epoch=epoch))
-        elif step % flush_every == 0:
+            self.recorder.step(loss=loss, logits=logits, targets=y, lr=lr)
+        if step % flush_every == 0 and not bar.disable:
+            acc = (predictions(logits.detach()) == y).float().mean()
             self._show(bar, task, (loss.item(), acc.item()))
         bar.update(task, completed=step)
         if self.cluster.main and step % self.config.checkpoint_every == 0:
@@ -381,7 +365,7 @@ class Trainer:
             elif step == (self.writer.manifest.get("checkpoint") or {}).get("step"):
                 # The checkpoint at this step came before this validation: commit it now, so
                 # a resume from there finds it (else it validates again, see below).
-                self.writer.commit(step=step, epoch=epoch + 1)
+                self.recorder.flush(force=True, step=step, epoch=epoch + 1)
         self.cluster.barrier()
 
     def _validate_epoch_left_unvalidated(self, step: int) -> None:
@@ -391,7 +375,7 @@ class Trainer:
         are the checkpoint's, so the numbers are the same."""
         if not self.cluster.main or step == 0 or step % self.steps_per_epoch:
             return
-        if self.recorder and self.writer.last_step("val/acc") == step:
+        if self.config.record is not None and self.writer.last_step(schema.VAL_ACC) == step:
             return
         epoch = step // self.steps_per_epoch
         self._validate(step, epoch)
@@ -400,8 +384,7 @@ class Trainer:
     def _validate(self, step: int, epoch: int) -> None:
         """Validate and record it: at step 0 (the untrained network) and after each epoch."""
         val_loss, self.val_acc = self.evaluate()
-        if self.recorder:
-            self.recorder.after_epoch(step, val_loss, self.val_acc)
+        self.recorder.validate(loss=val_loss, acc=self.val_acc, epoch=epoch)
         when = "before training" if step == 0 else f"epoch {epoch}/{self.config.epochs}"
         self._say(f"{when}: validation loss {val_loss:.4f}, accuracy {self.val_acc:.1%}")
 
@@ -426,8 +409,7 @@ class Trainer:
         """Flush what is recorded, then save the training state: a resume from this
         checkpoint finds every snapshot up to ``step`` on disk."""
         epoch = step // self.steps_per_epoch if epoch is None else epoch
-        if self.recorder:
-            self.recorder.flush(step=step, epoch=epoch)
+        self.recorder.flush(step=step, epoch=epoch)
         state = checkpoint.capture(self.model, self.optimizer, self.scheduler, step, epoch)
         self.writer.save_checkpoint(state, step=step, epoch=epoch)
         self._checkpointed = time.monotonic()

@@ -55,3 +55,47 @@ def log_spaced(count: int, total_steps: int) -> np.ndarray:
         return np.array([0])
     points = np.expm1(np.linspace(0.0, np.log1p(total_steps), max(count, 2)))
     return np.unique(np.concatenate([[0], np.round(points), [total_steps]])).astype(np.int64)
+
+
+OPEN_HORIZON = 10_000
+"""A loop of unknown length spaces ``log:N`` snapshots as if it were this many steps long, and
+goes on at the same ratio past it."""
+OPEN_CAPACITY = 64
+"""Snapshots first allocated for an open-ended cadence (the stream doubles when full)."""
+
+
+class Due:
+    """On which steps one cadence records: the steps of ``schedule`` when the run's length is
+    known, else an open-ended rule (``every:N`` on multiples of N, ``log:N`` log-spaced as if
+    the run were ``OPEN_HORIZON`` steps, ``epoch`` at step 0 and at each validation)."""
+
+    def __init__(self, cadence: str, total_steps: int | None, steps_per_epoch: int | None):
+        self.kind, self.n = parse(cadence)
+        self.open = total_steps is None or (self.kind == "epoch" and not steps_per_epoch)
+        if not self.open:
+            steps = schedule(cadence, int(total_steps), int(steps_per_epoch or total_steps or 1))
+            self._steps = set(steps.tolist())
+            self.capacity = len(steps)
+            return
+        self._steps = {0}
+        self._upto = 0
+        self.capacity = 1 if self.kind == "once" else OPEN_CAPACITY
+        if self.kind == "log":
+            self._extend(OPEN_HORIZON)
+
+    def at(self, step: int) -> bool:
+        if not self.open or self.kind in ("once", "epoch"):
+            return step in self._steps
+        if self.kind == "every":
+            return step % self.n == 0
+        if step > self._upto:
+            self._extend(2 * step)
+        return step in self._steps
+
+    def _extend(self, upto: int) -> None:
+        """Log-spaced steps up to ``upto``, at the ratio ``log:N`` has over the horizon."""
+        ratio = np.log1p(OPEN_HORIZON) / max(self.n - 1, 1)
+        count = int(np.ceil(np.log1p(upto) / ratio)) + 1
+        points = np.round(np.expm1(np.arange(count) * ratio)).astype(np.int64)
+        self._steps.update(int(p) for p in points if p <= upto)
+        self._upto = upto

@@ -1,0 +1,921 @@
+"""Recording any PyTorch model in any training loop.
+
+    rec = record(model, run="lenet", probe=(images[:8], labels[:8]), optimizer=opt,
+                 classes=names)
+    with rec:
+        for epoch in range(epochs):
+            for x, y in loader:
+                opt.zero_grad()
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+                loss.backward()
+                opt.step()
+                rec.step(loss=loss, logits=logits, targets=y)
+            rec.validate(val_loader)
+
+The training step itself is never touched: no hooks on the model, nothing copied off the device
+per step (the loss and accuracy wait on the device and go to disk in bulk). On a cadence the
+recorder runs the probe batch through a tap of the model (eval mode, fp16 copies of every
+recorded layer), and copies weights and gradient statistics. nnreel's own trainer records
+through this same class.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.console import console
+from engine.errors import NnreelError
+from engine.models.graph import LOGITS, ModelGraph, trace_model, without_normalize
+from engine.models.registry import builder_of
+from engine.recording.config import RecordConfig
+from engine.recording.datasource import DataSource, describe_data, pick_probe
+from engine.recording.schedule import Due
+from engine.store import (
+    CHECKPOINT_FILE,
+    DEFAULT_BUDGET_BYTES,
+    MODEL_FILE,
+    RunWriter,
+    StreamInfo,
+    resolve_run,
+    schema,
+)
+from engine.store.schema import LayerInfo, ModelInfo, OptimizerInfo
+
+HEAVY = np.float16
+COMMIT_SECONDS = 1.0
+STATS_POINTS = 300
+DEFAULT_EXTENT = [-1.5, 1.5, -1.5, 1.5]
+
+
+class TrainingDiverged(NnreelError):
+    """The loss stopped being a finite number."""
+
+
+@dataclass
+class Plan:
+    """The recording plan of one run: its streams, and when each cadence records."""
+
+    streams: list[StreamInfo]
+    due: dict[str, Due]
+
+    def at(self, cadence: str, step: int) -> bool:
+        return self.due[cadence].at(step)
+
+
+def plane_mesh(extent: Sequence[float], resolution: int) -> torch.Tensor:
+    """Points of a resolution×resolution grid, row 0 at the top (largest y), as [H*W, 2]."""
+    xmin, xmax, ymin, ymax = extent
+    xs = torch.linspace(xmin, xmax, resolution)
+    ys = torch.linspace(ymax, ymin, resolution)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1)
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Class probabilities: a softmax, or for a single logit its sigmoid as two classes."""
+    if logits.shape[1] == 1:
+        p = torch.sigmoid(logits[:, 0])
+        return torch.stack([1 - p, p], dim=1)
+    return torch.softmax(logits, dim=1)
+
+
+def predictions(logits: torch.Tensor) -> torch.Tensor:
+    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(dim=1)
+
+
+def default_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy, or binary cross-entropy on a single logit (what validate() reports)."""
+    if logits.shape[1] == 1:
+        return nn.functional.binary_cross_entropy_with_logits(logits[:, 0], targets.float())
+    return nn.functional.cross_entropy(logits, targets)
+
+
+def optimizer_info(optimizer: torch.optim.Optimizer | None) -> OptimizerInfo | None:
+    if optimizer is None:
+        return None
+    group = optimizer.param_groups[0]
+    settings = {
+        key: group[key]
+        for key in ("momentum", "weight_decay", "betas", "nesterov")
+        if key in group and isinstance(group[key], (int, float, bool, tuple, list))
+    }
+    lr = group.get("lr")
+    return OptimizerInfo(type(optimizer).__name__.lower(), float(lr), settings)
+
+
+def default_weight_layers(layers: Sequence[LayerInfo]) -> list[str]:
+    """Every dense layer, and every conv that opens a block (whose input is no conv): seed
+    000's first conv of each block; all layers of an MLP."""
+    kinds = {info.name: info.kind for info in layers}
+    chosen = []
+    for info in layers:
+        if not info.module:
+            continue
+        opens_block = info.kind == schema.CONV and not any(
+            kinds.get(source) == schema.CONV for source in info.inputs
+        )
+        if opens_block or info.kind in schema.DENSE_KINDS:
+            chosen.append(info.name)
+    return chosen
+
+
+class Recorder:
+    """Records one model into one run folder; see ``record`` for the arguments.
+
+    ``create`` writes the run (``record`` does it for you), ``step`` follows each training
+    step, ``validate`` each epoch's end, ``close`` (or leaving ``with``) finishes it.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        data: DataSource | None = None,
+        probe: Any = None,
+        classes: Sequence[str] | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        config: RecordConfig | None = None,
+        total_steps: int | None = None,
+        steps_per_epoch: int | None = None,
+        normalize: tuple[Sequence[float], Sequence[float]] | dict | None = None,
+        name: str | None = None,
+        device: torch.device | None = None,
+    ):
+        self.model = getattr(model, "module", model) if _is_wrapper(model) else model
+        self.device = device or _device_of(self.model)
+        self.optimizer = optimizer
+        self.config = config
+        """None records nothing but the manifest and the weights (the trainer's --no-record)."""
+        self.data = data
+        self.total_steps, self.steps_per_epoch = total_steps, steps_per_epoch
+        self.normalize = _normalize_dict(normalize) or (data.normalize if data else None)
+        probe_x, probe_y = self._probe(probe)
+        self._example = probe_x[:1].float().to(self.device)
+        self.kind = _input_kind(probe_x, data)
+        self.plane = self.kind == "plane" and config is not None
+        self.graph = self._trace()
+        self.classes = self._classes(classes)
+        outputs = self.graph.num_outputs
+        if (2 if outputs == 1 else outputs) != len(self.classes):
+            raise NnreelError(
+                f"The model has {outputs} output{'s' if outputs != 1 else ''} but "
+                f"{len(self.classes)} class names were given: pass one name per class."
+            )
+        self.name = name or getattr(self.model, "arch", None) or type(self.model).__name__
+        self.writer: RunWriter | None = None
+        self._closed = False
+        self.step_count = 0
+        self.epoch = 0
+        self.batch_size: int | None = None
+        self.owns_checkpoints = False
+        self._scalars: list[tuple[int, torch.Tensor, Any, float]] = []
+        """Per step: the step, the loss, the accuracy or what gives it, the learning rate."""
+        self._taken: dict[str, int] = {}
+        """The last step each heavy cadence recorded."""
+        self._committed = time.monotonic()
+        if config is None:
+            self.act_layers: list[str] = []
+            self.weight_layers: list[str] = []
+            self.stat_layers: list[str] = []
+            self.plan = Plan([], {})
+            return
+        self._choose_layers(config)
+        self._set_probe(probe_x, probe_y)
+        self.plan = self._plan()
+
+    # -- what to record -------------------------------------------------------------------
+    def _probe(self, probe: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        size = self.config.probe_size if self.config else 8
+        if probe is None:
+            if self.data is None:
+                raise NnreelError("record() needs probe=(inputs, labels) or data=… to pick one.")
+            x, y = pick_probe(self.data, size)
+            return self.data.to_model(x), y
+        if isinstance(probe, (tuple, list)):
+            x, y = probe
+            return torch.as_tensor(x).detach().cpu(), torch.as_tensor(y).detach().cpu().long()
+        return torch.as_tensor(probe).detach().cpu(), None
+
+    def _trace(self) -> ModelGraph:
+        requested = list(self.config.layers or []) if self.config else []
+        requested += list(self.config.weight_layers or []) if self.config else []
+        return trace_model(self.model, self._example, requested)
+
+    def _classes(self, classes: Sequence[str] | None) -> list[str]:
+        if classes:
+            return [str(c) for c in classes]
+        if self.data is not None and self.data.classes:
+            return list(self.data.classes)
+        count = self.graph.num_outputs
+        return [str(i) for i in range(2 if count == 1 else count)]
+
+    def _choose_layers(self, config: RecordConfig) -> None:
+        layers = self.graph.layers
+        if config.layers is not None:
+            self.act_layers = [_resolved(self.graph, name) for name in config.layers]
+        else:
+            self.act_layers = [i.name for i in layers if i.kind in schema.RECORDED_KINDS]
+        if config.weight_layers is not None:
+            self.weight_layers = [_resolved(self.graph, name) for name in config.weight_layers]
+            bare = [n for n in self.weight_layers if not self.graph.layer(n).module]
+            if bare:
+                raise NnreelError(
+                    f"Layers {', '.join(bare)} hold no conv or linear weight; weight layers "
+                    f"can be: {', '.join(i.name for i in layers if i.module)}."
+                )
+        else:
+            self.weight_layers = default_weight_layers(layers)
+        self.stat_layers = [i.name for i in layers if i.module]
+        self._modules = {i.name: self.model.get_submodule(i.module) for i in layers if i.module}
+
+    def _set_probe(self, x: torch.Tensor, y: torch.Tensor | None) -> None:
+        if self.plane:
+            extent = self.config.extent or (self.data.extent if self.data else None)
+            self.extent = list(extent or DEFAULT_EXTENT)
+            mesh = plane_mesh(self.extent, self.config.mesh)
+            self.mesh_size = len(mesh)
+            val = self.data.val if self.data and self.data.val is not None else None
+            held_out = self.data.to_model(val.x) if val is not None else torch.zeros(0, 2)
+            self.probe = torch.cat([mesh, held_out]).to(self.device)
+            return
+        self.probe = x.float().to(self.device)
+        self.probe_labels = y if y is not None else predictions(self._logits(self.probe)).cpu()
+        self.probe_images = _display_images(x, self.normalize) if self.kind == "image" else None
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        with _eval(self.model), torch.no_grad():
+            return self.graph.tap([LOGITS])(x)[LOGITS]
+
+    # -- the plan -------------------------------------------------------------------------
+    def _plan(self) -> Plan:
+        c = self.config
+        stats = c.stats
+        if stats == "auto" and self.total_steps:
+            stats = f"every:{max(1, self.total_steps // STATS_POINTS)}"
+        elif stats == "auto":  # a loop of unknown length: log-spaced, so a short one has some
+            stats = f"log:{STATS_POINTS}"
+        self.cadences = {
+            "snapshots": c.snapshots,
+            "weights": c.weights,
+            "stats": stats,
+            "epoch": "epoch",
+            "once": "once",
+            "scalars": "every:1",
+        }
+        due = {
+            key: Due(cadence, self.total_steps, self.steps_per_epoch)
+            for key, cadence in self.cadences.items()
+        }
+        self.plan = Plan([], due)
+        add = self._stream
+        for name in schema.TRAIN_SCALARS:
+            add(name, (), np.float32, "scalars")
+        for name in (schema.VAL_LOSS, schema.VAL_ACC):
+            add(name, (), np.float32, "epoch")
+        for name in (schema.GRAD_ABS_MEAN, schema.WEIGHT_NORM):
+            add(name, (len(self.stat_layers),), np.float32, "stats", {"layers": self.stat_layers})
+        for name in self.weight_layers:
+            module = self._modules[name]
+            meta = {"layer": name, "kind": self.graph.layer(name).kind}
+            add(schema.weights(name), module.weight.shape, HEAVY, "weights", meta)
+            if getattr(module, "bias", None) is not None:
+                add(schema.bias(name), module.bias.shape, HEAVY, "weights", meta)
+        if self.plane:
+            self._plane_streams()
+        else:
+            self._probe_streams()
+        return self.plan
+
+    def _stream(self, name, shape, dtype, cadence_key, meta=None) -> None:
+        """Add one stream to the plan; open-ended cadences make growable streams."""
+        due = self.plan.due[cadence_key]
+        capacity = 1024 if cadence_key == "scalars" and due.open else due.capacity
+        meta = dict(meta or {})
+        if due.open:
+            meta["growable"] = True
+        self.plan.streams.append(
+            StreamInfo(
+                name=name,
+                dtype=np.dtype(dtype).name,
+                shape=tuple(int(s) for s in shape),
+                capacity=capacity,
+                cadence=self.cadences[cadence_key],
+                meta=meta,
+            )
+        )
+
+    def _probe_streams(self) -> None:
+        n, add = len(self.probe_labels), self._stream
+        if self.probe_images is not None:
+            add(schema.PROBE_IMAGES, self.probe_images.shape, np.uint8, "once")
+        add(schema.PROBE_LABELS, (n,), np.int64, "once")
+        add(schema.PROBE_PROBS, (n, len(self.classes)), np.float32, "snapshots")
+        for name in self.act_layers:
+            info = self.graph.layer(name)
+            meta = {"layer": name, "kind": info.kind}
+            add(schema.acts(name), (n, *info.output_shape), HEAVY, "snapshots", meta)
+
+    def _plane_streams(self) -> None:
+        r, k, add = self.config.mesh, len(self.classes), self._stream
+        meta = {"extent": self.extent, "mesh": r}
+        add(schema.PLANE_PROB, (k, r, r), HEAVY, "snapshots", meta)
+        add(schema.PLANE_CLASS, (r, r), np.uint8, "snapshots", meta)
+        add(schema.PLANE_VAL_PROB, (len(self.probe) - self.mesh_size, k), HEAVY, "snapshots")
+        for name in self.act_layers:
+            info = self.graph.layer(name)
+            shape = (info.output_shape[0], r, r)
+            layer_meta = {**meta, "layer": name, "kind": info.kind}
+            add(schema.plane(name), shape, HEAVY, "snapshots", layer_meta)
+            if self.graph.has_pre(name):
+                add(schema.plane_pre(name), shape, HEAVY, "snapshots", layer_meta)
+        for split in ("train", "val"):
+            part = getattr(self.data, split, None) if self.data else None
+            if part is not None:
+                add(schema.data_x(split), tuple(part.x.shape), np.float32, "once")
+                add(schema.data_y(split), tuple(part.y.shape), np.int64, "once")
+
+    @property
+    def _taps(self) -> list[str]:
+        keys = [LOGITS, *self.act_layers]
+        if self.plane:
+            keys += [f"{n}.pre" for n in self.act_layers if self.graph.has_pre(n)]
+        return keys
+
+    # -- the run folder -------------------------------------------------------------------
+    def header(self) -> dict[str, Any]:
+        """The manifest's descriptive part: the model as a graph, the data, the optimiser."""
+        model = ModelInfo(
+            arch=self.name,
+            input_shape=list(self.graph.input_shape),
+            num_classes=len(self.classes),
+            builder=builder_of(self.model),
+            normalize=self.normalize,
+            config=dict(getattr(self.model, "config", {}) or {}),
+        )
+        data = self.data
+        mean, std = data.stats if data is not None and data.stats else _stats(self)
+        optimizer = optimizer_info(self.optimizer)
+        hparams = {"epochs": None, "batch_size": None}
+        if optimizer:
+            hparams.update(optimizer=optimizer.name, lr=optimizer.lr, **optimizer.settings)
+        return {
+            "model": model.to_json(),
+            "dataset": {
+                **((data.params or {}) if data is not None else {}),
+                "name": data.name if data is not None else "?",
+                "params": data.params if data is not None else None,
+                "kind": self.kind,
+                "classes": self.classes,
+                "input_shape": list(self.graph.input_shape),
+                "extent": getattr(self, "extent", None) or (data.extent if data else None),
+                "mean": mean,
+                "std": std,
+            },
+            "optimizer": optimizer.to_json() if optimizer else None,
+            "hparams": hparams,
+            "layers": [info.to_json() for info in without_normalize(self.graph.layers)],
+            "recording": self.cadences if self.config else {},
+            "progress": {
+                "step": 0,
+                "epoch": 0,
+                "epochs": None,
+                "steps_per_epoch": self.steps_per_epoch,
+                "total_steps": self.total_steps,
+            },
+        }
+
+    def create(
+        self,
+        run: str | Path,
+        *,
+        header: dict[str, Any] | None = None,
+        overwrite: bool = False,
+        budget_bytes: int = DEFAULT_BUDGET_BYTES,
+        store_model: bool = True,
+    ) -> Recorder:
+        """Write the run's first manifest and preallocate its streams; ``header`` entries
+        (the trainer's hyper-parameters, say) are merged over the recorder's own."""
+        full = self.header()
+        for key, value in (header or {}).items():
+            if isinstance(value, dict) and isinstance(full.get(key), dict):
+                full[key] = {**full[key], **value}
+            else:
+                full[key] = value
+        folder = resolve_run(run)
+        self.writer = RunWriter.create(
+            folder,
+            header=full,
+            streams=self.plan.streams,
+            budget_bytes=budget_bytes,
+            overwrite=overwrite,
+        )
+        if store_model and full["model"].get("builder") is None:
+            try:
+                self._store_program()
+            except BaseException as exc:
+                self.writer.fail(str(exc))
+                self.writer.close()
+                raise
+        return self
+
+    def _store_program(self) -> None:
+        from engine.recording.program import save_program
+
+        name = save_program(self.writer, self.graph, self._example)
+        self.writer.manifest["model"]["program"] = name
+        self.writer.commit(durable=True)
+
+    def attach(self, writer: RunWriter, step: int = 0, epoch: int = 0) -> None:
+        """Continue an existing run (a resume) from ``step``, ``epoch`` epochs done; the
+        caller has rewound the writer's streams to ``step``."""
+        self.writer, self.step_count, self.epoch = writer, step, epoch
+
+    def begin(self) -> None:
+        """What a run records before training: the static data and the untrained network."""
+        if self.config is None:
+            return
+        if self.plane:
+            for split in ("train", "val"):
+                part = getattr(self.data, split, None) if self.data else None
+                if part is not None:
+                    self.writer.write(schema.data_x(split), 0, part.x.numpy())
+                    self.writer.write(schema.data_y(split), 0, part.y.numpy())
+        else:
+            if self.probe_images is not None:
+                self.writer.write(schema.PROBE_IMAGES, 0, self.probe_images.numpy())
+            self.writer.write(schema.PROBE_LABELS, 0, self.probe_labels.numpy())
+        self.snapshot(0)
+        self.flush(force=True)
+
+    # -- every step -----------------------------------------------------------------------
+    def step(
+        self,
+        loss: torch.Tensor | float | None = None,
+        logits: torch.Tensor | None = None,
+        targets: torch.Tensor | None = None,
+        *,
+        acc: torch.Tensor | float | None = None,
+        lr: float | None = None,
+    ) -> None:
+        """Record one training step: call it once per step, after ``optimizer.step()`` and
+        before the next ``zero_grad()`` (the gradient statistics read the gradients).
+
+        Nothing is copied off the device here: the loss and the accuracy (from ``logits`` and
+        ``targets``, or ``acc``) wait in a buffer; snapshots due at this step are taken.
+        """
+        self.step_count += 1
+        step = self.step_count
+        if self.config is None:
+            return
+        if acc is None and logits is not None and targets is not None:
+            acc = (logits.detach(), targets)  # scored at the flush, many steps in one go
+        if self.batch_size is None and targets is not None:
+            self.batch_size = len(targets)
+        if lr is None:
+            lr = self.optimizer.param_groups[0]["lr"] if self.optimizer else math.nan
+        self._scalars.append((step, _scalar(loss, self.device), acc, float(lr)))
+        if self.plan.at("stats", step):
+            self._record_stats(step)
+        self.snapshot(step)
+        if len(self._scalars) >= self.config.flush_every:
+            self.flush()
+
+    def snapshot(self, step: int, closing: bool = False) -> None:
+        """Everything due at ``step`` except the per-step scalars. ``closing`` (an epoch's or
+        the run's end in a loop of unknown length) takes what is not yet recorded at it."""
+        for cadence, take in (
+            ("snapshots", self._record_activations),
+            ("weights", self._record_weights),
+        ):
+            due = self.plan.at(cadence, step) if not closing else self.plan.due[cadence].open
+            if due and self._taken.get(cadence) != step:
+                take(step)
+                self._taken[cadence] = step
+
+    def _record_activations(self, step: int) -> None:
+        with _eval(self.model), torch.no_grad():
+            outputs = self.graph.tap(self._taps)(self.probe)
+        probs = probabilities(outputs.pop(LOGITS).float())
+        if self.plane:
+            self._record_plane(step, outputs, probs)
+            return
+        self.writer.write(schema.PROBE_PROBS, step, probs.cpu().numpy())
+        for name in self.act_layers:
+            self.writer.write(schema.acts(name), step, _heavy(outputs[name]))
+
+    def _record_plane(self, step: int, outputs: dict[str, torch.Tensor], probs) -> None:
+        r, n = self.config.mesh, self.mesh_size
+        grid = probs[:n].T.reshape(-1, r, r)
+        self.writer.write(schema.PLANE_PROB, step, _heavy(grid))
+        self.writer.write(schema.PLANE_CLASS, step, grid.argmax(0).to(torch.uint8).cpu().numpy())
+        for key, out in outputs.items():
+            name = schema.plane_pre(key[:-4]) if key.endswith(".pre") else schema.plane(key)
+            self.writer.write(name, step, _heavy(out[:n].T.reshape(-1, r, r)))
+        self.writer.write(schema.PLANE_VAL_PROB, step, _heavy(probs[n:]))
+
+    def _record_weights(self, step: int) -> None:
+        for name in self.weight_layers:
+            module = self._modules[name]
+            self.writer.write(schema.weights(name), step, _heavy(module.weight))
+            if getattr(module, "bias", None) is not None:
+                self.writer.write(schema.bias(name), step, _heavy(module.bias))
+
+    @torch.no_grad()
+    def _record_stats(self, step: int) -> None:
+        """Mean |gradient| and norm of every weighted layer: one fused reduction over all the
+        tensors (``torch._foreach_norm``, as ``clip_grad_norm_`` does) and one transfer."""
+        params = [self._modules[name].weight for name in self.stat_layers]
+        if not params:
+            return
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        sizes = torch.tensor([p.numel() for p in params], device=params[0].device)
+        l1 = torch.stack(torch._foreach_norm(grads, 1)) / sizes
+        norms = torch.stack(torch._foreach_norm([p.detach() for p in params], 2))
+        both = torch.stack([l1, norms]).float().cpu().numpy()  # one transfer
+        self.writer.write(schema.GRAD_ABS_MEAN, step, both[0])
+        self.writer.write(schema.WEIGHT_NORM, step, both[1])
+
+    def flush(self, force: bool = False, **progress: Any) -> tuple[float, float] | None:
+        """Copy buffered scalars to the store in one transfer; returns the mean loss and
+        accuracy of the flushed steps (None when nothing was buffered).
+
+        The manifest is committed at most every ``COMMIT_SECONDS`` (or when ``force``), so a
+        killed run loses at most that much and tiny fast models do not spend their time on it.
+        Raises ``TrainingDiverged`` at the first non-finite loss, after committing the steps
+        before it, so the run stays readable up to there.
+        """
+        progress.setdefault("step", self.step_count)
+        progress.setdefault("epoch", self.epoch)
+        means = None
+        if self._scalars:
+            means = self._write_scalars(progress)
+        if force or time.monotonic() - self._committed > COMMIT_SECONDS:
+            self.writer.commit(**progress)
+            self._committed = time.monotonic()
+        return means
+
+    def _write_scalars(self, progress: dict[str, Any]) -> tuple[float, float]:
+        steps = np.array([s for s, *_ in self._scalars])
+        losses = torch.stack([loss for _, loss, _, _ in self._scalars])
+        accs = _accuracies([acc for _, _, acc, _ in self._scalars], losses)
+        values = torch.stack([losses, accs], 1).cpu().numpy()  # one transfer
+        lrs = np.array([lr for *_, lr in self._scalars], np.float32)
+        values = np.column_stack([values, lrs])
+        self._scalars.clear()
+        bad = np.flatnonzero(~np.isfinite(values[:, 0]))
+        keep = bad[0] if len(bad) else len(steps)
+        for column, name in enumerate(schema.TRAIN_SCALARS):
+            self.writer.write_many(name, steps[:keep], values[:keep, column])
+        if self.batch_size and self.writer.manifest["hparams"].get("batch_size") is None:
+            self.writer.manifest["hparams"]["batch_size"] = self.batch_size
+        if len(bad):
+            self.writer.commit(**progress)
+            raise TrainingDiverged(
+                f"The loss became {values[keep, 0]} at step {steps[keep]}: training stopped "
+                "there. Everything recorded before that step is kept. Lower the learning "
+                "rate (--lr, or your optimizer's lr) or use a gentler optimizer, then train "
+                "again."
+            )
+        return float(values[:, 0].mean()), float(np.nanmean(values[:, 1]))
+
+    # -- epochs ---------------------------------------------------------------------------
+    def validate(
+        self,
+        data: Any = None,
+        *,
+        loss: float | None = None,
+        acc: float | None = None,
+        loss_fn: Any = None,
+        epoch: int | None = None,
+    ) -> tuple[float, float]:
+        """Record a validation at the current step and count an epoch (unless at step 0).
+
+        Give the numbers (``loss=…, acc=…``), or data to evaluate on (a DataLoader, Dataset or
+        tensors; default: what ``record`` got as ``data``), evaluated in ``eval()`` mode with
+        ``loss_fn`` (default cross-entropy). ``epoch`` is the epoch this validation ends, for
+        a loop that knows it (a resumed trainer); by default one more than the last. Returns
+        the loss and accuracy.
+        """
+        if loss is None:
+            loss, acc = self.evaluate(data, loss_fn)
+        if not math.isfinite(float(loss)):
+            raise TrainingDiverged("The validation loss is not finite: the model has diverged.")
+        acc = math.nan if acc is None else float(acc)
+        step = self.step_count
+        if step > 0:
+            self.epoch = self.epoch + 1 if epoch is None else epoch
+            self._learn_epoch_length(step)
+        if self.config is not None:
+            self.writer.write(schema.VAL_LOSS, step, np.float32(loss))
+            self.writer.write(schema.VAL_ACC, step, np.float32(acc))
+            self.snapshot(step, closing=True)
+        if self.owns_checkpoints:  # a user's loop: the weights of each epoch, and its numbers
+            self.save_weights(CHECKPOINT_FILE)
+        self.flush(force=self.owns_checkpoints)
+        return float(loss), acc
+
+    def _learn_epoch_length(self, step: int) -> None:
+        """A loop that did not say its length: its first epoch tells the steps per epoch, and
+        the run so far its steps and epochs (what captions count in)."""
+        progress = self.writer.manifest["progress"]
+        if self.steps_per_epoch is None and self.epoch == 1:
+            progress["steps_per_epoch"] = step
+        if self.total_steps is None:
+            progress["total_steps"] = step
+            progress["epochs"] = self.epoch
+            self.writer.manifest["hparams"]["epochs"] = self.epoch
+
+    @torch.no_grad()
+    def evaluate(self, data: Any = None, loss_fn: Any = None) -> tuple[float, float]:
+        """Loss and accuracy on ``data`` (or the recorder's held-out data), in eval mode."""
+        source = self.data if data is None else describe_data(data)
+        if source is None:
+            raise NnreelError(
+                "validate() needs data: pass data= to record(), or validate(data), or the "
+                "numbers themselves: validate(loss=…, acc=…)."
+            )
+        loss_fn = loss_fn or default_loss
+        total, correct, count = 0.0, 0, 0
+        with _eval(self.model):
+            for x, y in source.batches_of():
+                x, y = x.to(self.device), y.to(self.device)
+                logits = self.model(x)
+                total += float(loss_fn(logits, y)) * len(y)
+                correct += int((predictions(logits) == y).sum())
+                count += len(y)
+        if count == 0:
+            raise NnreelError("validate() got no examples.")
+        return total / count, correct / count
+
+    # -- the end --------------------------------------------------------------------------
+    def save_weights(self, file: str = MODEL_FILE) -> None:
+        """The model's weights into the run through its writer (``model.pt``: final;
+        ``checkpoint.pt``: the latest, under ``"model"``, with every snapshot it covers
+        committed first), saved atomically and loaded with ``weights_only``."""
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        if file == CHECKPOINT_FILE:
+            self.flush(step=self.step_count, epoch=self.epoch)
+            checkpoint = {"model": state, "step": self.step_count, "epoch": self.epoch}
+            self.writer.save_checkpoint(checkpoint, step=self.step_count, epoch=self.epoch)
+            self._committed = time.monotonic()
+        else:
+            self.writer.save_tensors(file, state)
+
+    def close(self, status: str = "finished", message: str = "") -> None:
+        """Commit everything, save the final weights, mark the run ``status`` and release it
+        for the next writer. Whatever fails on the way (a full disk, say) is marked in the
+        run as its failure, and the lock is released all the same."""
+        if self.writer is None or self._closed:
+            return
+        self._closed = True
+        writer = self.writer
+        try:
+            if self.config is not None:
+                self.snapshot(self.step_count, closing=True)
+                self.flush(force=True)
+            if self.total_steps is None:
+                writer.manifest["progress"]["total_steps"] = self.step_count
+            if status == "finished":
+                self.save_weights(MODEL_FILE)
+            elif self.owns_checkpoints:
+                self.save_weights(CHECKPOINT_FILE)
+            writer.set_status(status, message, epochs_done=self.epoch)
+        except BaseException as exc:
+            writer.fail(str(exc) or type(exc).__name__)
+            raise
+        finally:
+            writer.close()
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if kind is None:
+            self.close()
+        elif issubclass(kind, KeyboardInterrupt):
+            self.close("interrupted", "stopped by the user")
+        else:
+            self.close("failed", str(error))
+        return False
+
+    @property
+    def folder(self) -> Path:
+        return self.writer.folder
+
+
+def record(
+    model: nn.Module,
+    run: str | Path,
+    *,
+    probe: Any = None,
+    data: Any = None,
+    classes: Sequence[str] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    layers: Sequence[str] | str = "auto",
+    normalize: tuple[Sequence[float], Sequence[float]] | None = None,
+    epochs: int | None = None,
+    steps_per_epoch: int | None = None,
+    config: RecordConfig | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
+    budget_gb: float = 4.0,
+) -> Recorder | OtherRank:
+    """Start recording ``model`` into ``run`` (a name under ``runs/`` or a folder).
+
+    probe
+        ``(inputs, labels)`` (or inputs alone) of a few fixed examples whose activations are
+        recorded through training; default: one of each class from ``data``.
+    data
+        The held-out data: a DataLoader, Dataset, tensors ``(x, y)`` or nnreel ``Data``.
+        Gives ``validate()`` its default, the probe, the class names and the dataset's name
+        (a torchvision dataset's ``transforms.Normalize`` is found by itself).
+    classes
+        Class names, for captions (default: the data's, else 0, 1, 2, …).
+    optimizer
+        Its name and learning rate go into the manifest and the learning rate is recorded.
+    layers
+        ``"auto"`` (every conv, linear and pool output after its activation, every merge),
+        or names: layer names, graph node names (``layer1.0.relu_1``) or modules
+        (``layer1.0``).
+    normalize
+        ``(mean, std)`` when the model's inputs are normalised images, so probe images are
+        shown as pixels and the stored model takes pixels.
+    epochs, steps_per_epoch
+        The loop's length, when known: cadences then spread over it. Without them every
+        stream grows as needed and ``log:N`` cadences space themselves for a loop of
+        ten thousand steps and go on.
+
+    Use it as a context manager (or call ``close()``): the run is marked finished and the
+    final weights saved. Under ``torchrun``, rank 0 records; the other ranks get a recorder
+    that records nothing. A killed process leaves a run readable up to its last commit (at
+    most a second before).
+    """
+    if _other_rank():
+        return OtherRank()
+    if name is None and type(model) is nn.Sequential:
+        name = Path(run).name  # "the Sequential" says nothing; the run's name does
+    source = describe_data(data, classes=classes) if data is not None else None
+    config = config or RecordConfig()
+    if layers != "auto":
+        config.layers = [layers] if isinstance(layers, str) else list(layers)
+    total = epochs * steps_per_epoch if epochs and steps_per_epoch else None
+    recorder = Recorder(
+        model,
+        data=source,
+        probe=probe,
+        classes=classes,
+        optimizer=optimizer,
+        config=config,
+        total_steps=total,
+        steps_per_epoch=steps_per_epoch,
+        normalize=normalize,
+        name=name,
+    )
+    header = {"hparams": {"epochs": epochs}, "progress": {"epochs": epochs}}
+    recorder.create(run, header=header, overwrite=overwrite, budget_bytes=int(budget_gb * 1024**3))
+    recorder.owns_checkpoints = True
+    try:
+        recorder.begin()
+    except BaseException as exc:
+        recorder.close("failed", str(exc))
+        raise
+    return recorder
+
+
+class OtherRank:
+    """What ``record`` returns on every process but rank 0 of a ``torchrun`` job: the same
+    calls, recording nothing (rank 0 records the run)."""
+
+    step_count = 0
+
+    def step(self, *args: Any, **kwargs: Any) -> None:
+        self.step_count += 1
+
+    def validate(self, *args: Any, **kwargs: Any) -> tuple[float, float]:
+        return math.nan, math.nan
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def __enter__(self) -> OtherRank:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
+
+
+def _other_rank() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_rank() != 0
+
+
+# -- helpers ----------------------------------------------------------------------------------
+class _eval:
+    """Eval mode for the duration, the previous mode restored after."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def __enter__(self) -> None:
+        self.training = self.model.training
+        self.model.eval()
+
+    def __exit__(self, *exc) -> None:
+        self.model.train(self.training)
+
+
+def _is_wrapper(model: nn.Module) -> bool:
+    return type(model).__name__ in ("DistributedDataParallel", "DataParallel")
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    for tensor in [*model.parameters(), *model.buffers()]:
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _resolved(graph: ModelGraph, name: str) -> str:
+    graph.layer(name)  # requested names are layers of the traced graph; others get the list
+    return name
+
+
+def _input_kind(x: torch.Tensor, data: DataSource | None) -> str:
+    if data is not None:
+        return data.kind
+    return "image" if x.dim() == 4 else "plane" if x.shape[1:] == (2,) else "vector"
+
+
+def _normalize_dict(normalize) -> dict[str, list[float]] | None:
+    if normalize is None or isinstance(normalize, dict):
+        return normalize
+    mean, std = normalize
+    return {"mean": [float(v) for v in mean], "std": [float(v) for v in std]}
+
+
+def _display_images(x: torch.Tensor, normalize: dict[str, list[float]] | None) -> torch.Tensor:
+    """Probe inputs as the uint8 pixels people look at (undoing ``normalize``)."""
+    if x.dtype == torch.uint8:
+        return x
+    pixels = x.float()
+    if normalize:
+        shape = (1, -1, *([1] * (x.dim() - 2)))
+        pixels = pixels * torch.tensor(normalize["std"]).view(shape)
+        pixels = pixels + torch.tensor(normalize["mean"]).view(shape)
+    if pixels.min() < -0.02 or pixels.max() > 1.02:
+        console.print(
+            "[yellow]note:[/] the probe images are not in [0, 1]; if the model takes "
+            "normalised images, pass normalize=(mean, std) to record() so they show right."
+        )
+    return (pixels.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def _stats(recorder: Recorder) -> tuple[list[float] | None, list[float] | None]:
+    """Channel mean and std for activation maximisation's colours: the normalisation's, else
+    the probe images'."""
+    if recorder.normalize:
+        return recorder.normalize["mean"], recorder.normalize["std"]
+    images = getattr(recorder, "probe_images", None)
+    if images is None:
+        return None, None
+    x = images.double() / 255
+    dims = [0, *range(2, x.dim())]
+    return x.mean(dims).tolist(), x.std(dims, unbiased=False).tolist()
+
+
+def _scalar(value: torch.Tensor | float | None, device: torch.device) -> torch.Tensor:
+    """One number as a 0-d tensor, where it already is (no copy off the device)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach() if value.dim() == 0 else value.detach().reshape(())
+    return torch.tensor(math.nan if value is None else float(value), device=device)
+
+
+def _accuracies(pending: list[Any], losses: torch.Tensor) -> torch.Tensor:
+    """One accuracy per buffered step: from ``(logits, targets)`` (scored together when the
+    batches have one shape), as given, or NaN."""
+    pairs = [item for item in pending if isinstance(item, tuple)]
+    if pairs and len(pairs) == len(pending) and len({p[0].shape for p in pairs}) == 1:
+        logits = torch.stack([p[0] for p in pairs])
+        targets = torch.stack([p[1] for p in pairs]).to(logits.device)
+        hits = predictions(logits.flatten(0, 1)).view(targets.shape) == targets
+        return hits.float().mean(1).to(losses.dtype)
+    scores = []
+    for item in pending:
+        if isinstance(item, tuple):
+            item = (predictions(item[0]) == item[1].to(item[0].device)).float().mean()
+        scores.append(_scalar(item, losses.device).to(losses.device, losses.dtype))
+    return torch.stack(scores)
+
+
+def _heavy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().to(torch.float16).cpu().numpy()

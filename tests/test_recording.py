@@ -1,0 +1,433 @@
+"""The recording API on models nnreel did not build: a user's CNN in a plain loop, torchvision's
+ResNet-18, a killed user loop, the Lightning callback, and the README's own example.
+
+Recorded activations are compared with the same model recomputed in the same process (exact
+within fp16), never with stored numbers, so the tests hold on any CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from usermodels import ResidualCNN, plain_loop
+
+from engine import record
+from engine.actmax.record import record_actmax
+from engine.actmax.render import RenderSettings
+from engine.analysis.pruning import prunable, prune_run
+from engine.data import load_data
+from engine.errors import RunError
+from engine.models.graph import trace_model
+from engine.recording import RecordConfig, load_model
+from engine.store import Run, is_run, schema
+
+REPO = Path(__file__).resolve().parents[1]
+FP16 = {"rtol": 2e-3, "atol": 2e-3}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_data("digits", train_size=960, val_size=160)
+
+
+@pytest.fixture(scope="module")
+def user_run(tmp_path_factory, digits):
+    torch.manual_seed(0)
+    model = ResidualCNN()
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    folder = tmp_path_factory.mktemp("runs") / "residual"
+    with record(model, folder, data=digits, optimizer=opt, name="residual CNN") as rec:
+        plain_loop(model, rec, digits)
+    return Run(folder), model
+
+
+def test_a_user_cnn_records_what_it_computes_on_the_probe(user_run, digits):
+    run, model = user_run
+    assert run.status == "finished" and is_run(run.folder)
+    model.eval()
+    x = torch.from_numpy(run.read(schema.PROBE_IMAGES, 0)).float() / 255
+    expected = model.by_hand(x)
+    assert list(run.read(schema.PROBE_LABELS, 0)) == list(range(8))
+    last = run.manifest["progress"]["step"]
+    for name in ("stem", "conv_a", "conv_b", "add", "max_pool2d", "head"):
+        assert run.steps(schema.acts(name))[-1] == last
+        recorded = run.read(schema.acts(name), -1).astype(np.float32)
+        np.testing.assert_allclose(recorded, expected[name].numpy(), **FP16)
+    assert (run.read(schema.acts("conv_b"), -1) < 0).any()  # before the merge's ReLU
+    probs = torch.softmax(expected["head"], 1).numpy()
+    np.testing.assert_allclose(run.read(schema.PROBE_PROBS, -1), probs, rtol=1e-4, atol=1e-5)
+    assert run.read(schema.VAL_ACC, -1) > 0.2  # twice chance after one short epoch
+
+
+def test_the_manifest_describes_the_graph_the_optimiser_and_the_data(user_run):
+    run, _ = user_run
+    assert run.model["arch"] == "residual CNN" and run.model["program"]
+    assert run.optimizer.name == "adam" and run.optimizer.lr == pytest.approx(2e-3)
+    assert run.hparams["batch_size"] == 64 and run.hparams["lr"] == pytest.approx(2e-3)
+    assert run.dataset["name"] == "digits" and run.classes == [str(d) for d in range(10)]
+    kinds = {info.name: info.kind for info in run.layers}
+    assert kinds == {
+        "stem": "conv",
+        "conv_a": "conv",
+        "conv_b": "conv",
+        "add": "add",
+        "max_pool2d": "pool",
+        "flatten": "flatten",
+        "head": "logits",
+    }
+    assert run.layer("add").inputs == ["stem", "conv_b"]
+    assert [(e.source, e.target) for e in run.graph.skips] == [("stem", "add")]
+    assert run.layer("stem").params == 8 * 9 + 8 + 2 * 8  # conv and its BatchNorm
+    assert run.layer("conv_a").macs == (8 * 8 * 9 + 8) * 28 * 28 + 2 * 8  # as torchinfo counts
+
+
+def test_the_stored_model_works_without_the_users_code(user_run, tmp_path):
+    """A fresh interpreter that never saw ResidualCNN loads the run's model, gives the same
+    activations, and activation maximisation and pruning run from the run alone."""
+    run, model = user_run
+    script = textwrap.dedent(
+        f"""
+        import sys, numpy as np, torch
+        from engine.recording import load_model
+        from engine.store import Run, schema
+        run = Run({str(run.folder)!r})
+        net = load_model(run)
+        x = torch.from_numpy(run.read(schema.PROBE_IMAGES, 0)).float() / 255
+        with torch.no_grad():
+            out = net.forward_to(x, ["conv_b", "logits"])
+        np.save(sys.argv[1], out["conv_b"].numpy())
+        np.save(sys.argv[2], out["logits"].numpy())
+        """
+    )
+    files = [tmp_path / "conv_b.npy", tmp_path / "logits.npy"]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(str, files)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    model.eval()
+    x = torch.from_numpy(run.read(schema.PROBE_IMAGES, 0)).float() / 255
+    expected = model.by_hand(x)
+    np.testing.assert_allclose(np.load(files[0]), expected["conv_b"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(np.load(files[1]), expected["head"].numpy(), atol=1e-5)
+
+    settings = RenderSettings(steps=24, frames=4, check_every=8)
+    classes = record_actmax(run, "head", [0, 1, 2], settings=settings, quiet=True)
+    assert np.all(classes.best_values > classes.values[0])  # grown well above the noise
+
+    result, report = prune_run(run.folder, 0.5, quiet=True)
+    pruned = Run(result.folder)
+    assert pruned.manifest["parent"]["run"] == str(run.folder.resolve())
+    assert report.nonzero_after < 0.6 * report.nonzero_before
+    weights = [m.weight for m in prunable(load_model(pruned)).values()]
+    zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
+    assert zeros == pytest.approx(0.5, abs=1e-3)
+    assert 0 <= result.val_acc <= 1 and pruned.has(schema.acts("add"))
+
+
+def test_an_in_place_relu_does_not_overwrite_a_recorded_layer(tmp_path):
+    """torchvision-style nn.ReLU(inplace=True) after a BatchNorm: the BatchNorm's output, picked
+    by its module name, keeps its negative values."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(inplace=True), nn.Flatten(),
+        nn.Linear(4 * 6 * 6, 3),
+    )  # fmt: skip
+    x, y = torch.randn(6, 1, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
+    config = RecordConfig(snapshots="every:1")
+    rec = record(model, tmp_path / "inplace", probe=(x, y), layers=["1", "0"], config=config)
+    rec.close()
+    run = Run(tmp_path / "inplace")
+    model.eval()
+    with torch.no_grad():
+        bn = model[1](model[0](x))
+    recorded = run.read(schema.acts("1"), -1).astype(np.float32)
+    assert (recorded < 0).any()
+    np.testing.assert_allclose(recorded, bn.numpy(), **FP16)
+    assert run.layer("0").kind == "conv" and run.layer("1").kind == "norm"
+
+
+def test_resnet18_records_with_its_skip_connections(tmp_path):
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=10)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = torch.rand(16, 3, 32, 32), torch.arange(16) % 10
+    config = RecordConfig(snapshots="every:1", weights="every:2")
+    probe = (x[:4], y[:4])
+    rec = record(model, tmp_path / "resnet", probe=probe, optimizer=opt, config=config)
+    for batch in range(3):
+        logits = model(x[batch * 4 :][:8])
+        loss = F.cross_entropy(logits, y[batch * 4 :][:8])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        rec.step(loss=loss, logits=logits, targets=y[batch * 4 :][:8])
+    rec.close()
+    run = Run(tmp_path / "resnet")
+    graph = run.graph
+    merges = [n.name for n in graph.nodes if n.kind == "add"]
+    assert len(merges) == 8  # two basic blocks in each of the four stages
+    skips = {(e.source, e.target) for e in graph.skips}
+    assert ("maxpool", "layer1.0.add") in skips  # an identity shortcut
+    assert {
+        ("layer1.1.add", "layer2.0.downsample"),
+        ("layer2.0.downsample", "layer2.0.add"),
+    } < skips
+    assert len(skips) == 5 + 2 * 3  # five identity shortcuts, three through a downsampling conv
+    assert not any(target.endswith("conv2") for _, target in skips)
+    assert run.layer("layer2.0.add").inputs == ["layer2.0.conv2", "layer2.0.downsample"]
+    assert run.layer("avgpool").kind == "gap" and run.layer("fc").kind == "logits"
+    assert run.count(schema.acts("layer4.1.add")) == 4  # steps 0 to 3
+    assert run.layer("layer4.1.add").output_shape == [512, 1, 1]
+    assert schema.weights("layer2.0.conv1") in run.streams
+    assert schema.weights("layer2.0.conv2") not in run.streams  # it does not open a block
+    named = trace_model(model, x[:1], ["layer1.0", "layer2.0.relu_1", "layer3"])
+    assert {"layer1.0", "layer2.0.relu_1", "layer3"} <= set(named.names)
+    assert named.layer("layer1.0").kind == named.layer("layer3").kind == "add"
+    model.eval()
+    with torch.no_grad():
+        logits = model(x[:4])
+    np.testing.assert_allclose(
+        run.read(schema.PROBE_PROBS, -1), torch.softmax(logits, 1).numpy(), atol=1e-5
+    )
+
+
+KILLED_LOOP = """
+import sys, torch, torch.nn as nn, torch.nn.functional as F
+from engine import record
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+x, y = torch.randn(256, 2), torch.randint(0, 2, (256,))
+rec = record(model, sys.argv[1], probe=(x[:8], y[:8]), optimizer=opt)
+while True:
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    opt.zero_grad(); loss.backward(); opt.step()
+    rec.step(loss=loss, logits=logits, targets=y)
+"""
+
+
+def test_a_killed_user_loop_leaves_a_readable_run(tmp_path):
+    """A loop of unknown length: streams grow as it goes, and kill -9 at any moment leaves a
+    run that opens with every stream readable up to its last commit."""
+    folder = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_LOOP, str(folder)], cwd=tmp_path, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 240
+    step = 0
+    while step < 1500 and time.monotonic() < deadline:  # past the first 1,024 slots
+        assert process.poll() is None, process.stderr.read().decode()
+        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError, KeyError):
+            step = json.loads((folder / "manifest.json").read_text())["progress"]["step"]
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert step >= 1500, "the loop did not get far enough before the deadline"
+    run = Run(folder)
+    assert run.status == "running"
+    recorded = [name for name in run.streams if run.count(name)]
+    assert set(run.streams) - set(recorded) == {schema.VAL_LOSS, schema.VAL_ACC}  # no epoch ended
+    for name in recorded:
+        assert len(run.read(name)) == run.count(name)
+    losses = run.read(schema.TRAIN_LOSS)
+    assert np.isfinite(losses).all() and len(losses) >= 1500
+    np.testing.assert_array_equal(run.steps(schema.TRAIN_LOSS), np.arange(1, len(losses) + 1))
+
+
+def test_a_lightning_callback_records_the_streams_a_plain_loop_does(tmp_path, digits):
+    import lightning.pytorch as pl
+
+    from engine.recording.lightning import RecordCallback
+
+    class Module(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(
+                nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                nn.Linear(4 * 13 * 13, 10),
+            )  # fmt: skip
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, _):
+            logits = self(batch[0])
+            return {"loss": F.cross_entropy(logits, batch[1]), "logits": logits}
+
+        def validation_step(self, batch, _):
+            logits = self(batch[0])
+            self.log("val_loss", F.cross_entropy(logits, batch[1]))
+            self.log("val_acc", (logits.argmax(1) == batch[1]).float().mean())
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+    def loader(x, y):
+        dataset = torch.utils.data.TensorDataset(x.float() / 255, y)
+        return torch.utils.data.DataLoader(dataset, batch_size=64)
+
+    train = loader(digits.x_train, digits.y_train)
+    val = loader(digits.x_val, digits.y_val)
+    torch.manual_seed(0)
+    module = Module()
+    callback = RecordCallback(tmp_path / "lightning", data=digits)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        callbacks=[callback],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module, train, val)
+    lit = Run(tmp_path / "lightning")
+
+    torch.manual_seed(0)
+    plain_module = Module()
+    opt = torch.optim.Adam(plain_module.parameters(), lr=1e-3)
+    with record(plain_module, tmp_path / "plain", data=digits, optimizer=opt) as rec:
+        plain_loop(plain_module, rec, digits)
+    plain = Run(tmp_path / "plain")
+
+    assert lit.status == "finished" and sorted(lit.streams) == sorted(plain.streams)
+    assert lit.count(schema.TRAIN_LOSS) == plain.count(schema.TRAIN_LOSS) == 15
+    assert lit.count(schema.VAL_ACC) == plain.count(schema.VAL_ACC) == 1
+    assert np.isfinite(lit.read(schema.TRAIN_ACC)).all()
+    assert lit.optimizer.name == "adam" and lit.layers == plain.layers
+    module.eval()
+    x = torch.from_numpy(lit.read(schema.PROBE_IMAGES, 0)).float() / 255
+    with torch.no_grad():
+        expected = module.net[1](module.net[0](x))  # the conv and its ReLU
+    np.testing.assert_allclose(lit.read(schema.acts("net.0"), -1), expected.numpy(), **FP16)
+
+
+def test_the_readme_opens_its_python_section_with_an_example_that_runs(tmp_path):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Python", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert section.lstrip().split("\n", 1)[1].lstrip().startswith("```python")
+    assert len(code.strip().splitlines()) <= 16
+    run_name = re.search(r'run="([^"]+)"', code).group(1)
+    env = {**os.environ, "NNREEL_RUNS": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    run = Run(tmp_path / run_name)
+    assert run.status == "finished" and run.read(schema.VAL_ACC, -1) > 0.5
+    assert any(schema.acts(info.name) in run.streams for info in run.layers)
+
+
+def test_a_stored_program_that_names_other_functions_is_refused(user_run, tmp_path):
+    """A run folder is untrusted: a program naming anything but ATen operators, or holding a
+    size expression that is code, is refused before torch reads it."""
+    import shutil
+
+    run, _ = user_run
+    for bad in ('"torch.ops.aten.conv2d.default"', "\"Symbol('s"):
+        copy = tmp_path / f"copy{len(bad)}"
+        shutil.copytree(run.folder, copy)
+        program = copy / run.model["program"]
+        text = program.read_text()
+        assert bad in text
+        if "conv2d" in bad:
+            text = text.replace(bad, '"torch.load"', 1)
+        else:
+            text = text.replace(bad, "\"__import__('os').getcwd() and Symbol('s", 1)
+        program.write_text(text)
+        with pytest.raises(RunError, match="stored program"):
+            load_model(copy)
+
+
+def test_an_image_folder_is_a_dataset(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, shade in (("cats", 40), ("dogs", 200)):
+        (tmp_path / label).mkdir()
+        for i in range(10):
+            pixels = np.clip(rng.normal(shade, 20, (20 + i, 24, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / label / f"{i}.png")
+    data = load_data("folder", root=tmp_path, image_size=16)
+    assert data.classes == ["cats", "dogs"] and data.input_shape == (3, 16, 16)
+    assert len(data.y_train) == 16 and len(data.y_val) == 4
+    dark = data.x_train[data.y_train == 0].float().mean()
+    assert dark < 100 < data.x_train[data.y_train == 1].float().mean()
+    again = load_data(**data.params)
+    assert torch.equal(again.x_val, data.x_val)
+
+
+class NormalisedDigits(torch.utils.data.Dataset):
+    """A torchvision-style dataset: class names, and a transform ending in Normalize."""
+
+    def __init__(self, data):
+        import torchvision.transforms.v2 as T
+
+        self.x, self.y, self.classes = data.x_val, data.y_val, [f"digit {c}" for c in data.classes]
+        self.transform = T.Compose(
+            [T.ToDtype(torch.float32, scale=True), T.Normalize([0.2], [0.3])]
+        )
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, index):
+        return self.transform(self.x[index]), int(self.y[index])
+
+
+def test_a_dataset_with_normalize_is_shown_as_pixels_and_stored_taking_pixels(tmp_path, digits):
+    dataset = NormalisedDigits(digits)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=32)
+    with record(model, tmp_path / "normalised", data=loader) as rec:
+        loss, acc = rec.validate()
+    run = Run(tmp_path / "normalised")
+    assert run.classes[3] == "digit 3" and run.model["normalize"] == {"mean": [0.2], "std": [0.3]}
+    first = [int(torch.nonzero(digits.y_val == c)[0]) for c in range(8)]
+    np.testing.assert_array_equal(run.read(schema.PROBE_IMAGES, 0), digits.x_val[first].numpy())
+    assert run.read(schema.VAL_LOSS, -1) == pytest.approx(loss) and 0 <= acc <= 1
+    pixels = digits.x_val[first].float() / 255
+    with torch.no_grad():
+        expected = model.eval()((pixels - 0.2) / 0.3)
+        stored = load_model(run)(pixels)
+    np.testing.assert_allclose(stored.numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_a_recording_holds_its_run_against_other_writers_until_it_closes(tmp_path):
+    """record() writes through the run store's one writer per run: a second recorder (or a
+    trainer) on the same run is refused while the first is open, and takes it after."""
+    from engine.errors import RunBusyError
+
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+    x, y = torch.randn(16, 2), torch.randint(0, 2, (16,))
+    folder = tmp_path / "held"
+    with record(model, folder, probe=(x[:4], y[:4])) as rec:
+        rec.step(loss=F.cross_entropy(model(x), y))
+        with pytest.raises(RunBusyError, match="written by"):
+            record(model, folder, probe=(x[:4], y[:4]), overwrite=True)
+    assert Run(folder).status == "finished" and Run(folder).writer_pid() is None
+    record(model, folder, probe=(x[:4], y[:4]), overwrite=True).close()
+    assert Run(folder).count(schema.TRAIN_LOSS) == 0

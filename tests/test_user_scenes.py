@@ -1,0 +1,167 @@
+"""Every CNN scene filmed from a run of a user's own model (BatchNorm, ``F.relu``, a residual
+block) recorded in a plain loop, and ``image=FILE``: any picture through the run's stored model.
+
+Activations of a new image are compared with the user's model computed in the same process
+(within fp16), never with stored numbers, so the tests hold on any CPU.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from captions import read_captions
+from PIL import Image
+from usermodels import ResidualCNN, plain_loop
+
+from engine import record
+from engine.data import load_data
+from engine.errors import NnreelError
+from engine.scenekit import RUN_ENV, SET_ENV, ImageRun, parse_options
+from engine.scenekit.label import Label
+from engine.store import Run, schema
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scenes"))
+
+import featuremaps  # noqa: E402  (scenes/ is not a package: one scene per file for `manim`)
+
+SIZE, FPS = (256, 144), 5
+FP16 = {"rtol": 2e-3, "atol": 2e-3}
+QUICK = {
+    "featuremaps": "pace=brisk",
+    "summary": "seconds=1 pace=brisk",
+    "training": "seconds=1 pace=brisk",
+    "gradients": "seconds=1 pace=brisk",
+    "kernels": "seconds=1 pace=brisk",
+    "activations": "hold=0.2 pace=brisk",
+    "filters": "steps=4 grow=0.2 hold=0.2 pace=brisk",
+    "actmax": "steps=4 frames=2 hold=0.2 pace=0.1",
+    "pruning": "hold=0.2 pace=brisk",
+}
+"""Each scene's options for a short render (brisk: the readable pace is tested elsewhere)."""
+ABOUT_DATA = ("featuremaps", "training", "activations", "filters")
+"""Scenes that show the dataset (the others show the model's weights and gradients)."""
+
+
+@pytest.fixture(scope="module")
+def user_cnn(tmp_path_factory) -> tuple[Run, ResidualCNN]:
+    """The residual CNN trained one short epoch on the built-in digits in a plain loop."""
+    digits = load_data("digits", train_size=320, val_size=64)
+    torch.manual_seed(0)
+    model = ResidualCNN()
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    folder = tmp_path_factory.mktemp("runs") / "residual"
+    with record(model, folder, data=digits, optimizer=opt, name="residual CNN") as rec:
+        plain_loop(model, rec, digits)
+    return Run(folder), model.eval()
+
+
+def picture(path: Path, pixels: np.ndarray, mode: str = "L") -> Path:
+    Image.fromarray(pixels).convert(mode).save(path)
+    return path
+
+
+@pytest.mark.render
+@pytest.mark.parametrize("scene", list(QUICK))
+def test_every_cnn_scene_films_a_user_models_run(scene, user_cnn, tmp_path, monkeypatch):
+    """Each scene renders; what it writes on screen and in its captions names the model (and
+    the dataset, where it shows data) from the manifest, and nothing reads '?'."""
+    from engine.video.render import render_scene
+
+    run, _ = user_cnn
+    shown: list[str] = []
+    made = Label.__init__
+
+    def remember(self, text, *args, **kwargs):
+        shown.append(str(text))
+        made(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Label, "__init__", remember)
+    monkeypatch.setenv(RUN_ENV, str(run.folder))
+    monkeypatch.setenv(SET_ENV, QUICK[scene])
+    video = render_scene(scene, resolution=SIZE, fps=FPS, media_dir=tmp_path)
+    import av
+
+    with av.open(str(video)) as container:
+        seconds = float(container.duration / 1e6)
+    words = "\n".join([*read_captions(video, seconds, coverage=0.8, readable=False), *shown])
+    assert "residual CNN" in words
+    if scene in ABOUT_DATA:
+        assert "procedural digits" in words
+    assert not re.search(r"(^|\s)\?(\s|$)", words), "a caption reads '?'"
+
+
+def test_an_image_file_goes_through_the_stored_model(user_cnn, tmp_path):
+    """image=FILE: the activations the scenes film are the user's model on that image."""
+    run, model = user_cnn
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+    shown = ImageRun(run, picture(tmp_path / "noise.png", pixels))
+    expected = model.by_hand(torch.from_numpy(pixels).float()[None, None] / 255)
+    for name in ("stem", "conv_a", "conv_b", "add", "max_pool2d"):
+        assert shown.steps(schema.acts(name)).tolist() == [run.manifest["progress"]["step"]]
+        got = shown.read(schema.acts(name), -1).astype(np.float32)
+        np.testing.assert_allclose(got, expected[name].numpy(), **FP16)
+    probs = torch.softmax(expected["head"], 1).numpy()
+    np.testing.assert_allclose(shown.read(schema.PROBE_PROBS, -1), probs, atol=1e-4)
+    np.testing.assert_array_equal(shown.read(schema.PROBE_IMAGES, 0)[0, 0], pixels)
+    assert run.read(schema.PROBE_IMAGES, 0).shape[0] == 8  # the run itself is untouched
+
+
+def test_an_image_of_any_size_and_mode_becomes_the_runs_input(user_cnn, tmp_path):
+    run, _ = user_cnn
+    wide = np.zeros((60, 90, 3), dtype=np.uint8)
+    wide[:, 30:60] = 255  # a white square in the middle of a wide colour picture
+    shown = ImageRun(run, picture(tmp_path / "wide.png", wide, "RGBA"))
+    image = shown.read(schema.PROBE_IMAGES, 0)
+    assert image.shape == (1, 1, 28, 28) and image.dtype == np.uint8
+    assert image[0, 0, :, 10:18].min() == 255 and image[0, 0, :, :3].max() == 0  # cropped
+    assert shown.read(schema.acts("add"), -1).shape == (1, 8, 28, 28)
+
+
+def test_a_bad_image_is_one_message_naming_the_file(user_cnn, tmp_path, monkeypatch, capsys):
+    run, _ = user_cnn
+    missing, broken = tmp_path / "missing.png", tmp_path / "broken.png"
+    broken.write_text("not an image")
+    for path in (missing, broken):
+        with pytest.raises(NnreelError, match=re.escape(str(path))):
+            ImageRun(run, path)
+    options = featuremaps.FeatureMaps.options
+    assert parse_options(options, "image=2")["image"] == 2
+    assert parse_options(options, {"image": " cat.png"})["image"] == Path("cat.png")
+
+    from engine.video.render import manim_config
+
+    monkeypatch.setenv(RUN_ENV, str(run.folder))
+    monkeypatch.setenv(SET_ENV, f"image={broken}")
+    with manim_config(resolution=SIZE, fps=FPS, media_dir=tmp_path), pytest.raises(SystemExit) as e:
+        featuremaps.FeatureMaps().render()
+    assert e.value.code == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert "broken.png cannot be read" in err and "Traceback" not in err
+
+
+@pytest.mark.render
+def test_featuremaps_films_an_image_file(user_cnn, tmp_path, monkeypatch):
+    from engine.video.render import render_scene
+
+    run, _ = user_cnn
+    ring = np.zeros((64, 64), dtype=np.uint8)
+    yy, xx = np.mgrid[:64, :64]
+    ring[np.abs(np.hypot(yy - 32, xx - 32) - 18) < 4] = 255
+    path = picture(tmp_path / "ring.png", ring)
+    monkeypatch.setenv(RUN_ENV, str(run.folder))
+    monkeypatch.setenv(SET_ENV, f"image={path}")
+    video = render_scene("featuremaps", resolution=SIZE, fps=FPS, media_dir=tmp_path)
+    import av
+
+    with av.open(str(video)) as container:
+        seconds = float(container.duration / 1e6)
+    captions = "\n".join(read_captions(video, seconds, coverage=0.8, readable=False))
+    assert "The image ring.png through the residual CNN" in captions
+    assert "ring.png: no label" in captions and "true class" not in captions
