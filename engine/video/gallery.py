@@ -17,6 +17,8 @@ SIZE_LIMIT = 2 * 1024 * 1024
 PACE = "brisk"
 """The gallery's pace, brisk on purpose: a README GIF has no captions to read, loops, and must
 stay under the size limit; the videos themselves default to the readable pace."""
+LAYOUT = "gif"
+"""The gallery's type scale: a 640 px GIF needs the large type (text at least 10 px tall)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def make_gallery(
     workers: int | None = None,
     pace: str = PACE,
 ) -> list[GalleryItem]:
-    """Render every scene (or those named) on its default run at ``pace``, unless unchanged
+    """Render every scene (or those named) on its default run at ``pace`` in the GIF layout,
+    unless unchanged
     since its last render, and export one GIF per scene into ``folder`` (default
     ``renders/gallery``)."""
     if not scenes:
@@ -89,7 +92,8 @@ def make_gallery(
                 console.print(f"[dim]{info.name}: not in the gallery ({parts}).[/]")
     renders = renders_folder(scenes)
     folder = folder or renders / "gallery"
-    jobs = [RenderJob(scene, None, quality, resolution, fps, (("pace", pace),)) for scene in scenes]
+    options = (("pace", pace), ("layout", LAYOUT))
+    jobs = [RenderJob(scene, None, quality, resolution, fps, options) for scene in scenes]
     videos = render_jobs(jobs, renders, workers)
     items = []
     for job in jobs:
