@@ -251,7 +251,8 @@ class Activations(RunScene):
     def network(self) -> Diagram:
         """The model's diagram, small, without labels: it only says where the walk is."""
         centre, height = DIAGRAM
-        slots = layout(self.run.layers, self.run.model["input_shape"], width=13.2, height=height)
+        shape = self.run.model["input_shape"]
+        slots = layout(self.run.layers, shape, width=13.2, height=height, class_names=False)
         diagram = Diagram(slots, y=centre)
         diagram.remove(diagram.labels, diagram.names)
         for part in diagram.parts:  # no ellipsis: too small to fit between the neurons here

@@ -129,6 +129,16 @@ class Stage:
     one its conv picked."""
 
 
+def apart(labels: Group, gap: float = 0.1) -> Group:
+    """The labels, left to right, without those that would touch the one before (large type
+    on narrow bars)."""
+    kept = Group()
+    for label in labels:
+        if not kept or label.get_left()[0] >= kept[-1].get_right()[0] + gap:
+            kept.add(label)
+    return kept
+
+
 class FeatureMaps(RunScene):
     """A real image through every conv layer of a recorded CNN, then its prediction, then the
     same maps over training."""
@@ -236,6 +246,7 @@ class FeatureMaps(RunScene):
                 labels.add(label.next_to(chip, DOWN, buff=0.1, aligned_edge=LEFT))
             x += pitch
             previous = info
+        labels = apart(labels)
         for words in ("map size per layer:", "map size:"):
             key = theme.text(words, theme.SMALL, theme.MUTED)
             key.next_to(chips, LEFT, buff=0.3).align_to(chips, DOWN)

@@ -247,9 +247,12 @@ def layout(
     *,
     width: float,
     height: float,
+    class_names: bool = True,
 ) -> list[Slot]:
     """The slots of ``graph_layout`` (for a chain of layers, all there is)."""
-    return graph_layout(layers, input_shape, width=width, height=height).slots
+    return graph_layout(
+        layers, input_shape, width=width, height=height, class_names=class_names
+    ).slots
 
 
 def graph_layout(
@@ -260,6 +263,7 @@ def graph_layout(
     height: float,
     headroom: float = 0.0,
     overhang: float | None = None,
+    class_names: bool = True,
 ) -> Layout:
     """The input and every drawn layer of the main path, measured by its kind's drawer from
     its real output shape, placed left to right with the gap its glue asks for, then scaled
@@ -267,7 +271,9 @@ def graph_layout(
     x = 0; then each skip connection as arcs over it, running ``headroom`` (room the scene
     keeps above each box, for thumbnails) above what it spans, and the layers on a skip
     connection placed on their arc. ``overhang`` is what is drawn right of the output
-    (class names), by default the output drawer's guess."""
+    (class names), by default the output drawer's guess; with ``class_names`` the output keeps
+    its height, room for a class name by each neuron (a small diagram without them scales it
+    like the rest)."""
     graph, branch_names = _branches(layers)
     infos = drawn_layers(layers)
     forks = {edge.source for edge in graph.skips}
@@ -299,7 +305,7 @@ def graph_layout(
     left, origin = -(span * scale + extra) / 2, main[0].x
     for slot in main:
         slot.x = left + (slot.x - origin) * scale
-        if slot.kind != "logits":  # the output keeps room for a class name by each neuron
+        if slot.kind != "logits" or not class_names:
             slot.height *= scale
         slot.thickness, slot.depth = slot.thickness * scale, slot.depth * scale
     for slot in slots:
