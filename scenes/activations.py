@@ -60,6 +60,7 @@ from engine.scenekit import (
 )
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
+from engine.scenekit.label import Label
 from engine.scenekit.layers import LIT_COLOURS, Diagram, layout
 from engine.scenekit.pacing import BEAT, IDEA
 from engine.store import LayerInfo, Run
@@ -81,9 +82,8 @@ PANEL = (-3.95, 6.75, -2.5, 1.9)
 SPLIT = 2.2
 """Where the probability bars begin in the last part."""
 INPUT_X = -5.5
-DIAGRAM = (-3.4, 1.1)
+DIAGRAM = (-3.2, 0.95)
 """Centre line and height of the network diagram at the bottom."""
-RUNNER_UP = "#e8e2d0"
 FOCUS_HEIGHT = 3.2
 """Height of a channel picked out (frame units)."""
 
@@ -108,6 +108,11 @@ class Grid:
     @property
     def scaling(self) -> str:
         return self.scaled.label
+
+    @property
+    def mode(self) -> str:
+        """How the colours were scaled: 'channel' (each map to its own max) or 'layer'."""
+        return self.scaled.mode
 
 
 def walked_layers(run: Run) -> list[LayerInfo]:
@@ -208,10 +213,11 @@ class Activations(RunScene):
             theme.text(truth_words(self.run, self.index), theme.LABEL, theme.GOOD),
         ).arrange(DOWN, buff=0.12)
         below.next_to(picture, DOWN, buff=0.2)
-        self.legend = self.color_bar().next_to(below, DOWN, buff=0.45).set_x(INPUT_X)
-        self.legend_place = self.legend.get_top()
+        self.below = below
+        self.legend = self.color_bar()
         self.diagram = self.network()
-        self.add(self.step_counter(step), picture, above, below, self.legend, self.diagram)
+        self.counter = self.step_counter(step)
+        self.add(self.counter, picture, above, below, self.legend, self.diagram)
         self.caption(
             f"{example_words(self.run, self.index)} goes through the "
             f"{model_name(self.run)} layer by layer"
@@ -223,21 +229,34 @@ class Activations(RunScene):
         classes = self.run.classes
         return str(classes[label]) if label < len(classes) else str(label)
 
-    def color_bar(self, grid: Grid | None = None) -> ColorBar:
-        """The legend: 0 to each map's max, or to the value the whole layer is scaled to."""
-        if grid is None or grid.scaled.mode != "layer":
-            top, title = "each map's max", "after ReLU (per map)"
-        else:
-            top, title = format_value(float(grid.scaled.hi.max()), 3), "after ReLU (per layer)"
-        bar = ColorBar(self.settings["cmap"], low="0", high=top, title=title, length=2.3)
-        return bar.move_to(self.legend_place, aligned_edge=UP) if grid is not None else bar
+    def color_bar(self, grid: Grid | None = None) -> Group:
+        """The legend under the input, saying how the layer on screen is scaled: to each map's
+        own max, or to one value for the whole layer, written on the bar."""
+        layer = grid is not None and grid.mode == "layer"
+        top = format_value(float(grid.scaled.hi.max()), 3) if layer else "max"
+        room = PANEL[0] - 0.2 - (theme.MARGIN - theme.frame_width() / 2)
+        for title in ("activation after ReLU", "activation"):
+            bar = ColorBar(
+                self.settings["cmap"], low="0", high=top, title=title, length=min(2.3, room)
+            )
+            if bar.width <= room:
+                break
+        scope = "max: one for the layer" if layer else "max: each map's own"
+        note = theme.text(scope, theme.SMALL, theme.MUTED)
+        legend = Group(bar, note.next_to(bar, DOWN, buff=0.08).align_to(bar, LEFT))
+        legend.next_to(self.below, DOWN, buff=0.45).set_x(INPUT_X)
+        overhang = theme.MARGIN - theme.frame_width() / 2 - legend.get_left()[0]
+        return legend.shift(max(overhang, 0.0) * RIGHT)
 
     def network(self) -> Diagram:
         """The model's diagram, small, without labels: it only says where the walk is."""
         centre, height = DIAGRAM
-        slots = layout(self.run.layers, self.run.model["input_shape"], width=13.2, height=height)
+        shape = self.run.model["input_shape"]
+        slots = layout(self.run.layers, shape, width=13.2, height=height, class_names=False)
         diagram = Diagram(slots, y=centre)
         diagram.remove(diagram.labels, diagram.names)
+        for part in diagram.parts:  # no ellipsis: too small to fit between the neurons here
+            part.remove(*(m for m in part.submobjects if isinstance(m, Label)))
         diagram.shift((SPLIT - 0.4 - diagram.get_right()[0]) * RIGHT)  # clear of the verdict
         frame = diagram.parts[0]  # the input's slot: show the input itself in it
         image = rs.to_rgb(self.run.read("probe/images", 0)[self.index])
@@ -283,7 +302,7 @@ class Activations(RunScene):
             cols=cols,
             scale=scale,
             pad=pad,
-            background=rs.hex_rgb(theme.PANEL),
+            background=rs.hex_rgb(theme.GAP),
             mark_silent=None if vector else rs.hex_rgb(theme.BAD),
         )
         silent = 0 if vector else int(rs.silent(maps).sum())
@@ -317,7 +336,7 @@ class Activations(RunScene):
             note = f"{shown} channels  ·  after ReLU  ·  {grid.scaling}"
             if grid.silent:
                 note += f"  ·  {grid.silent} silent (red frame)"
-        cap = theme.caption(info.name, details, note)
+        cap = theme.caption(info.name, details, note, width=PANEL[1] - PANEL[0])
         return cap.move_to([PANEL[0], PANEL[3] + 0.5, 0], aligned_edge=LEFT)
 
     def subtitle(self, grid: Grid, previous: Grid | None) -> str:
@@ -371,6 +390,7 @@ class Activations(RunScene):
                     focus.shrink_into(self, shown, self.diagram.parts[self.index_of(grid.info)])
                 focus.grow_from(self, image, here)
             self.wait(hold)
+            self.key_moment(info.name)
             if self.settings["focus"] and info.kind == "conv":
                 self.pick_out(new, image)
             grid, shown, cap = new, image, new_cap
@@ -405,18 +425,6 @@ class Activations(RunScene):
         probs = self.run.read("probe/probs", -1)[self.index]
         logits = [i.name for i in self.run.layers if i.kind == "logits"]
         first, second = top_two(probs)
-        bars = ProbabilityBars(
-            self.run.classes,
-            probs,
-            true_label=self.label,
-            width=PANEL[1] - SPLIT,
-            row_height=0.34,
-            size=theme.BODY,
-            heading="class probabilities (softmax)",
-        )
-        bars.bars[second].set_fill(RUNNER_UP)
-        runner = theme.text(theme.percent(probs[second]), theme.BODY, theme.MUTED)
-        runner.next_to(bars.bars[second], RIGHT, buff=0.1)
         verdict = Group(
             theme.text(
                 f"1st: {self.class_name(first)}  {theme.percent(probs[first])}",
@@ -427,12 +435,38 @@ class Activations(RunScene):
                 f"2nd: {self.class_name(second)}  {theme.percent(probs[second])}", theme.BODY
             ),
         ).arrange(RIGHT, buff=0.5)
+        if verdict.width > PANEL[1] - SPLIT - 0.1:
+            verdict.arrange(DOWN, aligned_edge=LEFT, buff=0.08)
+        room = SPLIT - 0.3 - PANEL[0]  # the caption stays over the grid, the bars beside it
+        for into in (
+            " → ".join([f"{grid.info.name} (left)", *logits[-1:], "softmax"]),
+            " → ".join([*logits[-1:], "softmax"]),
+        ):
+            new_cap = theme.caption("prediction", into, "the network's output on this image")
+            if new_cap.width <= room:
+                break
+        new_cap.move_to([PANEL[0], PANEL[3] + 0.5, 0], aligned_edge=LEFT)
+        top = min(PANEL[3] + 0.8, self.counter.get_bottom()[1] - 0.15)
+        bottom = theme.MARGIN - theme.frame_height() / 2
+        bars = ProbabilityBars(
+            self.run.classes,
+            probs,
+            true_label=self.label,
+            width=PANEL[1] - SPLIT - 0.15,
+            row_height=0.34,
+            size=theme.BODY,
+            heading="class probabilities  ·  softmax",
+            height=top - bottom - verdict.height - 0.35,
+        )
+        bars.bars[second].set_fill(theme.RUNNER_UP)
+        runner = theme.text(theme.percent(probs[second]), theme.BODY, theme.MUTED)
+        runner.next_to(bars.bars[second], RIGHT, buff=0.1)
         panel = Group(bars, runner)
         panel.move_to([SPLIT + 0.1, (PANEL[2] + PANEL[3]) / 2 + 0.2, 0], aligned_edge=LEFT)
         verdict.next_to(panel, DOWN, buff=0.35).align_to(panel, LEFT)
-        into = " → ".join([f"{grid.info.name} (left)", *logits[-1:], "softmax"])
-        new_cap = theme.caption("prediction", into, "the network's output on this image")
-        new_cap.move_to([PANEL[0], PANEL[3] + 0.5, 0], aligned_edge=LEFT)
+        lift = bottom - verdict.get_bottom()[1]  # large type: up, clear of the bottom edge
+        if lift > 0:
+            Group(panel, verdict).shift(lift * UP)
         self.hold()
         self.light(logits[-1] if logits else None)
         self.remove(cap)
@@ -453,3 +487,4 @@ class Activations(RunScene):
         overall = validation_words(self.run)
         self.caption(f"{said}; overall {overall}" if overall else said)
         self.hold(IDEA)
+        self.key_moment("prediction")

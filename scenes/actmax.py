@@ -59,10 +59,10 @@ from engine.store import LayerInfo, Run
 
 # -- layout (frame units; the frame is about 14.2 × 8) ----------------------------------------
 CAPTION_TOP = 2.78
-GRID = (2.3, -2.88)
+GRID = (2.3, -2.83)
 """Top and bottom of the tile grids."""
-KEY_Y = -3.05
-CLOCK_BOTTOM = -3.8
+KEY_Y = -3.0
+CLOCK_BOTTOM = -3.68
 PANEL_GAP = 0.4
 UNIT_WORDS = {"conv": "filters", "pool": "channels", "dense": "neurons"}
 UNIT_WORD = {"conv": "filter", "pool": "channel", "dense": "neuron"}
@@ -203,8 +203,9 @@ class Panel:
         widest: str,
         *,
         ticks: np.ndarray | None = None,
-        bar_color: str = theme.BAR,
+        bar_color: str | None = None,
     ):
+        bar_color = theme.BAR if bar_color is None else bar_color
         self.recording, self.positions, self.style = recording, positions, style
         self.dead = recording.dead[positions]
         self.ticks, self.bar_color = ticks, bar_color
@@ -293,6 +294,15 @@ class Panel:
 
     def show(self, tiles: Tiles) -> None:
         set_pixels(self.raster, self.compose(tiles))
+
+
+def title(run: Run) -> Group:
+    """The scene's title: the rows below it start where it ends (``ActMax.place_rows``)."""
+    return fitted_title(
+        "Activation maximisation",
+        [model_name(run), "images grown from noise to excite single units", run.name],
+        TITLE_WIDTH,
+    )
 
 
 class UnitPanel(Panel):
@@ -442,11 +452,7 @@ class ActMax(RunScene):
 
     # -- fixed parts --------------------------------------------------------------------------
     def add_header(self) -> None:
-        head = fitted_title(
-            "Activation maximisation",
-            [model_name(self.run), "images grown from noise to excite single units", self.run.name],
-            TITLE_WIDTH,
-        )
+        head = title(self.run)
         self.counter = Group(
             theme.text("step 0", theme.BODY, weight="BOLD"),
             theme.text("optimisation step", theme.LABEL, theme.MUTED),
@@ -454,7 +460,21 @@ class ActMax(RunScene):
         self.counter.arrange(DOWN, aligned_edge=RIGHT, buff=0.02)
         self.counter.to_corner(UP + RIGHT, buff=theme.MARGIN)
         self.header = (head, self.counter)
+        self.place_rows(head)
         self.add(*self.header)
+
+    def place_rows(self, head: Group) -> None:
+        """Heights of the captions, the grids and the key line, between the title and the
+        clock at the bottom, from the type's real heights (large type: smaller grids)."""
+        self.caption_top = min(CAPTION_TOP, head.get_bottom()[1] - 0.08)
+        caption = theme.text("conv", theme.HEADING, weight="BOLD").height
+        small = theme.text("0", theme.SMALL).height
+        clock = LogClock(np.array([0, 1, 10]), CLOCK_BOTTOM).raster.get_top()[1]
+        self.key_y = max(KEY_Y, clock + 0.1 + small / 2)
+        self.grid = (
+            min(GRID[0], self.caption_top - caption - 0.1),
+            max(GRID[1], self.key_y + small / 2 + 0.12),
+        )
 
     def set_counter(self, first: str, second: str) -> None:
         for line, words in zip(self.counter, (first, second), strict=True):
@@ -467,14 +487,14 @@ class ActMax(RunScene):
             line = theme.text("   ·   ".join(parts[:keep]), theme.SMALL, theme.MUTED)
             if line.width <= width:
                 break
-        return Group(line.move_to([0, KEY_Y, 0]))
+        return Group(line.move_to([0, self.key_y, 0]))
 
     def heading(self, name: str, details: list[str], left: float, width: float) -> Group:
         """A panel's one-line caption: its name in bold, then the first of ``details`` that
         fits beside it in ``width``."""
         title = theme.text(name, theme.HEADING, weight="BOLD")
         line = Group(title, theme.text(" ", theme.LABEL, theme.MUTED))
-        line.move_to([left, CAPTION_TOP, 0], aligned_edge=LEFT + UP)
+        line.move_to([left, self.caption_top, 0], aligned_edge=LEFT + UP)
         self.set_details(line, details, width)
         return line
 
@@ -497,7 +517,9 @@ class ActMax(RunScene):
         panels, headings = [], []
         for n, info in enumerate(layers):
             left = -theme.frame_width() / 2 + theme.MARGIN + n * (width + PANEL_GAP)
-            panel = UnitPanel(recordings[info.name], shown[info.name], (left, left + width, *GRID))
+            panel = UnitPanel(
+                recordings[info.name], shown[info.name], (left, left + width, *self.grid)
+            )
             units = info.output_shape[0]
             where, word = role(self.run, info), UNIT_WORDS[info.kind]
             details = [f"{where}  ·  {units} {word}", f"{where}, {units}", where]
@@ -529,6 +551,7 @@ class ActMax(RunScene):
         self.hold()
         self.caption(self.best_words(layers, panels))
         self.hold(self.settings["hold"])
+        self.key_moment(" · ".join(info.name for info in layers))
         self.clear()
         self.add(*self.header)
 
@@ -584,7 +607,7 @@ class ActMax(RunScene):
     def classes_page(self, info: LayerInfo, recording: ActmaxRecording) -> None:
         left = -theme.frame_width() / 2 + theme.MARGIN
         width = theme.frame_width() - 2 * theme.MARGIN
-        panel = ClassPanel(recording, self.run.classes, (left, left + width, *GRID))
+        panel = ClassPanel(recording, self.run.classes, (left, left + width, *self.grid))
         steps, classes = int(recording.steps[-1]), len(recording.units)
         heading = self.heading(
             info.name,
@@ -631,3 +654,4 @@ class ActMax(RunScene):
         )
         self.set_counter(f"step {steps:,} of {steps:,}", "after the last step")
         self.hold(self.settings["hold"])
+        self.key_moment(f"{info.name} classes")

@@ -89,6 +89,8 @@ SHORTCUT_LABEL = 0.45
 LABELS_BELOW = 0.8
 KEY_HEIGHT = 0.75
 """The colour key over the bottom line: two lines at most."""
+KEY_GAP = 0.12
+"""Between the diagram's labels and the key."""
 TILE = 0.54
 """Side of an activation thumbnail (frame units)."""
 TILE_GAP = 0.05
@@ -348,6 +350,7 @@ class Architecture(RunScene):
             return
         self.forward_pass(forward)
         self.hold(IDEA)
+        self.key_moment("prediction")
 
     def final_weights(self, name: str) -> np.ndarray | None:
         stream = f"weights/{name}"
@@ -385,11 +388,11 @@ class Architecture(RunScene):
             f"The {model_name(self.run)}: {params:,} parameters in {listed} layers plus the output."
         )
 
-    def drawing(self, overhang: float) -> tuple[Layout, TilePlan]:
+    def drawing(self, overhang: float, room: float = BOX_ROOM) -> tuple[Layout, TilePlan]:
         """The diagram's layout and its thumbnails' plan: laid out once to find the room
         over each block, then again with the arcs raised over the thumbnails."""
         layers, shape = self.run.layers, self.run.model["input_shape"]
-        sized = {"width": WIDTH, "height": BOX_ROOM, "overhang": overhang}
+        sized = {"width": WIDTH, "height": room, "overhang": overhang}
         plan = tile_plan(graph_layout(layers, shape, **sized))
         drawing = graph_layout(layers, shape, headroom=plan.headroom, **sized)
         return drawing, tile_plan(drawing)
@@ -403,18 +406,29 @@ class Architecture(RunScene):
     def build_diagram(self, forward: Pass | None) -> None:
         """A CNN from its recorded graph, stage by stage, left to right; its skip
         connections as arcs; a key to the colours."""
-        drawing, self.plan = self.drawing(self.overhang(forward))
-        shortcuts = {
-            s.name: shortcut_words(self.run.layer(s.name), self.source_shape(s.name))
-            for s in drawing.slots
-            if s.branch
-        }
-        y = self.centre_line(drawing)
-        self.diagram = Diagram(
-            drawing, y=y, weights=self.final_weights, classes=self.run.classes, shortcuts=shortcuts
-        )
-        self.legend = key([*diagram_key(self.diagram), *self.activation_key()])
-        self.legend.next_to(self.footer, UP, buff=0.15).set_x(0)
+        overhang = self.overhang(forward)
+        taller = 0.0  # how much more room the labels take than kept for them (large type)
+        for _ in range(3):
+            drawing, self.plan = self.drawing(overhang, BOX_ROOM - taller)
+            shortcuts = {
+                s.name: shortcut_words(self.run.layer(s.name), self.source_shape(s.name))
+                for s in drawing.slots
+                if s.branch
+            }
+            self.diagram = Diagram(
+                drawing,
+                y=self.centre_line(drawing, taller),
+                weights=self.final_weights,
+                classes=self.run.classes,
+                shortcuts=shortcuts,
+            )
+            if not taller:
+                self.legend = key([*diagram_key(self.diagram), *self.activation_key()])
+                self.legend.next_to(self.footer, UP, buff=0.15).set_x(0)
+            clash = self.legend.get_top()[1] + KEY_GAP - self.diagram.get_bottom()[1]
+            if clash <= 0:
+                break
+            taller += clash
         self.add(self.legend)
         for stage in self.diagram.stages():
             self.play(FadeIn(stage, shift=0.15 * RIGHT), run_time=0.35)
@@ -422,6 +436,7 @@ class Architecture(RunScene):
             (part[0], part.units) for part in self.diagram.parts if hasattr(part, "units")
         ]
         self.hold(0.5)
+        self.key_moment("the network")
 
     def source_shape(self, name: str) -> list[int]:
         inputs = self.run.layer(name).inputs
@@ -429,7 +444,7 @@ class Architecture(RunScene):
             return list(self.run.model["input_shape"])
         return self.run.layer(inputs[0]).output_shape
 
-    def centre_line(self, drawing: Layout) -> float:
+    def centre_line(self, drawing: Layout, taller: float = 0.0) -> float:
         """The diagram's centre line: what it draws above (thumbnails, arcs, shortcut
         labels) and below (its labels) between the title and the key."""
         line = [s for s in drawing.slots if not s.branch]
@@ -437,7 +452,7 @@ class Architecture(RunScene):
             [s.top + self.plan.headroom for s in line]
             + [a.top + SHORTCUT_LABEL for a in drawing.arcs]
         )
-        below = max(s.height / 2 for s in line) + LABELS_BELOW
+        below = max(s.height / 2 for s in line) + LABELS_BELOW + taller
         ceiling = self.head.get_bottom()[1] - 0.15
         floor = self.footer.get_top()[1] + 0.15 + KEY_HEIGHT
         return (ceiling - above + floor + below) / 2
@@ -464,6 +479,7 @@ class Architecture(RunScene):
         self.graph = graph
         self.columns = list(zip(graph.neurons, graph.shown, strict=True))
         self.hold(0.5)
+        self.key_moment("the network")
 
     def swap_caption(self, caption) -> None:
         """Replace the line of text at the bottom (the subtitles are ``self.caption``)."""
@@ -488,6 +504,7 @@ class Architecture(RunScene):
                 self.swap_caption(self.vector_caption(name, forward.at(column), column))
                 self.glide(marker, SurroundingRectangle(circles, buff=0.08), pace)
                 self.hold(IDEA - pace)
+                self.key_moment(name)
         self.remove(marker)
         self.prediction(forward)
 
@@ -512,6 +529,7 @@ class Architecture(RunScene):
                 self.caption(block_words(diagram.slots, i, forward))
             self.swap_caption(self.layer_caption(slot, values))
             self.glide(marker, diagram.focus(i), pace)
+            self.key_moment(slot.name)
         self.hold()
         if lit is not None:
             diagram.rest(lit)

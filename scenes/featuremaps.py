@@ -129,6 +129,16 @@ class Stage:
     one its conv picked."""
 
 
+def apart(labels: Group, gap: float = 0.1) -> Group:
+    """The labels, left to right, without those that would touch the one before (large type
+    on narrow bars)."""
+    kept = Group()
+    for label in labels:
+        if not kept or label.get_left()[0] >= kept[-1].get_right()[0] + gap:
+            kept.add(label)
+    return kept
+
+
 class FeatureMaps(RunScene):
     """A real image through every conv layer of a recorded CNN, then its prediction, then the
     same maps over training."""
@@ -202,7 +212,8 @@ class FeatureMaps(RunScene):
         if top is None:
             high, title = f"each {unit}'s max", f"activation (scaled per {unit})"
         else:
-            high, title = format_value(top, 3), "activation (one scale per layer)"
+            # No longer than the title above: the bar keeps its place beside the strip.
+            high, title = format_value(top, 3), "activation (layer's scale)"
         bar = ColorBar(cmap or self.settings["cmap"], low="0", high=high, title=title)
         corner = np.array([BOX[1], STRIP_BOTTOM + 0.25, 0])
         return bar.shift(corner - bar[0].get_corner(DOWN + RIGHT))
@@ -212,27 +223,35 @@ class FeatureMaps(RunScene):
         return self.color_bar("map", float(stage.scaling.hi.max()) if layer else None)
 
     def network_strip(self) -> Group:
-        """One bar per map layer, its height the map size: pooling shows as a step down."""
+        """One bar per map layer, its height the map size: pooling shows as a step down. The
+        bars get narrower when the legend beside them needs the room."""
         biggest = max(info.output_shape[1] for info in self.layers)
         chips, labels = VGroup(), Group()
         x = BOX[0]
+        pools = sum(info.kind == "pool" for info in self.layers[:-1])
+        room = self.legend.get_left()[0] - 0.3 - BOX[0] - 0.14 * pools
+        pitch = min(0.36, room / len(self.layers))
         previous = None
         for info in self.layers:
             size = info.output_shape[1]
             if previous is not None and previous.kind == "pool":
                 x += 0.14
             height = max(STRIP_HEIGHT * size / biggest, 0.03)
-            chip = Rectangle(width=0.3, height=height, stroke_width=0, fill_opacity=1.0)
+            chip = Rectangle(width=pitch - 0.06, height=height, stroke_width=0, fill_opacity=1.0)
             chip.set_fill(theme.BAR if info.kind == "conv" else theme.MUTED, opacity=0.45)
-            chip.move_to([x + 0.15, STRIP_BOTTOM + height / 2, 0])
+            chip.move_to([x + (pitch - 0.06) / 2, STRIP_BOTTOM + height / 2, 0])
             chips.add(chip)
             if info.kind == "conv" and (previous is None or previous.kind == "pool"):
                 label = theme.text(f"{size}×{info.output_shape[2]}", theme.SMALL, theme.MUTED)
                 labels.add(label.next_to(chip, DOWN, buff=0.1, aligned_edge=LEFT))
-            x += 0.36
+            x += pitch
             previous = info
-        key = theme.text("map size per layer:", theme.SMALL, theme.MUTED)
-        key.next_to(chips, LEFT, buff=0.3).align_to(chips, DOWN)
+        labels = apart(labels)
+        for words in ("map size per layer:", "map size:"):
+            key = theme.text(words, theme.SMALL, theme.MUTED)
+            key.next_to(chips, LEFT, buff=0.3).align_to(chips, DOWN)
+            if key.get_left()[0] >= theme.MARGIN - theme.frame_width() / 2:
+                break
         self.chips = chips
         return Group(key, chips, labels)
 
@@ -312,7 +331,7 @@ class FeatureMaps(RunScene):
         note += "  ·  " + stage.scaling.label
         if stage.silent:
             note += f"  ·  {stage.silent} silent (red frame)"
-        cap = theme.caption(stage.info.name, details, note)
+        cap = theme.caption(stage.info.name, details, note, width=BOX[1] - BOX[0])
         return cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
 
     def block_words(self, first: int) -> str:
@@ -357,11 +376,12 @@ class FeatureMaps(RunScene):
             else:
                 focus.shrink_into(self, shown, self.chips[k - 1])
                 focus.grow_from(self, image, self.chips[k])
-            if self.settings["focus"] and info.kind == "conv":
-                self.wait(ON_LAYER)
+            # A pool shows what its conv's channels became: the morph said it.
+            picked = self.settings["focus"] and info.kind == "conv"
+            self.wait(ON_LAYER if picked else IDEA - BEAT)
+            self.key_moment(info.name)
+            if picked:
                 self.pick_out(new, image)
-            else:  # a pool shows what its conv's channels became: the morph said it
-                self.wait(IDEA - BEAT)
             stage, shown, caption = new, image, cap
         self.last_map = (stage, shown, caption)
 
@@ -386,17 +406,16 @@ class FeatureMaps(RunScene):
     def prediction(self) -> None:
         stage, shown, caption = self.last_map
         probs = self.run.read("probe/probs", -1)[self.index]
-        bars = ProbabilityBars(
-            self.run.classes, probs, true_label=self.label, width=BOX[1] - SPLIT - 0.2
-        )
-        bars.move_to([SPLIT + 0.2, (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
         dense = vector_layers(self.run, stage.info)
         vectors = self.vector_rows(dense, BOX[0], SPLIT - 0.3) if dense else self.beside(shown)
+        legend = self.color_bar("row")
+        bars = self.probability_bars(probs, legend)
+        if self.legend_under_rows:
+            legend.next_to(vectors, DOWN, buff=0.35).align_to(vectors, LEFT)
         tail = " → ".join([*(v.name for v in dense), "softmax"])
         note = "dense activations, each row scaled to its own max" if dense else "from these maps"
-        cap = theme.caption("prediction", tail, note)
+        cap = theme.caption("prediction", tail, note, width=BOX[1] - BOX[0])
         cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
-        legend = self.color_bar("row")
         self.highlight(set())
         self.hold()
         self.caption(
@@ -409,7 +428,21 @@ class FeatureMaps(RunScene):
         self.add(vectors, bars)
         self.legend = legend
         self.hold(IDEA)
+        self.key_moment("prediction")
         self.bars, self.tail = bars, (vectors, cap)
+
+    def probability_bars(self, probs: np.ndarray, legend: ColorBar) -> ProbabilityBars:
+        """The class probabilities right of the panel, between its top and the legend; when
+        they cannot fit there (large type), down to the panel's bottom, and the legend goes
+        under the rows on the left instead (``legend_under_rows``)."""
+        room = (BOX[3] - 0.1) - max(BOX[2], legend.get_top()[1] + 0.15)
+        kwargs = {"true_label": self.label, "width": BOX[1] - SPLIT - 0.2}
+        bars = ProbabilityBars(self.run.classes, probs, height=room, **kwargs)
+        self.legend_under_rows = bars.height > room
+        if not self.legend_under_rows:
+            return bars.move_to([SPLIT + 0.2, (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
+        bars = ProbabilityBars(self.run.classes, probs, height=BOX[3] - 0.1 - BOX[2], **kwargs)
+        return bars.move_to([SPLIT + 0.2, BOX[3] - 0.1, 0], aligned_edge=LEFT + UP)
 
     def class_name(self, index: int) -> str:
         classes = self.run.classes
@@ -441,7 +474,9 @@ class FeatureMaps(RunScene):
         snapshots = np.unique(np.linspace(0, len(steps) - 1, EVOLVE_STEPS).round().astype(int))
         k = self.settings["evolve_maps"]
         width = SPLIT - 0.3 - BOX[0]
-        tallest = (BOX[3] - BOX[2] - 0.7 * len(evolve)) / len(evolve)
+        legend = self.color_bar("map")
+        room = BOX[3] - BOX[2] - (legend.height + 0.35 if self.legend_under_rows else 0.0)
+        tallest = (room - 0.7 * len(evolve)) / len(evolve)
         rows, rasters, labels, self.evolving = Group(), [], [], []
         for name in evolve:
             final = self.activations(name)[self.index]
@@ -459,19 +494,24 @@ class FeatureMaps(RunScene):
             labels.append(label)
             rows.add(Group(label, image).arrange(DOWN, aligned_edge=LEFT, buff=0.1))
         rows.arrange(DOWN, aligned_edge=LEFT, buff=0.3)
-        rows.move_to([BOX[0], (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
+        if self.legend_under_rows:
+            rows.move_to([BOX[0], BOX[3], 0], aligned_edge=LEFT + UP)
+        else:
+            rows.move_to([BOX[0], (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
+        self.rows = rows
         cap = self.training_caption(
-            "maps most active at the end, each scaled to its own max at every step  ·  "
+            "maps most active at the end  ·  each scaled to its own max at every step  ·  "
             "red frame: silent"
         )
         vectors, old_cap = self.tail
         self.hold()  # the prediction read
         self.highlight(set(evolve))
         self.swap(old_cap, cap)
-        self.legend = self.swap(self.legend, self.color_bar("map"))
+        self.legend = self.swap(self.legend, self.under_rows(legend))
         self.remove(vectors)
         self.add(rows)
         self.replay(evolve, rasters, snapshots, delta=False)
+        self.key_moment("over training")
         if self.settings["delta"]:
             self.hold()
             self.swap(cap, self.training_caption("blue: weaker than at step 0  ·  red: stronger"))
@@ -479,12 +519,22 @@ class FeatureMaps(RunScene):
                 label.set_text(
                     f"{evolving.name}  ·  change since step 0, ±{format_value(evolving.limit, 2)}"
                 )
-            self.legend = self.swap(self.legend, self.delta_bar())
+            self.legend = self.swap(self.legend, self.under_rows(self.delta_bar()))
             self.caption("Now each map minus itself at step 0: how training changed it.")
             self.replay(evolve, rasters, snapshots, delta=True)
+            self.key_moment("change over training")
+
+    def under_rows(self, legend: ColorBar) -> ColorBar:
+        """A legend of the training part: under the rows where the probabilities need the room
+        beside them (``legend_under_rows``), else where it was."""
+        if self.legend_under_rows:
+            legend.next_to(self.rows, DOWN, buff=0.35).align_to(self.rows, LEFT)
+        return legend
 
     def training_caption(self, note: str) -> Group:
-        cap = theme.caption("during training", "the same image at every recorded step", note)
+        cap = theme.caption(
+            "during training", "the same image at every recorded step", note, width=BOX[1] - BOX[0]
+        )
         return cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
 
     def delta_bar(self) -> ColorBar:

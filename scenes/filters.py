@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, LEFT, UP, FadeIn, Group
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Group
 
 from engine.actmax import ActmaxRecording
 from engine.errors import NnreelError, RunError
@@ -34,6 +34,7 @@ from engine.scenekit import (
     Option,
     RunScene,
     dataset_name,
+    layout,
     model_name,
     pick_image,
     pixels_per_unit,
@@ -46,11 +47,17 @@ from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.recordings import ensure_actmax
 from engine.store import LayerInfo, Run
 
-GRID = (-4.15, 6.75, -3.85, 1.95)
+GRID = (-4.15, 6.75, -3.7, 1.95)
 """Left, right, bottom, top of a page of filters (frame units)."""
 INPUT_X = -5.55
-LABEL_ROOM = 0.3
-"""Height above each pair of tiles for its label."""
+
+
+def label_room() -> float:
+    """Height above each pair of tiles for its label: a line of small text, descenders clear
+    of the tiles."""
+    return theme.text("filter 0  peak", theme.SMALL).height + 0.08
+
+
 TILE_GAP = 0.06
 INSET = 0.06
 """Left margin of each cell's tiles, room for a dead filter's frame."""
@@ -103,31 +110,36 @@ class Page:
     """Cell width and height in frame units."""
     side: int
     """Tile side in pixels."""
+    bottom: float = GRID[2]
+    """The page's lower edge (higher when the key sits under it)."""
+    top: float = GRID[3]
+    """The page's upper edge (lower under a caption in large type)."""
 
     @classmethod
-    def plan(cls, filters: list[int]) -> Page:
-        left, right, bottom, top = GRID
+    def plan(cls, filters: list[int], bottom: float = GRID[2], top: float = GRID[3]) -> Page:
+        left, right = GRID[:2]
         width, height = right - left, top - bottom
         rows, cols = rs.grid_shape(len(filters), width / height, 2.2)
         cell = (width / cols, height / rows)
-        side = min((cell[0] - 0.22) / 2 - TILE_GAP / 2, cell[1] - LABEL_ROOM - 0.12)
-        return cls(filters, rows, cols, cell, max(4, int(side * pixels_per_unit())))
+        side = min((cell[0] - 0.22) / 2 - TILE_GAP / 2, cell[1] - label_room() - 0.12)
+        pixels = max(4, int(side * pixels_per_unit()))
+        return cls(filters, rows, cols, cell, pixels, bottom, top)
 
     def origin(self, k: int) -> np.ndarray:
         """Top-left corner of cell k (frame units)."""
         r, c = divmod(k, self.cols)
-        return np.array([GRID[0] + c * self.cell[0], GRID[3] - r * self.cell[1], 0.0])
+        return np.array([GRID[0] + c * self.cell[0], self.top - r * self.cell[1], 0.0])
 
     def size(self) -> tuple[int, int]:
         """The page raster's (height, width) in pixels."""
         ppu = pixels_per_unit()
-        return round((GRID[3] - GRID[2]) * ppu), round((GRID[1] - GRID[0]) * ppu)
+        return round((self.top - self.bottom) * ppu), round((GRID[1] - GRID[0]) * ppu)
 
     def tile_corner(self, k: int, which: int) -> tuple[int, int]:
         """Pixel (row, column) of cell k's map tile (0) or image tile (1) in the page raster."""
         ppu = pixels_per_unit()
         x, y = self.origin(k)[:2]
-        row = round((GRID[3] - y + LABEL_ROOM) * ppu)
+        row = round((self.top - y + label_room()) * ppu)
         col = round((x - GRID[0] + INSET) * ppu) + which * (self.side + round(TILE_GAP * ppu))
         return row, col
 
@@ -187,14 +199,17 @@ class Filters(RunScene):
             self.settings["cmap"], low="0", high="max", title="activation map", length=2.2
         )
         legend.next_to(below, DOWN, buff=0.4).set_x(INPUT_X)
-        key = Group(
-            theme.text("left: map on this input", theme.SMALL, theme.MUTED),
-            theme.text("right: its best image", theme.SMALL, theme.MUTED),
-            theme.text("red: dead, never fires", theme.SMALL, theme.BAD),
+        key = self.key(legend)
+        # Pages start under their caption, which starts under the title (large type: lower).
+        self.caption_top = min(GRID[3] + 0.75, head.get_bottom()[1] - 0.1)
+        probe = theme.caption("conv", "details", "note")
+        self.page_top = min(GRID[3], self.caption_top - probe.height - 0.08)
+        self.progress = Group(
+            theme.text("best image", theme.SMALL, theme.MUTED),
+            theme.text("after 999 steps", theme.SMALL, theme.MUTED),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.04)
-        key.next_to(legend, DOWN, buff=0.3).set_x(-6.75 + key.width / 2)
-        self.progress = theme.text(" ", theme.SMALL, theme.MUTED)
-        self.progress.next_to(key, DOWN, buff=0.25).align_to(key, LEFT)
+        below_key = key if key.get_left()[0] < GRID[0] else legend  # the key: beside or under
+        self.progress.next_to(below_key, DOWN, buff=0.25).align_to([-6.75, 0, 0], LEFT)
         self.add(self.step_counter(step), picture, above, below, legend, key, self.progress)
         shown = ", ".join(info.name for info in self.layers)
         self.caption(
@@ -204,6 +219,27 @@ class Filters(RunScene):
         self.play(FadeIn(head), run_time=0.5)
         self.hold()
 
+    def key(self, legend: ColorBar) -> Group:
+        """What the tiles mean: three lines under the legend when they fit the left column,
+        else one line under the page (which then ends higher: ``page_bottom``)."""
+        lines = [
+            ("left: map on this input", theme.MUTED),
+            ("right: its best image", theme.MUTED),
+            ("red: dead, never fires", theme.BAD),
+        ]
+        key = Group(*(theme.text(words, theme.SMALL, colour) for words, colour in lines))
+        key.arrange(DOWN, aligned_edge=LEFT, buff=0.04)
+        self.page_bottom = GRID[2]
+        if key.width <= GRID[0] - 0.2 + 6.75:
+            return key.next_to(legend, DOWN, buff=0.3).set_x(-6.75 + key.width / 2)
+        key.arrange(RIGHT, buff=0.4).move_to([GRID[0], GRID[2], 0], aligned_edge=LEFT + DOWN)
+        self.page_bottom = key.get_top()[1] + 0.12
+        return key
+
+    def show_progress(self, first: str, second: str) -> None:
+        for line, words in zip(self.progress, (first, second), strict=True):
+            line.set_text(words)
+
     def class_name(self, label: int) -> str:
         classes = self.run.classes
         return str(classes[label]) if label < len(classes) else str(label)
@@ -211,7 +247,7 @@ class Filters(RunScene):
     # -- one page -----------------------------------------------------------------------------
     def page(self, info: LayerInfo, recording: ActmaxRecording, filters: list[int]) -> None:
         """The page's maps and labels, the images growing from noise, then the best ones."""
-        plan = Page.plan(filters)
+        plan = Page.plan(filters, self.page_bottom, self.page_top)
         maps = self.activations(info.name)[self.index][filters]
         position = [recording.units.index(f) for f in filters]
         dead = recording.dead[position]
@@ -222,7 +258,8 @@ class Filters(RunScene):
         first = recording.frames[frames[0], position] if frames else recording.best[position]
         pixels = self.with_images(plan, base, first)
         raster = raster_image(pixels, height=pixels.shape[0] / pixels_per_unit())
-        raster.move_to([GRID[0], GRID[3], 0], aligned_edge=LEFT + UP)
+        raster.move_to([GRID[0], plan.top, 0], aligned_edge=LEFT + UP)
+        layout.gaps(raster, theme.BACKGROUND)  # the labels sit between the tiles
         self.add(raster, labels, cap)
         total = int(recording.settings.get("steps", recording.steps[-1]))
         c, h, w = info.output_shape
@@ -232,13 +269,14 @@ class Filters(RunScene):
         self.caption(f"{info.name}, {which}: {h}×{w} maps, and images grown from noise")
         for f in frames:
             set_pixels(raster, self.with_images(plan, base, recording.frames[f, position]))
-            self.progress.set_text(f"growing: {int(recording.steps[f])}/{total} steps")
+            self.show_progress("growing", f"step {int(recording.steps[f])}/{total}")
             self.wait(self.settings["grow"] / len(frames))
         set_pixels(raster, self.with_images(plan, base, recording.best[position]))
-        self.progress.set_text(f"best in {total} steps")
+        self.show_progress("best image", f"after {total} steps")
         self.hold()
         self.caption(self.best_words(info, recording, filters, position, dead))
         self.hold(self.settings["hold"])
+        self.key_moment(f"{info.name} filters {filters[0]}-{filters[-1]}")
         self.remove(raster, labels, cap)
 
     def best_words(
@@ -336,9 +374,5 @@ class Filters(RunScene):
         parts += [f"{silent} silent on this input"] if silent else []
         parts += ["each map to its own max", "peak: the activation its image reached"]
         details = f"{c} filters  ·  maps {h}×{w} after ReLU  ·  images {size} from noise"
-        while True:  # drop the least important notes until the caption fits beside the input
-            cap = theme.caption(info.name, details, "  ·  ".join(parts))
-            if cap.width <= GRID[1] - GRID[0] or len(parts) == 1:
-                break
-            parts.pop()
-        return cap.move_to([GRID[0], GRID[3] + 0.75, 0], aligned_edge=LEFT + UP)
+        cap = theme.caption(info.name, details, "  ·  ".join(parts), width=GRID[1] - GRID[0])
+        return cap.move_to([GRID[0], self.caption_top, 0], aligned_edge=LEFT + UP)

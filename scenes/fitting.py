@@ -26,11 +26,19 @@ import numpy as np
 from manim import DOWN, LEFT, RIGHT, UP, Circle, Dot, Group, Line
 from PIL import Image, ImageDraw
 
+from engine.data.planes import true_field
 from engine.scenekit import RunScene, raster_image, set_pixels, theme
 from engine.scenekit import raster as rs
 from engine.scenekit.label import Label, pixels_per_unit
 from engine.scenekit.options import REPLAY, Option
-from engine.scenekit.plane import PANEL_PIXELS, PlaneCanvas, check_plane_run, describe_mlp
+from engine.scenekit.plane import (
+    PANEL_PIXELS,
+    PlaneCanvas,
+    check_plane_run,
+    describe_mlp,
+    draw_line,
+    true_boundary,
+)
 from engine.scenekit.replay import (
     END,
     HOLD,
@@ -65,6 +73,7 @@ class FitPanels:
         self.canvas = PlaneCanvas(meta["extent"], int(meta["mesh"]), pixels)
         train_x, self.train_y = run.read("data/train_x", 0), run.read("data/train_y", 0)
         val_x, self.val_y = run.read("data/val_x", 0), run.read("data/val_y", 0)
+        self.val_x, self.params = val_x, run.dataset.get("params") or run.dataset
         scale = self.canvas.size / PANEL_PIXELS
         pixels, owner = self.canvas.stamp(train_x, 1.6 * scale)
         self.train = pixels, rs.packed(rs.rgba(CLASS_INK)[self.train_y[owner]])
@@ -73,15 +82,17 @@ class FitPanels:
         background = np.array(rs.hex_rgb(theme.PANEL))
         self.fill = rs.rgba(CLASS_FILL)
         self.dim = rs.rgba((0.3 * CLASS_FILL + 0.7 * background).astype(np.uint8))
+        self.truth = true_boundary(run, self.canvas.size)
+        """The true boundary, dashed over every panel (None when the data has none)."""
 
     def hard(self, surface: np.ndarray) -> np.ndarray:
         """Decision regions (P ≥ 0.5 is class 1) under the training points."""
         image = np.take(self.fill, (surface >= 0.5).view(np.uint8), axis=0)
         rs.scatter(image, *self.train)
-        return image
+        return draw_line(image, self.truth)
 
     def soft(self, surface: np.ndarray) -> np.ndarray:
-        return rs.diverging_rgba(surface)
+        return draw_line(rs.diverging_rgba(surface), self.truth)
 
     def marks(self, val_p1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The held-out points' pixels and colours: each in its true class's colour, ringed
@@ -98,12 +109,19 @@ class FitPanels:
     def held_out(self, surface: np.ndarray, marks: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         """Dimmed regions under the held-out points' ``marks``."""
         image = np.take(self.dim, (surface >= 0.5).view(np.uint8), axis=0)
+        draw_line(image, self.truth)
         rs.scatter(image, *marks)
         return image
 
     def right(self, val_p1: np.ndarray) -> int:
         """How many held-out points the model classifies correctly."""
         return int(((val_p1 >= 0.5).astype(int) == self.val_y).sum())
+
+    def true_right(self) -> int:
+        """How many held-out points the true boundary classifies correctly: the best any
+        model can do on them."""
+        field = true_field(self.params, self.val_x)
+        return int(((field > 0).astype(int) == self.val_y).sum())
 
 
 # -- the loss chart -------------------------------------------------------------------------
@@ -172,7 +190,8 @@ class LossChart(Group):
             y = self.point(np.zeros(1), np.array([value]))[0]
             axes.add(theme.text(f"{value:.2g}", theme.SMALL, theme.MUTED).next_to(y, LEFT, 0.1))
         name = theme.text("training step (log scale)", theme.SMALL, theme.MUTED)
-        axes.add(name.move_to(o + width / 2 * RIGHT + 0.52 * DOWN))
+        below = 0.15 + theme.text("0", theme.SMALL).height  # under the tick labels
+        axes.add(name.move_to(o + width / 2 * RIGHT, aligned_edge=UP).shift(below * DOWN))
         return axes
 
     def show_until(self, step: float) -> float | None:
@@ -213,11 +232,10 @@ class LossChart(Group):
 
 
 # -- the scene ------------------------------------------------------------------------------
-PANEL = 3.3
-PANEL_Y = 0.55
+PANEL = 3.1
 PANEL_XS = (-4.45, 0.0, 4.45)
-CHART_ORIGIN = np.array([-5.6, -3.25, 0.0])
-CHART_SIZE = (7.6, 1.0)
+CHART_ORIGIN = np.array([-5.6, -3.05, 0.0])
+CHART_SIZE = (7.6, 0.85)
 READOUT_X = (2.75, 4.55)
 
 
@@ -230,16 +248,20 @@ def fitting_part(scene: RunScene) -> None:
     check_plane_run(run)
     prob, val = Series.load(run, "plane/prob"), Series.load(run, "plane/val_prob")
     clock = ReplayClock.paced(prob)
-    panels = FitPanels(run, max(32, round(PANEL * pixels_per_unit())))
     head = theme.title(
         "An MLP learning a shape",
-        f"{describe_mlp(run)}  ·  {len(panels.train_y):,} training points, "
-        f"{len(panels.val_y)} held out  ·  run {run.name}",
+        f"{describe_mlp(run)}  ·  {len(run.read('data/train_y', 0)):,} training points, "
+        f"{len(run.read('data/val_y', 0))} held out  ·  run {run.name}",
     )
+    held_out = len(run.read("data/val_y", 0))
+    truth = has_truth(run)
+    keys_height = max(k.height for k in fit_keys(run, None, truth_words(truth, 0, held_out)))
+    side, middle, origin, chart_height = geometry(head, keys_height)
+    panels = FitPanels(run, max(32, round(side * pixels_per_unit())))
     images = [
-        raster_image(np.zeros((2, 2, 3), np.uint8), height=PANEL)
-        .stretch_to_fit_width(PANEL * panels.canvas.aspect)
-        .move_to([x, PANEL_Y, 0])
+        raster_image(np.zeros((2, 2, 3), np.uint8), height=side)
+        .stretch_to_fit_width(side * panels.canvas.aspect)
+        .move_to([x, middle, 0])
         for x in PANEL_XS
     ]
     names = ("decision regions", f"P({run.classes[1]})", "held-out points")
@@ -249,18 +271,19 @@ def fitting_part(scene: RunScene) -> None:
             for name, image in zip(names, images, strict=True)
         )
     )
-    chart = LossChart(run, CHART_ORIGIN, *CHART_SIZE)
+    chart = LossChart(run, origin, CHART_SIZE[0], chart_height)
     chart_keys = Group(
-        theme.text("training loss (mean of nearby steps)", theme.SMALL, theme.BAR),
-        theme.text("held-out loss (each epoch)", theme.SMALL, theme.GOOD),
+        theme.fitted("training loss  ·  mean of nearby steps", 4.2, theme.SMALL, theme.BAR),
+        theme.fitted("held-out loss  ·  each epoch", 3.2, theme.SMALL, theme.GOOD),
     ).arrange(RIGHT, buff=0.4)
-    chart_keys.move_to(CHART_ORIGIN + (CHART_SIZE[1] + 0.25) * UP, aligned_edge=LEFT)
+    chart_keys.move_to(origin + (chart_height + 0.25) * UP, aligned_edge=LEFT)
     chart_keys.shift(0.15 * RIGHT)
-    labels, loss, accuracy, right = readouts(len(panels.val_y))
+    labels, loss, accuracy, right = readouts(held_out, origin[1] + chart_height + 0.3)
     counter = scene.step_counter(0)
-    fixed = Group(head, captions, fit_keys(run, images), chart.axes, chart_keys, labels)
+    # What a perfect model would get on the held-out points, beside the dashed line's key.
+    words = truth_words(truth, panels.true_right() if truth else 0, held_out)
+    fixed = Group(head, captions, fit_keys(run, images, words), chart.axes, chart_keys, labels)
     moving = Group(*images, chart.curves, loss, accuracy, right, counter)
-    held_out = len(panels.val_y)
     shown = {"step": 0, "correct": 0, "loss": "–"}  # the numbers on screen, for the captions
 
     def snapshot(i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -315,32 +338,81 @@ def fitting_part(scene: RunScene) -> None:
         f"and {held_out} held-out points"
     )
     fade_in(scene, fixed, moving)
+    scene.key_moment("fit at the start")
     animate(scene, moving, HOLD + seconds + END, frame)
     cues.finish()
     scene.hold()
+    scene.key_moment("fit after training")
 
 
-def readouts(held_out: int) -> tuple[Group, Label, Label, Label]:
-    """The live numbers beside the loss chart, under their (fixed) labels."""
-    top = CHART_ORIGIN[1] + CHART_SIZE[1] + 0.3
+def has_truth(run: Run) -> bool:
+    """Whether the run's data has a known true boundary (drawn dashed on every panel)."""
+    params = run.dataset.get("params") or run.dataset
+    return true_field(params, np.zeros((1, 2))) is not None
+
+
+def truth_words(truth: bool, right: int, held_out: int) -> str | None:
+    """The dashed line's key: what it is, and how many held-out points it gets right."""
+    if not truth:
+        return None
+    return f"dashed: true boundary  ·  {right} of {held_out} right there"
+
+
+def geometry(head: Group, keys_height: float) -> tuple[float, float, np.ndarray, float]:
+    """(panel side, panels' centre y, the chart's origin, its height): the panels between
+    their headings under the title and the keys under them; the chart under those, above
+    its axis labels and the bottom edge. Large type leaves smaller panels."""
+    small = theme.text("0", theme.SMALL).height
+    top = head.get_bottom()[1] - 0.1 - theme.text("P", theme.HEADING, weight="BOLD").height - 0.15
+    origin = theme.MARGIN - theme.frame_height() / 2 + 2 * small + 0.2
+    origin = max(CHART_ORIGIN[1], origin)
+    chart_height = CHART_SIZE[1] if small < 0.3 else 0.6
+    bottom = origin + chart_height + 0.25 + small + 0.15 + keys_height + 0.18
+    side = min(PANEL, top - bottom)
+    return side, top - side / 2, np.array([CHART_ORIGIN[0], origin, 0.0]), chart_height
+
+
+def readouts(held_out: int, top: float) -> tuple[Group, Label, Label, Label]:
+    """The live numbers beside the loss chart, under their (fixed) labels: two columns, or
+    with large type one column, each label beside its number."""
     labels = Group(
         theme.text("training loss", theme.LABEL, theme.MUTED),
         theme.text("held-out accuracy", theme.LABEL, theme.MUTED),
     )
-    numbers = (
-        theme.text("0.000", theme.TITLE, theme.BAR, weight="BOLD"),
-        theme.text("00.0%", theme.TITLE, theme.ACCENT, weight="BOLD"),
-    )
-    for label, number, x in zip(labels, numbers, READOUT_X, strict=True):
-        label.move_to([x, top, 0], aligned_edge=UP + LEFT)
-        number.next_to(label, DOWN, buff=0.1, aligned_edge=LEFT)
     right = theme.text(f"{held_out} of {held_out} right", theme.SMALL, theme.MUTED)
+    columns = labels[0].width <= READOUT_X[1] - READOUT_X[0] - 0.15 and (
+        READOUT_X[1] + labels[1].width <= theme.frame_width() / 2 - theme.MARGIN
+    )
+    if columns:
+        numbers = (
+            theme.text("0.000", theme.TITLE, theme.BAR, weight="BOLD"),
+            theme.text("00.0%", theme.TITLE, theme.ACCENT, weight="BOLD"),
+        )
+        for label, number, x in zip(labels, numbers, READOUT_X, strict=True):
+            label.move_to([x, top, 0], aligned_edge=UP + LEFT)
+            number.next_to(label, DOWN, buff=0.1, aligned_edge=LEFT)
+    else:
+        numbers = (
+            theme.text("0.000", theme.HEADING, theme.BAR, weight="BOLD"),
+            theme.text("100.0%", theme.HEADING, theme.ACCENT, weight="BOLD"),  # the widest
+        )
+        y = top
+        widest = max(n.width + 0.15 + w.width for n, w in zip(numbers, labels, strict=True))
+        x = min(READOUT_X[0], theme.frame_width() / 2 - theme.MARGIN - widest)
+        for label, number in zip(labels, numbers, strict=True):
+            number.move_to([x, y, 0], aligned_edge=UP + LEFT)
+            label.next_to(number, RIGHT, buff=0.15).align_to(number, DOWN)
+            y = number.get_bottom()[1] - 0.08
+        right.next_to(labels[1], DOWN, buff=0.1, aligned_edge=LEFT)  # clear of the chart's axis
+        return labels, *numbers, right
     right.next_to(numbers[1], DOWN, buff=0.1, aligned_edge=LEFT)
     return labels, *numbers, right
 
 
-def fit_keys(run: Run, images: list) -> Group:
-    """What each panel's colours and marks mean, under it."""
+def fit_keys(run: Run, images: list | None, truth: str | None) -> Group:
+    """What each panel's colours and marks mean, under it (``images``; None: only measured);
+    ``truth``: what the dashed line (the true boundary) is, when there is one. A key wider
+    than a panel's room takes two lines."""
     first, second = run.classes
     regions = Group(
         *(
@@ -356,19 +428,28 @@ def fit_keys(run: Run, images: list) -> Group:
     soft = Group(
         theme.text(f"0 {first}", theme.SMALL), bar, theme.text(f"{second} 1", theme.SMALL)
     ).arrange(RIGHT, buff=0.12)
+    room = PANEL_XS[1] - PANEL_XS[0] - 0.2
+    if truth:
+        line = theme.fitted(truth, room, theme.SMALL, theme.MUTED)
+        soft = Group(soft, line).arrange(DOWN, buff=0.08)
+    # The rim says right or wrong; the fill is the true class, so the key's dots are neutral.
     marks = Group(
-        marker(CLASS_INK[0], theme.BACKGROUND, "right", theme.TEXT),
-        marker(CLASS_INK[1], theme.ACCENT, "wrong", theme.ACCENT),
+        marker(theme.MUTED, theme.BACKGROUND, "right", theme.TEXT),
+        marker(theme.MUTED, theme.ACCENT, "wrong", theme.ACCENT),
         theme.text("fill: true class", theme.SMALL, theme.MUTED),
     ).arrange(RIGHT, buff=0.3)
+    for key in (regions, marks):
+        if key.width > room:  # the words under the swatches
+            Group(*key[:2]).arrange(RIGHT, buff=0.3)
+            Group(Group(*key[:2]), key[2]).arrange(DOWN, buff=0.08)
     keys = Group(regions, soft, marks)
-    for key, image in zip(keys, images, strict=True):
+    for key, image in zip(keys, images or [], strict=False):
         key.next_to(image, DOWN, buff=0.18)
     return keys
 
 
-def marker(fill: np.ndarray, rim: str, words: str, color: str) -> Group:
-    dot = Dot(radius=0.08, color=rs.rgb_hex(fill))
+def marker(fill: str, rim: str, words: str, color: str) -> Group:
+    dot = Dot(radius=0.08, color=fill)
     dot.add(Circle(0.1, color=rim, stroke_width=3))
     return Group(dot, theme.text(words, theme.SMALL, color)).arrange(RIGHT, buff=0.1)
 

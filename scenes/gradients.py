@@ -103,6 +103,7 @@ class Gradients(RunScene):
         self.scale = Scale.fit_log(positive)
         per_epoch = int(self.run.manifest["progress"].get("steps_per_epoch") or 1)
         self.add_header()
+        self.top, self.bottom = self.plot_span()
         bars = self.bar_chart()
         heat = self.heat_map(per_epoch)
         first, last = int(self.steps[0]), int(self.steps[-1])
@@ -111,10 +112,17 @@ class Gradients(RunScene):
             f"to {last:,}, on a log scale."
         )
         self.unfold(bars, heat)
+        self.key_moment("over training")
         self.caption(spread_words(self.values, self.layers))
-        note = theme.text(spread_note(self.values, self.layers), theme.BODY, theme.TEXT)
+        note = theme.fitted(
+            spread_note(self.values, self.layers),
+            theme.frame_width() - 2 * theme.MARGIN,
+            theme.BODY,
+            theme.TEXT,
+        )
         self.play(FadeIn(note.to_edge(DOWN, buff=theme.MARGIN)), run_time=0.5)
         self.hold(IDEA)
+        self.key_moment("the spread")
 
     def add_header(self) -> None:
         head = fitted_title(
@@ -127,7 +135,19 @@ class Gradients(RunScene):
             TITLE_WIDTH,
         )
         self.counter = self.step_counter(int(self.steps[0]))
+        self.head = head
         self.add(head, self.counter)
+
+    def plot_span(self) -> tuple[float, float]:
+        """Top and bottom of both plots: under the title and the legend over the heat map,
+        above the axis labels and the closing note (so taller type leaves shorter plots)."""
+        line = theme.text("0", theme.SMALL).height
+        legend = 2 * line + 0.2 + 0.2  # title, bar, end labels
+        top = min(TOP, self.head.get_bottom()[1] - 0.2 - legend - 0.12)
+        note = theme.text("0", theme.BODY).height
+        axis = 2 * line + 0.3  # tick labels and the axis name
+        bottom = max(BOTTOM, -theme.frame_height() / 2 + theme.MARGIN + note + 0.15 + axis)
+        return top, bottom
 
     def bar_chart(self) -> HBars:
         rows = len(self.layers)
@@ -135,13 +155,17 @@ class Gradients(RunScene):
             self.scale,
             Scale(0, rows),
             width=BARS_BOX[1] - BARS_BOX[0],
-            height=TOP - BOTTOM,
+            height=self.top - self.bottom,
             x_label="mean |gradient| at this step",
             y_ticks=[],
         )
-        chart.shift(np.array([BARS_BOX[0], BOTTOM, 0]) - chart.box.get_corner(DOWN + LEFT))
+        chart.shift(np.array([BARS_BOX[0], self.bottom, 0]) - chart.box.get_corner(DOWN + LEFT))
         names = Group()
+        pitch = (self.top - self.bottom) / rows
+        every = math.ceil((theme.text("conv", theme.SMALL).height * 0.8) / pitch)
         for row, name in enumerate(self.layers):
+            if (rows - 1 - row) % every:
+                continue  # rows too close for every name: every other one, the last kept
             label = theme.text(name, theme.SMALL, theme.MUTED)
             y = chart.coord(self.scale.lo, rows - row - 0.5)
             names.add(label.next_to(y, LEFT, buff=0.15))
@@ -172,13 +196,13 @@ class Gradients(RunScene):
             Scale(0, max(epochs, 1e-9)),
             Scale(0, rows),
             width=MAP_BOX[1] - MAP_BOX[0],
-            height=TOP - BOTTOM,
+            height=self.top - self.bottom,
             x_label="epoch",
             x_ticks=ticks,
             y_ticks=[],
             grid=False,
         )
-        chart.shift(np.array([MAP_BOX[0], BOTTOM, 0]) - chart.box.get_corner(DOWN + LEFT))
+        chart.shift(np.array([MAP_BOX[0], self.bottom, 0]) - chart.box.get_corner(DOWN + LEFT))
         # One column per recorded snapshot; uneven cadences are resampled onto even steps.
         columns = min(len(self.steps), 400)
         at = np.linspace(self.steps[0], last, columns)
@@ -193,6 +217,8 @@ class Gradients(RunScene):
             length=2.6,
         )
         legend.next_to(chart.box, UP, buff=0.12).align_to(chart.box, LEFT)
+        overhang = legend.get_right()[0] - (theme.frame_width() / 2 - theme.MARGIN)
+        legend.shift(max(overhang, 0.0) * LEFT)
         self.add(chart, heat.image, heat.cover, legend)
         return heat
 

@@ -222,18 +222,21 @@ class Kernels(RunScene):
         if s["view"] != "delta":
             self.caption("The same kernels over training, each layer on its own ± scale.")
             self.evolve(sheet, delta=False)
+            self.key_moment("after training")
         if s["view"] != "weights":
             if not delta:
                 self.show_change(sheet, labels)
             self.evolve(sheet, delta=True)
             self.caption(self.moved_words())
             self.hold(IDEA)
+            self.key_moment("change from initialisation")
         self.caption(
             f"{first_k.name} up close: {kernel_shape(first_k)}, before and after training, "
             "and the change."
         )
         self.close_up(sheet, labels)
         self.hold(IDEA)
+        self.key_moment(f"{first_k.name} up close")
 
     def moved_words(self) -> str:
         """How far training moved each layer, relative to its start."""
@@ -244,7 +247,7 @@ class Kernels(RunScene):
 
     def show_change(self, sheet, labels: Group) -> None:
         """From the weights to their change since initialisation: the same tiles, each layer
-        on the scale of its own change, starting from zero (white)."""
+        on the scale of its own change, starting from zero."""
         self.caption("Now the change from initialisation, W − W₀, each layer on its own scale.")
         self.set_scales(labels, delta=True)
         set_pixels(sheet, self.sheet_pixels(0, delta=True))
@@ -267,19 +270,19 @@ class Kernels(RunScene):
             "diverging",
             low="−",
             high="+",
-            title="weight: blue < 0 < red (white = 0), ± as labelled",
+            title=f"weight: blue < 0 < red ({theme.ZERO_WORD} = 0), ± as labelled",
             length=3.2,
         )
         legend.to_corner(DOWN + RIGHT, buff=theme.MARGIN)
-        self.legend = legend
+        self.legend, self.head = legend, head
         self.add(head, self.counter, legend)
 
     def geometry(self) -> list[tuple[float, float, int, int, int]]:
         """Per strip: (top y, height, rows, cols, scale) in frame units / pixels."""
         n = len(self.kernels)
-        bottom = SHEET[2] + self.legend.height + 0.1
+        bottom = self.band_top + 0.1
         height = (SHEET[3] - bottom - STRIP_GAP * (n - 1)) / n
-        width_px = int((SHEET[1] - SHEET[0]) * PIXELS_PER_UNIT)
+        width_px = int((SHEET[1] - self.sheet_left) * PIXELS_PER_UNIT)
         out = []
         for i, k in enumerate(self.kernels):
             kh, kw = k.shape[2:4]
@@ -292,7 +295,7 @@ class Kernels(RunScene):
     def sheet_pixels(self, snapshot: int, delta: bool = False) -> np.ndarray:
         """Every strip at one snapshot (its weights, or their change) in one raster."""
         geometry = self.geometry_cache
-        width_px = int((SHEET[1] - SHEET[0]) * PIXELS_PER_UNIT)
+        width_px = int((SHEET[1] - self.sheet_left) * PIXELS_PER_UNIT)
         height_px = int((SHEET[3] - geometry[-1][0] + geometry[-1][1]) * PIXELS_PER_UNIT)
         sheet = np.empty((height_px, width_px, 3), dtype=np.uint8)
         sheet[:] = rs.hex_rgb(theme.BACKGROUND)
@@ -311,29 +314,45 @@ class Kernels(RunScene):
         return sheet
 
     def strips(self, delta: bool) -> tuple[object, Group]:
-        self.geometry_cache = self.geometry()
-        pixels = self.sheet_pixels(0, delta)
-        sheet = raster_image(pixels, width=SHEET[1] - SHEET[0])
-        sheet.move_to([SHEET[0], SHEET[3], 0], aligned_edge=UP + LEFT)
         labels = Group()
-        for k, (top, *_) in zip(self.kernels, self.geometry_cache, strict=True):
+        for k in self.kernels:
             out, inputs, kh, kw = k.shape
             head = Group(
                 theme.text(k.name, theme.LABEL, weight="BOLD"),
                 theme.text(k.scale_words(delta), theme.SMALL, theme.MUTED),
             ).arrange(RIGHT, buff=0.15, aligned_edge=DOWN)
-            label = Group(
-                head, theme.text(f"{out} × {kh}×{kw}×{inputs}", theme.SMALL, theme.MUTED)
-            ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
-            labels.add(label.move_to([-6.75, top, 0], aligned_edge=UP + LEFT))
+            labels.add(
+                Group(
+                    head, theme.text(f"{out} × {kh}×{kw}×{inputs}", theme.SMALL, theme.MUTED)
+                ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
+            )
         notes = Group(
             *(theme.text(f"{who}: {what}", theme.SMALL, theme.MUTED) for who, what in self._notes())
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
         notes.to_corner(DOWN + LEFT, buff=theme.MARGIN)
+        # The strips start right of their labels and end above the notes and the legend
+        # (stacked, the legend over the notes, when they would meet side by side).
+        # Room for the longer of the scales a label writes (the weights', then their change's).
+        longer = max(
+            theme.text(k.scale_words(d), theme.SMALL, theme.MUTED).width - label[0][1].width
+            for k, label in zip(self.kernels, labels, strict=True)
+            for d in (False, True)
+        )
+        self.sheet_left = max(SHEET[0], -6.75 + labels.width + longer + 0.15)
+        if notes.get_right()[0] > self.legend.get_left()[0] - 0.3:
+            self.legend.next_to(notes, UP, buff=0.1).to_edge(RIGHT, buff=theme.MARGIN)
+        self.band_top = max(self.legend.get_top()[1], notes.get_top()[1])
+        self.geometry_cache = self.geometry()
+        pixels = self.sheet_pixels(0, delta)
+        sheet = raster_image(pixels, width=SHEET[1] - self.sheet_left)
+        sheet.move_to([self.sheet_left, SHEET[3], 0], aligned_edge=UP + LEFT)
+        for label, (top, *_) in zip(labels, self.geometry_cache, strict=True):
+            label.move_to([-6.75, top, 0], aligned_edge=UP + LEFT)
         # Cuts, not fades: a fading raster this large is re-blended on every frame.
         self.add(sheet, labels, notes)
         self.notes = notes
         self.hold(IDEA)
+        self.key_moment("at initialisation")
         return sheet, labels
 
     def set_scales(self, labels: Group, delta: bool) -> None:
@@ -368,6 +387,13 @@ class Kernels(RunScene):
         and the change between them on its own, larger-looking scale."""
         k = self.kernels[0]
         out, inputs, kh, kw = k.shape
+        head = theme.caption(
+            k.name,
+            f"{out} kernels of {kh}×{kw}×{inputs}",
+            f"{k.what}  ·  weights ±{format_value(k.limit, 2)}",
+        )
+        # Between the title (and this caption) and the legend: taller type, smaller panels.
+        top = min(1.75, self.head.get_bottom()[1] - 0.3 - head.height - 0.3)
         panels = Group()
         for index, when, delta in (
             (0, "initialisation", False),
@@ -376,19 +402,20 @@ class Kernels(RunScene):
         ):
             tiles = k.tiles(index, delta)
             grid = rs.tile(tiles, aspect=1.0, scale=12, pad=4, background=rs.hex_rgb(theme.PANEL))
-            image = raster_image(grid, height=3.2)
+            step = int(k.steps[index])
+            caption = Group(  # two short lines: three panels stand side by side in any type
+                theme.text(when, theme.LABEL, weight="BOLD"),
+                theme.text(
+                    k.scale_words(delta) if delta else f"step {step:,}", theme.SMALL, theme.MUTED
+                ),
+            ).arrange(DOWN, aligned_edge=LEFT, buff=0.04)
+            room = top - caption.height - 0.15 - (self.legend.get_top()[1] + 0.15)
+            image = raster_image(grid, height=min(3.2, room))
             if image.width > 3.9:
                 image.width = 3.9
-            step = int(k.steps[index])
-            caption = theme.caption(when, k.scale_words(delta) if delta else f"step {step:,}")
             panels.add(Group(caption, image).arrange(DOWN, aligned_edge=LEFT, buff=0.15))
         panels.arrange(RIGHT, buff=0.5, aligned_edge=UP)
-        panels.move_to([0, 1.75, 0], aligned_edge=UP)
-        head = theme.caption(
-            k.name,
-            f"{out} kernels of {kh}×{kw}×{inputs}",
-            f"{k.what}  ·  weights ±{format_value(k.limit, 2)}",
-        )
+        panels.move_to([0, top, 0], aligned_edge=UP)
         head.next_to(panels, UP, buff=0.3).align_to(panels, LEFT)
         self.remove(*strips, self.notes)
         self.add(panels, head)

@@ -58,7 +58,7 @@ OPTIONS: dict[str, Option] = {
 ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "gelu": "GELU", "elu": "ELU"}
 MAX_MAPS = 16
 """Neurons shown per layer (the network diagram's sample when a layer is wider)."""
-GRAPH_CENTRE, GRAPH_SIZE = (-4.95, 0.35, 0.0), (3.1, 3.5)
+GRAPH_CENTRE, GRAPH_SIZE = (-4.85, 0.35, 0.0), (3.1, 3.5)
 BLOCKS_LEFT, BLOCKS_RIGHT = -2.75, 6.76
 BLOCKS_TOP, BLOCKS_BOTTOM = 1.8, -1.9
 
@@ -73,7 +73,9 @@ class Block:
     series: replay.Series
     grid: plane.MapGrid
     centre: float = 0.0
-    """The value drawn white: 0, or 0.5 for a probability."""
+    """The value drawn as the colour map's zero: 0, or 0.5 for a probability."""
+    line: np.ndarray | None = None
+    """The true boundary, dashed over each map (None when the data has none)."""
     image: ImageMobject | None = None
     scale: Label | None = None
 
@@ -116,16 +118,38 @@ def limits(maps: np.ndarray, centre: float, norm: str) -> np.ndarray:
     return spread if norm == "neuron" else np.full(len(maps), spread.max())
 
 
-def layout(items: list[Block]) -> float:
+def layout(
+    items: list[Block],
+    top: float = BLOCKS_TOP,
+    bottom: float = BLOCKS_BOTTOM,
+    left: float = BLOCKS_LEFT,
+    captions: list[float] | None = None,
+) -> float:
     """Frame units per raster pixel, the same for every block, so that all maps have one
-    size and the blocks fill the space beside the diagram."""
+    size and the blocks fill the space beside the diagram, from ``left`` and between ``top``
+    and ``bottom``; a block is as wide as its caption (``captions``' widths) at least."""
     gaps = 0.5 * (len(items) - 1)
     width = sum(b.grid.shape[1] for b in items)
     height = max(b.grid.shape[0] for b in items)
-    return min((BLOCKS_RIGHT - BLOCKS_LEFT - gaps) / width, (BLOCKS_TOP - BLOCKS_BOTTOM) / height)
+    room = BLOCKS_RIGHT - left - gaps
+    per_pixel = min(room / width, (top - bottom) / height)
+    widths = [b.grid.shape[1] * per_pixel for b in items]
+    total = sum(max(w, c) for w, c in zip(widths, captions or widths, strict=True))
+    return per_pixel * min(1.0, room / total)
 
 
-def caption(run: Run, block: Block, value: str) -> Group:
+def captions_height() -> float:
+    """A block's caption: its name over a line of detail."""
+    return (
+        Group(theme.text("hidden", theme.HEADING, weight="BOLD"), theme.text("9", theme.SMALL))
+        .arrange(DOWN, buff=0.08)
+        .height
+    )
+
+
+def caption(run: Run, block: Block, value: str, room: float | None = None) -> Group:
+    """A block's name over what its maps are; the detail takes two lines when it is wider
+    than ``room``."""
     count = len(block.units)
     width = int(run.layer(block.name).output_shape[0])
     shown = f"{count} of {width}" if count < width else f"{width} neuron{'s' * (width > 1)}"
@@ -137,10 +161,12 @@ def caption(run: Run, block: Block, value: str) -> Group:
         detail = "logit"
     else:
         detail = f"{shown}, {'before' if value == 'pre' else 'after'} {activation}"
-    return Group(
-        theme.text(block.name, theme.HEADING, weight="BOLD"),
-        theme.text(detail, theme.SMALL, theme.MUTED),
-    ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
+    lines = [theme.text(detail, theme.SMALL, theme.MUTED)]
+    if room is not None and lines[0].width > room and ", " in detail:
+        lines = [theme.text(part, theme.SMALL, theme.MUTED) for part in detail.split(", ")]
+    return Group(theme.text(block.name, theme.HEADING, weight="BOLD"), *lines).arrange(
+        DOWN, aligned_edge=LEFT, buff=0.08
+    )
 
 
 def red_share(block: Block, values: np.ndarray) -> float:
@@ -193,31 +219,52 @@ def neurons_part(scene: RunScene) -> None:
     clock = replay.ReplayClock.paced(replay.Series.load(run, "plane/prob"))
     recorded = recorded_weights(run)
     weights, _ = replay.weight_series(recorded)
-    graph = NetworkGraph.from_run(run, width=GRAPH_SIZE[0], height=GRAPH_SIZE[1])
-    graph.move_to(GRAPH_CENTRE)
     head = theme.title(
         "Every neuron over the plane", f"{plane.describe_mlp(run)}  ·  run {run.name}"
     )
-    per_pixel = layout(items)
+    top = head.get_bottom()[1] - 0.1
+    truth = plane.true_boundary(run, 8) is not None
+    legend = neuron_legend(s["norm"], truth).to_corner(DOWN + RIGHT, buff=theme.MARGIN)
+    graph = NetworkGraph.placed(run, GRAPH_SIZE, GRAPH_CENTRE, top)
+    edge_legend = graph.legend(length=2.2).to_corner(DOWN + LEFT, buff=theme.MARGIN)
+    caption_height = captions_height()
+    small = theme.text("0", theme.SMALL).height
+    below = small + 0.12 + theme.text("0", theme.LABEL).height + 0.2  # scales, tour words
+    span = (
+        min(BLOCKS_TOP, top - caption_height - 0.15),
+        max(BLOCKS_BOTTOM, legend.get_top()[1] + 0.15 + below),
+    )
+    left = max(BLOCKS_LEFT, graph.get_right()[0] + 0.3)
+    room = BLOCKS_RIGHT - left - 0.5 * (len(items) - 1)
+    titles = [caption(run, b, s["value"]) for b in items]
+    if sum(t.width for t in titles) > 0.9 * room:  # large type: details on two lines
+        titles = [caption(run, b, s["value"], 0.0) for b in items]
+    caption_height = max(t.height for t in titles)
+    span = (min(BLOCKS_TOP, top - caption_height - 0.15), span[1])
+    per_pixel = layout(items, *span, left, [t.width for t in titles])
     captions, images, scales, columns = Group(), Group(), Group(), Group()
+    lines = {}
     for block in items:
         block.grid = block.grid.at_output(per_pixel)
+        if block.grid.tile not in lines:
+            lines[block.grid.tile] = plane.true_boundary(run, block.grid.tile)
+        block.line = lines[block.grid.tile]
         height, width = block.grid.shape
         blank = np.zeros((height, width, 3), np.uint8)
         block.image = raster_image(blank, width=width / pixels_per_unit())
-        words = caption(run, block, s["value"])
+        words = titles[items.index(block)]
         images.add(block.image)
         captions.add(words)
         columns.add(Group(words, block.image).arrange(DOWN, aligned_edge=LEFT, buff=0.15))
     columns.arrange(RIGHT, buff=0.45, aligned_edge=UP)
-    columns.move_to([(BLOCKS_LEFT + BLOCKS_RIGHT) / 2, 0, 0])
-    columns.align_to([0, BLOCKS_TOP + captions.height + 0.15, 0], UP)
+    columns.move_to([(left + BLOCKS_RIGHT) / 2, 0, 0])
+    columns.align_to([0, span[0] + captions.height + 0.15, 0], UP)
+    clear = graph.get_right()[0] + 0.3 - columns.get_left()[0]  # of the diagram's labels
+    columns.shift(max(clear, 0.0) * RIGHT)
     for block in items:
         block.scale = theme.text("± 0.00", theme.SMALL, theme.MUTED)
         block.scale.next_to(block.image, DOWN, buff=0.12, aligned_edge=LEFT)
         scales.add(block.scale)
-    legend = neuron_legend(s["norm"]).to_corner(DOWN + RIGHT, buff=theme.MARGIN)
-    edge_legend = graph.legend(length=2.2).to_corner(DOWN + LEFT, buff=theme.MARGIN)
     words = theme.text(" ", theme.LABEL, theme.ACCENT)
     words.next_to(scales, DOWN, buff=0.2).align_to(columns, LEFT)
     counter = scene.step_counter(0)
@@ -242,7 +289,7 @@ def neurons_part(scene: RunScene) -> None:
         for block in items:
             maps = block.maps(step)
             scale = limits(maps, block.centre, s["norm"])
-            set_pixels(block.image, block.grid.image(maps, scale, block.centre))
+            set_pixels(block.image, block.grid.image(maps, scale, block.centre, block.line))
             shown["output"] = maps  # the last block's, once the loop is done
         numbers(step)
 
@@ -272,6 +319,7 @@ def neurons_part(scene: RunScene) -> None:
     replay.animate(scene, moving, end + 1.0, frame)
     narrate.finish()
     scene.hold()
+    scene.key_moment("neurons over training")
     if dwell > 0:
         # Only the pointer changes now: the maps are painted once, not on every frame.
         pointer = Group(graph.edges, graph.neurons, words, tour.frame)
@@ -286,6 +334,7 @@ def neurons_part(scene: RunScene) -> None:
         replay.animate(scene, pointer, len(tour.stops) * dwell, point)
         tour.show(None)
     scene.hold(1.5)
+    scene.key_moment("neurons after training")
 
 
 NEURON_CAPTIONS = 2.0
@@ -300,7 +349,7 @@ def intro(run: Run, items: list[Block], value: str) -> str:
     else:
         activation = str(run.model.get("config", {}).get("activation", "relu"))
         what = f"output after its {ACTIVATIONS.get(activation, activation)}"
-        colours = "white at 0, red above"
+        colours = f"{theme.ZERO_WORD} at 0, red above"
     return f"{count} maps: each is one neuron's {what} over the input plane, {colours}"
 
 
@@ -331,10 +380,13 @@ class TourCaptions:
 
 
 def scale_words(block: Block, scale: np.ndarray) -> str:
+    """The colour scale under a block: '± 2.31' for the layer, or each map's own, in the
+    words that fit under the block."""
     if block.centre == 0.5:
         return "0 … 1"
     if len(set(scale.tolist())) > 1:
-        return "each map to its own max |value|"
+        fits = theme.text("± each map's max", theme.SMALL).width <= block.image.width + 0.4
+        return "± each map's max" if fits else "± own max"
     return f"± {scale[0]:.2f}"
 
 
@@ -368,19 +420,22 @@ class Tour:
         inputs = self.graph.shown[block.column - 1]
         self.graph.highlight([(block.column, neuron)], [(block.column, neuron, i) for i in inputs])
         maps = block.series.values[-1][block.units]
-        self.words.set_text(describe_unit(block, unit, maps))
+        room = theme.frame_width() / 2 - theme.MARGIN - self.words.get_left()[0]
+        words = describe_unit(block, unit, maps)
+        self.words.set_text(theme.fitted(words, room, theme.LABEL, separator=", ").text)
 
 
-def neuron_legend(norm: str) -> Group:
-    """The maps' colour bar: white is zero; what ± max means (written under each layer)."""
+def neuron_legend(norm: str, truth: bool) -> Group:
+    """The maps' colour bar: what zero looks like; what ± max means (written under each
+    layer); the dashed true boundary, when there is one."""
     scope = "each map" if norm == "neuron" else "each layer"
     bar = ColorBar("diverging", low="− max", high="+ max", title="neuron response", length=2.2)
-    notes = Group(
-        *(
-            theme.text(words, theme.SMALL, theme.MUTED)
-            for words in ("white = 0", f"{scope} on its own scale", "red frame: 0 everywhere")
-        )
-    ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+    words = [f"{theme.ZERO_WORD} = 0", f"{scope} on its own scale", "red frame: 0 everywhere"]
+    if truth:
+        words.append("dashed: the true boundary")
+    notes = Group(*(theme.text(line, theme.SMALL, theme.MUTED) for line in words)).arrange(
+        DOWN, aligned_edge=LEFT, buff=0.06
+    )
     return Group(bar, notes.next_to(bar, RIGHT, buff=0.3).align_to(bar, DOWN))
 
 

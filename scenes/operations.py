@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, LEFT, UP, FadeIn, Group, ImageMobject
+from manim import DOWN, LEFT, RIGHT, UP, FadeIn, Group, ImageMobject
 
 from engine.analysis.operations import Convolution, Pooling, first_conv, first_pool
 from engine.scenekit import (
@@ -30,6 +30,7 @@ from engine.scenekit import (
     Option,
     RunScene,
     dataset_name,
+    layout,
     model_name,
     pick_image,
     raster_image,
@@ -42,10 +43,10 @@ from engine.scenekit.pacing import BEAT, IDEA
 from engine.scenekit.replay import animate
 from engine.scenekit.sliding import NumberGrid, SlidingWrite, cell_box
 
-LEFT_X, RIGHT_X, MIDDLE_X = -4.75, 4.75, 0.0
+LEFT_X, RIGHT_X, MIDDLE_X = -4.55, 4.55, 0.0
 """Centres of the input, the output and the numbers between them (frame units)."""
-MAP_HEIGHT = 4.2
-MAP_Y = -0.35
+MAP_HEIGHT = 3.9
+MAP_Y = -0.25
 STEP = 2.6
 """Seconds on each position worked through by hand."""
 SWEEP = 5.0
@@ -55,6 +56,16 @@ SWEEP = 5.0
 def conv_writer(conv: Convolution) -> SlidingWrite:
     """The convolution's map as the animation writes it: Σ w·x + b at each position."""
     return SlidingWrite(conv.shape, conv.value_at)
+
+
+def under(key: ColorBar, image: ImageMobject) -> ColorBar:
+    """A colour key under its picture, moved in from the frame's margin if its end labels
+    (wider in large type) would reach it."""
+    key.next_to(image, DOWN, buff=0.3)
+    limit = theme.frame_width() / 2 - theme.MARGIN
+    return key.shift(
+        RIGHT * (max(0.0, -limit - key.get_left()[0]) - max(0.0, key.get_right()[0] - limit))
+    )
 
 
 def pool_writer(pooling: Pooling) -> SlidingWrite:
@@ -127,25 +138,24 @@ class Operations(RunScene):
         window = cell_box(picture, conv.padded.shape[1:], 0, 0, (kh, kw))
         pixel = cell_box(out, conv.shape, 0, 0)
         labels = Group(
-            self.map_label(picture, "input", f"after normalisation, zero padding {conv.padding}"),
+            self.map_label(picture, "input", f"normalised, padding {conv.padding}"),
             self.map_label(out, f"{conv.layer}, channel {conv.channel}", "Σ w·x + b, before ReLU"),
         )
-        keys = Group(
-            self.input_key().next_to(picture, DOWN, buff=0.3),
-            self.pre_key().next_to(out, DOWN, buff=0.3),
-        )
+        keys = Group(under(self.input_key(), picture), under(self.pre_key(), out))
         self.add(picture, out, labels, keys)
         self.hold(BEAT)
         table = self.arithmetic(kh, kw)
         self.caption(self.kernel_words())
         self.add(table, window, pixel)
         self.hold(IDEA)
+        self.key_moment("the kernel")
         for row, col in conv.slow_positions():
             self.work_through(picture, out, window, pixel, row, col)
         self.caption(f"The kernel slides over all {conv.pre.size:,} positions the same way.")
         self.sweep(picture, out, window, pixel)
         self.remove(window, pixel)
         self.hold(BEAT)
+        self.key_moment("convolution")
         self.stage = (picture, out, labels, keys, table)
 
     def output_share(self) -> float:
@@ -175,7 +185,9 @@ class Operations(RunScene):
             theme.text(name, theme.BODY, weight="BOLD"),
             theme.text(details, theme.SMALL, theme.MUTED),
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.04)
-        return label.next_to(image, UP, buff=0.15, aligned_edge=LEFT)
+        label.next_to(image, UP, buff=0.15, aligned_edge=LEFT)
+        over = label.get_right()[0] - (theme.frame_width() / 2 - theme.MARGIN)
+        return layout.names(label.shift(LEFT * max(0.0, over)), image)
 
     def input_key(self) -> ColorBar:
         reach = format_value(self.input_reach, 2)
@@ -198,7 +210,7 @@ class Operations(RunScene):
         self.weights = NumberGrid(kh, kw, 0.95, theme.LABEL)
         self.weights.show(conv.kernel[0])
         channels = conv.kernel.shape[0]
-        which = f" (input channel 0 of {channels})" if channels > 1 else ""
+        which = f", channel 0 of {channels}" if channels > 1 else ""
         heads = (
             theme.text(f"x: the window{which}", theme.SMALL, theme.MUTED),
             theme.text("w: the kernel", theme.SMALL, theme.MUTED),
@@ -292,11 +304,12 @@ class Operations(RunScene):
             "viridis", low="0", high=format_value(top, 3), title="after ReLU", length=2.0
         )
         name = self.map_label(out, f"{conv.layer}, channel {conv.channel}", "after the ReLU")
-        self.add(key.next_to(out, DOWN, buff=0.3), name)
+        self.add(under(key, out), name)
         self.caption(
             f"This is the recorded {conv.layer} map: they differ by at most {gap:.1g} (fp16)."
         )
         self.hold(IDEA)
+        self.key_moment("ReLU")
         self.remove(picture, out, name, keys[0], key, labels[0], rule)
 
     # -- max pooling --------------------------------------------------------------------------
@@ -320,7 +333,7 @@ class Operations(RunScene):
         key = ColorBar(
             "viridis", low="0", high=format_value(top, 3), title="activation", length=2.0
         )
-        key.next_to(source, DOWN, buff=0.3)
+        under(key, source)
         self.inputs = NumberGrid(size, size, 1.1, theme.BODY)
         self.total = theme.text("max = +0.00", theme.BODY, theme.ACCENT, mono=True)
         self.where = theme.text("output row 0, column 0", theme.SMALL, theme.MUTED)
@@ -378,6 +391,7 @@ class Operations(RunScene):
             f"{np.abs(written.values - pooling.recorded).max():.2g}."
         )
         self.hold(IDEA)
+        self.key_moment("max pooling")
 
     def show_window(self, pooling: Pooling, row: int, col: int, value: float | None) -> None:
         window = pooling.window(row, col)

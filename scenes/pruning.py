@@ -51,6 +51,7 @@ from engine.scenekit import (
     Option,
     ProbabilityBars,
     RunScene,
+    colour_key,
     focus,
     locked,
     model_name,
@@ -64,17 +65,15 @@ from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
 from engine.scenekit.pacing import BEAT, IDEA
 from engine.store import LayerInfo, Run, human_bytes
 
-KEPT, REMOVED, GHOST, CUT = theme.BAR, theme.BAD, "#5a2a2c", theme.ACCENT
-
 # Layout in frame units (the frame is about 14.2 × 8).
 CAPTION_TOP = 2.72
-HISTOGRAMS = (-6.75, 2.55, -3.8, 1.75)
+HISTOGRAMS = (-6.75, 2.55, -3.65, 1.75)
 """Left, right, bottom, top of the histogram grid (part 1)."""
 SPARSITY_X = (3.1, 6.75)
 PANELS = (-6.75, 6.75, -2.2, 1.45)
 """The three activation panels side by side (part 2), headings above."""
 PANEL_GAP = 0.3
-CHANGE = (-6.75, 2.4, -3.85, -2.55)
+CHANGE = (-6.75, 2.4, -3.65, -2.5)
 """The relative-change chart along the bottom (part 2)."""
 
 
@@ -169,7 +168,7 @@ def histogram_raster(
     """One layer's weight histogram as a [height, width, 3] raster over ±(99.9th percentile of
     |w|), about two bins per sqrt(weights) (at most one per two pixel columns). Before: the
     dense weights, those under the cut-off in red on top of those kept. After: the pruned
-    network's non-zero weights, the removed ones a faint ghost. Yellow lines mark ±cut-off."""
+    network's non-zero weights, the removed ones a faint ghost. Accent lines mark ±cut-off."""
     width, height = size
     reach = float(np.quantile(np.abs(dense), 0.999)) or 1.0
     bins = int(np.clip(2 * np.sqrt(dense.size), 16, max(16, width // 2)))
@@ -194,16 +193,35 @@ def histogram_raster(
 
     floor = np.ones(width, dtype=int)
     if after:
-        paint(removed, GHOST, floor)
-        paint(kept, KEPT, floor)
+        paint(removed, theme.GHOST, floor)
+        paint(kept, theme.BAR, floor)
     else:
-        paint(removed, REMOVED, paint(kept, KEPT, floor))
+        paint(removed, theme.BAD, paint(kept, theme.BAR, floor))
     canvas[-1] = rs.hex_rgb(theme.MUTED)
     if cut > 0:
         for x in (-cut, cut):
             px = int(np.clip(round((x + reach) / (2 * reach) * (width - 1)), 0, width - 1))
-            canvas[:, max(px - 1, 0) : px + 1] = rs.hex_rgb(CUT)
+            canvas[:, max(px - 1, 0) : px + 1] = rs.hex_rgb(theme.ACCENT)
     return canvas
+
+
+def by_block(
+    per_layer: dict[str, float], sizes: dict[str, int]
+) -> tuple[dict[str, float], list[str]]:
+    """The sparsity of each conv block (``conv3_1`` … ``conv3_3`` as ``conv3``: the share of
+    its weights removed) and of each other layer, from each layer's sparsity and weight count:
+    fewer rows, for large type."""
+    names = list(sizes)
+    grouped: dict[str, list[str]] = {}
+    for name in names:
+        block = name.split("_")[0] if "_" in name else name
+        grouped.setdefault(block, []).append(name)
+    shares = {
+        block: sum(per_layer.get(n, 0.0) * sizes[n] for n in members)
+        / sum(sizes[n] for n in members)
+        for block, members in grouped.items()
+    }
+    return shares, list(grouped)
 
 
 def thousands(count: int) -> str:
@@ -275,6 +293,7 @@ class Pruning(RunScene):
     def add_frame(self) -> None:
         tuned = self.pruned.manifest["progress"].get("epochs", 0)
         how = f"fine-tuned {tuned} epoch{'s' * (tuned != 1)}" if tuned else "no fine-tuning"
+        self.scoreboard = self.accuracy_board()
         self.head = fitted_title(
             f"Pruning  ·  {model_name(self.dense)}",
             [
@@ -282,9 +301,9 @@ class Pruning(RunScene):
                 f"({self.report['scope']}), {how}",
                 f"{self.dense.name} vs {self.pruned.name}",
             ],
-            TITLE_WIDTH - 0.6,
+            min(TITLE_WIDTH - 0.6, self.scoreboard.get_left()[0] - 0.3 + 6.75),
         )
-        self.scoreboard = self.accuracy_board()
+        self.caption_top = min(CAPTION_TOP, self.head.get_bottom()[1] - 0.1)
         self.add(self.scoreboard)
         self.caption(
             f"{theme.percent(self.report['sparsity'])} of the weights set to zero: validation "
@@ -320,8 +339,8 @@ class Pruning(RunScene):
         return rows.to_corner(UP + RIGHT, buff=theme.MARGIN)
 
     def panel_caption(self, name: str, details: str, note: str) -> Group:
-        cap = theme.caption(name, details, note)
-        return cap.move_to([-6.75, CAPTION_TOP, 0], aligned_edge=LEFT + UP)
+        cap = theme.caption(name, details, note, width=13.5)
+        return cap.move_to([-6.75, self.caption_top, 0], aligned_edge=LEFT + UP)
 
     def clear_part(self) -> None:
         """Remove everything but the title and the accuracy board."""
@@ -332,18 +351,22 @@ class Pruning(RunScene):
     def weights(self) -> None:
         dense, pruned = layer_weights(self.dense), layer_weights(self.pruned)
         names = list(dense)
+        self.weight_counts = {name: weights.size for name, weights in dense.items()}
         cuts = {name: cut_off(dense[name], pruned[name]) for name in names}
         if self.report["scope"] == "global":  # one threshold: the largest removed anywhere
             cuts = dict.fromkeys(names, max(cuts.values()))
         left, right, bottom, top = HISTOGRAMS
+        top = min(top, self.panel_caption("w", "details", "note").get_bottom()[1] - 0.1)
+        self.weights_top = top
+        room = theme.text("conv", theme.SMALL, weight="BOLD").height + 0.12  # for the name
         rows, cols = rs.grid_shape(len(names), (right - left) / (top - bottom), 2.0)
         cell_w, cell_h = (right - left) / cols, (top - bottom) / rows
         ppu = pixels_per_unit()
-        size = (int((cell_w - 0.25) * ppu), int(min(cell_h - 0.42, 2.4) * ppu))
+        size = (int((cell_w - 0.25) * ppu), int(min(cell_h - room - 0.06, 2.4) * ppu))
         before, after, labels = Group(), Group(), Group()
         for i, name in enumerate(names):
             r, c = divmod(i, cols)
-            corner = [left + c * cell_w, top - r * cell_h - 0.36, 0]
+            corner = [left + c * cell_w, top - r * cell_h - room, 0]
             for group, done in ((before, False), (after, True)):
                 raster = histogram_raster(dense[name], pruned[name], cuts[name], size, done)
                 image = raster_image(raster, height=size[1] / ppu)
@@ -360,7 +383,7 @@ class Pruning(RunScene):
             scope, removed = "each layer its own cut-off", "the smallest"
         cap = self.panel_caption(
             "weights",
-            f"each layer's histogram, {scope} (yellow)",
+            f"each layer's histogram, {scope} ({theme.ACCENT_WORD})",
             f"red: the weights with {removed}, set to zero  ·  each on its layer's own range",
         )
         self.add(cap, labels, before, self.sparsity_bars(names))
@@ -374,6 +397,7 @@ class Pruning(RunScene):
                 f"Each layer's weights: the smallest {share} of each layer, in red, go to zero"
             )
         self.hold(IDEA)
+        self.key_moment("the cut")
         self.remove(cap)
         self.add(
             self.panel_caption(
@@ -391,6 +415,7 @@ class Pruning(RunScene):
         )
         self.play(FadeIn(after), run_time=0.6)
         self.hold(IDEA)
+        self.key_moment("after pruning")
         self.clear_part()
 
     def sparsity_bars(self, names: list[str]) -> Group:
@@ -398,17 +423,32 @@ class Pruning(RunScene):
         did to the size of the whole network."""
         left, right = SPARSITY_X
         per_layer = self.report["per_layer"]
-        row_h = min(0.34, (HISTOGRAMS[3] - HISTOGRAMS[2] - 1.6) / len(names))
+        before, after = self.report["nonzero_before"], self.report["nonzero_after"]
+        size = self.sizes()
+        total = Group(
+            theme.fitted(
+                "non-zero parameters  ·  size as fp32",
+                SPARSITY_X[1] - SPARSITY_X[0],
+                theme.SMALL,
+                theme.MUTED,
+            ),
+            theme.text(f"{thousands(before)} → {thousands(after)}", theme.LABEL),
+            theme.text(f"{size[0]} → {size[1]}", theme.LABEL),
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
+        room = self.weights_top - HISTOGRAMS[2] - 0.45 - total.height - 0.3
+        if room / len(names) < 0.85 * theme.text("conv_%", theme.SMALL).height:
+            per_layer, names = by_block(per_layer, self.weight_counts)  # large type: fewer rows
+        row_h = min(0.34, room / len(names))
         label_w = max(theme.text(n, theme.SMALL).width for n in names) + 0.15
-        length = right - left - label_w - 0.8
+        length = right - left - label_w - theme.text("88.8%", theme.SMALL).width - 0.15
         rows = Group()
         for i, name in enumerate(names):
-            y = HISTOGRAMS[3] - 0.45 - i * row_h
+            y = self.weights_top - 0.45 - i * row_h
             share = float(per_layer.get(name, 0.0))
             track = Rectangle(width=length, height=row_h * 0.6, stroke_width=0)
             track.set_fill(theme.PANEL, 1.0).move_to([left + label_w, y, 0], aligned_edge=LEFT)
             bar = Rectangle(width=max(share * length, 0.02), height=row_h * 0.6, stroke_width=0)
-            bar.set_fill(REMOVED, 1.0).move_to([left + label_w, y, 0], aligned_edge=LEFT)
+            bar.set_fill(theme.BAD, 1.0).move_to([left + label_w, y, 0], aligned_edge=LEFT)
             name_text = theme.text(name, theme.SMALL, theme.MUTED)
             rows.add(
                 name_text.move_to([left, y, 0], aligned_edge=LEFT),
@@ -417,15 +457,8 @@ class Pruning(RunScene):
                 theme.text(theme.percent(share), theme.SMALL).next_to(track, RIGHT, buff=0.08),
             )
         head = theme.text("sparsity per layer", theme.LABEL)
-        head.move_to([left, HISTOGRAMS[3] - 0.1, 0], aligned_edge=LEFT)
-        before, after = self.report["nonzero_before"], self.report["nonzero_after"]
-        size = self.sizes()
-        total = Group(
-            theme.text("non-zero parameters", theme.SMALL, theme.MUTED),
-            theme.text(f"{thousands(before)} → {thousands(after)}", theme.LABEL),
-            theme.text(f"{size[0]} → {size[1]} (fp32)", theme.LABEL),
-        ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
-        total.next_to(rows, DOWN, buff=0.35).align_to(head, LEFT)
+        head.move_to([left, self.weights_top - 0.1, 0], aligned_edge=LEFT)
+        total.next_to(rows, DOWN, buff=0.3).align_to(head, LEFT)
         return Group(head, rows, total)
 
     # -- part 2: the activations, side by side ------------------------------------------------
@@ -470,7 +503,11 @@ class Pruning(RunScene):
         return run.read(f"acts/{name}", -1)[self.index].astype(np.float32)
 
     def panel_size(self) -> tuple[float, float]:
+        """The panels reach up to the headings under the caption (lower with large type)."""
         left, right, bottom, top = PANELS
+        caption = self.panel_caption("conv", "details", "note").get_bottom()[1]
+        heading = theme.text("dense", theme.BODY, weight="BOLD").height
+        top = min(top, caption - 0.2 - heading - 0.1)
         return (right - left - 2 * PANEL_GAP) / 3, top - bottom
 
     def panel_centre(self, k: int) -> np.ndarray:
@@ -498,9 +535,9 @@ class Pruning(RunScene):
         height = self.panel_size()[1]
         return Group(
             *(
-                theme.text(word, theme.BODY, colour, weight="BOLD").move_to(
-                    self.panel_centre(k) + np.array([0, height / 2 + 0.25, 0])
-                )
+                theme.text(word, theme.BODY, colour, weight="BOLD")
+                .move_to(self.panel_centre(k))
+                .align_to([0, PANELS[2] + height + 0.1, 0], DOWN)
                 for k, (word, colour) in enumerate(zip(words, colours, strict=True))
             )
         )
@@ -511,8 +548,9 @@ class Pruning(RunScene):
         trios: list[Trio] = []
         for info in self.layers:
             trios.append(self.trio(info, trios[-1] if trios else None))
-        chart = ChangeChart(trios)
-        self.add(self.headings(), chart, self.activation_legend())
+        legend = self.activation_legend()
+        chart = ChangeChart(trios, right=min(CHANGE[1], legend.get_left()[0] - 0.3))
+        self.add(self.headings(), chart, legend)
         panels, notes = None, []
         for k, trio in enumerate(trios):
             self.hold()  # the last layer's caption read
@@ -537,8 +575,9 @@ class Pruning(RunScene):
                     focus.shrink_into(self, panels, chart.bars[k - 1])
                 focus.grow_from(self, new, chart.bars[k])
             panels = new
-            if self.settings["hold"] > BEAT:  # Manim refuses a wait of no time
+            if self.settings["hold"] > BEAT:  # the transition took a beat of the hold
                 self.wait(self.settings["hold"] - BEAT)
+            self.key_moment(trio.info.name)
         self.hold()
         self.clear_part()
 
@@ -560,10 +599,13 @@ class Pruning(RunScene):
         )
 
     def activation_legend(self) -> ColorBar:
+        """Bottom right, left of the difference legend (whose ends change from layer to layer:
+        a wide one stands in for them)."""
         bar = ColorBar(
             self.settings["cmap"], low="0", high="channel max", title="activation", length=1.7
         )
-        return bar.move_to([3.0, CHANGE[2] + 0.05, 0], aligned_edge=LEFT + DOWN)
+        right = min(3.0 + bar.width, self.difference_legend(8.88).get_left()[0] - 0.3)
+        return bar.move_to([right, CHANGE[2] + 0.05, 0], aligned_edge=RIGHT + DOWN)
 
     def difference_legend(self, reach: float) -> ColorBar:
         """The difference scale with its real ends (they change from layer to layer)."""
@@ -575,23 +617,9 @@ class Pruning(RunScene):
 
     # -- part 3: the outcome ------------------------------------------------------------------
     def outcome(self) -> None:
-        """The shown image's class probabilities from both networks, and their accuracies."""
-        columns = Group(
-            *(
-                self.probability_column(run, word, colour)
-                for run, word, colour in (
-                    (self.dense, "dense", theme.TEXT),
-                    (self.pruned, "pruned", theme.ACCENT),
-                )
-            )
-        )
-        columns.arrange(RIGHT, buff=1.0, aligned_edge=UP)
-        columns.move_to([-3.6, 1.9, 0], aligned_edge=LEFT + UP)
-        image = rs.to_rgb(self.dense.read("probe/images", 0)[self.index])
-        picture = raster_image(image, height=1.9).move_to([-5.6, 0.0, 0])
-        name = self.class_name(self.label)
-        below = theme.text(f"true class: {name}", theme.LABEL, theme.GOOD)
-        below.next_to(picture, DOWN, buff=0.2)
+        """The shown image's class probabilities from both networks (their colours explained
+        once, under the image), their accuracies, and the sizes, between the caption and the
+        bottom edge."""
         cap = self.panel_caption(
             "outcome",
             "the same image through both networks",
@@ -599,14 +627,42 @@ class Pruning(RunScene):
         )
         before, after = self.report["nonzero_before"], self.report["nonzero_after"]
         size = self.sizes()
-        summary = theme.text(
-            f"non-zero parameters {thousands(before)} → {thousands(after)}  ·  "
-            f"{size[0]} → {size[1]} as fp32 without the zeros",
-            theme.LABEL,
-            theme.MUTED,
-        ).next_to(columns, DOWN, buff=0.3)
-        summary.set_x(-6.75 + summary.width / 2)
-        shown = Group(columns, picture, below, cap, summary)
+        width = -3.8 - (theme.MARGIN - theme.frame_width() / 2)  # left of the columns
+        head = theme.text("non-zero parameters", theme.SMALL, theme.MUTED)
+        if head.width > width:
+            head = theme.text("non-zero", theme.SMALL, theme.MUTED)
+        sizes = theme.text(f"{size[0]} → {size[1]} as fp32", theme.LABEL)
+        if sizes.width > width:
+            sizes = theme.text(f"{size[0]} → {size[1]}", theme.SMALL)
+        summary = Group(
+            head, theme.text(f"{thousands(before)} → {thousands(after)}", theme.LABEL), sizes
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+        top = min(1.9, cap.get_bottom()[1] - 0.15)
+        room = top - (theme.MARGIN - theme.frame_height() / 2)
+        columns = Group(
+            *(
+                self.probability_column(run, word, colour, room)
+                for run, word, colour in (
+                    (self.dense, "dense", theme.TEXT),
+                    (self.pruned, "pruned", theme.ACCENT),
+                )
+            )
+        )
+        columns.arrange(RIGHT, buff=1.0, aligned_edge=UP)
+        columns.move_to([-3.6, top, 0], aligned_edge=LEFT + UP)
+        image = rs.to_rgb(self.dense.read("probe/images", 0)[self.index])
+        picture = raster_image(image, height=1.9).move_to([-5.6, min(0.0, top - 1.1), 0])
+        name = self.class_name(self.label)
+        below = theme.text(f"true class: {name}", theme.LABEL, theme.GOOD)
+        below.next_to(picture, DOWN, buff=0.2)
+        left = theme.MARGIN - theme.frame_width() / 2  # the key and the sizes under the image
+        key = colour_key().next_to(below, DOWN, buff=0.3).align_to([left, 0, 0], LEFT)
+        summary.next_to(key, DOWN, buff=0.3).align_to([left, 0, 0], LEFT)
+        column = Group(picture, below, key, summary)
+        lift = min(theme.MARGIN - theme.frame_height() / 2 - summary.get_bottom()[1], top - 0.95)
+        if lift > 0:  # large type: the column starts higher
+            column.shift(lift * UP)
+        shown = Group(columns, picture, below, key, cap, summary)
         said = []
         for word, run in (("dense", self.dense), ("pruned", self.pruned)):
             probs = run.read("probe/probs", -1)[self.index]
@@ -617,6 +673,7 @@ class Pruning(RunScene):
         )
         self.play(FadeIn(shown), run_time=0.5)
         self.hold(IDEA)
+        self.key_moment("the outcome")
 
     def sizes(self) -> list[str]:
         """The network's size before and after, counting non-zero parameters as fp32."""
@@ -626,19 +683,25 @@ class Pruning(RunScene):
         classes = self.dense.classes
         return str(classes[label]) if label < len(classes) else str(label)
 
-    def probability_column(self, run: Run, word: str, colour: str) -> Group:
+    def probability_column(self, run: Run, word: str, colour: str, height: float) -> Group:
+        """One network's probabilities for the image, with its accuracy over them and its
+        verdict under them, at most ``height`` tall."""
         probs = run.read("probe/probs", -1)[self.index]
+        verdict = theme.text("p", theme.BODY).height
         bars = ProbabilityBars(
             self.dense.classes,
             probs,
             true_label=self.label,
             width=4.2,
-            row_height=0.28,
+            row_height=0.25,
             size=theme.LABEL,
+            height=height - 2 * verdict - 0.36,
+            key=False,
         )
         top = int(np.argmax(probs))
-        head = theme.text(
+        head = theme.fitted(
             f"{word}  ·  accuracy {theme.percent(self.accuracy(run))}",
+            4.2,
             theme.BODY,
             colour,
             weight="BOLD",
@@ -646,41 +709,47 @@ class Pruning(RunScene):
         verdict = theme.text(
             f"p({self.class_name(top)}) = {theme.percent(probs[top])}", theme.BODY, theme.ACCENT
         )
-        return Group(head, bars, verdict).arrange(DOWN, aligned_edge=LEFT, buff=0.25)
+        return Group(head, bars, verdict).arrange(DOWN, aligned_edge=LEFT, buff=0.18)
 
 
 class ChangeChart(Group):
     """Along the bottom: ‖pruned − dense‖ / ‖dense‖ of every map layer on the shown image, one
-    bar per layer; ``mark`` lights the layer on screen and names it under its bar."""
+    bar per layer; ``mark`` lights the layer on screen and names it above every bar (never
+    over its neighbours)."""
 
-    def __init__(self, trios: list[Trio]):
+    def __init__(self, trios: list[Trio], right: float = CHANGE[1]):
         super().__init__()
-        left, right, bottom, top = CHANGE
+        left, _, bottom, top = CHANGE
+        self.right = right
         self.bottom = bottom
         self.peak = max(max(t.change for t in trios), 1e-6)
         width = (right - left) / len(trios)
         self.trios = trios
         self.bars = VGroup()
-        for k, trio in enumerate(trios):
-            tall = max(trio.change / self.peak * (top - bottom - 0.55), 0.02)
-            bar = Rectangle(width=width * 0.7, height=tall, stroke_width=0)
-            bar.set_fill(theme.BAR, 1.0)
-            self.bars.add(bar.move_to([left + (k + 0.5) * width, bottom, 0], aligned_edge=DOWN))
-        head = theme.text(
-            "change per layer on this image:  ‖pruned − dense‖ / ‖dense‖",
+        self.label = theme.text("conv0 0%", theme.SMALL, theme.ACCENT)
+        head = theme.fitted(
+            "change per layer on this image  ·  ‖pruned − dense‖ / ‖dense‖",
+            right - left,
             theme.SMALL,
             theme.MUTED,
         ).move_to([left, top, 0], aligned_edge=LEFT + UP)
+        self.tallest = top - bottom - head.height - self.label.height - 0.12
+        for k, trio in enumerate(trios):
+            tall = max(trio.change / self.peak * self.tallest, 0.02)
+            bar = Rectangle(width=width * 0.7, height=tall, stroke_width=0)
+            bar.set_fill(theme.BAR, 1.0)
+            self.bars.add(bar.move_to([left + (k + 0.5) * width, bottom, 0], aligned_edge=DOWN))
         axis = Rectangle(width=right - left, height=0.015, stroke_width=0)
         axis.set_fill(theme.MUTED, 1.0).move_to([left, bottom, 0], aligned_edge=LEFT + UP)
-        self.label = theme.text(" ", theme.SMALL, theme.ACCENT)
-        self.add(head, axis, self.bars, self.label)
+        self.add(head, axis, self.bars)
 
     def mark(self, k: int) -> None:
         for i, bar in enumerate(self.bars):
             bar.set_fill(theme.ACCENT if i == k else theme.BAR, 1.0)
         bar = self.bars[k]
         self.label.set_text(f"{self.trios[k].info.name} {theme.percent(self.trios[k].change)}")
-        self.label.next_to(bar, UP, buff=0.06)
+        self.label.move_to([0, self.bottom + self.tallest + 0.04, 0], aligned_edge=DOWN)
         half = self.label.width / 2
-        self.label.set_x(np.clip(bar.get_x(), CHANGE[0] + half, CHANGE[1] - half))
+        self.label.set_x(np.clip(bar.get_x(), CHANGE[0] + half, self.right - half))
+        if self.label not in self.submobjects:
+            self.add(self.label)

@@ -35,7 +35,7 @@ from manim import (
 )
 
 from engine.errors import RunError
-from engine.scenekit import Number, Option, RunScene, model_name, theme
+from engine.scenekit import Number, Option, RunScene, layout, model_name, theme
 from engine.scenekit.charts import fitted_title
 from engine.scenekit.pacing import IDEA
 from engine.store import LayerInfo, Run
@@ -48,14 +48,21 @@ KIND_WORDS = {
     "dense": "dense",
     "logits": "logits",
 }
-TOP, BOTTOM = 2.8, -3.0
+TOP, BOTTOM = 2.8, -2.85
 """Top of the header row and bottom of the totals row (frame units)."""
-MIN_ROW = 0.235
-"""Rows closer than this stop being readable in a 640 px GIF: group instead."""
+
+
+def min_row() -> float:
+    """Rows closer than this would touch (the small type's ascenders and descenders): the
+    table groups layers instead."""
+    return max(0.235, theme.text("Ag_", theme.SMALL).height * 0.85)
+
+
 BAR_WIDTH = 2.0
 """The widest a share bar gets (narrower when the text columns need the room)."""
 GAP = 0.4
-WIDTH = 13.3
+WIDTH = 12.8
+"""The columns' width: the stripes behind the rows reach a little further each side."""
 
 
 @dataclass(frozen=True)
@@ -111,10 +118,41 @@ def grouped_rows(layers: list[LayerInfo]) -> list[Row]:
     return rows
 
 
+def block_rows(layers: list[LayerInfo]) -> list[Row]:
+    """Each conv block (its convs and the pooling after them) as one row: 'conv3_1 … pool3'."""
+    rows: list[Row] = []
+    block: list[LayerInfo] = []
+
+    def close() -> None:
+        if len(block) == 1:
+            rows.extend(layer_rows(block))
+        elif block:
+            convs = sum(i.kind == "conv" for i in block)
+            kind = f"{convs} × conv" + (", pool" if block[-1].kind == "pool" else "")
+            output = theme.shape_text(block[-1].output_shape)
+            params, macs = sum(i.params for i in block), sum(i.macs for i in block)
+            rows.append(Row(f"{block[0].name} … {block[-1].name}", kind, output, params, macs))
+        block.clear()
+
+    for info in layers:
+        if info.kind == "conv" and block and block[-1].kind != "conv":
+            close()
+        if info.kind in ("conv", "pool") and (block or info.kind == "conv"):
+            block.append(info)
+        else:
+            close()
+            rows.extend(layer_rows([info]))
+    close()
+    return rows
+
+
 def table_rows(layers: list[LayerInfo], max_rows: int) -> list[Row]:
-    """Every layer when they fit, else the convs of each block grouped."""
-    rows = layer_rows(layers)
-    return rows if len(rows) <= max_rows else grouped_rows(layers)
+    """Every layer when they fit, else the convs of each block grouped, else each block (its
+    convs and its pooling) as one row."""
+    for rows in (layer_rows(layers), grouped_rows(layers)):
+        if len(rows) <= max_rows:
+            return rows
+    return block_rows(layers)
 
 
 def totals(layers: list[LayerInfo]) -> tuple[int, int]:
@@ -122,14 +160,31 @@ def totals(layers: list[LayerInfo]) -> tuple[int, int]:
     return sum(i.params for i in layers), sum(i.macs for i in layers)
 
 
-def heaviest(values: list[int], k: int) -> list[int]:
-    """Indices of the k largest non-zero values, and any tied with the k-th (VGG's equal
-    convs would otherwise be picked arbitrarily), in table order."""
-    ranked = sorted((v for v in values if v > 0), reverse=True)
+def as_shown(value: int, digits: int | None) -> float:
+    """A value as the table shows it: in full, or to ``digits`` significant digits."""
+    return float(value) if digits is None else float(f"{value:.{digits}g}")
+
+
+def heaviest(values: list[int], k: int, digits: int | None = None) -> list[int]:
+    """Indices of the k largest non-zero values, and every one tied with the k-th, in table
+    order. Values tie when they read the same on screen (``digits``: shown to that many
+    significant digits, as MACs are): VGG's equal convs are all highlighted, never some of
+    them picked by their last digits."""
+    shown = [as_shown(v, digits) for v in values]
+    ranked = sorted((v for v in shown if v > 0), reverse=True)
     if not ranked or k <= 0:
         return []
     threshold = ranked[min(k, len(ranked)) - 1]
-    return [i for i, v in enumerate(values) if v >= threshold]
+    return [i for i, v in enumerate(shown) if v >= threshold]
+
+
+def tied_at_cut(values: list[int], chosen: list[int], digits: int | None) -> list[int]:
+    """Those of ``chosen`` that tie with the smallest of them, when there are several."""
+    if not chosen:
+        return []
+    cut = min(as_shown(values[i], digits) for i in chosen)
+    tied = [i for i in chosen if as_shown(values[i], digits) == cut]
+    return tied if len(tied) > 1 else []
 
 
 def name_list(names: list[str]) -> str:
@@ -156,12 +211,14 @@ class Summary(RunScene):
                 f"Run {self.run.name!r} has no layer table in its manifest (it predates "
                 "them). Train it again to record one."
             )
-        max_rows = int((TOP - BOTTOM) / MIN_ROW) - 2  # the header and totals take two
+        head = self.header(self.run)
+        self.top = min(TOP, head.get_bottom()[1] - 0.15)
+        max_rows = int((self.top - BOTTOM) / min_row()) - 2  # the header and totals take two
         self.rows = table_rows(layers, max_rows)
         self.total_params, self.total_macs = totals(layers)
-        self.row_height = min(0.36, (TOP - BOTTOM) / (len(self.rows) + 2.4))
+        self.row_height = min(0.36, (self.top - BOTTOM) / (len(self.rows) + 2.4))
         self.size = theme.SMALL if self.row_height < 0.3 else theme.LABEL
-        self.add(self.header(self.run))
+        self.add(head)
         cells, bars, stripes = self.build_table()
         shape = theme.shape_text(self.run.model["input_shape"])
         self.caption(
@@ -169,8 +226,10 @@ class Summary(RunScene):
             f"and {human(self.total_macs)} multiply-accumulates in all."
         )
         self.reveal(cells, bars, stripes)
+        self.key_moment("the table")
         self.highlight(cells, bars, stripes)
         self.hold(IDEA)
+        self.key_moment("the heaviest")
 
     def header(self, run: Run) -> Group:
         shape = theme.shape_text(run.model["input_shape"])
@@ -182,9 +241,13 @@ class Summary(RunScene):
 
     # -- the table ------------------------------------------------------------------------
     def cell_texts(self) -> list[list]:
-        """Header, rows and totals as Texts: [row][column] (None: an empty cell)."""
+        """Header, rows and totals as Texts: [row][column] (None: an empty cell). Short
+        headings when the long ones would not fit the frame."""
         size = self.size
         head = ["layer", "kind", "output", "parameters", "MACs", "share of parameters", "of MACs"]
+        widths = [theme.text(h, size, weight="BOLD").width for h in head]
+        if sum(widths) + GAP * 6 + 2 * BAR_WIDTH > WIDTH:
+            head = ["layer", "kind", "output", "params", "MACs", "share", "of MACs"]
         table = [[theme.text(h, size, theme.MUTED, weight="BOLD") for h in head]]
         for row in self.rows:
             table.append(
@@ -210,16 +273,20 @@ class Summary(RunScene):
     def column_edges(self, table: list[list]) -> list[tuple[float, str]]:
         """(x, alignment) per column: text columns left-aligned, numbers right-aligned, then
         the two share-bar columns in what width is left (at most ``BAR_WIDTH`` each)."""
-        widths = [max(row[c].width for row in table if row[c] is not None) for c in range(5)]
-        left = WIDTH - sum(widths) - GAP * 6
-        self.bar_width = min(BAR_WIDTH, left / 2 - 0.4)
-        widths += [max(self.bar_width + 0.4, table[0][c].width) for c in (5, 6)]
-        x = -(sum(widths) + GAP * 6) / 2
+        texts = [max(row[c].width for row in table if row[c] is not None) for c in range(5)]
+        share = max(0.4, theme.text("88%", theme.SMALL).width + 0.1)  # room for a share label
+        for gap in (GAP, 0.3, 0.2):  # narrower gaps when large type needs the room
+            left = WIDTH - sum(texts) - gap * 6
+            self.bar_width = max(0.3, min(BAR_WIDTH, left / 2 - share))
+            widths = texts + [max(self.bar_width + share, table[0][c].width) for c in (5, 6)]
+            if sum(widths) + gap * 6 <= WIDTH:
+                break
+        x = -(sum(widths) + gap * 6) / 2
         edges = []
         for c, width in enumerate(widths):
             right = c in (3, 4)
             edges.append((x + width if right else x, "right" if right else "left"))
-            x += width + GAP
+            x += width + gap
         return edges
 
     def build_table(self) -> tuple[list[Group], list[Group], list[Rectangle]]:
@@ -227,14 +294,15 @@ class Summary(RunScene):
         edges = self.column_edges(table)
         h = self.row_height
         used = len(table) * h + 0.12
-        top = TOP - max(0.0, (TOP - BOTTOM - used) / 2)  # a short table sits mid-frame
+        top = self.top - max(0.0, (self.top - BOTTOM - used) / 2)  # a short table: mid-frame
         # The heaviest row fills its bar column; the percentages say what that is.
         self.most = (
             max(row.params for row in self.rows) or 1,
             max(row.macs for row in self.rows) or 1,
         )
         cells, bars, stripes = [], [], []
-        full_left, full_right = edges[0][0] - 0.12, edges[6][0] + self.bar_width + 0.5
+        reach = max(self.bar_width + 0.5, table[0][6].width + 0.12)  # the shares, the heading
+        full_left, full_right = edges[0][0] - 0.12, edges[6][0] + reach
         for r, row in enumerate(table):
             y = top - h / 2 - r * h - (0.12 if r == len(table) - 1 else 0.0)
             group = Group()
@@ -245,7 +313,7 @@ class Summary(RunScene):
             cells.append(group)
             stripe = Rectangle(width=full_right - full_left, height=h, stroke_width=0)
             stripe.set_fill(theme.PANEL, opacity=1.0 if r % 2 else 0.0)
-            stripes.append(stripe.move_to([(full_left + full_right) / 2, y, 0]))
+            stripes.append(layout.backdrop(stripe.move_to([(full_left + full_right) / 2, y, 0])))
             if 0 < r < len(table) - 1:
                 row_data = self.rows[r - 1]
                 shares = (row_data.params / self.most[0], row_data.macs / self.most[1])
@@ -263,6 +331,10 @@ class Summary(RunScene):
             rule.copy().set_y(top - (len(table) - 1) * h - 0.06),
         )
         self.percent_labels = (edges[5][0], edges[6][0])
+        # Centred on the stripes, which reach further right (the share labels) than left.
+        shift = -(full_left + full_right) / 2 * RIGHT
+        for mobject in (*cells, *bars, *stripes, self.rules):
+            mobject.shift(shift)
         return cells, bars, stripes
 
     # -- animation ------------------------------------------------------------------------
@@ -288,7 +360,7 @@ class Summary(RunScene):
         # Never all of them: "conv1, conv2, fc: 100% of the parameters" says nothing.
         k = min(max(0, self.settings["top"]), max(1, weighted // 3))
         by_params = heaviest([row.params for row in self.rows], k)
-        by_macs = heaviest([row.macs for row in self.rows], k)
+        by_macs = heaviest([row.macs for row in self.rows], k, digits=3)
         marks = Group()
         for column, chosen, total in ((0, by_params, self.total_params), (1, by_macs, None)):
             for i in chosen:
@@ -315,23 +387,31 @@ class Summary(RunScene):
             self.caption(f"The heaviest: {macs}.")
 
     def heavy_words(self, by_params: list[int], by_macs: list[int]) -> tuple[str, str]:
-        """What the heaviest rows hold: 'conv4_1 … conv4_3: 45% of the parameters'."""
-        params = sum(self.rows[i].params for i in by_params) / self.total_params
-        macs = sum(self.rows[i].macs for i in by_macs) / self.total_macs
-        names_p = name_list([self.rows[i].name for i in by_params])
-        names_m = name_list([self.rows[i].name for i in by_macs])
-        return (
-            f"{names_p}: {100 * params:.0f}% of the parameters",
-            f"{names_m}: {100 * macs:.0f}% of the MACs",
-        )
+        """What the heaviest rows hold, ties said as ties: 'conv4_1 … conv4_3: 45% of the
+        parameters', '6 layers (conv1_2, …), tied at 2.36 M each: 72% of the MACs'."""
+        words = []
+        for chosen, values, digits, show, noun in (
+            (by_params, [r.params for r in self.rows], None, "{:,}".format, "parameters"),
+            (by_macs, [r.macs for r in self.rows], 3, human, "MACs"),
+        ):
+            share = sum(values[i] for i in chosen) / sum(values)
+            names = name_list([self.rows[i].name for i in chosen])
+            tied = tied_at_cut(values, chosen, digits)
+            if tied:
+                value = show(values[tied[0]])
+                names += (
+                    f", all tied at {value}"
+                    if len(tied) == len(chosen)
+                    else f"; {len(tied)} tied at {value}"
+                )
+            words.append(f"{names}: {100 * share:.0f}% of the {noun}")
+        return words[0], words[1]
 
     def heavy_note(self, by_params: list[int], by_macs: list[int]) -> Group | None:
         if not by_params or not by_macs:
             return None
         lines = Group(
             *(theme.text(words, theme.LABEL) for words in self.heavy_words(by_params, by_macs))
-        ).arrange(DOWN, aligned_edge=LEFT, buff=0.08)
-        if lines.width > theme.frame_width() - 2 * theme.MARGIN:
-            lines.scale_to_fit_width(theme.frame_width() - 2 * theme.MARGIN)
-        lines.next_to(self.rules[1], DOWN, buff=self.row_height + 0.25).set_x(0)
+        ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+        lines.next_to(self.rules[1], DOWN, buff=self.row_height + 0.12).set_x(0)
         return lines

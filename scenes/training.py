@@ -113,6 +113,7 @@ class Training(RunScene):
         acc_curves, acc_dots = self.accuracy_chart()
         self.caption_epochs(max(self.settings["seconds"], 0.5))
         self.unfold([*loss_curves, *acc_curves], [*loss_dots, *acc_dots])
+        self.key_moment("training")
         main, detail = self.final_words()
         words = main.replace("  ·  ", ", ").replace(":  ", ": ").replace("validation loss", "loss")
         val_acc = self.accuracy_values[1]
@@ -122,6 +123,7 @@ class Training(RunScene):
         self.caption(f"{words[0].upper()}{words[1:]}.")
         self.play(FadeIn(self.final_figures(main, detail)), run_time=0.6)
         self.hold(IDEA)
+        self.key_moment("the result")
 
     # -- layout ---------------------------------------------------------------------------
     def add_header(self) -> None:
@@ -139,23 +141,48 @@ class Training(RunScene):
             TITLE_WIDTH,
         )
         self.counter = self.step_counter(0)
+        self.head = head
         self.add(head, self.counter)
 
     def chart(self, y: Scale, y_label: str, center_x: float, y_ticks=None) -> Chart:
+        """A chart as tall as the room between the title and what goes under it (its key
+        row and the final figures), its labels included: taller text, shorter plot."""
         epochs = max(1, math.ceil(self.epochs[-1] - 1e-9))
-        chart = Chart(
-            Scale(0, float(epochs)),
-            y,
-            width=CHART_WIDTH,
-            height=CHART_HEIGHT,
-            x_label="epoch",
-            y_label=y_label,
-            x_ticks=epoch_ticks(epochs),
-            y_ticks=y_ticks,
-        )
-        chart.shift(np.array([center_x, CHART_BOTTOM, 0]) - chart.box.get_bottom())
+
+        def make(height: float) -> Chart:
+            return Chart(
+                Scale(0, float(epochs)),
+                y,
+                width=CHART_WIDTH,
+                height=height,
+                x_label="epoch",
+                y_label=y_label,
+                x_ticks=epoch_ticks(epochs),
+                y_ticks=y_ticks,
+            )
+
+        probe = make(1.0)
+        above = probe.get_top()[1] - probe.box.get_top()[1]
+        below = probe.box.get_bottom()[1] - probe.get_bottom()[1]
+        top = self.head.get_bottom()[1] - 0.2 - above
+        bottom = max(CHART_BOTTOM, self.floor() + below)
+        chart = make(min(CHART_HEIGHT, top - bottom))
+        chart.shift(np.array([center_x, bottom, 0]) - chart.box.get_bottom())
         self.add(chart)
         return chart
+
+    @staticmethod
+    def below(chart: Chart, key: Group) -> Group:
+        """A chart's key row under it, from its left edge, kept inside the frame."""
+        key.next_to(chart, DOWN, buff=0.25).align_to(chart.box, LEFT)
+        overhang = key.get_right()[0] - (theme.frame_width() / 2 - theme.MARGIN)
+        return key.shift(max(overhang, 0.0) * LEFT)
+
+    def floor(self) -> float:
+        """The lowest a chart's labels may go: above its key row and the final figures."""
+        key = theme.text("per step", theme.SMALL).height + 0.25
+        figures = theme.text("0", theme.BODY).height + theme.text("0", theme.LABEL).height + 0.1
+        return -theme.frame_height() / 2 + theme.MARGIN + figures + 0.15 + key
 
     def loss_chart(self) -> tuple[list[Curve], list[Mark]]:
         loss = self.run.read("train/loss").astype(np.float64)
@@ -181,7 +208,7 @@ class Training(RunScene):
                 (theme.ACCENT, "dot", "validation"),
             ]
         )
-        self.add(key.next_to(chart, DOWN, buff=0.25).align_to(chart.box, LEFT))
+        self.add(self.below(chart, key))
         self.loss_values = (trend[-1], val_loss[-1])
         return [raw, trend_curve], dots
 
@@ -216,7 +243,7 @@ class Training(RunScene):
                 (theme.ACCENT, "dot", "validation"),
             ]
         )
-        self.add(key.next_to(chart, DOWN, buff=0.25).align_to(chart.box, LEFT))
+        self.add(self.below(chart, key))
         self.accuracy_values = (trend[-1], val_acc)
         return [raw, trend_curve], dots
 
@@ -297,18 +324,19 @@ class Training(RunScene):
             f"after {format_tick(epochs)} epoch{'s' * (epochs != 1)} ({self.last:,} steps):  "
             f"validation accuracy {val_acc[-1]:.1f}%  ·  validation loss {format_value(val_loss)}"
         )
-        detail = f"training, smoothed: loss {format_value(train_loss)}, accuracy {train_acc:.1f}%"
+        detail = (
+            f"training, smoothed: loss {format_value(train_loss)}  ·  accuracy {train_acc:.1f}%"
+        )
         if best != len(val_acc) - 1:
             epoch = format_tick(self.val_epochs[best])
             detail += f"  ·  best validation accuracy {val_acc[best]:.1f}% (epoch {epoch})"
         return main, detail
 
     def final_figures(self, main: str, detail: str) -> Group:
+        width = theme.frame_width() - 2 * theme.MARGIN
         lines = [
-            theme.text(main, theme.BODY, weight="BOLD"),
-            theme.text(detail, theme.LABEL, theme.MUTED),
+            theme.fitted(main, width, theme.BODY, weight="BOLD"),
+            theme.fitted(detail, width, theme.LABEL, theme.MUTED),
         ]
         group = Group(*lines).arrange(DOWN, buff=0.1)
-        if group.width > theme.frame_width() - 2 * theme.MARGIN:
-            group.scale_to_fit_width(theme.frame_width() - 2 * theme.MARGIN)
         return group.to_edge(DOWN, buff=theme.MARGIN)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from manim import DOWN, UP, FadeIn, Group, ImageMobject
+from manim import DOWN, RIGHT, UP, FadeIn, Group, ImageMobject
 
 from engine.analysis.examples import Examples
 from engine.errors import NnreelError, RunError
@@ -29,6 +29,7 @@ from engine.scenekit import (
     Number,
     Option,
     RunScene,
+    layout,
     model_name,
     pick_image,
     raster_image,
@@ -41,7 +42,7 @@ from engine.scenekit.recordings import ensure_actmax, ensure_examples
 from engine.store import LayerInfo, Run
 
 VIEW_HEIGHT = 2.5
-VIEW_Y = 0.75
+VIEW_Y = 0.3
 VIEW_XS = (-4.6, 0.0, 4.6)
 """Centres of the kernel, the map and the grown image (frame units)."""
 EXAMPLES_Y = -2.55
@@ -183,6 +184,7 @@ class Unit(RunScene):
         )
         self.hold(IDEA)
         self.note_scale(what, values, value)
+        self.key_moment(what)
 
     def note_scale(self, what: str, values: np.ndarray, grown: float) -> None:
         """How the grown image compares with the best real one, in one caption."""
@@ -199,6 +201,12 @@ class Unit(RunScene):
             theme.text(detail, theme.SMALL, theme.MUTED),
         ).arrange(DOWN, buff=0.04)
         label.next_to(image, UP, buff=0.12)
+        limit = theme.frame_width() / 2 - theme.MARGIN  # large type: in from the margin
+        label.shift(
+            RIGHT
+            * (max(0.0, -limit - label.get_left()[0]) - max(0.0, label.get_right()[0] - limit))
+        )
+        layout.names(label, image)
         self.play(FadeIn(image, scale=0.6), FadeIn(label), run_time=BEAT)
         return image
 
@@ -209,7 +217,8 @@ class Unit(RunScene):
                                 strict=True):  # fmt: skip
             picture = raster_image(rs.to_rgb(image), height=EXAMPLE_SIZE)
             number = theme.text(f"{value:.3g}", theme.SMALL, theme.MUTED)
-            tiles.add(Group(picture, number.next_to(picture, DOWN, buff=0.06)))
+            number.next_to(picture, DOWN, buff=0.06)
+            tiles.add(Group(picture, layout.names(number, picture)))
         tiles.arrange(direction=np.array([1.0, 0.0, 0.0]), buff=0.22)
         head = theme.text(
             f"the {count} validation images that excite it most (its mean under each)",

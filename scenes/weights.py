@@ -3,11 +3,12 @@
 Start at the output neuron: each of its input neurons' recorded maps times its weight (sign
 kept, so a negative weight shows the map colour-inverted) is what that input really adds to
 it; with the bias they sum to the neuron's recorded pre-activation, shown at the end of the
-row. Follow the input with the largest |w| back, layer by layer, down to the input plane (x
-and y). Beside it, the whole network as a graph whose edges' width and colour are the weights;
+row. Follow the input that contributes most (the largest mean |w·a| over the plane, as seed
+002 did; the screen says so) back, layer by layer, down to the input plane (x and y). Beside
+it, the whole network as a graph whose edges' width and colour are the weights;
 then training replays and every row, the traced path and the edges change with it.
-Captions (an ``.srt`` beside the video) name each traced weight and, over the replay, the
-output's largest one.
+Captions (an ``.srt`` beside the video) name each traced input and, over the replay, the
+output's strongest one.
 
     manim scenes/weights.py                                  # the default run (mlp-ring)
     NNREEL_RUN=spiral manim -ql scenes/weights.py
@@ -44,6 +45,7 @@ from engine.scenekit import (
     textlayer,
     theme,
 )
+from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.label import pixels_per_unit, render
 from engine.scenekit.network import NetworkGraph
 from engine.scenekit.options import REPLAY, Option
@@ -53,11 +55,14 @@ OPTIONS: dict[str, Option] = {
     **REPLAY,
     "dwell": Number(3.0, "seconds on each layer while the path is traced", at_least=0),
     "inputs": Number(
-        9, "show at most this many inputs per neuron (the largest |w|)", at_least=1, whole=True
+        9,
+        "show at most this many inputs per neuron (those contributing most)",
+        at_least=1,
+        whole=True,
     ),
 }
-GRAPH_CENTRE, GRAPH_SIZE = (-5.0, 0.2, 0.0), (3.2, 3.7)
-ROWS_LEFT, ROWS_RIGHT, ROWS_TOP, ROWS_BOTTOM = -3.05, 6.76, 2.45, -2.8
+GRAPH_CENTRE, GRAPH_SIZE = (-4.95, 0.35, 0.0), (2.95, 3.2)
+ROWS_LEFT, ROWS_RIGHT, ROWS_TOP, ROWS_BOTTOM = -2.9, 6.45, 2.45, -2.8
 TEXT_OVERHANG = 0.3
 TILE_PIXELS = 120
 INTRO = 0.5
@@ -76,13 +81,18 @@ class Row:
     """Its heading, the weight under each tile, '+ b =' and the bias: one raster."""
     frame: Rectangle
     top: float
+    left: float = ROWS_LEFT
     visible: bool = True
 
     def words(self, heading: str, weights: list[str], bias: str) -> list[textlayer.Words]:
         """The row's texts, placed: heading above, weights under the tiles, bias under the
         sum, '+ b =' between."""
+        line = theme.text("Ag", theme.LABEL).height
+        heading = theme.fitted(
+            heading, ROWS_RIGHT - self.left, theme.LABEL, separator="   ·   "
+        ).text
         texts = [
-            textlayer.Words(heading, (ROWS_LEFT, self.top - 0.15), theme.LABEL, theme.TEXT, -1)
+            textlayer.Words(heading, (self.left, self.top - line / 2), theme.LABEL, theme.TEXT, -1)
         ]
         for i, words in enumerate(weights):
             texts.append(textlayer.Words(words, under(self.grid, self.image, i)))
@@ -108,10 +118,14 @@ class Tracer:
         self.pre.append(replay.Series.load(run, f"plane/{layers[-1]}"))  # the output's logit
 
     def hops(self, snapshot: int) -> list[Hop]:
-        """The path of largest |w| through the weights recorded at one snapshot."""
+        """The path of the strongest contributions (mean |w·a| over the plane) through the
+        weights and maps recorded at one snapshot."""
         recorded = self.recorded
+        step = float(recorded.steps[snapshot])
         return trace(
-            [w[snapshot] for w in recorded.weights], [b[snapshot] for b in recorded.biases]
+            [w[snapshot] for w in recorded.weights],
+            [b[snapshot] for b in recorded.biases],
+            inputs=[self.inputs(column, step) for column in range(1, len(recorded.weights) + 1)],
         )
 
     def inputs(self, column: int, step: float) -> np.ndarray:
@@ -120,8 +134,8 @@ class Tracer:
         return self.plane if column == 1 else self.outputs[column - 2].at(step)
 
     def row(self, hop: Hop, step: float, shown: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(the inputs shown: the ``shown`` largest |w|, in unit order; their contributions
-        at ``step``; the neuron's recorded pre-activation there) of one hop."""
+        """(the inputs shown: the ``shown`` contributing most, in unit order; their
+        contributions at ``step``; the neuron's recorded pre-activation there) of one hop."""
         chosen = np.sort(hop.order[:shown])
         w = self.weights[hop.column - 1].at(step)[hop.unit]
         parts = contributions(self.inputs(hop.column, step)[chosen], w[chosen])
@@ -132,7 +146,7 @@ def inputs_words(chosen: np.ndarray, width: int) -> str:
     """Which inputs a row shows: 'n0 … n8', or the chosen few of a wider layer."""
     if len(chosen) == width:
         return f"n0 … n{width - 1}"
-    return f"n{', n'.join(str(i) for i in chosen)} (largest |w| of {width})"
+    return f"its {len(chosen)} strongest of {width}"
 
 
 def unit_name(names: list[str], column: int, unit: int, width: int) -> str:
@@ -149,18 +163,21 @@ def weights_part(scene: RunScene) -> None:
     widths, names = tracer.recorded.widths, tracer.recorded.names
     clock = replay.ReplayClock.paced(replay.Series.load(run, "plane/prob"))
     final = float(clock.steps[-1])
-    graph = NetworkGraph.from_run(run, width=GRAPH_SIZE[0], height=GRAPH_SIZE[1])
-    graph.move_to(GRAPH_CENTRE)
-    head = theme.title(
+    head = fitted_title(
         "Which weights carry the decision",
-        f"{plane.describe_mlp(run)}  ·  run {run.name}",
+        [plane.describe_mlp(run), "followed back by the largest mean |w·a|", f"run {run.name}"],
+        TITLE_WIDTH,
     )
+    top = head.get_bottom()[1] - 0.1
+    graph = NetworkGraph.placed(run, GRAPH_SIZE, GRAPH_CENTRE, top, legend_length=2.0)
+    edges = graph.legend(length=2.0).to_corner(DOWN + LEFT, buff=theme.MARGIN)
+    room = theme.frame_width() / 2 - theme.MARGIN - edges.get_right()[0] - 0.3
+    legends = Group(edges, contribution_legend(room).to_corner(DOWN + RIGHT, buff=theme.MARGIN))
     shown = [min(s["inputs"], widths[c - 1]) for c in range(len(widths) - 1, 0, -1)]
-    rows = build_rows(tracer.mesh, shown)
-    legends = Group(
-        graph.legend(length=2.0).to_corner(DOWN + LEFT, buff=theme.MARGIN),
-        contribution_legend().to_corner(DOWN + RIGHT, buff=theme.MARGIN),
-    )
+    decimals = 2 if theme.text("+0.00", theme.SMALL).width < 0.75 else 1
+    span = (min(ROWS_TOP, top), max(ROWS_BOTTOM, legends[1].get_top()[1] + 0.15))
+    left = max(ROWS_LEFT, graph.get_right()[0] + 0.25)
+    rows, shown = build_rows(tracer.mesh, shown, span, f"+{0:.{decimals}f}", left)
     counter = scene.step_counter(0)
     limits = tracer.recorded.limits()
 
@@ -178,7 +195,7 @@ def weights_part(scene: RunScene) -> None:
                 f"{unit_name(names, hop.column, hop.unit, widths[hop.column])} ← {source} "
                 f"{inputs}   ·   tiles ± {np.abs(parts).max():.3g}, sum ± {np.abs(pre).max():.3g}"
             )
-            numbers = [f"{hop.weights[unit]:+.2f}" for unit in chosen]
+            numbers = [f"{hop.weights[unit]:+.{decimals}f}" for unit in chosen]
             row.text.set(row.words(heading, numbers, f"b {hop.bias:+.2f}"))
             strongest = int(np.flatnonzero(chosen == hop.strongest)[0])
             row.frame.move_to(row.grid.locate(row.image, strongest)[0])
@@ -187,29 +204,33 @@ def weights_part(scene: RunScene) -> None:
 
     traced = replay.OnSnapshot(tracer.weights[0], snapshot)
 
-    def strongest(hop: Hop) -> tuple[str, str]:
-        """The input with the largest |w| into ``hop``'s neuron, and that weight as its
-        tile's label writes it."""
+    def strongest(hop: Hop) -> tuple[str, str, str]:
+        """The input that contributes most to ``hop``'s neuron, its weight as its tile's label
+        writes it, and its mean |w·a|."""
         source = unit_name(names, hop.column - 1, hop.strongest, widths[hop.column - 1])
-        return source, f"{hop.weights[hop.strongest]:+.2f}"
+        share = float(hop.scores[hop.strongest]) if hop.scores is not None else 0.0
+        return source, f"{hop.weights[hop.strongest]:+.2f}", f"{share:.3g}"
 
     def row_caption(k: int) -> str:
         """Row ``k`` of the path, as traced at the step on screen."""
         hop = traced.result[k]
         target = unit_name(names, hop.column, hop.unit, widths[hop.column])
-        source, w = strongest(hop)
+        source, w, share = strongest(hop)
         count = widths[hop.column - 1]
         if k == 0:
             return (
                 f"{target} = its {count} inputs' maps × their weights, + bias; "
-                f"the largest |w|: {source}, w = {w}"
+                f"contributing most: {source} (mean |w·a| {share}, w = {w})"
             )
-        return f"Back one layer: {target} ← {source} (w = {w}, the largest |w| of {count})"
+        return (
+            f"Back one layer: {target} ← {source}, the most of its {count} inputs "
+            f"(mean |w·a| {share}, w = {w})"
+        )
 
     def progress(lead: str = "") -> str:
-        source, w = strongest(traced.result[0])
+        source, _, share = strongest(traced.result[0])
         when = replay.when(counter, int(tracer.recorded.steps[traced.shown]))
-        return f"{lead}{when}: largest |w| is {w}, from {source}"
+        return f"{lead}{when}: contributing most to the output: {source} (mean |w·a| {share})"
 
     @replay.changed_only
     def draw(step: float, visible: int) -> None:
@@ -241,6 +262,7 @@ def weights_part(scene: RunScene) -> None:
             if visible > 1:
                 scene.caption(row_caption(visible - 1))
             scene.hold(dwell)  # nothing moves: Manim repeats one frame
+            scene.key_moment(f"weights into {names[len(names) - visible]}")
     first, *marks = replay.replay_marks(0.0, seconds)
     cues = replay.Cues(
         scene,
@@ -258,6 +280,7 @@ def weights_part(scene: RunScene) -> None:
     replay.animate(scene, moving, seconds + replay.END, frame)
     cues.finish()
     scene.hold()
+    scene.key_moment("weights after training")
 
 
 def show(row: Row, visible: bool) -> None:
@@ -273,36 +296,57 @@ def row_group(row: Row) -> Group:
     return Group(row.image, row.sum_image, row.text, row.frame)
 
 
-def build_rows(mesh: int, shown: list[int]) -> list[Row]:
-    """One row per layer, from the output down: a heading, the contribution tiles with each
-    input's weight under it, then '+ b =' and the recorded pre-activation."""
-    pitch = (ROWS_TOP - ROWS_BOTTOM) / len(shown)
-    grids = [plane.MapGrid(mesh, count, cols=count, tile=TILE_PIXELS) for count in shown]
-    total = plane.MapGrid(mesh, 1, cols=1, tile=TILE_PIXELS)
+def build_rows(
+    mesh: int, shown: list[int], span: tuple[float, float], label: str, left: float = ROWS_LEFT
+) -> tuple[list[Row], list[int]]:
+    """One row per layer, from the output down, between ``span``'s top and bottom: a
+    heading, the contribution tiles with each input's weight under it, then '+ b =' and the
+    recorded pre-activation. Tiles are as large as the rows allow; with large type fewer of
+    them fit side by side (each at least as wide as its ``label``), and the rows show only
+    the inputs contributing most (the counts shown are returned)."""
+    top, bottom = span
+    pitch = (top - bottom) / len(shown)
+    heading = theme.text("Ag", theme.LABEL).height + 0.08
+    under = theme.text(label, theme.SMALL)
     gap = render("+ b =", theme.BODY).shape[1] / pixels_per_unit() + 0.3
+    total = plane.MapGrid(mesh, 1, cols=1, tile=TILE_PIXELS)
+    cell = total.shape[1] - 2 * total.pad  # one tile and its border, in the grid's pixels
+    per_pixel = (pitch - heading - under.height - 0.15) / total.shape[0]
+    per_pixel = max(per_pixel, 0.1 / cell)
+    # Labels side by side need their tiles at least their width apart (wider gaps with large
+    # type); the row's end holds '+ b =', the sum and its label (maybe wider than its tile).
+    across = max(total.pad, round((under.width + 0.12) / per_pixel - cell))
+    end = gap + max(total.shape[1] * per_pixel, under.width)
+    room = (ROWS_RIGHT - left - end - total.pad * per_pixel) / per_pixel
+    fit = max(1, int(room / (cell + across)))
+    shown = [min(count, fit) for count in shown]
+    grids = [
+        plane.MapGrid(mesh, count, cols=count, tile=TILE_PIXELS, across=across) for count in shown
+    ]
     widest = max(grid.shape[1] for grid in grids) + total.shape[1]
-    per_pixel = min((ROWS_RIGHT - ROWS_LEFT - gap) / widest, (pitch - 0.75) / total.shape[0])
+    per_pixel = min(per_pixel, (ROWS_RIGHT - left - gap) / widest)
     grids = [grid.at_output(per_pixel) for grid in grids]
     total = total.at_output(per_pixel)
     rows = []
     for k, grid in enumerate(grids):
-        top = ROWS_TOP - k * pitch
-        image = blank(grid).move_to([ROWS_LEFT, top - 0.3, 0], aligned_edge=UP + LEFT)
+        top_k = top - k * pitch
+        image = blank(grid).move_to([left, top_k - heading, 0], aligned_edge=UP + LEFT)
         sum_image = blank(total).next_to(image, RIGHT, buff=gap)
         # The labels under the sum tile may stand out past the rows' right edge.
-        text = textlayer.TextLayer(ROWS_LEFT, top, ROWS_RIGHT - ROWS_LEFT + TEXT_OVERHANG, pitch)
+        text = textlayer.TextLayer(ROWS_LEFT, top_k, ROWS_RIGHT - ROWS_LEFT + TEXT_OVERHANG, pitch)
         centre, side = grid.locate(image, 0)
         frame = Rectangle(
             width=side + 0.08, height=side + 0.08, stroke_color=theme.ACCENT, stroke_width=4
         ).move_to(centre)
-        rows.append(Row(grid, total, image, sum_image, text, frame, top))
-    return rows
+        rows.append(Row(grid, total, image, sum_image, text, frame, top_k, left))
+    return rows, shown
 
 
 def under(grid: plane.MapGrid, image: ImageMobject, index: int) -> tuple[float, float]:
-    """Where a label under one tile goes."""
+    """Where a label under one tile goes: its middle a line's half-height below the tile."""
     centre, side = grid.locate(image, index)
-    return float(centre[0]), float(centre[1] - side / 2 - 0.2)
+    half = theme.text("0", theme.SMALL).height / 2
+    return float(centre[0]), float(centre[1] - side / 2 - half - 0.06)
 
 
 def blank(grid: plane.MapGrid) -> ImageMobject:
@@ -311,23 +355,32 @@ def blank(grid: plane.MapGrid) -> ImageMobject:
     return raster_image(np.zeros((height, width, 3), np.uint8), width=width / pixels_per_unit())
 
 
-def contribution_legend() -> Group:
-    """The tiles' colour bar, and what the rows mean."""
-    bar = ColorBar(
-        "diverging", low="− max", high="+ max", title="input's map × its weight", length=2.2
-    )
-    notes = Group(
-        *(
-            theme.text(words, theme.SMALL, theme.MUTED)
-            for words in (
-                "white = 0 · its weight w under each tile",
-                "yellow frame: the largest |w|, followed down",
-                "red frame: an input that is 0 everywhere",
-                "last tile: the neuron's recorded pre-activation",
-            )
-        )
-    ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
-    return Group(bar, notes.next_to(bar, RIGHT, buff=0.3).align_to(bar, DOWN))
+def contribution_legend(room: float) -> Group:
+    """The tiles' colour bar, and what the rows mean, in the words that fit ``room``."""
+    wordings = [
+        (
+            "input's map × its weight",
+            f"{theme.ZERO_WORD} = 0 · its weight w under each tile",
+            f"{theme.ACCENT_WORD} frame: the largest mean |w·a|, followed down",
+            "red frame: an input that is 0 everywhere",
+            "last tile: the neuron's recorded pre-activation",
+        ),
+        (
+            "map × weight",
+            f"{theme.ZERO_WORD} = 0 · w under each tile",
+            f"{theme.ACCENT_WORD} frame: largest mean |w·a|",
+            "red frame: 0 everywhere",
+            "last tile: pre-activation",
+        ),
+    ]
+    for title, *lines in wordings:
+        bar = ColorBar("diverging", low="− max", high="+ max", title=title, length=2.2)
+        notes = Group(*(theme.text(words, theme.SMALL, theme.MUTED) for words in lines))
+        notes.arrange(DOWN, aligned_edge=LEFT, buff=0.06)
+        legend = Group(bar, notes.next_to(bar, RIGHT, buff=0.3).align_to(bar, DOWN))
+        if legend.width <= room:
+            break
+    return legend
 
 
 class Weights(RunScene):

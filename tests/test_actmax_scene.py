@@ -196,8 +196,10 @@ def test_the_scene_records_on_the_spot_and_shows_the_recording(dead_run, render_
         )
         left = -frame_w / 2 + actmax.theme.MARGIN
         width = (frame_w - 2 * actmax.theme.MARGIN - actmax.PANEL_GAP) / 2
-        panel = actmax.UnitPanel(recording, [0, 1, 2, 3], (left, left + width, *actmax.GRID))
-        origin = (round((left + frame_w / 2) * ppu), round((frame_h / 2 - actmax.GRID[0]) * ppu))
+        rows = SimpleNamespace()  # the grids' top and bottom, measured from the title as drawn
+        actmax.ActMax.place_rows(rows, actmax.title(run))
+        panel = actmax.UnitPanel(recording, [0, 1, 2, 3], (left, left + width, *rows.grid))
+        origin = (round((left + frame_w / 2) * ppu), round((frame_h / 2 - rows.grid[0]) * ppu))
         best = tile(panel.compose(panel.best()), panel, 1).astype(np.float32)
         boxes = {k: panel.grid.image_box(k) for k in (1, DEAD[0])}
         side = panel.grid.side

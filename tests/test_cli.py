@@ -112,6 +112,25 @@ def test_option_errors_come_before_any_render(project, capsys):
     assert not (project / "renders").exists()
 
 
+def test_the_looks_and_outputs_for_slides_reach_the_renderer(project, monkeypatch, capsys):
+    from engine.cli import main
+    from engine.video import render
+
+    given = {}
+    html = project / "Weights-mlp-ring-light.html"
+    monkeypatch.setattr(render, "render", lambda *args, **kwargs: given.update(kwargs) or html)
+    monkeypatch.setenv("NNREEL_SET", "dwell=1")
+    assert main(["render", "weights", "--theme", "light", "--slides", "--stills"]) == 0
+    assert given["theme"] == "light" and given["dwell"] == "1"  # $NNREEL_SET's, and the theme
+    assert given["slides"] and given["stills"] and not given["transparent"]
+    captured = capsys.readouterr()
+    out = (captured.out + captured.err).replace("\n", " ")
+    assert "manim-slides present --folder" in out and "Weights-mlp-ring-light" in out
+    with pytest.raises(SystemExit):  # argparse names the choices
+        main(["render", "weights", "--theme", "sepia"])
+    assert "choose from 'dark', 'light'" in capsys.readouterr().err
+
+
 def readme_python_example() -> str:
     """The first Python block of the README's section on the Python API."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

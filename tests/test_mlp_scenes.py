@@ -61,8 +61,11 @@ def test_panels_draw_the_recorded_surface(run):
     ink = np.zeros(len(hard), dtype=bool)
     ink[points] = True
     assert regions[middle] == 0 and regions[0] == 1  # disc in the middle, ring far out
-    assert np.array_equal(hard[~ink, :3], fitting.CLASS_FILL[regions[~ink]])
-    drawn = {tuple(c) for c in np.unique(hard[ink, :3], axis=0).tolist()}
+    truth = panels.truth.ravel()  # the true boundary, dashed over the points
+    fill, points = ~ink & ~truth, ink & ~truth
+    assert truth.any() and len(np.unique(hard[truth, :3], axis=0)) == 1  # one ink
+    assert np.array_equal(hard[fill, :3], fitting.CLASS_FILL[regions[fill]])
+    drawn = {tuple(c) for c in np.unique(hard[points, :3], axis=0).tolist()}
     assert drawn <= {tuple(c) for c in fitting.CLASS_INK.tolist()}
     assert np.all(hard[:, 3] == 255)
 
@@ -211,13 +214,14 @@ def output_share(run) -> str:
     return f"red ({run.classes[1]}) on {100 * share:.0f}% of the plane"
 
 
-def largest_output_weight(run) -> str:
-    """The trained output neuron's largest |w| and where it comes from, as the weights scene
-    writes it."""
+def most_contributing(run) -> str:
+    """The input that contributes most to the trained output neuron (the largest mean |w·a|
+    over the plane) and its weight, as the weights scene writes it."""
     last_hidden, output = run.layers[-2].name, run.layers[-1].name
-    w = run.read(f"weights/{output}", -1)[0]
-    strongest = int(np.argmax(np.abs(w)))
-    return f"largest |w| is {w[strongest]:+.2f}, from {last_hidden} neuron {strongest}"
+    w = run.read(f"weights/{output}", -1)[0].astype(np.float32)
+    maps = run.read(f"plane/{last_hidden}", -1).astype(np.float32)
+    strongest = int(np.argmax(np.abs(maps * w[:, None, None]).mean(axis=(1, 2))))
+    return f"contributing most: {last_hidden} neuron {strongest} (mean |w·a| "
 
 
 def blank_runs(frames: np.ndarray) -> list[tuple[int, int]]:
@@ -237,11 +241,17 @@ def moving(frames: np.ndarray) -> int:
 
 
 def panel(frame: np.ndarray, x: float) -> np.ndarray:
-    """The pixels of the fitting panel centred at ``x`` (frame units)."""
-    scale = SIZE[0] / 14.222
-    half = fitting.PANEL / 2 * scale * 0.9
-    cx, cy = (x + 7.111) * scale, (4 - fitting.PANEL_Y) * scale
-    return frame[int(cy - half) : int(cy + half), int(cx - half) : int(cx + half)]
+    """The pixels of the fitting panel centred at ``x`` (frame units), found in the frame: the
+    rows that a picture fills (its size follows the type's)."""
+    cx = int((x + 7.111) * SIZE[0] / 14.222)
+    strip = frame[:, cx - 5 : cx + 5].astype(int)
+    filled = (np.abs(strip - strip[0, 0]).max(axis=2) > 30).all(axis=1)
+    runs = np.split(np.arange(len(filled)), np.flatnonzero(np.diff(filled)) + 1)
+    tallest = max((r for r in runs if filled[r[0]]), key=len)  # not the colour bar under it
+    top, bottom = tallest[0], tallest[-1]
+    half = int((bottom - top) * 0.45)
+    cy = (top + bottom) // 2
+    return frame[cy - half : cy + half, cx - half : cx + half]
 
 
 @pytest.mark.render
@@ -274,15 +284,15 @@ def test_neurons_renders(run, render):
 @pytest.mark.render
 def test_weights_renders(run, render):
     times, frames, words = render("weights")
-    assert largest_output_weight(run) in words and "from step 0 (untrained)" in words
-    assert 6 <= times[-1] <= 14 and blank_runs(frames) in ([], [(0, 0)], [(0, 1)])
+    assert most_contributing(run) in words and "from step 0 (untrained)" in words
+    assert 6 <= times[-1] <= 20 and blank_runs(frames) in ([], [(0, 0)], [(0, 1)])
     assert moving(frames) >= 6
 
 
 @pytest.mark.render
 def test_mlp_chains_the_three(run, render):
     times, frames, words = render("mlp")
-    said = [held_out_accuracy(run), output_share(run), largest_output_weight(run)]
+    said = [held_out_accuracy(run), output_share(run), most_contributing(run)]
     assert all(text in words for text in said)
     assert sorted(said, key=words.index) == said  # the parts' captions, in their order
     assert 20 <= times[-1] <= 40

@@ -70,8 +70,8 @@ def test_the_wheel_declares_every_library_the_package_imports(wheel):
     with zipfile.ZipFile(wheel) as archive:
         (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
         message = Parser().parsestr(archive.read(metadata).decode())
-    # The package's own extras (lightning, for its callback) declare what they import; the
-    # test extra declares only what the tests use.
+    # The package's own extras (lightning for its callback, manim-slides for --slides) declare
+    # what they import; the test extra declares only what the tests use.
     required = {
         line.split(";")[0].split("<")[0].split(">")[0].split("=")[0].strip().lower()
         for line in message.get_all("Requires-Dist")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.errors import NnreelError, RunError, UnknownNameError
-from engine.scenekit import base, places, theme
+from engine.scenekit import base, palette, places, theme
 from engine.scenekit import options as opt
 from engine.scenekit import raster as rs
 
@@ -18,18 +18,38 @@ from engine.scenekit import raster as rs
 def test_colormaps_have_their_known_ends():
     assert tuple(rs.colormap("viridis").lut[0]) == rs.hex_rgb("440154")
     assert tuple(rs.colormap("viridis").lut[255]) == rs.hex_rgb("fde725")
-    greens = rs.colormap("greens").lut
-    assert greens[255].sum() < greens[0].sum()  # darker green = stronger
     assert rs.colormap("diverging").diverging
     with pytest.raises(UnknownNameError, match="Valid colour maps: viridis"):
         rs.colormap("jet")
 
 
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(rgb, dtype=float) @ [0.2126, 0.7152, 0.0722]
+
+
+@pytest.mark.parametrize("look", ["dark", "light"])
+def test_zero_reads_as_nothing_on_each_background(look):
+    """Zero is the background on light and the panel colour on dark, and a stronger value is
+    always further from it: a silent pixel never glares (the dark greens used to start white)."""
+    with palette.using(palette.look(look)):
+        zero = rs.hex_rgb(theme.BACKGROUND if look == "light" else theme.PANEL)
+        for name in ("greens", "gray"):
+            lut = rs.colormap(name).lut
+            assert tuple(lut[0]) == zero, name
+            distance = np.abs(luminance(lut) - luminance(zero))
+            assert np.all(np.diff(distance) >= -1), name  # monotone away from zero
+        diverging = rs.colormap("diverging").lut
+        assert np.abs(diverging[128].astype(int) - zero).max() <= 4
+        distance = np.abs(luminance(diverging) - luminance(zero))
+        assert distance[0] > 50 and distance[255] > 50
+
+
 def test_apply_colormap_shapes_and_nan():
     rgb = rs.apply_colormap(np.array([[0.0, 1.0], [np.nan, 0.5]]), "gray")
     assert rgb.shape == (2, 2, 3) and rgb.dtype == np.uint8
-    assert rgb[0, 0].tolist() == [0, 0, 0] and rgb[0, 1].tolist() == [255, 255, 255]
-    assert rgb[1, 0].tolist() == [0, 0, 0]
+    assert rgb[0, 0].tolist() == list(rs.hex_rgb(theme.PANEL))  # the dark theme's zero
+    assert rgb[0, 1].tolist() == [255, 255, 255]
+    assert rgb[1, 0].tolist() == rgb[0, 0].tolist()
 
 
 def test_normalise_per_channel_and_layer():
@@ -48,8 +68,8 @@ def test_symmetric_normalisation_centres_zero():
     weights = np.array([[[-2.0, 0.0, 1.0]]])
     scaled = rs.normalise(weights, "symmetric")
     assert scaled.unit[0, 0].tolist() == pytest.approx([0.0, 0.5, 0.75])
-    white = rs.apply_colormap(scaled.unit, "diverging")[0, 0, 1]
-    assert np.abs(white.astype(int) - rs.hex_rgb("f7f7f7")).max() <= 2
+    middle = rs.apply_colormap(scaled.unit, "diverging")[0, 0, 1]
+    assert np.abs(middle.astype(int) - rs.hex_rgb(theme.PANEL)).max() <= 3
 
 
 def test_constant_maps_do_not_divide_by_zero():

@@ -1,9 +1,14 @@
-"""Weight contributions in an MLP, and the path of strongest weights back to the input.
+"""Weight contributions in an MLP, and the path of the strongest contributions back to the input.
 
 Seed 002 showed, for one neuron, each of its input neurons' response maps "sized by |w| and
 colour-inverted where w < 0". That picture is the *contribution* of each input: its map times
 the weight, sign kept. Summed over the inputs, plus the bias, it is the neuron's recorded
 pre-activation exactly, so what a scene shows is what the neuron really receives.
+
+The path back from the output follows, at each neuron, the input that contributes most: the
+largest mean |w·a| over the plane (seed 002 followed the most contributing neuron). A large
+weight on an input that is almost always zero carries nothing; the largest |w| alone is the
+rule only when no input maps are given.
 
 Weights use PyTorch's layout: layer ``l``'s matrix is ``[out, in]``.
 """
@@ -41,6 +46,13 @@ def ranking(weights: np.ndarray) -> np.ndarray:
     return ranked(np.abs(np.asarray(weights, dtype=np.float64)))
 
 
+def strengths(input_maps: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """How much each input contributes to one neuron: the mean |w·a| of its contribution over
+    every point of its map ([n_in])."""
+    parts = contributions(input_maps, weights)
+    return np.abs(parts).reshape(len(parts), -1).mean(axis=1)
+
+
 @dataclass(frozen=True)
 class Hop:
     """One neuron on the traced path, with the inputs that feed it."""
@@ -51,35 +63,51 @@ class Hop:
     weights: np.ndarray
     """Its incoming weights [n_in]."""
     bias: float
+    scores: np.ndarray | None = None
+    """How much each input contributes (``strengths``: mean |w·a|), when its inputs' maps
+    were given; else inputs are ranked by |w|."""
 
     @property
     def order(self) -> np.ndarray:
-        return ranking(self.weights)
+        """Inputs, strongest first: by contribution, else by |w| (near-ties keep index order)."""
+        if self.scores is None:
+            return ranking(self.weights)
+        return ranked(np.asarray(self.scores, dtype=np.float64))
 
     @property
     def strongest(self) -> int:
-        """The input with the largest |w|: the next neuron on the path."""
+        """The input that contributes most (the largest |w| without maps): the next neuron
+        on the path."""
         return int(self.order[0])
 
 
 def trace(
-    weights: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None = None, start: int = 0
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray] | None = None,
+    start: int = 0,
+    inputs: Sequence[np.ndarray] | None = None,
 ) -> list[Hop]:
     """From unit ``start`` of the last layer back to the input, following at each neuron the
-    input with the largest |w|: one ``Hop`` per layer, the output's first.
+    input that contributes most: one ``Hop`` per layer, the output's first.
 
-    ``weights[l]`` is layer ``l``'s [out, in] matrix (layer 0 reads the input). The input that
-    the last hop's ``strongest`` names is an input feature (x or y of the plane).
+    ``weights[l]`` is layer ``l``'s [out, in] matrix (layer 0 reads the input); ``inputs[l]``,
+    when given, the maps that feed layer ``l`` ([n_in, ...]: x and y for layer 0, then each
+    hidden layer's outputs over the plane), and the path follows the largest mean |w·a|;
+    without them, the largest |w|. The input that the last hop's ``strongest`` names is an
+    input feature (x or y of the plane).
     """
     if not weights:
         raise ValueError("a network needs at least one layer of weights")
+    if inputs is not None and len(inputs) != len(weights):
+        raise ValueError(f"{len(weights)} layers of weights but {len(inputs)} of input maps")
     unit, hops = int(start), []
     for column in range(len(weights), 0, -1):
         w = np.asarray(weights[column - 1], dtype=np.float32)
         if not 0 <= unit < w.shape[0]:
             raise ValueError(f"layer {column} has {w.shape[0]} units; unit {unit} does not exist")
         bias = 0.0 if biases is None else float(np.asarray(biases[column - 1])[unit])
-        hop = Hop(column, unit, w[unit], bias)
+        scores = None if inputs is None else strengths(inputs[column - 1], w[unit])
+        hop = Hop(column, unit, w[unit], bias, scores)
         hops.append(hop)
         unit = hop.strongest
     return hops

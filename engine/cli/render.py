@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.console import console, shown
 from engine.errors import NnreelError
-from engine.scenekit.options import assignments
+from engine.scenekit.options import assignments, given_options
 from engine.video.catalog import scene_paths
 from engine.video.render import FORMATS, QUALITIES, parse_resolution
 
@@ -30,7 +30,8 @@ def register(subparsers) -> None:
         "  python -m engine render featuremaps --run smallcnn-synth --quality low\n"
         "  python -m engine render featuremaps --set image=5 --set layers=conv1_1,pool1\n"
         "  python -m engine render featuremaps --pace brisk\n"
-        "  python -m engine render featuremaps --quality medium --format gif",
+        "  python -m engine render featuremaps --quality medium --format gif\n"
+        "  python -m engine render weights --theme light --slides",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scene", nargs="?", help="scene name: a file scenes/NAME.py")
@@ -57,6 +58,25 @@ def register(subparsers) -> None:
         help="a scene option (see --list); without any, $NNREEL_SET's",
     )
     parser.add_argument(
+        "--theme",
+        choices=("dark", "light"),
+        help="colours: dark for video, light for slides and print (the scene option theme)",
+    )
+    parser.add_argument(
+        "--transparent",
+        action="store_true",
+        help="a background with alpha, as MOV (or --format webm), to lay over slides",
+    )
+    parser.add_argument(
+        "--stills", action="store_true", help="also a PNG of each key moment, in stills/"
+    )
+    parser.add_argument(
+        "--slides",
+        action="store_true",
+        help="a manim-slides presentation pausing at each key moment, and its HTML export "
+        "(pip install 'nnreel[slides]')",
+    )
+    parser.add_argument(
         "--pace",
         metavar="PACE",
         help="scale every hold and transition: a number (2 = twice as slow) or readable (1, "
@@ -77,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.video.render import render
 
     resolution = parse_resolution(args.resolution) if args.resolution else None
-    options = assignments(args.set)
+    options = dict(given_options(assignments(args.set) or None))  # none: $NNREEL_SET's
+    if args.theme:
+        options["theme"] = args.theme
     if args.pace is not None:
         options["pace"] = args.pace
     start = time.perf_counter()
@@ -89,8 +111,15 @@ def run(args: argparse.Namespace) -> int:
         resolution=resolution,
         fps=args.fps,
         display=False,
+        transparent=args.transparent,
+        stills=args.stills,
+        slides=args.slides,
         **options,
     )
+    if args.slides:
+        console.print(f"[bold green]Slides[/] {shown(video)}")
+        console.print(f"present: manim-slides present --folder {shown(video.parent)} {video.stem}")
+        return 0
     report(video, time.perf_counter() - start)
     return 0
 
@@ -99,7 +128,7 @@ def report(video: Path, seconds: float) -> None:
     """Where the video is, its size and how long it took; the GIF beside it, if one."""
     from engine.store import human_bytes
 
-    mp4 = video.with_suffix(".mp4")
+    mp4 = video.with_suffix(".mp4") if video.suffix == ".gif" else video  # or MOV, WebM
     console.print(
         f"[bold green]Rendered[/] {shown(mp4)} ({human_bytes(mp4.stat().st_size)}, {seconds:.0f} s)"
     )

@@ -1,15 +1,21 @@
 """Two-class point clouds in the plane, for MLPs whose fit can be drawn over the whole extent.
 
-``ring`` is seed 002's data exactly. The other shapes are drawn in a [-1, 1]² frame and mapped
-onto the extent; their ``noise`` is the std of a Gaussian jitter in that frame (a fraction of
-the half-width): moons and spiral move their points, xor and checkerboard blur their labels.
-``mask`` learns the inside of any image.
+``ring`` is seed 002's data by default (its ``noise`` and ``spread``: 0.3 each, so the classes
+overlap widely; the ``mlp-ring`` preset draws a cleaner ring). The other shapes are drawn in a
+[-1, 1]² frame and mapped onto the extent; their ``noise`` is the std of a Gaussian jitter in
+that frame (a fraction of the half-width): moons and spiral move their points, xor and
+checkerboard blur their labels. ``mask`` learns the inside of any image.
+
+``true_field`` gives, for a dataset's recorded params, a field over the plane whose zero line
+is the true boundary between the classes (the Bayes boundary where the classes are noisy): the
+line a perfect model would draw, which scenes overlay on the fit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,15 +29,21 @@ Points = tuple[np.ndarray, np.ndarray]  # float [N, 2] in the [-1, 1] frame, int
 TRAIN, VAL = 3800, 200  # seed 002: 4,000 points, 200 held out
 
 
-def ring_points(n_ring: int, n_disc: int, rng: np.random.Generator) -> Points:
-    """Seed 002: ring radius 0.7·(1 + N(0, 0.3)) at a uniform angle; disc N(0, 0.3²) per axis.
+RING_RADIUS = 0.7
+
+
+def ring_points(
+    n_ring: int, n_disc: int, rng: np.random.Generator, noise: float = 0.3, spread: float = 0.3
+) -> Points:
+    """A ring of radius 0.7·(1 + N(0, noise)) at a uniform angle around a disc N(0, spread²) per
+    axis; seed 002's data with noise = spread = 0.3.
 
     These are absolute coordinates, not the [-1, 1] frame: the ring is defined in them.
     """
     angle = rng.uniform(0, 2 * np.pi, n_ring)
-    radius = 0.7 * (1 + rng.normal(0, 0.3, n_ring))
+    radius = RING_RADIUS * (1 + rng.normal(0, noise, n_ring))
     ring = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)
-    disc = rng.normal(0, 0.3, (n_disc, 2))
+    disc = rng.normal(0, spread, (n_disc, 2))
     return np.concatenate([disc, ring]), np.repeat([0, 1], [n_disc, n_ring])
 
 
@@ -186,18 +198,28 @@ def _check_noise(noise: float) -> float:
 
 
 def load_ring(
-    *, seed: int, train_size: int | None, val_size: int | None, extent: Sequence[float] | None
+    *,
+    seed: int,
+    train_size: int | None,
+    val_size: int | None,
+    extent: Sequence[float] | None,
+    noise: float,
+    spread: float,
 ) -> Data:
-    """Seed 002's ring around a disc: 2,000 points each by default, 200 held out."""
+    """A ring around a disc (seed 002's with the default noise and spread): 2,000 points each
+    by default, 200 held out."""
+    noise, spread = _check_noise(noise), _check_noise(spread)
     return _build(
         "ring",
         ["disc", "ring"],
-        lambda n, rng: ring_points(*_halves(n), rng),
+        lambda n, rng: ring_points(*_halves(n), rng, noise, spread),
         seed=seed,
         train_size=train_size,
         val_size=val_size,
         extent=_check_extent(extent),
         framed=False,
+        noise=noise,
+        spread=spread,
     )
 
 
@@ -313,3 +335,82 @@ def load_mask(
         path=str(path),
         invert=bool(invert),
     )
+
+
+# -- the true boundary ------------------------------------------------------------------------
+CURVE_SAMPLES = 400
+"""Points along a moon or a spiral arm when its class density is summed over the curve."""
+
+
+def true_field(params: Mapping[str, Any], xy: np.ndarray) -> np.ndarray | None:
+    """At points ``xy`` ([N, 2], data coordinates) of a dataset recorded with ``params``, a
+    value whose sign is the class the true boundary gives them (> 0: class 1), so its zero
+    line is that boundary: where the two classes' densities are equal for noisy shapes (ring,
+    moons, spiral), the shape's own edge for the others. None when the dataset has no known
+    boundary (a mask whose image is gone, a dataset that is not a plane)."""
+    name = params.get("name")
+    xy = np.asarray(xy, dtype=np.float64)
+    if name == "ring":
+        return _ring_field(xy, float(params.get("noise", 0.3)), float(params.get("spread", 0.3)))
+    frame = _from_extent(xy, tuple(params.get("extent") or DEFAULT_EXTENT))
+    noise = max(float(params.get("noise", 0.0)), 0.02)
+    if name == "xor":
+        return -frame[:, 0] * frame[:, 1]
+    if name == "checkerboard":
+        cells = int(params.get("cells", 4))
+        square = np.clip(np.floor((frame + 1) / 2 * cells), 0, cells - 1).astype(int)
+        return np.where(square.sum(1) % 2 == 1, 1.0, -1.0)
+    if name in ("moons", "spiral"):
+        curves = _moon_curves() if name == "moons" else _spiral_curves()
+        density = [_curve_density(frame, curve, noise) for curve in curves]
+        return np.log(density[1] + 1e-300) - np.log(density[0] + 1e-300)
+    if name == "mask" and params.get("path") and Path(str(params["path"])).is_file():
+        inside = read_mask(str(params["path"]), bool(params.get("invert", False)))
+        h, w = inside.shape
+        col = np.clip(((frame[:, 0] + 1) / 2 * w).astype(int), 0, w - 1)
+        row = np.clip(((1 - frame[:, 1]) / 2 * h).astype(int), 0, h - 1)
+        return np.where(inside[row, col], 1.0, -1.0)
+    return None
+
+
+def _ring_field(xy: np.ndarray, noise: float, spread: float) -> np.ndarray:
+    """log p(ring) − log p(disc) at each point (equal priors): the ring's radius is
+    N(0.7, (0.7·noise)²) at a uniform angle, the disc N(0, spread²) per axis."""
+    r = np.maximum(np.hypot(xy[:, 0], xy[:, 1]), 1e-6)
+    ring_sd, disc_sd = max(RING_RADIUS * noise, 1e-3), max(spread, 1e-3)
+    log_ring = -((r - RING_RADIUS) ** 2) / (2 * ring_sd**2) - np.log(ring_sd * r)
+    log_disc = -(r**2) / (2 * disc_sd**2) - np.log(disc_sd**2) + 0.5 * np.log(2 * np.pi)
+    return log_ring - log_disc
+
+
+def _from_extent(xy: np.ndarray, extent: Sequence[float]) -> np.ndarray:
+    """Data coordinates → the [-1, 1]² frame the shapes are drawn in (``_to_extent`` undone)."""
+    xmin, xmax, ymin, ymax = (float(v) for v in extent)
+    centre = np.array([xmin + xmax, ymin + ymax]) / 2
+    half = np.array([xmax - xmin, ymax - ymin]) / 2
+    return (xy - centre) / half
+
+
+def _moon_curves() -> list[np.ndarray]:
+    t = np.linspace(0, np.pi, CURVE_SAMPLES)
+    upper = np.stack([np.cos(t), np.sin(t)], 1)
+    lower = np.stack([1 - np.cos(t), 0.5 - np.sin(t)], 1)
+    return [(curve - [0.5, 0.25]) * (0.85 / 1.5) for curve in (upper, lower)]
+
+
+def _spiral_curves() -> list[np.ndarray]:
+    t = np.linspace(0.05, 1, CURVE_SAMPLES)
+    return [
+        0.9 * t[:, None] * np.stack([np.cos(a), np.sin(a)], 1)
+        for a in (3.5 * np.pi * t, 3.5 * np.pi * t + np.pi)
+    ]
+
+
+def _curve_density(points: np.ndarray, curve: np.ndarray, noise: float) -> np.ndarray:
+    """Density at ``points`` of a curve's points jittered by N(0, noise²) (unnormalised,
+    the same constant for both classes), in blocks to bound memory."""
+    out = np.empty(len(points))
+    for start in range(0, len(points), 8192):
+        block = points[start : start + 8192, None, :] - curve[None]
+        out[start : start + 8192] = np.exp(-(block**2).sum(-1) / (2 * noise**2)).mean(1)
+    return out

@@ -57,7 +57,11 @@ _ENTRIES: dict[str, _Entry] = {
         {"size": 32},
         reads_files=True,
     ),
-    "ring": _Entry("2-D: a ring of points around a disc (seed 002)", planes.load_ring, _PLANE),
+    "ring": _Entry(
+        "2-D: a ring of points around a disc (seed 002's with the default noise and spread)",
+        planes.load_ring,
+        {**_PLANE, "noise": 0.3, "spread": 0.3},
+    ),
     "moons": _Entry(
         "2-D: two interleaved half moons", planes.load_moons, {**_PLANE, "noise": 0.08}
     ),

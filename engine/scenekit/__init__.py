@@ -131,6 +131,7 @@ _HOMES = {
         "ColorBar",
         "LogClock",
         "ProbabilityBars",
+        "colour_key",
         "StepCounter",
         "framed",
         "raster_image",

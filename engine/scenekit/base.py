@@ -4,13 +4,19 @@ run on the spot when it does not exist yet, checks the scene's options, sends vi
 
 Its Manim settings (output folder, background, no caching, overlapping encoders) hold only
 while the scene is built and while it renders, each time inside a ``tempconfig``: making or
-rendering a scene never changes Manim's global ``config`` for what comes after."""
+rendering a scene never changes Manim's global ``config`` for what comes after. So does its
+look (the ``theme`` and ``layout`` options every scene takes: ``palette.using``).
+
+Scenes call ``key_moment(name)`` each time a new idea (a layer, a part, a page) has been shown:
+a presentation (``slides``) pauses there, ``stills`` saves the frame as a PNG named after the
+moment, and the layout check (``$NNREEL_CHECK_LAYOUT``) checks the frame."""
 
 from __future__ import annotations
 
 import contextlib
 import inspect
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,9 +28,16 @@ from rich.markup import escape
 from engine.console import console
 from engine.errors import NnreelError, RunError
 from engine.presets import DEFAULT_PRESET, PRESETS, preset_config
-from engine.scenekit import theme
+from engine.scenekit import layout, palette, theme
 from engine.scenekit.camera import RasterCamera
-from engine.scenekit.options import PACE, RUN_ENV, Option, given_options, parse_options
+from engine.scenekit.options import (
+    EVERY_SCENE,
+    LOOK,
+    RUN_ENV,
+    Option,
+    given_options,
+    parse_options,
+)
 from engine.scenekit.ownimage import ImageRun
 from engine.scenekit.pacing import reading_seconds
 from engine.scenekit.places import renders_dir
@@ -33,14 +46,19 @@ from engine.store import Run, resolve_run
 from engine.store.manifest import MANIFEST
 
 MANIM_MEDIA_DIR = "./media"
+CHECK_ENV = "NNREEL_CHECK_LAYOUT"
+"""Environment variable that turns the layout check on at every key moment: ``warn`` prints
+what is wrong, anything else (``1``) fails the render with it; unset, ``0`` or ``off``: no
+check (the default for users; the tests turn it on)."""
 
 
 # -- where videos go --------------------------------------------------------------------------
-def scene_config(scene: type[Scene], run_name: str | None) -> dict[str, Any]:
+def scene_config(scene: type[Scene], run_name: str | None, look: palette.Look) -> dict[str, Any]:
     """The Manim settings a scene renders with, on top of the current ones: videos in
     ``renders/<scene file>/<quality>/`` (unless the user chose a media folder), named after
     the run when it is not the default one (``FeatureMaps-smallcnn``, so renders of different
-    runs do not overwrite each other), the theme's background, and no caching."""
+    runs do not overwrite each other) and after a look that is not the default one
+    (``FeatureMaps-light``), the look's background, and no caching."""
     settings: dict[str, Any] = {
         # Manim hashes every mobject of every animation to reuse segments across renders;
         # for scenes of pixel arrays that costs more than it saves (and fills the cache).
@@ -50,15 +68,45 @@ def scene_config(scene: type[Scene], run_name: str | None) -> dict[str, Any]:
         source = config.input_file or inspect.getsourcefile(scene)
         settings["media_dir"] = str(renders_dir(source))
         settings["video_dir"] = "{media_dir}/{module_name}/{quality}"
-    if run_name and not config.output_file:
-        settings["output_file"] = f"{scene.__name__}-{Path(run_name).name}"
+    if not config.output_file:
+        tags = [Path(run_name).name] if run_name else []
+        tags += [name for name in (look.palette.name, look.sizes.name) if name not in LOOK_DEFAULTS]
+        if tags:
+            settings["output_file"] = "-".join([scene.__name__, *tags])
     if config.background_color == BLACK:
-        settings["background_color"] = theme.BACKGROUND
+        settings["background_color"] = look.palette.background
     if config.max_inflight_encoders == 1:
         # Scenes here are many short animations, each its own video segment: let the
         # encoding of one overlap the drawing of the next (Manim's own advice: 4).
         settings["max_inflight_encoders"] = 4
     return settings
+
+
+LOOK_DEFAULTS = {str(option.default) for option in LOOK.values()}
+
+
+def chosen_look(given: Mapping[str, object]) -> palette.Look:
+    """The palette and type scale ``given`` options ask for. A value that is not valid gives
+    the default here: the scene's check of all its options reports it."""
+    asked = {key: value for key, value in given.items() if key in LOOK}
+    try:
+        settings = parse_options(LOOK, asked)
+    except NnreelError:
+        settings = {key: option.default for key, option in LOOK.items()}
+    return palette.look(settings["theme"], settings["layout"])
+
+
+def layout_check() -> str:
+    """'error', 'warn' or 'off', from ``$NNREEL_CHECK_LAYOUT``."""
+    value = os.environ.get(CHECK_ENV, "").strip().lower()
+    if value in ("", "0", "off", "no", "false"):
+        return "off"
+    return "warn" if value == "warn" else "error"
+
+
+def slug(name: str) -> str:
+    """A key moment's name as a file name: 'conv1_1 · pool' → 'conv1_1-pool'."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", name).strip("-") or "moment"
 
 
 # -- which run --------------------------------------------------------------------------------
@@ -230,31 +278,38 @@ class RunScene(Scene):
     """
 
     default_preset: ClassVar[str] = DEFAULT_PRESET
-    options: ClassVar[dict[str, Option]] = {}
+    options: ClassVar[dict[str, Option]] = dict(EVERY_SCENE)
     run: Run
     settings: dict[str, Any]
+    raise_errors = False
     pace: float = 1.0
     """Seconds of video per second the scene asks for (its ``pace`` option)."""
     _caption: tuple[str, float] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every scene takes ``pace`` besides the options it declares."""
+        """Every scene takes ``theme``, ``layout`` and ``pace`` besides the options it declares."""
         super().__init_subclass__(**kwargs)
-        cls.options = {**cls.options, **PACE}
+        cls.options = {**cls.options, **EVERY_SCENE}
 
     def __init__(
         self,
         *args: Any,
         run: str | Path | None = None,
         options: Mapping[str, object] | None = None,
+        stills: bool = False,
         **kwargs: Any,
     ):
         self.run_name = str(run) if run else os.environ.get(RUN_ENV, "").strip() or None
         self.run_given_by = "the run argument" if run else RUN_ENV
         self.given_options = given_options(options)
-        self.manim_settings = scene_config(type(self), self.run_name)
+        self.look = chosen_look(self.given_options)
+        self.stills = stills
+        self.moments: list[str] = []
+        """The key moments so far, in order."""
+        self.stills_saved: list[Path] = []
+        self.manim_settings = scene_config(type(self), self.run_name, self.look)
         kwargs.setdefault("camera_class", RasterCamera)
-        with tempconfig(self.manim_settings):
+        with tempconfig(self.manim_settings), palette.using(self.look):
             super().__init__(*args, **kwargs)
 
     def setup(self) -> None:
@@ -274,25 +329,72 @@ class RunScene(Scene):
         return animations
 
     def render(self, preview: bool = False) -> bool:
-        """Manim's render, with nnreel's errors as one message and exit status 2 (Manim's
-        CLI prints a full traceback for any Exception; SystemExit passes it by)."""
+        """Manim's render in the scene's settings and look, with nnreel's errors as one
+        message and exit status 2 (Manim's CLI prints a full traceback for any Exception;
+        SystemExit passes it by), unless ``render_video`` asked for them."""
         try:
-            with tempconfig(self.manim_settings):
+            with tempconfig(self.manim_settings), palette.using(self.look):
                 return super().render(preview)
         except NnreelError as exc:
+            if self.raise_errors:
+                raise
             console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise SystemExit(2) from None
 
     def render_video(self) -> Path:
         """Render, and return the video's path; nnreel's errors are raised, for the callers
-        that report them (nnreel's command line and Python API)."""
-        with tempconfig(self.manim_settings):
-            super().render()
+        that report them (nnreel's command line and Python API). Goes through ``render``, so
+        what a subclass adds there (a presentation's slides) happens too."""
+        self.raise_errors = True
+        self.render()
         return Path(self.renderer.file_writer.movie_file_path)
 
     def tear_down(self) -> None:
         self._close_caption()
         super().tear_down()
+
+    # -- key moments --------------------------------------------------------------------------
+    def key_moment(self, name: str) -> None:
+        """A new idea (a layer, a part, a page) is fully on screen and has been shown: call it
+        after the animation or hold that shows it, since a presentation pauses on the last
+        frame played. Slides end here; with ``stills`` the frame is saved as a PNG named after
+        the moment; with the layout check on, the frame's layout is checked."""
+        self.moments.append(name)
+        check = layout_check()
+        if check != "off":
+            self.check_layout(name, fail=check == "error")
+        if self.stills:
+            self.save_still(name)
+        next_slide = getattr(self, "next_slide", None)  # a manim-slides presentation
+        if next_slide is not None:
+            next_slide()
+
+    def check_layout(self, moment: str, fail: bool = True) -> list[str]:
+        """What is wrong with the frame's layout now (``layout.problems``): raised as one
+        ``LayoutError`` naming the moment (``fail``), else printed as warnings."""
+        found = layout.problems([*self.mobjects, *self.foreground_mobjects])
+        if found and fail:
+            raise layout.LayoutError(
+                f"{type(self).__name__}, key moment {moment!r}: " + "; ".join(found)
+            )
+        for line in found:
+            console.print(f"[yellow]layout[/] {type(self).__name__} at {moment!r}: {line}")
+        return found
+
+    def save_still(self, name: str) -> Path:
+        """The frame as it is now, as a PNG beside the video: ``stills/<video>/NN-name.png``
+        (transparent where the background is, in a transparent render)."""
+        movie = Path(self.renderer.file_writer.movie_file_path)
+        folder = movie.parent / "stills" / movie.stem
+        folder.mkdir(parents=True, exist_ok=True)
+        self.renderer.update_frame(self, ignore_skipping=True)
+        image = self.renderer.camera.get_image()
+        if not config.transparent:
+            image = image.convert("RGB")
+        path = folder / f"{len(self.moments):02d}-{slug(name)}.png"
+        image.save(path)
+        self.stills_saved.append(path)
+        return path
 
     # -- captions -----------------------------------------------------------------------------
     def caption(self, text: str, delay: float = 0.0) -> None:

@@ -178,9 +178,10 @@ class Chart(Group):
         x_ticks: Ticks | None = None,
         y_ticks: Ticks | None = None,
         grid: bool = True,
-        size: int = theme.SMALL,
+        size: int | None = None,
     ):
         super().__init__()
+        size = theme.SMALL if size is None else size
         self.x, self.y = x, y
         self.box = Rectangle(width=width, height=height, stroke_width=0, fill_opacity=0)
         self.add(self.box)
@@ -369,9 +370,10 @@ class HeatMap:
         return self
 
 
-def legend_row(entries: list[tuple[str, str, str]], size: int = theme.SMALL) -> Group:
+def legend_row(entries: list[tuple[str, str, str]], size: int | None = None) -> Group:
     """A one-line key: (colour, mark, words) per entry, where mark is 'line', 'faint' or
     'dot'."""
+    size = theme.SMALL if size is None else size
     row = Group()
     for color, mark, words in entries:
         if mark == "dot":
@@ -384,14 +386,10 @@ def legend_row(entries: list[tuple[str, str, str]], size: int = theme.SMALL) -> 
 
 
 def fitted_title(main: str, parts: list[str], width: float) -> Group:
-    """``theme.title`` with the subtitle made of ``parts`` joined by ' · ', dropping parts
-    from the end until the subtitle is at most ``width`` wide (it must leave room for the
-    step counter in the top-right corner)."""
-    for keep in range(len(parts), 0, -1):
-        head = theme.title(main, "  ·  ".join(parts[:keep]))
-        if head[1].width <= width:
-            return head
-    return theme.title(main)
+    """``theme.title`` with the subtitle made of ``parts``, dropping parts from the end until
+    it is at most ``width`` wide, and never wider than the room beside the step counter in
+    the top-right corner."""
+    return theme.title(main, theme.SEPARATOR.join(parts), width)
 
 
 TITLE_WIDTH = 10.1

@@ -42,6 +42,7 @@ from manim import (
     UP,
     Arrow,
     Circle,
+    Dot,
     Group,
     Mobject,
     Polygon,
@@ -70,7 +71,6 @@ NEURON_SPACING = 0.22
 OUTPUT_SPACING = 0.3
 """Output neurons sit further apart: each has its class name beside it."""
 MAX_NEURONS = 16
-ELLIPSIS = "⋮"
 EDGE_LEVELS = 5
 """Weights are drawn at this many strengths per sign, each level one mobject."""
 
@@ -247,9 +247,12 @@ def layout(
     *,
     width: float,
     height: float,
+    class_names: bool = True,
 ) -> list[Slot]:
     """The slots of ``graph_layout`` (for a chain of layers, all there is)."""
-    return graph_layout(layers, input_shape, width=width, height=height).slots
+    return graph_layout(
+        layers, input_shape, width=width, height=height, class_names=class_names
+    ).slots
 
 
 def graph_layout(
@@ -260,6 +263,7 @@ def graph_layout(
     height: float,
     headroom: float = 0.0,
     overhang: float | None = None,
+    class_names: bool = True,
 ) -> Layout:
     """The input and every drawn layer of the main path, measured by its kind's drawer from
     its real output shape, placed left to right with the gap its glue asks for, then scaled
@@ -267,7 +271,9 @@ def graph_layout(
     x = 0; then each skip connection as arcs over it, running ``headroom`` (room the scene
     keeps above each box, for thumbnails) above what it spans, and the layers on a skip
     connection placed on their arc. ``overhang`` is what is drawn right of the output
-    (class names), by default the output drawer's guess."""
+    (class names), by default the output drawer's guess; with ``class_names`` the output keeps
+    its height, room for a class name by each neuron (a small diagram without them scales it
+    like the rest)."""
     graph, branch_names = _branches(layers)
     infos = drawn_layers(layers)
     forks = {edge.source for edge in graph.skips}
@@ -299,7 +305,7 @@ def graph_layout(
     left, origin = -(span * scale + extra) / 2, main[0].x
     for slot in main:
         slot.x = left + (slot.x - origin) * scale
-        if slot.kind != "logits":  # the output keeps room for a class name by each neuron
+        if slot.kind != "logits" or not class_names:
             slot.height *= scale
         slot.thickness, slot.depth = slot.thickness * scale, slot.depth * scale
     for slot in slots:
@@ -527,9 +533,11 @@ class ColumnDrawer(Drawer):
             )
         )
         group = Group(neurons)
-        if len(units) < slot.units:
+        if len(units) < slot.units:  # the units not drawn: three dots in the gap they leave
             middle = y - (rows[(len(units) + 1) // 2 - 1] + 1) * spacing
-            group.add(theme.text(ELLIPSIS, theme.BODY, theme.MUTED).move_to([x, middle, 0]))
+            free = 2 * spacing - 2 * radius
+            dots = (Dot([x, middle + k * free / 4, 0], free / 16) for k in (-1, 0, 1))
+            group.add(VGroup(*dots).set_color(theme.MUTED))
         group.slot, group.units = slot, units
         return group
 
@@ -854,12 +862,25 @@ class Diagram(Group):
         return labels
 
     def _spread_labels(self, labels: Group) -> None:
-        """Move labels apart where two would overlap, keeping each near its layer."""
+        """Move labels apart where two would overlap, keeping each near its layer. Where they
+        cannot all stand side by side (large type), each keeps its first line only (the boxes'
+        heights show the sizes) and every other one drops to a second row."""
         order = sorted(range(len(labels)), key=lambda i: labels[i].get_x())
-        widths = [labels[i].width for i in order]
-        lefts = spread([labels[i].get_x() for i in order], widths, -LIMIT, LIMIT, LABEL_GAP)
-        for i, left in zip(order, lefts, strict=True):
-            labels[i].set_x(left + labels[i].width / 2)
+        rows = [order]
+        if sum(labels[i].width for i in order) + LABEL_GAP * (len(order) - 1) > 2 * LIMIT:
+            top = labels.get_top()[1]
+            for i in order:
+                labels[i].remove(labels[i][1])
+            rows = [order[0::2], order[1::2]]
+            for k, row in enumerate(rows):
+                for i in row:
+                    y = top - k * (labels[i].height + LABEL_GAP / 2)
+                    labels[i].move_to([labels[i].get_x(), y, 0], aligned_edge=UP)
+        for row in rows:
+            widths = [labels[i].width for i in row]
+            lefts = spread([labels[i].get_x() for i in row], widths, -LIMIT, LIMIT, LABEL_GAP)
+            for i, left in zip(row, lefts, strict=True):
+                labels[i].set_x(left + labels[i].width / 2)
 
     @staticmethod
     def _label(what: str, size: str, x: float, y: float) -> Group:

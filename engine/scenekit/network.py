@@ -140,6 +140,31 @@ class NetworkGraph(Group):
         widths = [inputs, *(int(np.prod(info.output_shape)) for info in layers)]
         return cls(widths, ["input", *(info.name for info in layers)], **kwargs)
 
+    @classmethod
+    def placed(
+        cls,
+        run,
+        size: tuple[float, float],
+        centre: Sequence[float],
+        top: float,
+        legend_length: float = 2.2,
+    ) -> NetworkGraph:
+        """A run's graph about ``centre`` at ``size`` (width, height), its top no higher than
+        ``top``, its column labels clear of its ``legend`` in the bottom-left corner and
+        everything inside the frame's margins: with large type, a shorter graph."""
+        graph = cls.from_run(run, width=size[0], height=size[1])
+        legend = graph.legend(length=legend_length).to_corner(DOWN + LEFT, buff=theme.MARGIN)
+        floor = legend.get_top()[1] + 0.15
+        extra = graph.height - size[1]  # column labels and rims
+        height = min(size[1], top - floor - extra)
+        if height < size[1]:
+            graph = cls.from_run(run, width=size[0], height=height)
+        graph.move_to([centre[0], centre[1], 0])
+        graph.shift(max(graph.get_top()[1] - top, 0.0) * DOWN)
+        graph.shift(max(floor - graph.get_bottom()[1], 0.0) * UP)
+        inside = theme.MARGIN - config.frame_width / 2 - graph.get_left()[0]
+        return graph.shift(max(inside, 0.0) * np.array([1.0, 0.0, 0.0]))
+
     # -- building -------------------------------------------------------------------------
     def _column(self, x: float, units: np.ndarray, width: int, spacing: float) -> np.ndarray:
         """Centres of a column's shown neurons, top to bottom, with a gap for the ellipsis."""
@@ -340,13 +365,13 @@ class NetworkGraph(Group):
 
     # -- legend -------------------------------------------------------------------------------
     def legend(self, length: float = 2.4) -> Group:
-        """A colour bar for the edges (blue negative, white zero, red positive) and a line
-        saying that the width is |w| too, on each layer's own scale."""
+        """A colour bar for the edges (blue negative, red positive, zero the palette's) and a
+        line saying that the width is |w| too, on each layer's own scale."""
         bar = ColorBar(
             "diverging",
             low="w < 0",
             high="w > 0",
-            title="edges: weight w (0 = white)",
+            title=f"edges: weight w (0 = {theme.ZERO_WORD})",
             length=length,
         )
         note = theme.text("width ∝ |w|, per layer", theme.SMALL, theme.MUTED)

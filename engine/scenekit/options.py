@@ -9,6 +9,7 @@ defaults, and every refusal says what is valid. Each kind also describes itself 
 Plain Python, no Manim: the command line reads a scene's options without running the scene
 file (``engine.video.catalog`` reads the declaration from the file's syntax tree), so scenes
 declare them with literal arguments, and may spread a group from this module (``**REPLAY``).
+Every scene also takes ``EVERY_SCENE`` (its theme and layout) without declaring them.
 """
 
 from __future__ import annotations
@@ -232,7 +233,20 @@ REPLAY: dict[str, Option] = {
     "seconds": Number(16.0, "seconds for each replay of training", above=0),
 }
 """The option of every scene that replays a 2-D run's training (fitting, neurons, weights)."""
-GROUPS: dict[str, dict[str, Option]] = {"REPLAY": REPLAY, "PACE": PACE}
+LOOK: dict[str, Option] = {
+    "theme": Choice(
+        "dark", "colours: dark for video, light for slides and print", choices=("dark", "light")
+    ),
+    "layout": Choice(
+        "video",
+        "type sizes: video (1080p, slides) or gif (legible in a 640 px README GIF)",
+        choices=("video", "gif"),
+    ),
+}
+"""How a scene looks (``engine.scenekit.palette``)."""
+EVERY_SCENE: dict[str, Option] = {**LOOK, **PACE}
+"""Options every scene takes without declaring them: ``RunScene`` and the catalog add them."""
+GROUPS: dict[str, dict[str, Option]] = {"REPLAY": REPLAY, "LOOK": LOOK, "PACE": PACE}
 """Option groups a scene may spread into its own (``**REPLAY``), by name."""
 
 

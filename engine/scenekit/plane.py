@@ -21,8 +21,6 @@ from engine.store import Run
 PANEL_PIXELS = 446
 """A plane panel's width in pixels at 1080p: marks on it are sized for that, and panels are
 drawn at the output's own resolution, one raster pixel per screen pixel."""
-PANEL_RGBA = rs.rgba(rs.hex_rgb(theme.PANEL))
-BAD_RGBA = rs.rgba(rs.hex_rgb(theme.BAD))
 
 
 def check_plane_run(run: Run) -> None:
@@ -36,6 +34,46 @@ def check_plane_run(run: Run) -> None:
         )
     if len(run.classes) != 2:
         raise RunError(f"Run {run.name!r} has {len(run.classes)} classes; these scenes show two.")
+
+
+def true_boundary(run: Run, size: int) -> np.ndarray | None:
+    """The true boundary of the run's dataset (``planes.true_field``) as a dashed line on a
+    ``size`` × ``size`` panel of the recorded plane: a bool mask, or None when the dataset has
+    no known boundary. About 2 px wide at 1080p, thinner on small tiles."""
+    from engine.data.planes import true_field
+
+    xmin, xmax, ymin, ymax = (float(v) for v in run.meta("plane/prob")["extent"])
+    centres = (np.arange(size) + 0.5) / size
+    ys, xs = ymax - centres * (ymax - ymin), xmin + centres * (xmax - xmin)
+    grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")
+    points = np.stack([grid_x.ravel(), grid_y.ravel()], 1)
+    field = true_field(run.dataset.get("params") or run.dataset, points)
+    if field is None:
+        return None
+    side = field.reshape(size, size) > 0
+    edge = np.zeros_like(side)
+    edge[:, 1:] |= side[:, 1:] != side[:, :-1]
+    edge[1:, :] |= side[1:, :] != side[:-1, :]
+    width = max(1, round(size / 220))
+    for _ in range(width - 1):  # thicken by one pixel each way per step
+        grown = edge.copy()
+        grown[1:] |= edge[:-1]
+        grown[:, 1:] |= edge[:, :-1]
+        edge = grown
+    rows, cols = np.indices(edge.shape)
+    dash = 4 * width + 2
+    return edge & (((rows + cols) // dash) % 2 == 0)
+
+
+def draw_line(image: np.ndarray, line: np.ndarray | None) -> np.ndarray:
+    """Paint ``line`` (a bool mask the size of ``image``, RGBA) in near-black or near-white,
+    whichever stands out more from what it crosses; in place, and returned."""
+    if line is None or not line.any():
+        return image
+    under = image[line][:, :3].astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722])
+    ink = (17, 17, 17, 255) if float(under.mean()) > 110 else (245, 245, 245, 255)
+    image[line] = ink
+    return image
 
 
 def describe_mlp(run: Run) -> str:
@@ -114,17 +152,28 @@ class PlaneCanvas:
 
 class MapGrid:
     """Many neurons' response maps as one raster (never one mobject per map): each map
-    interpolated to ``tile`` pixels, coloured diverging around a centre (white), tiled in
-    ``cols`` columns, with a red frame around maps that are zero everywhere (a dead ReLU);
-    and the geometry to point at one tile on screen."""
+    interpolated to ``tile`` pixels, coloured diverging around a centre (the palette's zero),
+    tiled in ``cols`` columns on the gap colour, with a red frame around maps that are zero
+    everywhere (a dead ReLU); and the geometry to point at one tile on screen."""
 
-    def __init__(self, mesh: int, count: int, cols: int, tile: int = 160, pad: int = 8):
+    def __init__(
+        self,
+        mesh: int,
+        count: int,
+        cols: int,
+        tile: int = 160,
+        pad: int = 8,
+        across: int | None = None,
+    ):
+        """``pad``: pixels around and between the tiles; ``across``: between them side by
+        side, when labels under the tiles need more than ``pad``."""
         self.smooth = Resampler.between(mesh, tile)
         self.mesh, self.count, self.cols, self.tile, self.pad = mesh, count, cols, tile, pad
+        self.across = pad if across is None else across
         self.rows = -(-count // cols)
         self.border = max(2, tile // 40)
         self.background = np.empty((*self.shape, 4), dtype=np.uint8)
-        self.background[:] = PANEL_RGBA
+        self.background[:] = rs.rgba(rs.hex_rgb(theme.GAP))
 
     def at_output(self, units_per_pixel: float) -> MapGrid:
         """The same grid drawn at the output's resolution when each of its pixels now would
@@ -137,30 +186,39 @@ class MapGrid:
             self.cols,
             max(8, round(self.tile * factor)),
             max(1, round(self.pad * factor)),
+            max(1, round(self.across * factor)),
         )
 
     @property
     def shape(self) -> tuple[int, int]:
         """(height, width) of the raster, in pixels."""
-        pitch = self.tile + 2 * self.border + self.pad
-        return self.rows * pitch + self.pad, self.cols * pitch + self.pad
+        cell = self.tile + 2 * self.border
+        return self.rows * (cell + self.pad) + self.pad, self.cols * (cell + self.across) + self.pad
 
-    def image(self, maps: np.ndarray, limits: np.ndarray | float, centre: float = 0.0):
+    def image(
+        self,
+        maps: np.ndarray,
+        limits: np.ndarray | float,
+        centre: float = 0.0,
+        line: np.ndarray | None = None,
+    ):
         """Maps [count, mesh, mesh] → RGBA, each scaled so that ``centre ± limit`` reaches
-        the ends of the colour map (``limits`` per map, or one for all)."""
+        the ends of the colour map (``limits`` per map, or one for all); ``line`` (a bool
+        [tile, tile] mask, e.g. ``true_boundary``) is drawn over every tile."""
         maps = np.asarray(maps, dtype=np.float32)
         limits = np.broadcast_to(np.asarray(limits, dtype=np.float32), (len(maps),))
         safe = np.where(limits > 0, limits, 1.0)[:, None, None]
         tiles = rs.diverging_rgba(0.5 + 0.5 * (self.smooth(maps) - centre) / safe)
         dead = ~np.any(maps.reshape(len(maps), -1) != 0, axis=1)
         canvas = self.background.copy()
+        bad = rs.rgba(rs.hex_rgb(theme.BAD))
         cell, t, b = self.tile + 2 * self.border, self.tile, self.border
         for i, tile in enumerate(tiles):
             row, col = divmod(i, self.cols)
-            y, x = self.pad + row * (cell + self.pad), self.pad + col * (cell + self.pad)
+            y, x = self.pad + row * (cell + self.pad), self.pad + col * (cell + self.across)
             if dead[i]:
-                canvas[y : y + cell, x : x + cell] = BAD_RGBA
-            canvas[y + b : y + b + t, x + b : x + b + t] = tile
+                canvas[y : y + cell, x : x + cell] = bad
+            canvas[y + b : y + b + t, x + b : x + b + t] = draw_line(tile, line)
         return canvas
 
     def locate(self, image: Mobject, index: int) -> tuple[np.ndarray, float]:
@@ -169,7 +227,7 @@ class MapGrid:
         per_pixel = image.width / self.shape[1]
         cell = self.tile + 2 * self.border
         row, col = divmod(index, self.cols)
-        x = self.pad + col * (cell + self.pad) + cell / 2
+        x = self.pad + col * (cell + self.across) + cell / 2
         y = self.pad + row * (cell + self.pad) + cell / 2
         corner = image.get_corner(UP + LEFT)
         return corner + per_pixel * np.array([x, -y, 0.0]), self.tile * per_pixel

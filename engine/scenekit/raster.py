@@ -8,11 +8,13 @@ Manim import: these functions are cheap to test and to call once per frame.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from engine.analysis.ranking import ranked
 from engine.errors import UnknownNameError
+from engine.scenekit import palette
 
 RGB = tuple[int, int, int]
 
@@ -38,9 +40,10 @@ def _lut(anchors: str) -> np.ndarray:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Colormap:
-    """A colour map: a 256-entry lookup table, and whether it is centred on zero."""
+    """A colour map: a 256-entry lookup table, and whether it is centred on zero. Compared
+    and hashed by identity (each is made once: ``colormap``)."""
 
     name: str
     lut: np.ndarray
@@ -48,36 +51,34 @@ class Colormap:
     diverging: bool
 
 
-COLORMAPS: dict[str, Colormap] = {
+VIRIDIS = Colormap(
     # matplotlib's viridis at 17 even steps: perceptually uniform, dark = low, yellow = high.
-    "viridis": Colormap(
-        "viridis",
-        _lut(
-            "440154 48186a 472d7b 424086 3b528b 33638d 2c728e 26828e 21918c "
-            "1fa088 28ae80 3fbc73 5ec962 84d44b addc30 d8e219 fde725"
-        ),
-        diverging=False,
+    "viridis",
+    _lut(
+        "440154 48186a 472d7b 424086 3b528b 33638d 2c728e 26828e 21918c "
+        "1fa088 28ae80 3fbc73 5ec962 84d44b addc30 d8e219 fde725"
     ),
-    # Seed 004's activation plots: white = silent, darker green = stronger (ColorBrewer Greens).
-    "greens": Colormap(
-        "greens",
-        _lut("f7fcf5 e5f5e0 c7e9c0 a1d99b 74c476 41ab5d 238b45 006d2c 00441b"),
-        diverging=False,
-    ),
-    # ColorBrewer RdBu reversed: blue negative, white zero, red positive.
-    "diverging": Colormap(
-        "diverging",
-        _lut("2166ac 4393c3 92c5de d1e5f0 f7f7f7 fddbc7 f4a582 d6604d b2182b"),
-        diverging=True,
-    ),
-    "gray": Colormap("gray", _lut("000000 ffffff"), diverging=False),
-}
+    diverging=False,
+)
+COLORMAP_NAMES = ("viridis", "greens", "diverging", "gray")
+"""``greens`` (activations: stronger = further from the background), ``diverging`` (blue
+negative, red positive, zero = the background's colour: weights, gradients, differences) and
+``gray`` follow the palette in use, so zero reads as nothing on its background."""
+
+
+@lru_cache(maxsize=16)
+def _palette_map(name: str, anchors: str) -> Colormap:
+    return Colormap(name, _lut(anchors), diverging=name == "diverging")
 
 
 def colormap(name: str) -> Colormap:
-    if name not in COLORMAPS:
-        raise UnknownNameError("colour map", name, COLORMAPS)
-    return COLORMAPS[name]
+    """A colour map by name, as the palette in use draws it."""
+    if name == "viridis":
+        return VIRIDIS
+    anchors = palette.current().palette.colormaps
+    if name not in anchors:
+        raise UnknownNameError("colour map", name, COLORMAP_NAMES)
+    return _palette_map(name, anchors[name])
 
 
 def apply_colormap(unit: np.ndarray, cmap: str | Colormap = "viridis") -> np.ndarray:
@@ -399,15 +400,16 @@ def rgba(colours: np.ndarray) -> np.ndarray:
     return np.concatenate([colours, alpha], axis=-1)
 
 
-DIVERGING_RGBA = rgba(COLORMAPS["diverging"].lut)
-"""The diverging map (blue < 0 < red, white in the middle) as an RGBA lookup table."""
+@lru_cache(maxsize=16)
+def _rgba_lut(cmap: Colormap) -> np.ndarray:
+    return rgba(cmap.lut)
 
 
 def diverging_rgba(unit: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] → RGBA through ``DIVERGING_RGBA`` (``np.take``: several times faster
+    """Values in [0, 1] → RGBA through the diverging map (``np.take``: several times faster
     than fancy indexing, for rasters redrawn on every frame)."""
     index = (np.clip(unit, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-    return np.take(DIVERGING_RGBA, index, axis=0)
+    return np.take(_rgba_lut(colormap("diverging")), index, axis=0)
 
 
 def packed(colours: np.ndarray) -> np.ndarray:

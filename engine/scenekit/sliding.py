@@ -64,32 +64,37 @@ def cell_box(
     row: int,
     col: int,
     size: tuple[int, int] = (1, 1),
-    color: str = theme.ACCENT,
+    color: str | None = None,
     width: float = 4,
 ) -> Rectangle:
     """A frame around ``size`` pixels from (row, col) of the raster ``image`` shows (``shape``:
-    the raster's (height, width) in pixels)."""
+    the raster's (height, width) in pixels), in the accent colour unless ``color`` says."""
     centre, (w, h) = pixel_place(image, shape, (col, row, size[1], size[0]))
-    return Rectangle(width=w, height=h, stroke_width=width, stroke_color=color).move_to(centre)
+    stroke = theme.ACCENT if color is None else color
+    return Rectangle(width=w, height=h, stroke_width=width, stroke_color=stroke).move_to(centre)
 
 
 class NumberGrid(Group):
     """A rows × cols table of numbers in one size, each cell ``pitch`` apart (frame units);
     ``show`` writes new values in place, ``mark`` colours some cells."""
 
-    def __init__(self, rows: int, cols: int, pitch: float, size: int = theme.LABEL):
+    def __init__(self, rows: int, cols: int, pitch: float, size: int | None = None):
         super().__init__()
         self.rows, self.cols, self.pitch = rows, cols, pitch
+        size = theme.LABEL if size is None else size
         self.cells = [Label("+0.00", size, theme.TEXT, mono=True) for _ in range(rows * cols)]
+        across = max(pitch, self.cells[0].width * 1.2)  # numbers apart however large the type
         for k, cell in enumerate(self.cells):
             r, c = divmod(k, cols)
-            cell.move_to(RIGHT * c * pitch + DOWN * r * pitch * 0.6)
+            cell.move_to(RIGHT * c * across + DOWN * r * pitch * 0.6)
         self.add(*self.cells)
 
     def show(self, values: np.ndarray, digits: int = 2) -> None:
         for cell, value in zip(self.cells, np.asarray(values).ravel(), strict=True):
             cell.set_text(f"{value:+.{digits}f}", keep=np.array([0.0, 0.0, 0.0]))
 
-    def mark(self, marked: set[int], color: str = theme.ACCENT) -> None:
+    def mark(self, marked: set[int], color: str | None = None) -> None:
+        """Colour the ``marked`` cells (the accent unless ``color`` says), the rest as text."""
+        color = theme.ACCENT if color is None else color
         for k, cell in enumerate(self.cells):
             cell.set_color(color if k in marked else theme.TEXT)

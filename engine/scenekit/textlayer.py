@@ -23,9 +23,17 @@ class Words:
 
     text: str
     at: tuple[float, float]
-    size: int = theme.SMALL
-    color: str = theme.MUTED
+    size: int | None = None
+    """The theme's small size unless given."""
+    color: str | None = None
+    """The theme's muted colour unless given."""
     anchor: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.size is None:
+            object.__setattr__(self, "size", theme.SMALL)
+        if self.color is None:
+            object.__setattr__(self, "color", theme.MUTED)
 
 
 class TextLayer(ImageMobject):
@@ -65,3 +73,19 @@ class TextLayer(ImageMobject):
         set_pixels(self, canvas)
         self.words = tuple(words)
         return self
+
+    def boxes(self) -> list[tuple[Words, np.ndarray, np.ndarray]]:
+        """Each text, its box (left, bottom, right, top, frame units) where it is drawn now,
+        and its glyphs' coverage: what the layout check reads."""
+        per_unit = self.width / self.pixel_array.shape[1]
+        left, top = self.get_corner(UP + LEFT)[:2]
+        found = []
+        for item in self.words:
+            cover = render(item.text, item.size)
+            h, w = cover.shape
+            x = item.at[0] - left
+            x0 = round(x * self.scale_ - w * (1 + item.anchor) / 2) * per_unit + left
+            y0 = top - round((top - item.at[1]) * self.scale_ - h / 2) * per_unit
+            box = np.array([x0, y0 - h * per_unit, x0 + w * per_unit, y0])
+            found.append((item, box, cover))
+        return found

@@ -35,15 +35,23 @@ class TileStyle:
     """What a grid's cells hold besides the image: a label row above (static left, changing
     right), a bar under it, and an optional line under the bar."""
 
-    head: int = theme.SMALL
+    head: int | None = None
+    """The label row's size (the theme's small size unless given)."""
     foot: int | None = None
-    name_color: str = theme.MUTED
-    """The label row's static text (the unit or class)."""
+    name_color: str | None = None
+    """The label row's static text (the unit or class); the theme's muted colour unless given."""
     name_bold: bool = False
-    value_color: str = theme.TEXT
-    """The label row's changing text (the activation or probability)."""
+    value_color: str | None = None
+    """The label row's changing text (the activation or probability); the theme's text colour
+    unless given."""
     centred: bool = False
     """Name and value side by side over the tile's centre, else at the row's two ends."""
+
+    def __post_init__(self) -> None:
+        defaults = {"head": theme.SMALL, "name_color": theme.MUTED, "value_color": theme.TEXT}
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,10 @@ def set_pixels(image: ImageMobject, rgb: np.ndarray) -> ImageMobject:
     return image
 
 
-def framed(mobject, color: str = theme.ACCENT, buff: float = 0.06, width: float = 3.0) -> Rectangle:
-    """A rectangle around ``mobject``: to point at a panel or a tile."""
+def framed(mobject, color: str | None = None, buff: float = 0.06, width: float = 3.0) -> Rectangle:
+    """A rectangle around ``mobject`` (in the accent colour unless told): to point at a panel
+    or a tile."""
+    color = theme.ACCENT if color is None else color
     return Rectangle(
         width=mobject.width + 2 * buff,
         height=mobject.height + 2 * buff,
@@ -116,10 +118,16 @@ class ProbabilityBars(Group):
         true_label: int | None = None,
         width: float = 3.3,
         row_height: float = 0.3,
-        size: int = theme.LABEL,
+        size: int | None = None,
         heading: str = "class probabilities",
+        height: float | None = None,
+        key: bool = True,
     ):
+        """``height``: the most the whole widget may take; rows get closer to fit it (never
+        closer than their names' height). ``key``: with the colour key under the bars (a
+        scene showing several may show ``colour_key`` once instead)."""
         super().__init__()
+        size = theme.LABEL if size is None else size
         names = Group(
             *(
                 theme.text(
@@ -134,20 +142,22 @@ class ProbabilityBars(Group):
         name_width = max(n.width for n in names)
         self.value = theme.text("100%", size, theme.ACCENT)
         self.bar_length = max(width - name_width - self.value.width - 0.3, 0.4)
+        head = theme.fitted(heading, width, size, theme.TEXT)
+        key = colour_key() if key else Group()
+        if height is not None:
+            room = height - head.height - key.height - 0.4 - names[0].height
+            tightest = 0.85 * names[0].height
+            row_height = max(tightest, min(row_height, room / max(len(names) - 1, 1)))
         self.bars = VGroup()
         for i, name in enumerate(names):
             y = -i * row_height
             name.move_to([name_width - name.width / 2, y, 0])
             bar = Rectangle(width=1.0, height=row_height * 0.62, stroke_width=0, fill_opacity=1)
             self.bars.add(bar.move_to([name_width + 0.65, y, 0]))
-        head = theme.text(heading, size, theme.TEXT).next_to(names, UP, buff=0.2)
-        key = Group(
-            theme.text("yellow: predicted", theme.SMALL, theme.ACCENT),
-            theme.text("green: true class", theme.SMALL, theme.GOOD),
-        ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
-        key.next_to(names, DOWN, buff=0.2)
+        head.next_to(names, UP, buff=0.2)
         self.add(names, self.bars, self.value, head.align_to(names, LEFT))
-        self.add(key.align_to(names, LEFT))
+        if len(key):
+            self.add(key.next_to(names, DOWN, buff=0.2).align_to(names, LEFT))
         self.set_probs(probs)
 
     def set_probs(self, probs: np.ndarray) -> ProbabilityBars:
@@ -163,6 +173,15 @@ class ProbabilityBars(Group):
         return self
 
 
+def colour_key() -> Group:
+    """What ``ProbabilityBars``' colours mean: the accent bar is the prediction, the green
+    name the true class."""
+    return Group(
+        theme.text(f"{theme.ACCENT_WORD}: predicted", theme.SMALL, theme.ACCENT),
+        theme.text("green: true class", theme.SMALL, theme.GOOD),
+    ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
+
+
 class ColorBar(Group):
     """A colour-bar legend: a title (what is shown and how it was normalised), the colour map,
     and what its two ends mean. Horizontal (labels under the ends) or vertical."""
@@ -176,17 +195,19 @@ class ColorBar(Group):
         title: str,
         length: float = 2.4,
         vertical: bool = False,
-        size: int = theme.SMALL,
+        size: int | None = None,
     ):
         super().__init__()
+        size = theme.SMALL if size is None else size
         head = theme.text(title, size, theme.TEXT)
         bar = raster_image(rs.gradient_bar(cmap, 128, vertical=vertical))
-        if vertical:
-            bar.stretch_to_fit_height(length).stretch_to_fit_width(0.24)
-        else:  # at least as long as its title, which sits on it
-            bar.stretch_to_fit_width(max(length, head.width)).stretch_to_fit_height(0.2)
         lo = theme.text(low, size, theme.MUTED)
         hi = theme.text(high, size, theme.MUTED)
+        if vertical:
+            bar.stretch_to_fit_height(length).stretch_to_fit_width(0.24)
+        else:  # at least as long as its title, which sits on it, and its two end labels
+            longest = max(length, head.width, lo.width + hi.width + 0.2)
+            bar.stretch_to_fit_width(longest).stretch_to_fit_height(0.2)
         if vertical:
             hi.next_to(bar, RIGHT, buff=0.1).align_to(bar, UP)
             lo.next_to(bar, RIGHT, buff=0.1).align_to(bar, DOWN)

@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.errors import NnreelError, UnknownNameError
 from engine.presets import DEFAULT_PRESET
-from engine.scenekit.options import GROUPS, KINDS, PACE, Option, parse_options
+from engine.scenekit.options import EVERY_SCENE, GROUPS, KINDS, Option, parse_options
 from engine.scenekit.places import CHECKOUT_SCENES, INSTALLED_SCENES
 
 
@@ -122,12 +122,12 @@ def _declared(path: Path, body: dict[str, ast.expr], name: str, default: Any) ->
 def _scene_options(
     path: Path, body: dict[str, ast.expr], module: dict[str, ast.expr], parts: tuple[str, ...]
 ) -> dict[str, Option] | None:
-    """The options a scene declares (a chained scene: those of its parts, in order) and the
-    ``pace`` every scene takes, or None when they are built in code."""
+    """The options a scene declares (a chained scene: those of its parts, in order) and those
+    every scene takes, or None when they are built in code."""
     try:
         if not parts:
             declared = _options(body["options"], module, set()) if "options" in body else {}
-            return {**declared, **PACE}
+            return {**declared, **EVERY_SCENE}
         options: dict[str, Option] = {}
         for part in parts:
             declared = read_scene(path.parent / f"{part}.py").options

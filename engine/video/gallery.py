@@ -17,6 +17,8 @@ SIZE_LIMIT = 2 * 1024 * 1024
 PACE = "brisk"
 """The gallery's pace, brisk on purpose: a README GIF has no captions to read, loops, and must
 stay under the size limit; the videos themselves default to the readable pace."""
+LAYOUT = "gif"
+"""The gallery's type scale: a 640 px GIF needs the large type (text at least 10 px tall)."""
 
 
 @dataclass(frozen=True)
@@ -24,18 +26,33 @@ class GifSettings:
     width: int
     fps: float
     colors: int = 256
+    seconds: float | None = None
+    """Only the scene's first seconds (None: all of it)."""
 
     def __str__(self) -> str:
         colors = "" if self.colors == 256 else f", {self.colors} colours"
-        return f"{self.width} px, {self.fps:g} fps{colors}"
+        clip = "" if self.seconds is None else f", its first {self.seconds:g} s"
+        return f"{self.width} px, {self.fps:g} fps{colors}{clip}"
 
 
 FALLBACKS = tuple(
     GifSettings(*s)
-    for s in [(640, 15), (640, 10), (640, 8), (640, 6), (640, 6, 128), (640, 6, 64), (480, 8)]
+    for s in [
+        (640, 15),
+        (640, 10),
+        (640, 8),
+        (640, 6),
+        (640, 6, 128),
+        (640, 6, 64),
+        (640, 8, 256, 40.0),
+        (640, 6, 128, 30.0),
+        (640, 5, 64, 20.0),
+        (480, 8),
+    ]
 )
-"""Tried in turn until a scene's GIF fits the limit: frames go first, then colours, pixels
-last, as labels must stay readable at 640 px and a README animation need not be smooth."""
+"""Tried in turn until a scene's GIF fits the limit: frames go first, then colours, then the
+length (the scene's opening, for the longest walks through every layer), pixels last, as
+labels must stay readable at 640 px and a README animation need not be smooth."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +73,12 @@ def fit_gif(video: Path, target: Path, attempts: tuple[GifSettings, ...], limit:
     """The first settings whose GIF fits ``limit`` bytes; an error when none does."""
     for settings in attempts:
         result = gif_from_video(
-            video, target, width=settings.width, fps=settings.fps, colors=settings.colors
+            video,
+            target,
+            width=settings.width,
+            fps=settings.fps,
+            colors=settings.colors,
+            duration=settings.seconds,
         )
         if result.size <= limit:
             return result, settings
@@ -78,9 +100,9 @@ def make_gallery(
     workers: int | None = None,
     pace: str = PACE,
 ) -> list[GalleryItem]:
-    """Render every scene (or those named) on its default run at ``pace``, unless unchanged
-    since its last render, and export one GIF per scene into ``folder`` (default
-    ``renders/gallery``)."""
+    """Render every scene (or those named) on its default run at ``pace`` in the GIF layout,
+    unless unchanged since its last render, and export one GIF per scene into ``folder``
+    (default ``renders/gallery``)."""
     if not scenes:
         scenes = all_scenes()
         for info in scene_infos():
@@ -89,7 +111,8 @@ def make_gallery(
                 console.print(f"[dim]{info.name}: not in the gallery ({parts}).[/]")
     renders = renders_folder(scenes)
     folder = folder or renders / "gallery"
-    jobs = [RenderJob(scene, None, quality, resolution, fps, (("pace", pace),)) for scene in scenes]
+    options = (("pace", pace), ("layout", LAYOUT))
+    jobs = [RenderJob(scene, None, quality, resolution, fps, options) for scene in scenes]
     videos = render_jobs(jobs, renders, workers)
     items = []
     for job in jobs:
