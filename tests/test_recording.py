@@ -23,7 +23,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from usermodels import ResidualCNN, plain_loop
+from usermodels import plain_loop, recorded_residual_cnn
 
 from engine import record
 from engine.actmax.record import record_actmax
@@ -46,13 +46,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def user_run(tmp_path_factory, digits):
-    torch.manual_seed(0)
-    model = ResidualCNN()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    folder = tmp_path_factory.mktemp("runs") / "residual"
-    with record(model, folder, data=digits, optimizer=opt, name="residual CNN") as rec:
-        plain_loop(model, rec, digits)
-    return Run(folder), model
+    return recorded_residual_cnn(tmp_path_factory.mktemp("runs") / "residual", digits)
 
 
 def test_a_user_cnn_records_what_it_computes_on_the_probe(user_run, digits):

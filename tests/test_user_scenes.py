@@ -16,9 +16,8 @@ import pytest
 import torch
 from captions import read_captions
 from PIL import Image
-from usermodels import ResidualCNN, plain_loop
+from usermodels import ResidualCNN, recorded_residual_cnn
 
-from engine import record
 from engine.data import load_data
 from engine.errors import NnreelError
 from engine.scenekit import RUN_ENV, SET_ENV, ImageRun, parse_options
@@ -52,13 +51,8 @@ ABOUT_DATA = ("featuremaps", "training", "activations", "filters")
 def user_cnn(tmp_path_factory) -> tuple[Run, ResidualCNN]:
     """The residual CNN trained one short epoch on the built-in digits in a plain loop."""
     digits = load_data("digits", train_size=320, val_size=64)
-    torch.manual_seed(0)
-    model = ResidualCNN()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    folder = tmp_path_factory.mktemp("runs") / "residual"
-    with record(model, folder, data=digits, optimizer=opt, name="residual CNN") as rec:
-        plain_loop(model, rec, digits)
-    return Run(folder), model.eval()
+    run, model = recorded_residual_cnn(tmp_path_factory.mktemp("runs") / "residual", digits)
+    return run, model.eval()
 
 
 def picture(path: Path, pixels: np.ndarray, mode: str = "L") -> Path:

@@ -58,3 +58,17 @@ def plain_loop(model, rec, data, epochs=1, batch=64):
             opt.step()
             rec.step(loss=loss, logits=logits, targets=y)
         rec.validate()
+
+
+def recorded_residual_cnn(folder, data):
+    """The residual CNN trained one epoch on ``data`` in a plain loop through ``engine.record``
+    into ``folder``: the run and the trained model."""
+    from engine import record
+    from engine.store import Run
+
+    torch.manual_seed(0)
+    model = ResidualCNN()
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    with record(model, folder, data=data, optimizer=opt, name="residual CNN") as rec:
+        plain_loop(model, rec, data)
+    return Run(folder), model
