@@ -117,6 +117,9 @@ def train_with_two_ctrl_c(config: TrainConfig, folder: Path, at_step: int) -> No
     """Ctrl-C after step ``at_step`` (a request to stop there), and Ctrl-C again while the
     checkpoint of that stop is being saved."""
     same_setting_as_the_test()
+    # As a process started from a terminal: Python's own Ctrl-C handler (a child of the
+    # forkserver inherits whatever the process that started the server had, ignored or not).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def first(n, args, kwargs):
         if args[1] == at_step:

@@ -295,14 +295,15 @@ class Trainer:
         stop = StopRequest()
         bar = progress_bar("loss", "acc")
         bar.disable = self.quiet or not self.cluster.main
-        with stop.installed(self.cluster.main and not self.cluster.distributed), bar:
-            task = bar.add_task(
-                "training", total=self.total_steps, completed=step, loss="-", acc="-"
-            )
-            step = self._epochs(step, stop, bar, task)
-        if stop.requested:
-            self._finish_interrupted(step)
-            return TrainResult(self.folder, "interrupted", step, self.val_acc)
+        with stop.installed(self.cluster.main and not self.cluster.distributed):
+            with bar:
+                task = bar.add_task(
+                    "training", total=self.total_steps, completed=step, loss="-", acc="-"
+                )
+                step = self._epochs(step, stop, bar, task)
+            if stop.requested:  # still ours: a second Ctrl-C during the stop's save aborts it
+                self._finish_interrupted(step)
+                return TrainResult(self.folder, "interrupted", step, self.val_acc)
         if self.cluster.main:
             self._checkpoint(step)
             self.writer.save_tensors(MODEL_FILE, self.model.state_dict())
