@@ -180,6 +180,9 @@ class Recorder:
         self.owns_checkpoints = False
         self._scalars: list[tuple[int, torch.Tensor, Any, float]] = []
         """Per step: the step, the loss, the accuracy or what gives it, the learning rate."""
+        self._stats: list[tuple[int, torch.Tensor]] = []
+        """Per stats step: the step, and the layers' mean |gradient| and norm (2, layers)."""
+        self._stat_sizes: torch.Tensor | None = None
         self._taken: dict[str, int] = {}
         """The last step each heavy cadence recorded."""
         self._committed = time.monotonic()
@@ -533,17 +536,18 @@ class Recorder:
     @torch.no_grad()
     def _record_stats(self, step: int) -> None:
         """Mean |gradient| and norm of every weighted layer: one fused reduction over all the
-        tensors (``torch._foreach_norm``, as ``clip_grad_norm_`` does) and one transfer."""
+        tensors (``torch._foreach_norm``, as ``clip_grad_norm_`` does), kept on the device
+        until the next flush copies them off with the scalars."""
         params = [self._modules[name].weight for name in self.stat_layers]
         if not params:
             return
+        if self._stat_sizes is None:
+            sizes = [p.numel() for p in params]
+            self._stat_sizes = torch.tensor(sizes, device=params[0].device)
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        sizes = torch.tensor([p.numel() for p in params], device=params[0].device)
-        l1 = torch.stack(torch._foreach_norm(grads, 1)) / sizes
+        l1 = torch.stack(torch._foreach_norm(grads, 1)) / self._stat_sizes
         norms = torch.stack(torch._foreach_norm([p.detach() for p in params], 2))
-        both = torch.stack([l1, norms]).float().cpu().numpy()  # one transfer
-        self.writer.write(schema.GRAD_ABS_MEAN, step, both[0])
-        self.writer.write(schema.WEIGHT_NORM, step, both[1])
+        self._stats.append((step, torch.stack([l1, norms]).float()))
 
     def flush(self, force: bool = False, **progress: Any) -> tuple[float, float] | None:
         """Copy buffered scalars to the store in one transfer; returns the mean loss and
@@ -557,12 +561,21 @@ class Recorder:
         progress.setdefault("step", self.step_count)
         progress.setdefault("epoch", self.epoch)
         means = None
+        if self._stats:
+            self._write_stats()
         if self._scalars:
             means = self._write_scalars(progress)
         if force or time.monotonic() - self._committed > COMMIT_SECONDS:
             self.writer.commit(**progress)
             self._committed = time.monotonic()
         return means
+
+    def _write_stats(self) -> None:
+        steps = np.array([step for step, _ in self._stats])
+        values = torch.stack([both for _, both in self._stats]).cpu().numpy()  # one transfer
+        self._stats.clear()
+        self.writer.write_many(schema.GRAD_ABS_MEAN, steps, values[:, 0])
+        self.writer.write_many(schema.WEIGHT_NORM, steps, values[:, 1])
 
     def _write_scalars(self, progress: dict[str, Any]) -> tuple[float, float]:
         steps = np.array([s for s, *_ in self._scalars])

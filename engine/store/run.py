@@ -41,6 +41,7 @@ from engine.store.schema import (
     check_stream_name,
 )
 from engine.store.streams import (
+    StreamFiles,
     StreamInfo,
     create_arrays,
     grow_arrays,
@@ -71,7 +72,7 @@ def _now() -> str:
 class RunWriter:
     """Appends snapshots to a run's streams and commits them with an atomic manifest swap.
 
-    Data is written into memory-mapped files first and only then counted in the manifest, so a
+    Data is written into the stream files first and only then counted in the manifest, so a
     process killed at any moment leaves a run that reads up to its last committed snapshot.
 
     One writer per run: ``create`` and ``reopen`` take the run's lock, refusing with the PID of
@@ -91,9 +92,13 @@ class RunWriter:
         self.manifest = manifest
         self.streams = streams
         self.lock = lock
-        self._arrays = {
-            name: open_arrays(folder, info, writable=True) for name, info in streams.items()
-        }
+        self._files: dict[str, StreamFiles] = {}
+        try:
+            for name, info in streams.items():
+                self._files[name] = StreamFiles(folder, info)
+        except BaseException:
+            self._close_files()
+            raise
         self._pending = {name: info.count for name, info in streams.items()}
         self._unsynced: set[str] = set()  # streams written since the last durable commit
 
@@ -105,7 +110,13 @@ class RunWriter:
 
     def close(self) -> None:
         """Release the run for the next writer (a process that dies releases it too)."""
+        self._close_files()
         self.lock.release()
+
+    def _close_files(self) -> None:
+        for files in self._files.values():
+            files.close()
+        self._files.clear()
 
     @classmethod
     def create(
@@ -196,7 +207,7 @@ class RunWriter:
         with disk_full_as_message(self.folder, f"stream {info.name!r}"):
             create_arrays(self.folder, info)
         self.streams[info.name] = info
-        self._arrays[info.name] = open_arrays(self.folder, info, writable=True)
+        self._files[info.name] = StreamFiles(self.folder, info)
         self._pending[info.name] = 0
         self.manifest["size_bytes"] = self.manifest.get("size_bytes", 0) + info.nbytes
 
@@ -211,7 +222,8 @@ class RunWriter:
             return []
         removed = [self.streams.pop(name) for name in names]
         for name in names:
-            del self._arrays[name], self._pending[name]
+            self._files.pop(name).close()
+            del self._pending[name]
             self._unsynced.discard(name)
         self.manifest["size_bytes"] = self.manifest.get("size_bytes", 0) - sum(
             info.nbytes for info in removed
@@ -239,9 +251,8 @@ class RunWriter:
                     "and the training loop disagree."
                 )
             self.grow(name, max(stop, 2 * info.capacity))
-        data, step_array = self._arrays[name]
-        data[start:stop] = values
-        step_array[start:stop] = steps
+        with disk_full_as_message(self.folder, f"stream {name!r}"):
+            self._files[name].write(start, steps, values)
         self._pending[name] = stop
         self._unsynced.add(name)
 
@@ -267,16 +278,16 @@ class RunWriter:
                 "often (a sparser cadence) or fewer layers, or raise the budget."
             )
         ensure_room(self.folder, capacity * (info.snapshot_bytes + 8), f"stream {name!r}")
-        for array in self._arrays.pop(name):
-            array.flush()
+        files = self._files.pop(name)
+        files.sync()
+        files.close()
         self._unsynced.discard(name)
         try:
             with disk_full_as_message(self.folder, f"stream {name!r}"):
-                self._arrays[name] = grow_arrays(self.folder, info, capacity)
-        except BaseException:
-            self._arrays[name] = open_arrays(self.folder, info, writable=True)
-            raise
-        info.capacity = capacity
+                grow_arrays(self.folder, info, capacity)
+            info.capacity = capacity
+        finally:  # the grown files replaced those held (after a failure, maybe one of them)
+            self._files[name] = StreamFiles(self.folder, info)
         self.manifest["size_bytes"] = total
 
     def pending_count(self, name: str) -> int:
@@ -285,7 +296,7 @@ class RunWriter:
     def last_step(self, name: str) -> int | None:
         """The step of the last snapshot of ``name`` written so far (None before the first)."""
         count = self._pending[name]
-        return int(self._arrays[name][1][count - 1]) if count else None
+        return int(self._files[name].steps(count)[-1]) if count else None
 
     def commit(self, durable: bool = False, **progress: Any) -> None:
         """Make everything written so far visible to readers.
@@ -298,8 +309,7 @@ class RunWriter:
     def _commit(self, durable: bool, progress: dict[str, Any], keep_reserve: bool) -> None:
         if durable:
             for name in self._unsynced:
-                for array in self._arrays[name]:
-                    array.flush()
+                self._files[name].sync()
             self._unsynced.clear()
         for name, info in self.streams.items():
             info.count = self._pending[name]
@@ -345,8 +355,9 @@ class RunWriter:
                     f"Run {self.folder} lacks the stream {name!r} its training records; the "
                     "manifest was edited. Re-train the run."
                 )
-            info, (_, steps) = self.streams[name], self._arrays[name]
-            info.count = int(np.searchsorted(steps[: info.count], step, side="right"))
+            info = self.streams[name]
+            steps = self._files[name].steps(info.count)
+            info.count = int(np.searchsorted(steps, step, side="right"))
             if info.count < covered.get(name, 0):
                 raise RunError(
                     f"Stream {name!r} of {self.folder} holds {info.count} snapshots up to step "
