@@ -17,7 +17,9 @@ class RecordConfig:
     """Mean |gradient| and weight norm per layer; ``auto`` gives about 300 points (every 10th
     step when the loop's length is unknown)."""
     flush_every: int = 25
-    """Steps between bulk copies of the per-step scalars (loss, accuracy, learning rate)."""
+    """Steps between bulk copies of the per-step scalars (loss, accuracy, learning rate) and
+    gradient statistics; steps quicker than a few milliseconds are copied less often (at most
+    five times a second)."""
     probe_size: int = 8
     layers: list[str] | None = None
     """Layers whose probe activations are recorded: layer names, graph node names or module

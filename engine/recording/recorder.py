@@ -53,6 +53,9 @@ from engine.store.schema import LayerInfo, ModelInfo, OptimizerInfo
 
 HEAVY = np.float16
 COMMIT_SECONDS = 1.0
+FLUSH_SECONDS = 0.2
+"""Quick steps are flushed at most this often: a tiny model's bookkeeping stays small."""
+MAX_BUFFERED_STEPS = 2000
 STATS_POINTS = 300
 DEFAULT_EXTENT = [-1.5, 1.5, -1.5, 1.5]
 
@@ -185,7 +188,7 @@ class Recorder:
         self._stat_sizes: torch.Tensor | None = None
         self._taken: dict[str, int] = {}
         """The last step each heavy cadence recorded."""
-        self._committed = time.monotonic()
+        self._committed = self._flushed = time.monotonic()
         if config is None:
             self.act_layers: list[str] = []
             self.weight_layers: list[str] = []
@@ -490,7 +493,10 @@ class Recorder:
         if self.plan.at("stats", step):
             self._record_stats(step)
         self.snapshot(step)
-        if len(self._scalars) >= self.config.flush_every:
+        if len(self._scalars) >= self.config.flush_every and (
+            time.monotonic() - self._flushed >= FLUSH_SECONDS
+            or len(self._scalars) >= MAX_BUFFERED_STEPS
+        ):
             self.flush()
 
     def snapshot(self, step: int, closing: bool = False) -> None:
@@ -518,12 +524,17 @@ class Recorder:
 
     def _record_plane(self, step: int, outputs: dict[str, torch.Tensor], probs) -> None:
         r, n = self.config.mesh, self.mesh_size
-        grid = probs[:n].T.reshape(-1, r, r)
-        self.writer.write(schema.PLANE_PROB, step, _heavy(grid))
-        self.writer.write(schema.PLANE_CLASS, step, grid.argmax(0).to(torch.uint8).cpu().numpy())
+
+        def units_over_mesh(values: torch.Tensor) -> np.ndarray:
+            """(mesh points, units) → (units, r, r), cast to fp16 before the transposing copy."""
+            return _heavy(values[:n]).T.reshape(-1, r, r)
+
+        classes = probs[:n].argmax(1).to(torch.uint8).reshape(r, r)  # from fp32: no fp16 ties
+        self.writer.write(schema.PLANE_PROB, step, units_over_mesh(probs))
+        self.writer.write(schema.PLANE_CLASS, step, classes.cpu().numpy())
         for key, out in outputs.items():
             name = schema.plane_pre(key[:-4]) if key.endswith(".pre") else schema.plane(key)
-            self.writer.write(name, step, _heavy(out[:n].T.reshape(-1, r, r)))
+            self.writer.write(name, step, units_over_mesh(out))
         self.writer.write(schema.PLANE_VAL_PROB, step, _heavy(probs[n:]))
 
     def _record_weights(self, step: int) -> None:
@@ -560,6 +571,7 @@ class Recorder:
         """
         progress.setdefault("step", self.step_count)
         progress.setdefault("epoch", self.epoch)
+        self._flushed = time.monotonic()
         means = None
         if self._stats:
             self._write_stats()
@@ -619,6 +631,7 @@ class Recorder:
         a loop that knows it (a resumed trainer); by default one more than the last. Returns
         the loss and accuracy.
         """
+        self.flush()  # a training loss that diverged is named first, at its step
         if loss is None:
             loss, acc = self.evaluate(data, loss_fn)
         if not math.isfinite(float(loss)):

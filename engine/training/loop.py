@@ -384,6 +384,7 @@ class Trainer:
 
     def _validate(self, step: int, epoch: int) -> None:
         """Validate and record it: at step 0 (the untrained network) and after each epoch."""
+        self.recorder.flush()  # a training loss that diverged is named first, at its step
         val_loss, self.val_acc = self.evaluate()
         self.recorder.validate(loss=val_loss, acc=self.val_acc, epoch=epoch)
         when = "before training" if step == 0 else f"epoch {epoch}/{self.config.epochs}"
