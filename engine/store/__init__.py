@@ -1,4 +1,4 @@
-"""The run store: a folder per run with a JSON manifest and one memory-mapped .npy per stream.
+"""The run store: a folder per run with a JSON manifest and one .npy file per stream.
 
 It depends on nothing above it (no models, no datasets): building a run's model or loading its
 data again lives in ``engine.recording.restore``.

@@ -84,10 +84,10 @@ def disk_full_as_message(folder: Path, what: str) -> Iterator[None]:
 
 
 def preallocate(handle: int, nbytes: int) -> None:
-    """Reserve the blocks of a file now, so that writing into its memory map later can never
-    meet a full disk: a write there has no error to return, and the process would die of
-    SIGBUS. Raises ``OSError`` (ENOSPC) at once when the disk has no room. Filesystems and
-    systems without ``posix_fallocate`` keep the file sparse."""
+    """Reserve the blocks of a file now, so that a recording that has started never meets a
+    full disk halfway (and a copy written through a memory map, as a growing stream is, never
+    dies of SIGBUS). Raises ``OSError`` (ENOSPC) at once when the disk has no room.
+    Filesystems and systems without ``posix_fallocate`` keep the file sparse."""
     if nbytes <= 0 or not hasattr(os, "posix_fallocate"):
         return
     try:

@@ -144,7 +144,7 @@ class StreamFiles:
     """A writer's handle on one stream: snapshots go into its files with ``os.pwrite``.
 
     Not through a memory map: on ext4 the first store into each page of a shared map faults
-    into the filesystem, which made recording a small model's snapshots about ten times
+    into the filesystem, which made writing a small model's plane snapshots about three times
     slower than ``pwrite`` (``python -m bench.store_bench``); and a write that meets a full
     disk raises ``OSError`` here, where a map would kill the process with SIGBUS. Readers map
     the same files and see every write at once (one page cache).
