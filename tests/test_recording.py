@@ -425,3 +425,23 @@ def test_a_recording_holds_its_run_against_other_writers_until_it_closes(tmp_pat
     assert Run(folder).status == "finished" and Run(folder).writer_pid() is None
     record(model, folder, probe=(x[:4], y[:4]), overwrite=True).close()
     assert Run(folder).count(schema.TRAIN_LOSS) == 0
+
+
+def test_the_logits_kept_for_the_accuracy_are_flushed_before_they_pile_up(tmp_path):
+    """Quick steps are flushed at most five times a second, but a model with many classes
+    (480,000 logits a step here) is flushed as soon as its kept logits pass 16 MB."""
+    classes = 60_000
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, classes))
+    x, y = torch.randn(8, 1, 4, 4), torch.randint(0, classes, (8,))
+    names = [f"c{i}" for i in range(classes)]
+    config = RecordConfig(snapshots="epoch", weights="epoch", layers=[])
+    folder, probe = tmp_path / "wide", (x[:2], y[:2])
+    with record(model, folder, probe=probe, classes=names, config=config) as rec:
+        flushed_at = None
+        for step in range(1, 25):
+            logits = model(x)
+            rec.step(loss=F.cross_entropy(logits, y), logits=logits, targets=y)
+            if flushed_at is None and rec.writer.pending_count(schema.TRAIN_LOSS):
+                flushed_at = step
+    assert flushed_at == 9  # 9 × 480,000 > 2**22: the first step past the bound
+    assert Run(folder).count(schema.TRAIN_ACC) == 24

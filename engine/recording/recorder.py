@@ -56,6 +56,8 @@ COMMIT_SECONDS = 1.0
 FLUSH_SECONDS = 0.2
 """Quick steps are flushed at most this often: a tiny model's bookkeeping stays small."""
 MAX_BUFFERED_STEPS = 2000
+MAX_BUFFERED_LOGITS = 1 << 22
+"""Logits kept for the accuracy until a flush (16 MB in fp32): many classes flush sooner."""
 STATS_POINTS = 300
 DEFAULT_EXTENT = [-1.5, 1.5, -1.5, 1.5]
 
@@ -186,6 +188,7 @@ class Recorder:
         self._stats: list[tuple[int, torch.Tensor]] = []
         """Per stats step: the step, and the layers' mean |gradient| and norm (2, layers)."""
         self._stat_sizes: torch.Tensor | None = None
+        self._buffered_logits = 0
         self._taken: dict[str, int] = {}
         """The last step each heavy cadence recorded."""
         self._committed = self._flushed = time.monotonic()
@@ -485,6 +488,7 @@ class Recorder:
             return
         if acc is None and logits is not None and targets is not None:
             acc = (logits.detach(), targets)  # scored at the flush, many steps in one go
+            self._buffered_logits += logits.numel()
         if self.batch_size is None and targets is not None:
             self.batch_size = len(targets)
         if lr is None:
@@ -493,11 +497,19 @@ class Recorder:
         if self.plan.at("stats", step):
             self._record_stats(step)
         self.snapshot(step)
-        if len(self._scalars) >= self.config.flush_every and (
-            time.monotonic() - self._flushed >= FLUSH_SECONDS
-            or len(self._scalars) >= MAX_BUFFERED_STEPS
-        ):
+        if self._flush_due():
             self.flush()
+
+    def _flush_due(self) -> bool:
+        """Every ``flush_every`` steps, but for quick steps not more often than
+        ``FLUSH_SECONDS``, and always before the kept logits pass their bound."""
+        buffered = len(self._scalars)
+        if self._buffered_logits >= MAX_BUFFERED_LOGITS or buffered >= MAX_BUFFERED_STEPS:
+            return True
+        return (
+            buffered >= self.config.flush_every
+            and time.monotonic() - self._flushed >= FLUSH_SECONDS
+        )
 
     def snapshot(self, step: int, closing: bool = False) -> None:
         """Everything due at ``step`` except the per-step scalars. ``closing`` (an epoch's or
@@ -597,6 +609,7 @@ class Recorder:
         lrs = np.array([lr for *_, lr in self._scalars], np.float32)
         values = np.column_stack([values, lrs])
         self._scalars.clear()
+        self._buffered_logits = 0
         bad = np.flatnonzero(~np.isfinite(values[:, 0]))
         keep = bad[0] if len(bad) else len(steps)
         for column, name in enumerate(schema.TRAIN_SCALARS):
