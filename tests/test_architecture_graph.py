@@ -24,7 +24,7 @@ from engine import record
 from engine.recording import RecordConfig
 from engine.scenekit import RUN_ENV, SET_ENV, theme
 from engine.scenekit import layers as ly
-from engine.store import LayerInfo, Run
+from engine.store import LayerInfo, Run, schema
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scenes"))
@@ -217,7 +217,7 @@ def test_the_last_frame_has_no_overlaps_and_keeps_its_margins(which, request, mo
 def test_the_prediction_reads_as_the_caption_says(residual_run, monkeypatch):
     scene = built(residual_run, monkeypatch)
     run = Run(residual_run)
-    probs = run.read("probe/probs", -1)[architecture.pick_image(run, None)]
+    probs = run.read(schema.PROBE_PROBS, -1)[architecture.pick_image(run, None)]
     mark = scene.marks[0]
     assert mark.text == theme.percent(probs.max())
     assert f"({theme.percent(probs.max())})" in scene.footer.text

@@ -4,15 +4,16 @@ A scene is one file in ``scenes/`` with one ``RunScene`` subclass::
 
     from engine.scenekit import Names, RunScene, raster_image, theme
     from engine.scenekit import raster as rs
+    from engine.store import schema
 
     class Kernels(RunScene):
         default_preset = "vgg16-synth"          # the run used when none is given
         options = {"layers": Names(None, "comma-separated conv layers")}
 
         def construct(self):
-            w = self.run.read("weights/conv1_1", -1)[:, 0]          # [16, 3, 3]
+            w = self.run.read(schema.weights("conv1_1"), -1)[:, 0]  # [16, 3, 3]
             image, scaled = rs.feature_grid(w, cmap="diverging", mode="symmetric")
-            step = int(self.run.steps("weights/conv1_1")[-1])
+            step = int(self.run.steps(schema.weights("conv1_1"))[-1])
             self.add(raster_image(image, height=5), self.step_counter(step))
             self.add(theme.caption("conv1_1", "16 kernels, input channel 0", scaled.label))
             self.wait(2)

@@ -14,10 +14,10 @@ from engine.store.schema import MAP_KINDS
 def pick_image(run: Run, requested: int | None) -> int:
     """Which example to follow: a probe image, or for a 2-D run a held-out point; as
     requested, else the fourth (a '3' on digits)."""
-    probe = run.has("probe/labels")
-    if not probe and not run.has("data/val_y"):
+    probe = run.has(schema.PROBE_LABELS)
+    if not probe and not run.has(schema.data_y("val")):
         return 0
-    count = len(run.read("probe/labels" if probe else "data/val_y", 0))
+    count = len(run.read(schema.PROBE_LABELS if probe else schema.data_y("val"), 0))
     if requested is None:
         return min(3, count - 1)
     if not 0 <= requested < count:
@@ -53,7 +53,9 @@ def recorded_map_layers(run: Run) -> list[LayerInfo]:
     return [
         info
         for info in run.layers
-        if info.kind in MAP_KINDS and len(info.output_shape) == 3 and run.has(f"acts/{info.name}")
+        if info.kind in MAP_KINDS
+        and len(info.output_shape) == 3
+        and run.has(schema.acts(info.name))
     ]
 
 
