@@ -20,7 +20,7 @@ from usermodels import ResidualCNN, recorded_residual_cnn
 
 from engine.data import load_data
 from engine.errors import NnreelError
-from engine.scenekit import RUN_ENV, SET_ENV, ImageRun, parse_options
+from engine.scenekit import RUN_ENV, SET_ENV, ImageRun, options_text, parse_options
 from engine.scenekit.label import Label
 from engine.store import Run, schema
 
@@ -142,20 +142,22 @@ def test_a_bad_image_is_one_message_naming_the_file(user_cnn, tmp_path, monkeypa
 
 @pytest.mark.render
 def test_featuremaps_films_an_image_file(user_cnn, tmp_path, monkeypatch):
+    """image=FILE given in $NNREEL_SET, its path with a space in it (quoted as a shell
+    quotes it): the scene films that file and names it."""
     from engine.video.render import render_scene
 
     run, _ = user_cnn
     ring = np.zeros((64, 64), dtype=np.uint8)
     yy, xx = np.mgrid[:64, :64]
     ring[np.abs(np.hypot(yy - 32, xx - 32) - 18) < 4] = 255
-    path = picture(tmp_path / "ring.png", ring)
+    path = picture(tmp_path / "my ring.png", ring)
     monkeypatch.setenv(RUN_ENV, str(run.folder))
-    monkeypatch.setenv(SET_ENV, f"image={path}")
+    monkeypatch.setenv(SET_ENV, options_text({"image": path}))
     video = render_scene("featuremaps", resolution=SIZE, fps=FPS, media_dir=tmp_path)
     import av
 
     with av.open(str(video)) as container:
         seconds = float(container.duration / 1e6)
     captions = "\n".join(read_captions(video, seconds, coverage=0.8, readable=False))
-    assert "The image ring.png through the residual CNN" in captions
-    assert "ring.png: no label" in captions and "true class" not in captions
+    assert "The image my ring.png through the residual CNN" in captions
+    assert "my ring.png: no label" in captions and "true class" not in captions

@@ -28,7 +28,8 @@ Pieces:
   ``self.run`` is an ``engine.store.Run``; ``self.activations(layer, snapshot)`` checks names.
 - ``options`` (no Manim): option kinds declared once with literal arguments — ``Choice``,
   ``Flag``, ``Number`` (a range; ``whole`` for integers), ``Names`` — checked in one place
-  (``parse_options``) and listed by ``nnreel scenes`` without running the scene file.
+  (``parse_options``) and listed by ``nnreel scenes`` without running the scene file. Text
+  options (``$NNREEL_SET``) split as a shell splits words: ``options_text`` quotes values.
 - ``pacing`` (no Manim): how long things stay on screen at the readable pace — captions
   read at 16 characters a second and 1.6 s at least (``reading_seconds``), about 3 s
   (``IDEA``) per layer or idea, ``BEAT`` per transition. Every ``RunScene`` takes the
@@ -102,6 +103,7 @@ _HOMES = {
         "Option",
         "assignments",
         "names",
+        "options_text",
         "parse_options",
     ),
     "base": (
