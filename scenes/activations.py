@@ -55,6 +55,7 @@ from engine.scenekit import (
     pick_image,
     pixels_per_unit,
     raster_image,
+    subject_words,
     theme,
     truth_words,
 )
@@ -201,7 +202,7 @@ class Activations(RunScene):
         step = int(self.run.steps(schema.acts(self.layers[0].name))[-1])
         head = fitted_title(
             f"Activations  ·  {model_name(self.run)}",
-            [f"one validation image ({dataset_name(self.run)}), layer by layer", self.run.name],
+            [f"{subject_words(self.run)}, layer by layer", self.run.name],
             TITLE_WIDTH,
         )
         images = self.run.read(schema.PROBE_IMAGES, 0)

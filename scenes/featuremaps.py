@@ -47,7 +47,6 @@ from engine.scenekit import (
     Option,
     ProbabilityBars,
     RunScene,
-    dataset_name,
     example_words,
     focus,
     map_layers,
@@ -55,6 +54,7 @@ from engine.scenekit import (
     pick_image,
     raster_image,
     set_pixels,
+    subject_words,
     theme,
     trained_words,
     truth_words,
@@ -184,8 +184,7 @@ class FeatureMaps(RunScene):
         convs = sum(info.kind == "conv" for info in self.layers)
         head = theme.title(
             f"Feature maps  ·  {model_name(self.run)}",
-            f"one validation image ({dataset_name(self.run)}) through {convs} conv layers  ·  "
-            f"run {self.run.name}",
+            f"{subject_words(self.run)} through {convs} conv layers  ·  run {self.run.name}",
         )
         self.counter = self.step_counter(self.step)
         image = rs.to_rgb(self.run.read(schema.PROBE_IMAGES, 0)[self.index])

@@ -55,6 +55,20 @@ def user_cnn(tmp_path_factory) -> tuple[Run, ResidualCNN]:
     return run, model.eval()
 
 
+@pytest.fixture
+def shown(monkeypatch) -> list[str]:
+    """Every text the scene draws on screen (titles, captions, labels), as it draws it."""
+    texts: list[str] = []
+    made = Label.__init__
+
+    def remember(self, text, *args, **kwargs):
+        texts.append(str(text))
+        made(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Label, "__init__", remember)
+    return texts
+
+
 def picture(path: Path, pixels: np.ndarray, mode: str = "L") -> Path:
     Image.fromarray(pixels).convert(mode).save(path)
     return path
@@ -62,20 +76,12 @@ def picture(path: Path, pixels: np.ndarray, mode: str = "L") -> Path:
 
 @pytest.mark.render
 @pytest.mark.parametrize("scene", list(QUICK))
-def test_every_cnn_scene_films_a_user_models_run(scene, user_cnn, tmp_path, monkeypatch):
+def test_every_cnn_scene_films_a_user_models_run(scene, user_cnn, shown, tmp_path, monkeypatch):
     """Each scene renders; what it writes on screen and in its captions names the model (and
     the dataset, where it shows data) from the manifest, and nothing reads '?'."""
     from engine.video.render import render_scene
 
     run, _ = user_cnn
-    shown: list[str] = []
-    made = Label.__init__
-
-    def remember(self, text, *args, **kwargs):
-        shown.append(str(text))
-        made(self, text, *args, **kwargs)
-
-    monkeypatch.setattr(Label, "__init__", remember)
     monkeypatch.setenv(RUN_ENV, str(run.folder))
     monkeypatch.setenv(SET_ENV, QUICK[scene])
     video = render_scene(scene, resolution=SIZE, fps=FPS, media_dir=tmp_path)
@@ -141,9 +147,9 @@ def test_a_bad_image_is_one_message_naming_the_file(user_cnn, tmp_path, monkeypa
 
 
 @pytest.mark.render
-def test_featuremaps_films_an_image_file(user_cnn, tmp_path, monkeypatch):
+def test_featuremaps_films_an_image_file(user_cnn, shown, tmp_path, monkeypatch):
     """image=FILE given in $NNREEL_SET, its path with a space in it (quoted as a shell
-    quotes it): the scene films that file and names it."""
+    quotes it): the scene films that file and names it, in its captions and its subtitle."""
     from engine.video.render import render_scene
 
     run, _ = user_cnn
@@ -161,3 +167,5 @@ def test_featuremaps_films_an_image_file(user_cnn, tmp_path, monkeypatch):
     captions = "\n".join(read_captions(video, seconds, coverage=0.8, readable=False))
     assert "The image my ring.png through the residual CNN" in captions
     assert "my ring.png: no label" in captions and "true class" not in captions
+    assert any(text.startswith("the image my ring.png through 3 conv layers") for text in shown)
+    assert not any("validation image" in text for text in shown)

@@ -128,6 +128,7 @@ _HOMES = {
         "map_layers",
         "pick_image",
         "recorded_map_layers",
+        "subject_words",
         "truth_words",
     ),
     "widgets": (

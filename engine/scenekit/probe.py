@@ -35,6 +35,17 @@ def example_words(run: Run, index: int) -> str:
     return f"One validation image of a '{class_of(run, index)}'"
 
 
+def subject_words(run: Run) -> str:
+    """What a scene's subtitle says it follows: "one validation image (MNIST)", or "the image
+    cat.png" when ``image=`` named a file (which is not from the dataset)."""
+    path = image_file(run)
+    return (
+        f"the image {path.name}"
+        if path is not None
+        else f"one validation image ({dataset_name(run)})"
+    )
+
+
 def truth_words(run: Run, index: int) -> str:
     """What is known of its class: 'true class: 3', or 'cat.png: no label' for a file."""
     path = image_file(run)
