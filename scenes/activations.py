@@ -39,6 +39,7 @@ from manim import (
 
 from engine.errors import RunError
 from engine.scenekit import (
+    KIND_WORDS,
     MAP_KINDS,
     Choice,
     ColorBar,
@@ -52,6 +53,7 @@ from engine.scenekit import (
     example_words,
     focus,
     model_name,
+    output_words,
     pick_image,
     pixels_per_unit,
     raster_image,
@@ -67,14 +69,6 @@ from engine.scenekit.pacing import BEAT, IDEA
 from engine.store import LayerInfo, Run, schema
 from engine.store.schema import BOX_KINDS, HIDDEN_VECTOR_KINDS, MERGE_KINDS
 
-KIND_WORDS = {
-    "conv": "convolution",
-    "pool": "max pooling",
-    "gap": "global average pooling",
-    "dense": "fully connected",
-    "add": "sum of two branches",
-    "cat": "branches side by side",
-}
 NORMS = ("channel", "layer")
 
 # Layout in frame units (the frame is about 14.2 × 8).
@@ -236,7 +230,8 @@ class Activations(RunScene):
         layer = grid is not None and grid.mode == "layer"
         top = format_value(float(grid.scaled.hi.max()), 3) if layer else "max"
         room = PANEL[0] - 0.2 - (theme.MARGIN - theme.frame_width() / 2)
-        for title in ("activation after ReLU", "activation"):
+        after = output_words(self.run, grid.info if grid is not None else self.layers[0])
+        for title in dict.fromkeys((f"activation {after}".strip(), "activation")):
             bar = ColorBar(
                 self.settings["cmap"], low="0", high=top, title=title, length=min(2.3, room)
             )
@@ -325,8 +320,8 @@ class Activations(RunScene):
         if info.kind in HIDDEN_VECTOR_KINDS:
             details = f"{kind}  ·  {grid.count:,} values"
             note = "each tile one unit, in network order  ·  one scale for the layer"
-            if info.kind == "dense":
-                note += "  ·  after ReLU"
+            if info.kind == "dense" and (after := output_words(self.run, info)):
+                note += f"  ·  {after}"
         else:
             c, h, w = info.output_shape
             details = f"{kind}  ·  {c:,} channels of {h}×{w}"
@@ -334,7 +329,8 @@ class Activations(RunScene):
                 ph, pw = previous.info.output_shape[1:]
                 details += f"  (from {ph}×{pw})"
             shown = "all" if grid.shown == grid.count else f"{grid.shown} of {grid.count:,}"
-            note = f"{shown} channels  ·  after ReLU  ·  {grid.scaling}"
+            after = output_words(self.run, info)
+            note = "  ·  ".join(filter(None, (f"{shown} channels", after, grid.scaling)))
             if grid.silent:
                 note += f"  ·  {grid.silent} silent (red frame)"
         cap = theme.caption(info.name, details, note, width=PANEL[1] - PANEL[0])
@@ -351,8 +347,9 @@ class Activations(RunScene):
                 "into one number"
             )
         if info.kind == "dense":
-            return (
-                f"{info.name}: a fully connected layer of {grid.count:,} neurons{some}, after ReLU"
+            after = output_words(self.run, info)
+            return f"{info.name}: a fully connected layer of {grid.count:,} neurons{some}" + (
+                f", {after}" if after else ""
             )
         c, h, w = info.output_shape
         if info.kind in MERGE_KINDS:

@@ -50,6 +50,7 @@ from engine.scenekit import (
     Option,
     RunScene,
     model_name,
+    output_words,
     pick_image,
     raster_image,
     set_pixels,
@@ -571,17 +572,18 @@ class Architecture(RunScene):
         self.play(FadeIn(picture), FadeIn(self.strip.images), Create(marker), run_time=0.8)
         return marker
 
-    @staticmethod
-    def layer_caption(slot: Slot, values: np.ndarray) -> Group:
+    def layer_caption(self, slot: Slot, values: np.ndarray) -> Group:
         words = {
-            "conv": "conv + ReLU",
             "pool": "max-pool",
             "gap": "global average pool",
             "add": "add: the branch plus the skip connection",
             "cat": "concatenation of the branches",
-            "dense": "dense + ReLU",
             "logits": "output: class probabilities",
         }.get(slot.kind, slot.kind)
+        if slot.kind in ("conv", "dense"):  # "conv + ReLU", or what it is without one
+            info = self.run.layer(slot.name)
+            joint = " " if info.activation else ", "
+            words = joint.join(filter(None, (slot.kind, output_words(self.run, info, "+ "))))
         if slot.branch:
             words = f"{slot.kind} on the skip connection"
         text = f"{slot.name}  ·  {words}  ·  output {theme.shape_text(slot.shape)}"

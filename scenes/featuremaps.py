@@ -51,6 +51,7 @@ from engine.scenekit import (
     focus,
     map_layers,
     model_name,
+    output_words,
     pick_image,
     raster_image,
     set_pixels,
@@ -322,7 +323,9 @@ class FeatureMaps(RunScene):
             halves = " halves each map" if (bh, bw) == (2 * h, 2 * w) else ""
             details = f"pooling{halves}: {bh}×{bw} → {h}×{w}"
         else:
-            details = f"{c} channels of {h}×{w}  ·  post-ReLU"
+            details = f"{c} channels of {h}×{w}"
+            if after := output_words(self.run, stage.info, "post-"):
+                details += f"  ·  {after}"
         if shown < c:
             note = f"the {shown} most active of {c} channels, most active first"
         else:
@@ -344,7 +347,10 @@ class FeatureMaps(RunScene):
         convs = [info for info in block if info.kind == "conv"]
         c, h, w = block[0].output_shape
         names_ = convs[0].name if len(convs) == 1 else f"{convs[0].name}–{convs[-1].name}"
-        words = f"{names_}: {c} channels of {h}×{w} after ReLU"
+        words = f"{names_}: {c} channels of {h}×{w}"
+        said = {output_words(self.run, info) for info in convs}
+        if len(said) == 1 and (after := said.pop()):  # what every conv of the block is
+            words += f" {after}"
         if c > self.settings["maps"]:
             words += f", the {self.settings['maps']} most active shown"
         if block[-1].kind == "pool":

@@ -36,6 +36,7 @@ from engine.scenekit import (
     dataset_name,
     layout,
     model_name,
+    output_words,
     pick_image,
     pixels_per_unit,
     raster_image,
@@ -373,6 +374,7 @@ class Filters(RunScene):
         silent = int(rs.silent(maps).sum())
         parts += [f"{silent} silent on this input"] if silent else []
         parts += ["each map to its own max", "peak: the activation its image reached"]
-        details = f"{c} filters  ·  maps {h}×{w} after ReLU  ·  images {size} from noise"
+        map_words = " ".join(filter(None, (f"maps {h}×{w}", output_words(self.run, info))))
+        details = f"{c} filters  ·  {map_words}  ·  images {size} from noise"
         cap = theme.caption(info.name, details, "  ·  ".join(parts), width=GRID[1] - GRID[0])
         return cap.move_to([GRID[0], self.caption_top, 0], aligned_edge=LEFT + UP)

@@ -44,6 +44,7 @@ from engine.console import console
 from engine.errors import RunError
 from engine.recording import load_model
 from engine.scenekit import (
+    KIND_WORDS,
     MAP_KINDS,
     Choice,
     ColorBar,
@@ -55,6 +56,7 @@ from engine.scenekit import (
     focus,
     locked,
     model_name,
+    output_words,
     pick_image,
     pixels_per_unit,
     raster_image,
@@ -584,7 +586,8 @@ class Pruning(RunScene):
     def layer_caption(self, trio: Trio, previous: Trio | None) -> Group:
         c, h, w = trio.info.output_shape
         scale = "one scale for the layer" if h * w == 1 else "each channel on one scale"
-        kind = "convolution, after ReLU" if trio.info.kind == "conv" else "max pooling"
+        after = output_words(self.dense, trio.info) if trio.info.kind != "pool" else ""
+        kind = ", ".join(filter(None, (KIND_WORDS[trio.info.kind], after)))
         shown = len(trio.channels)
         if shown == c:
             which = f"all {c} channels"

@@ -123,9 +123,11 @@ _HOMES = {
     "label": ("Label", "pixels_per_unit"),
     "ownimage": ("ImageRun", "read_image"),
     "probe": (
+        "KIND_WORDS",
         "MAP_KINDS",
         "example_words",
         "map_layers",
+        "output_words",
         "pick_image",
         "recorded_map_layers",
         "subject_words",

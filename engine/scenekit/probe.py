@@ -1,5 +1,6 @@
 """What scenes of CNN runs read about the probe: which image to follow, which layers have
-recorded feature maps. Shared so every scene words its refusals the same way."""
+recorded feature maps, what a layer's recorded output is. Shared so every scene words its
+refusals and captions the same way."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from engine.scenekit import theme
 from engine.scenekit.base import dataset_name, model_name
 from engine.scenekit.ownimage import image_file
 from engine.store import LayerInfo, Run, schema
-from engine.store.schema import MAP_KINDS
+from engine.store.schema import ADD, CAT, CONV, DENSE, GAP, INPUT, MAP_KINDS, MERGE_KINDS, POOL
+
+KIND_WORDS = {
+    CONV: "convolution",
+    POOL: "max pooling",
+    GAP: "global average pooling",
+    DENSE: "fully connected",
+    ADD: "sum of two branches",
+    CAT: "branches side by side",
+}
+"""What a layer of each kind does, as a caption names it."""
 
 
 def pick_image(run: Run, requested: int | None) -> int:
@@ -50,6 +61,21 @@ def truth_words(run: Run, index: int) -> str:
     """What is known of its class: 'true class: 3', or 'cat.png: no label' for a file."""
     path = image_file(run)
     return f"{path.name}: no label" if path is not None else f"true class: {class_of(run, index)}"
+
+
+def output_words(run: Run, info: LayerInfo, after: str = "after ") -> str:
+    """What ``info``'s recorded output is, for a caption: ``after`` and its activation ("after
+    ReLU"; a pool's is that of the layer it pools); "no activation before add" for an output
+    that goes into a merge first (a residual block's last conv); "no activation" for another
+    without one; "" when the run does not say (recorded before nnreel noted activations)."""
+    while info.activation == "" and info.kind in (POOL, GAP) and info.inputs[:1] != [INPUT]:
+        info = run.layer(info.inputs[0])
+    if info.activation is None:
+        return ""
+    if info.activation:
+        return f"{after}{info.activation}"
+    merges = [i.name for i in run.layers if info.name in i.inputs and i.kind in MERGE_KINDS]
+    return f"no activation before {merges[0]}" if merges else "no activation"
 
 
 def class_of(run: Run, index: int) -> str:

@@ -186,6 +186,10 @@ class LayerInfo:
     ``inputs`` names the nodes it reads (``"input"`` for the model's input); ``module`` is the
     ``named_modules`` path of the conv or linear module that defines it, when there is one;
     ``node`` the graph node whose output is recorded as this layer's activation.
+    ``activation`` is the activation that output is taken after, as ``torch.nn`` names its
+    module (``"ReLU"``, ``"GELU"``); ``""`` when it is taken before any (a residual block's
+    last conv, summed with the skip connection before its ReLU); None when the run does not
+    say (recorded before nnreel noted it).
     """
 
     name: str
@@ -196,6 +200,7 @@ class LayerInfo:
     inputs: list[str] = field(default_factory=list)
     module: str | None = None
     node: str | None = None
+    activation: str | None = None
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> LayerInfo:
@@ -208,6 +213,7 @@ class LayerInfo:
             inputs=[str(i) for i in entry.get("inputs", [])],
             module=entry.get("module"),
             node=entry.get("node"),
+            activation=entry.get("activation"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -510,6 +516,8 @@ def _check_layer(layer: Any, where: str) -> None:
     for key in ("module", "node"):
         if layer.get(key) is not None:
             _str(layer[key], f"{where}.{key}")
+    if layer.get("activation") is not None:
+        _str(layer["activation"], f"{where}.activation", empty=True)
 
 
 def _check_stream(entry: Any, where: str) -> None:
