@@ -39,6 +39,7 @@ from manim import (
 
 from engine.errors import RunError
 from engine.scenekit import (
+    KIND_WORDS,
     MAP_KINDS,
     Choice,
     ColorBar,
@@ -52,9 +53,11 @@ from engine.scenekit import (
     example_words,
     focus,
     model_name,
+    output_words,
     pick_image,
     pixels_per_unit,
     raster_image,
+    subject_words,
     theme,
     truth_words,
 )
@@ -63,17 +66,9 @@ from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
 from engine.scenekit.label import Label
 from engine.scenekit.layers import LIT_COLOURS, Diagram, layout
 from engine.scenekit.pacing import BEAT, IDEA
-from engine.store import LayerInfo, Run
-from engine.store.schema import HIDDEN_VECTOR_KINDS
+from engine.store import LayerInfo, Run, schema
+from engine.store.schema import BOX_KINDS, HIDDEN_VECTOR_KINDS, MERGE_KINDS
 
-KIND_WORDS = {
-    "conv": "convolution",
-    "pool": "max pooling",
-    "gap": "global average pooling",
-    "dense": "fully connected",
-    "add": "sum of two branches",
-    "cat": "branches side by side",
-}
 NORMS = ("channel", "layer")
 
 # Layout in frame units (the frame is about 14.2 × 8).
@@ -121,7 +116,7 @@ def walked_layers(run: Run) -> list[LayerInfo]:
     shown = [
         info
         for info in run.layers
-        if run.has(f"acts/{info.name}")
+        if run.has(schema.acts(info.name))
         and (
             (info.kind in MAP_KINDS and len(info.output_shape) == 3)
             or info.kind in HIDDEN_VECTOR_KINDS
@@ -150,7 +145,7 @@ def top_two(probs: np.ndarray) -> tuple[int, int]:
 def validation_words(run: Run) -> str | None:
     """'97.8% of the validation images right after epoch 2' from the run's last evaluation
     (None when it recorded none)."""
-    if not run.has("val/acc") or not len(steps := run.steps("val/acc")):
+    if not run.has(schema.VAL_ACC) or not len(steps := run.steps(schema.VAL_ACC)):
         return None
     step, per_epoch = int(steps[-1]), run.manifest["progress"].get("steps_per_epoch") or 0
     when = (
@@ -160,7 +155,7 @@ def validation_words(run: Run) -> str | None:
         if per_epoch
         else f"after step {step:,}"
     )
-    return f"{theme.percent(run.read('val/acc', -1))} of the validation images right {when}"
+    return f"{theme.percent(run.read(schema.VAL_ACC, -1))} of the validation images right {when}"
 
 
 class Activations(RunScene):
@@ -191,20 +186,20 @@ class Activations(RunScene):
         s = self.settings
         self.layers = walked_layers(self.run)
         self.index = pick_image(self.run, s["image"])
-        self.label = int(self.run.read("probe/labels", 0)[self.index])
+        self.label = int(self.run.read(schema.PROBE_LABELS, 0)[self.index])
         self.add_frame()
         last = self.walk()
         self.prediction(last)
 
     # -- the fixed parts ----------------------------------------------------------------------
     def add_frame(self) -> None:
-        step = int(self.run.steps(f"acts/{self.layers[0].name}")[-1])
+        step = int(self.run.steps(schema.acts(self.layers[0].name))[-1])
         head = fitted_title(
             f"Activations  ·  {model_name(self.run)}",
-            [f"one validation image ({dataset_name(self.run)}), layer by layer", self.run.name],
+            [f"{subject_words(self.run)}, layer by layer", self.run.name],
             TITLE_WIDTH,
         )
-        images = self.run.read("probe/images", 0)
+        images = self.run.read(schema.PROBE_IMAGES, 0)
         picture = raster_image(rs.to_rgb(images[self.index]), height=2.0)
         picture.move_to([INPUT_X, 1.0, 0])
         above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.2)
@@ -235,7 +230,8 @@ class Activations(RunScene):
         layer = grid is not None and grid.mode == "layer"
         top = format_value(float(grid.scaled.hi.max()), 3) if layer else "max"
         room = PANEL[0] - 0.2 - (theme.MARGIN - theme.frame_width() / 2)
-        for title in ("activation after ReLU", "activation"):
+        after = output_words(self.run, grid.info if grid is not None else self.layers[0])
+        for title in dict.fromkeys((f"activation {after}".strip(), "activation")):
             bar = ColorBar(
                 self.settings["cmap"], low="0", high=top, title=title, length=min(2.3, room)
             )
@@ -259,7 +255,7 @@ class Activations(RunScene):
             part.remove(*(m for m in part.submobjects if isinstance(m, Label)))
         diagram.shift((SPLIT - 0.4 - diagram.get_right()[0]) * RIGHT)  # clear of the verdict
         frame = diagram.parts[0]  # the input's slot: show the input itself in it
-        image = rs.to_rgb(self.run.read("probe/images", 0)[self.index])
+        image = rs.to_rgb(self.run.read(schema.PROBE_IMAGES, 0)[self.index])
         diagram.add(raster_image(image, height=frame.height).move_to(frame))
         self.rest_colours = {id(m): m.get_fill_color() for p in diagram.parts for m in faces(p)}
         return diagram
@@ -268,7 +264,7 @@ class Activations(RunScene):
         """Light the diagram's layer ``name`` (and dim the others), at once."""
         for slot, part in zip(self.diagram.slots, self.diagram.parts, strict=True):
             for k, face in enumerate(faces(part)):
-                lit = LIT_COLOURS[min(k, 2)] if slot.kind in (*MAP_KINDS, "gap") else theme.ACCENT
+                lit = LIT_COLOURS[min(k, 2)] if slot.kind in BOX_KINDS else theme.ACCENT
                 face.set_fill(lit if slot.name == name else self.rest_colours[id(face)])
 
     # -- one grid per layer -------------------------------------------------------------------
@@ -324,8 +320,8 @@ class Activations(RunScene):
         if info.kind in HIDDEN_VECTOR_KINDS:
             details = f"{kind}  ·  {grid.count:,} values"
             note = "each tile one unit, in network order  ·  one scale for the layer"
-            if info.kind == "dense":
-                note += "  ·  after ReLU"
+            if info.kind == "dense" and (after := output_words(self.run, info)):
+                note += f"  ·  {after}"
         else:
             c, h, w = info.output_shape
             details = f"{kind}  ·  {c:,} channels of {h}×{w}"
@@ -333,7 +329,8 @@ class Activations(RunScene):
                 ph, pw = previous.info.output_shape[1:]
                 details += f"  (from {ph}×{pw})"
             shown = "all" if grid.shown == grid.count else f"{grid.shown} of {grid.count:,}"
-            note = f"{shown} channels  ·  after ReLU  ·  {grid.scaling}"
+            after = output_words(self.run, info)
+            note = "  ·  ".join(filter(None, (f"{shown} channels", after, grid.scaling)))
             if grid.silent:
                 note += f"  ·  {grid.silent} silent (red frame)"
         cap = theme.caption(info.name, details, note, width=PANEL[1] - PANEL[0])
@@ -350,11 +347,12 @@ class Activations(RunScene):
                 "into one number"
             )
         if info.kind == "dense":
-            return (
-                f"{info.name}: a fully connected layer of {grid.count:,} neurons{some}, after ReLU"
+            after = output_words(self.run, info)
+            return f"{info.name}: a fully connected layer of {grid.count:,} neurons{some}" + (
+                f", {after}" if after else ""
             )
         c, h, w = info.output_shape
-        if info.kind in ("add", "cat"):
+        if info.kind in MERGE_KINDS:
             return f"{info.name}: {' + '.join(info.inputs)} merged, {c:,} maps of {h}×{w}"
         if info.kind == "pool":
             before = ""
@@ -422,7 +420,7 @@ class Activations(RunScene):
     # -- the prediction -----------------------------------------------------------------------
     def prediction(self, last: tuple[Grid, ImageMobject, Group]) -> None:
         grid, shown, cap = last
-        probs = self.run.read("probe/probs", -1)[self.index]
+        probs = self.run.read(schema.PROBE_PROBS, -1)[self.index]
         logits = [i.name for i in self.run.layers if i.kind == "logits"]
         first, second = top_two(probs)
         verdict = Group(

@@ -50,6 +50,7 @@ from engine.scenekit import (
     Option,
     RunScene,
     model_name,
+    output_words,
     pick_image,
     raster_image,
     set_pixels,
@@ -59,7 +60,6 @@ from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.layers import (
     LIMIT,
-    MERGE_KINDS,
     Diagram,
     Layout,
     Slot,
@@ -73,8 +73,8 @@ from engine.scenekit.layers import (
 )
 from engine.scenekit.network import NetworkGraph
 from engine.scenekit.pacing import IDEA
-from engine.store import Run
-from engine.store.schema import BOX_KINDS
+from engine.store import Run, schema
+from engine.store.schema import BOX_KINDS, MERGE_KINDS
 
 DIAGRAM_Y = -0.45
 """The centre line of an MLP's neuron graph."""
@@ -116,24 +116,24 @@ class Pass:
 
     def _images(self, layers: list[str]) -> None:
         run, i = self.run, self.index
-        missing = [name for name in layers if not run.has(f"acts/{name}")]
-        if missing or not run.has("probe/images"):
+        missing = [name for name in layers if not run.has(schema.acts(name))]
+        if missing or not run.has(schema.PROBE_IMAGES):
             raise RunError(
                 f"Run {run.name!r} recorded no activations for {', '.join(missing) or 'its probe'} "
                 "(streams acts/<layer>, probe/images): the forward pass needs them. Train with "
                 "snapshots on, e.g. `python -m engine train vgg16-synth --snapshots log:60`."
             )
-        self.image = rs.to_rgb(run.read("probe/images", 0)[i])
-        self.label = int(run.read("probe/labels", 0)[i])
+        self.image = rs.to_rgb(run.read(schema.PROBE_IMAGES, 0)[i])
+        self.label = int(run.read(schema.PROBE_LABELS, 0)[i])
         self.values = [self.image] + [
-            run.read(f"acts/{name}", -1)[i].astype(np.float32) for name in layers
+            run.read(schema.acts(name), -1)[i].astype(np.float32) for name in layers
         ]
-        self.probs = run.read("probe/probs", -1)[i].astype(np.float64)
-        self.step = int(run.steps("probe/probs")[-1])
+        self.probs = run.read(schema.PROBE_PROBS, -1)[i].astype(np.float64)
+        self.step = int(run.steps(schema.PROBE_PROBS)[-1])
 
     def _plane(self, layers: list[str]) -> None:
         run, i = self.run, self.index
-        needed = ["data/val_x", "plane/prob", *(f"plane/{name}" for name in layers)]
+        needed = [schema.data_x("val"), schema.PLANE_PROB, *(schema.plane(name) for name in layers)]
         missing = [n for n in needed if not run.has(n)]
         if missing:
             raise RunError(
@@ -141,9 +141,9 @@ class Pass:
                 "reads each neuron's recorded response over the plane. Train with snapshots on, "
                 "e.g. `python -m engine train mlp-ring`."
             )
-        point = run.read("data/val_x", 0)[i].astype(np.float64)
-        self.label = int(run.read("data/val_y", 0)[i])
-        meta = run.meta("plane/prob")
+        point = run.read(schema.data_x("val"), 0)[i].astype(np.float64)
+        self.label = int(run.read(schema.data_y("val"), 0)[i])
+        meta = run.meta(schema.PLANE_PROB)
         xmin, xmax, ymin, ymax = meta["extent"]
         r = int(meta["mesh"])
         col = round((point[0] - xmin) / (xmax - xmin) * (r - 1))
@@ -151,10 +151,10 @@ class Pass:
         col, row = min(max(col, 0), r - 1), min(max(row, 0), r - 1)
         self.point = point
         self.values = [point] + [
-            run.read(f"plane/{name}", -1)[:, row, col].astype(np.float32) for name in layers
+            run.read(schema.plane(name), -1)[:, row, col].astype(np.float32) for name in layers
         ]
-        self.probs = run.read("plane/prob", -1)[:, row, col].astype(np.float64)
-        self.step = int(run.steps("plane/prob")[-1])
+        self.probs = run.read(schema.PLANE_PROB, -1)[:, row, col].astype(np.float64)
+        self.step = int(run.steps(schema.PLANE_PROB)[-1])
 
     def output_values(self) -> np.ndarray:
         """What the output neurons show: the probabilities (class 1's for a single logit)."""
@@ -353,7 +353,7 @@ class Architecture(RunScene):
         self.key_moment("prediction")
 
     def final_weights(self, name: str) -> np.ndarray | None:
-        stream = f"weights/{name}"
+        stream = schema.weights(name)
         return self.run.read(stream, -1).astype(np.float32) if self.run.has(stream) else None
 
     # -- building -------------------------------------------------------------------------
@@ -572,17 +572,18 @@ class Architecture(RunScene):
         self.play(FadeIn(picture), FadeIn(self.strip.images), Create(marker), run_time=0.8)
         return marker
 
-    @staticmethod
-    def layer_caption(slot: Slot, values: np.ndarray) -> Group:
+    def layer_caption(self, slot: Slot, values: np.ndarray) -> Group:
         words = {
-            "conv": "conv + ReLU",
             "pool": "max-pool",
             "gap": "global average pool",
             "add": "add: the branch plus the skip connection",
             "cat": "concatenation of the branches",
-            "dense": "dense + ReLU",
             "logits": "output: class probabilities",
         }.get(slot.kind, slot.kind)
+        if slot.kind in ("conv", "dense"):  # "conv + ReLU", or what it is without one
+            info = self.run.layer(slot.name)
+            joint = " " if info.activation else ", "
+            words = joint.join(filter(None, (slot.kind, output_words(self.run, info, "+ "))))
         if slot.branch:
             words = f"{slot.kind} on the skip connection"
         text = f"{slot.name}  ·  {words}  ·  output {theme.shape_text(slot.shape)}"

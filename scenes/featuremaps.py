@@ -47,14 +47,15 @@ from engine.scenekit import (
     Option,
     ProbabilityBars,
     RunScene,
-    dataset_name,
     example_words,
     focus,
     map_layers,
     model_name,
+    output_words,
     pick_image,
     raster_image,
     set_pixels,
+    subject_words,
     theme,
     trained_words,
     truth_words,
@@ -62,7 +63,7 @@ from engine.scenekit import (
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import format_value
 from engine.scenekit.pacing import BEAT, IDEA
-from engine.store import LayerInfo, Run
+from engine.store import LayerInfo, Run, schema
 from engine.store.schema import HIDDEN_VECTOR_KINDS
 
 ON_LAYER = 0.8
@@ -91,7 +92,7 @@ def vector_layers(run: Run, after: LayerInfo) -> list[LayerInfo]:
     """Dense layers after the last map layer whose activations were recorded (at most 3)."""
     names_ = [info.name for info in run.layers]
     tail = run.layers[names_.index(after.name) + 1 :]
-    found = [i for i in tail if i.kind in HIDDEN_VECTOR_KINDS and run.has(f"acts/{i.name}")]
+    found = [i for i in tail if i.kind in HIDDEN_VECTOR_KINDS and run.has(schema.acts(i.name))]
     return found[-3:]
 
 
@@ -167,9 +168,9 @@ class FeatureMaps(RunScene):
         s = self.settings
         self.layers = map_layers(self.run, "FeatureMaps", s["layers"])
         self.index = pick_image(self.run, s["image"])
-        first = f"acts/{self.layers[0].name}"
+        first = schema.acts(self.layers[0].name)
         self.step = int(self.run.steps(first)[-1])
-        self.label = int(self.run.read("probe/labels", 0)[self.index])
+        self.label = int(self.run.read(schema.PROBE_LABELS, 0)[self.index])
 
         self.add_frame()
         self.forward_pass()
@@ -184,12 +185,11 @@ class FeatureMaps(RunScene):
         convs = sum(info.kind == "conv" for info in self.layers)
         head = theme.title(
             f"Feature maps  ·  {model_name(self.run)}",
-            f"one validation image ({dataset_name(self.run)}) through {convs} conv layers  ·  "
-            f"run {self.run.name}",
+            f"{subject_words(self.run)} through {convs} conv layers  ·  run {self.run.name}",
         )
         self.counter = self.step_counter(self.step)
-        image = rs.to_rgb(self.run.read("probe/images", 0)[self.index])
-        shape = theme.shape_text(self.run.read("probe/images", 0).shape[1:])
+        image = rs.to_rgb(self.run.read(schema.PROBE_IMAGES, 0)[self.index])
+        shape = theme.shape_text(self.run.read(schema.PROBE_IMAGES, 0).shape[1:])
         picture = raster_image(image, height=2.1).move_to([INPUT_X, 0.35, 0])
         above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.2)
         below = Group(
@@ -323,7 +323,9 @@ class FeatureMaps(RunScene):
             halves = " halves each map" if (bh, bw) == (2 * h, 2 * w) else ""
             details = f"pooling{halves}: {bh}×{bw} → {h}×{w}"
         else:
-            details = f"{c} channels of {h}×{w}  ·  post-ReLU"
+            details = f"{c} channels of {h}×{w}"
+            if after := output_words(self.run, stage.info, "post-"):
+                details += f"  ·  {after}"
         if shown < c:
             note = f"the {shown} most active of {c} channels, most active first"
         else:
@@ -345,7 +347,10 @@ class FeatureMaps(RunScene):
         convs = [info for info in block if info.kind == "conv"]
         c, h, w = block[0].output_shape
         names_ = convs[0].name if len(convs) == 1 else f"{convs[0].name}–{convs[-1].name}"
-        words = f"{names_}: {c} channels of {h}×{w} after ReLU"
+        words = f"{names_}: {c} channels of {h}×{w}"
+        said = {output_words(self.run, info) for info in convs}
+        if len(said) == 1 and (after := said.pop()):  # what every conv of the block is
+            words += f" {after}"
         if c > self.settings["maps"]:
             words += f", the {self.settings['maps']} most active shown"
         if block[-1].kind == "pool":
@@ -405,7 +410,7 @@ class FeatureMaps(RunScene):
     # -- part 2: the prediction -----------------------------------------------------------
     def prediction(self) -> None:
         stage, shown, caption = self.last_map
-        probs = self.run.read("probe/probs", -1)[self.index]
+        probs = self.run.read(schema.PROBE_PROBS, -1)[self.index]
         dense = vector_layers(self.run, stage.info)
         vectors = self.vector_rows(dense, BOX[0], SPLIT - 0.3) if dense else self.beside(shown)
         legend = self.color_bar("row")
@@ -470,7 +475,7 @@ class FeatureMaps(RunScene):
         """The same maps at every recorded step (each scaled to its own max at every step, so
         a map's shape shows even while it is faint), then — so that change shows where values
         barely move — their difference from initialisation on one diverging scale per layer."""
-        steps = self.run.steps(f"acts/{evolve[0]}")
+        steps = self.run.steps(schema.acts(evolve[0]))
         snapshots = np.unique(np.linspace(0, len(steps) - 1, EVOLVE_STEPS).round().astype(int))
         k = self.settings["evolve_maps"]
         width = SPLIT - 0.3 - BOX[0]
@@ -545,9 +550,9 @@ class FeatureMaps(RunScene):
     def replay(self, evolve: list[str], rasters: list, snapshots: np.ndarray, delta: bool) -> None:
         """Every chosen snapshot in turn, the rows, bars and counter at its step; captions at
         the start, the middle and the end."""
-        steps = self.run.steps(f"acts/{evolve[0]}")
-        probs = self.run.read("probe/probs")
-        prob_steps = self.run.steps("probe/probs")
+        steps = self.run.steps(schema.acts(evolve[0]))
+        probs = self.run.read(schema.PROBE_PROBS)
+        prob_steps = self.run.steps(schema.PROBE_PROBS)
         pause = REPLAY_SECONDS / len(snapshots)
         for i in snapshots:
             for evolving, image in zip(self.evolving, rasters, strict=True):
@@ -574,7 +579,7 @@ class FeatureMaps(RunScene):
         """How far these maps move from initialisation over all snapshots (a high percentile,
         so a few extreme pixels do not wash the rest out): one diverging scale for the layer's
         row, the same at every step."""
-        series = self.run.read(f"acts/{name}")[:, self.index][:, channels].astype(np.float32)
+        series = self.run.read(schema.acts(name))[:, self.index][:, channels].astype(np.float32)
         return float(np.percentile(np.abs(series - series[0]), DELTA_PERCENTILE)) or 1.0
 
     def evolution_row(self, evolving: Evolving, snapshot: int, delta: bool = False) -> np.ndarray:

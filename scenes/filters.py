@@ -36,6 +36,7 @@ from engine.scenekit import (
     dataset_name,
     layout,
     model_name,
+    output_words,
     pick_image,
     pixels_per_unit,
     raster_image,
@@ -45,7 +46,7 @@ from engine.scenekit import (
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.recordings import ensure_actmax
-from engine.store import LayerInfo, Run
+from engine.store import LayerInfo, Run, schema
 
 GRID = (-4.15, 6.75, -3.7, 1.95)
 """Left, right, bottom, top of a page of filters (frame units)."""
@@ -71,7 +72,7 @@ def conv_layers(run: Run, requested: list[str] | None) -> list[LayerInfo]:
     convs = [
         info
         for info in run.layers
-        if info.kind == "conv" and len(info.output_shape) == 3 and run.has(f"acts/{info.name}")
+        if info.kind == "conv" and len(info.output_shape) == 3 and run.has(schema.acts(info.name))
     ]
     if requested:
         for name in requested:
@@ -178,7 +179,7 @@ class Filters(RunScene):
 
     # -- the fixed parts ----------------------------------------------------------------------
     def add_frame(self) -> None:
-        step = int(self.run.steps(f"acts/{self.layers[0].name}")[-1])
+        step = int(self.run.steps(schema.acts(self.layers[0].name))[-1])
         head = fitted_title(
             f"Filters  ·  {model_name(self.run)}",
             [
@@ -188,8 +189,8 @@ class Filters(RunScene):
             ],
             TITLE_WIDTH,
         )
-        images = self.run.read("probe/images", 0)
-        label = int(self.run.read("probe/labels", 0)[self.index])
+        images = self.run.read(schema.PROBE_IMAGES, 0)
+        label = int(self.run.read(schema.PROBE_LABELS, 0)[self.index])
         picture = raster_image(rs.to_rgb(images[self.index]), height=1.7)
         picture.move_to([INPUT_X, 0.9, 0])
         above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.15)
@@ -373,6 +374,7 @@ class Filters(RunScene):
         silent = int(rs.silent(maps).sum())
         parts += [f"{silent} silent on this input"] if silent else []
         parts += ["each map to its own max", "peak: the activation its image reached"]
-        details = f"{c} filters  ·  maps {h}×{w} after ReLU  ·  images {size} from noise"
+        map_words = " ".join(filter(None, (f"maps {h}×{w}", output_words(self.run, info))))
+        details = f"{c} filters  ·  {map_words}  ·  images {size} from noise"
         cap = theme.caption(info.name, details, "  ·  ".join(parts), width=GRID[1] - GRID[0])
         return cap.move_to([GRID[0], self.caption_top, 0], aligned_edge=LEFT + UP)

@@ -53,7 +53,7 @@ from engine.scenekit.replay import (
     replay_marks,
     when,
 )
-from engine.store import Run
+from engine.store import Run, schema
 
 CLASS_FILL = np.array([rs.hex_rgb("92c5de"), rs.hex_rgb("f4a582")], dtype=np.uint8)
 """Decision regions: light blue for class 0, light red for class 1 (the ends of the soft map)."""
@@ -69,10 +69,12 @@ class FitPanels:
     snapshot)."""
 
     def __init__(self, run: Run, pixels: int = PANEL_PIXELS):
-        meta = run.meta("plane/prob")
+        meta = run.meta(schema.PLANE_PROB)
         self.canvas = PlaneCanvas(meta["extent"], int(meta["mesh"]), pixels)
-        train_x, self.train_y = run.read("data/train_x", 0), run.read("data/train_y", 0)
-        val_x, self.val_y = run.read("data/val_x", 0), run.read("data/val_y", 0)
+        train_x, self.train_y = (
+            run.read(name("train"), 0) for name in (schema.data_x, schema.data_y)
+        )
+        val_x, self.val_y = (run.read(name("val"), 0) for name in (schema.data_x, schema.data_y))
         self.val_x, self.params = val_x, run.dataset.get("params") or run.dataset
         scale = self.canvas.size / PANEL_PIXELS
         pixels, owner = self.canvas.stamp(train_x, 1.6 * scale)
@@ -152,10 +154,13 @@ class LossChart(Group):
     def __init__(self, run: Run, origin: np.ndarray, width: float, height: float):
         super().__init__()
         progress = run.manifest["progress"]
-        self.total = int(progress.get("total_steps") or run.steps("train/loss")[-1])
+        self.total = int(progress.get("total_steps") or run.steps(schema.TRAIN_LOSS)[-1])
         self.origin, self.size = np.asarray(origin, dtype=float), (width, height)
-        self.train = log_bins(run.steps("train/loss"), run.read("train/loss"), self.total)
-        self.val = (run.steps("val/loss").astype(float), run.read("val/loss").astype(float))
+        self.train = log_bins(run.steps(schema.TRAIN_LOSS), run.read(schema.TRAIN_LOSS), self.total)
+        self.val = (
+            run.steps(schema.VAL_LOSS).astype(float),
+            run.read(schema.VAL_LOSS).astype(float),
+        )
         top = max(self.train[1].max(), self.val[1].max(initial=0.0))
         self.top = float(np.ceil(top * 10) / 10)
         self.axes = self._axes()
@@ -246,14 +251,14 @@ def fitting_part(scene: RunScene) -> None:
     are those of the last recorded snapshot, so every number on screen was recorded."""
     run = scene.run
     check_plane_run(run)
-    prob, val = Series.load(run, "plane/prob"), Series.load(run, "plane/val_prob")
+    prob, val = Series.load(run, schema.PLANE_PROB), Series.load(run, schema.PLANE_VAL_PROB)
     clock = ReplayClock.paced(prob)
+    trained, held_out = (len(run.read(schema.data_y(split), 0)) for split in ("train", "val"))
     head = theme.title(
         "An MLP learning a shape",
-        f"{describe_mlp(run)}  ·  {len(run.read('data/train_y', 0)):,} training points, "
-        f"{len(run.read('data/val_y', 0))} held out  ·  run {run.name}",
+        f"{describe_mlp(run)}  ·  {trained:,} training points, "
+        f"{held_out} held out  ·  run {run.name}",
     )
-    held_out = len(run.read("data/val_y", 0))
     truth = has_truth(run)
     keys_height = max(k.height for k in fit_keys(run, None, truth_words(truth, 0, held_out)))
     side, middle, origin, chart_height = geometry(head, keys_height)

@@ -35,9 +35,8 @@ from engine.scenekit.charts import (
     format_value,
 )
 from engine.scenekit.pacing import IDEA
-from engine.store import Run
+from engine.store import Run, schema
 
-STREAM = "stats/grad_abs_mean"
 BARS_BOX = (-4.55, 0.75)
 """Left and right edge of the bar chart."""
 MAP_BOX = (1.75, 6.45)
@@ -48,14 +47,15 @@ COUNTER_UPDATES_PER_SECOND = 10
 def gradient_history(run: Run) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(steps, values [snapshots, layers], layer names), or a message saying how to record
     them."""
-    if not run.has(STREAM):
+    stream = schema.GRAD_ABS_MEAN
+    if not run.has(stream):
         raise RunError(
-            f"Run {run.name!r} was recorded without gradient statistics ({STREAM}), which "
+            f"Run {run.name!r} was recorded without gradient statistics ({stream}), which "
             "Gradients shows. Train it again with them on (they are by default), e.g. "
             "`python -m engine train vgg16-synth --stats-cadence auto`."
         )
-    values = run.read(STREAM).astype(np.float64)
-    return run.steps(STREAM), values, list(run.meta(STREAM)["layers"])
+    values = run.read(stream).astype(np.float64)
+    return run.steps(stream), values, list(run.meta(stream)["layers"])
 
 
 def spread_note(values: np.ndarray, layers: list[str]) -> str:

@@ -40,7 +40,7 @@ from engine.scenekit import (
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
 from engine.scenekit.pacing import BEAT, IDEA
-from engine.store import Run
+from engine.store import Run, schema
 
 SHEET = (-4.3, 6.75, -2.85, 2.45)
 """Left, right, bottom, top of the strips (frame units)."""
@@ -56,7 +56,9 @@ MAX_SNAPSHOTS = 40
 def conv_weight_layers(run: Run, requested: list[str] | None) -> list[str]:
     """Conv layers whose weights were recorded, in network order (or as requested)."""
     recorded = [
-        info.name for info in run.layers if info.kind == "conv" and run.has(f"weights/{info.name}")
+        info.name
+        for info in run.layers
+        if info.kind == "conv" and run.has(schema.weights(info.name))
     ]
     if requested:
         for name in requested:
@@ -116,7 +118,7 @@ class LayerKernels:
 
 def select(run: Run, name: str, channel: str | int, first: bool) -> LayerKernels:
     """Read a layer's kernels at every snapshot and reduce each to what one tile shows."""
-    stream = f"weights/{name}"
+    stream = schema.weights(name)
     count = run.count(stream)
     picks = np.unique(np.linspace(0, count - 1, min(count, MAX_SNAPSHOTS)).round().astype(int))
     final = run.read(stream, -1).astype(np.float32)

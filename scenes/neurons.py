@@ -39,7 +39,7 @@ from engine.scenekit import (
 from engine.scenekit.label import Label, pixels_per_unit
 from engine.scenekit.network import NetworkGraph, sample_units
 from engine.scenekit.options import REPLAY, Option
-from engine.store import Run
+from engine.store import Run, schema
 
 OPTIONS: dict[str, Option] = {
     **REPLAY,
@@ -87,17 +87,17 @@ def blocks(run: Run, value: str) -> list[Block]:
     """The hidden layers and the output, each with the recorded maps to show."""
     hidden = [info for info in run.layers if info.kind == "dense"]
     output = [info for info in run.layers if info.kind == "logits"][-1]
-    mesh = int(run.meta("plane/prob")["mesh"])
+    mesh = int(run.meta(schema.PLANE_PROB)["mesh"])
     chosen = []
     for column, info in enumerate(hidden, start=1):
-        name = f"plane/{info.name}" + (".pre" if value == "pre" else "")
+        name = schema.plane_pre(info.name) if value == "pre" else schema.plane(info.name)
         units = sample_units(int(info.output_shape[0]), MAX_MAPS)
         chosen.append((column, info.name, units, replay.Series.load(run, name), 0.0))
     if value == "pre":
-        series = replay.Series.load(run, f"plane/{output.name}")  # the logit: pre-sigmoid
+        series = replay.Series.load(run, schema.plane(output.name))  # the logit: pre-sigmoid
         units, centre = np.arange(series.values.shape[1]), 0.0
     else:
-        series = replay.Series.load(run, "plane/prob")
+        series = replay.Series.load(run, schema.PLANE_PROB)
         units, centre = np.array([1]), 0.5  # the sigmoid output: P(class 1)
     chosen.append((len(hidden) + 1, output.name, units, series, centre))
     return [
@@ -216,7 +216,7 @@ def neurons_part(scene: RunScene) -> None:
     run, s = scene.run, scene.settings
     plane.check_plane_run(run)
     items = blocks(run, s["value"])
-    clock = replay.ReplayClock.paced(replay.Series.load(run, "plane/prob"))
+    clock = replay.ReplayClock.paced(replay.Series.load(run, schema.PLANE_PROB))
     recorded = recorded_weights(run)
     weights, _ = replay.weight_series(recorded)
     head = theme.title(

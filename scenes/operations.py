@@ -42,6 +42,7 @@ from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
 from engine.scenekit.pacing import BEAT, IDEA
 from engine.scenekit.replay import animate
 from engine.scenekit.sliding import NumberGrid, SlidingWrite, cell_box
+from engine.store import schema
 
 LEFT_X, RIGHT_X, MIDDLE_X = -4.55, 4.55, 0.0
 """Centres of the input, the output and the numbers between them (frame units)."""
@@ -113,14 +114,14 @@ class Operations(RunScene):
             ],
             TITLE_WIDTH,
         )
-        self.add(head, self.step_counter(int(self.run.steps(f"acts/{conv.layer}")[-1])))
+        self.add(head, self.step_counter(int(self.run.steps(schema.acts(conv.layer))[-1])))
         self.caption(
             f"How {conv.layer} computes channel {conv.channel} of its output from one real image."
         )
         self.play(FadeIn(head), run_time=0.5)
 
     def class_name(self) -> str:
-        label = int(self.run.read("probe/labels", 0)[self.index])
+        label = int(self.run.read(schema.PROBE_LABELS, 0)[self.index])
         return str(self.run.classes[label]) if label < len(self.run.classes) else str(label)
 
     # -- the convolution ----------------------------------------------------------------------

@@ -44,6 +44,7 @@ from engine.console import console
 from engine.errors import RunError
 from engine.recording import load_model
 from engine.scenekit import (
+    KIND_WORDS,
     MAP_KINDS,
     Choice,
     ColorBar,
@@ -55,6 +56,7 @@ from engine.scenekit import (
     focus,
     locked,
     model_name,
+    output_words,
     pick_image,
     pixels_per_unit,
     raster_image,
@@ -63,7 +65,7 @@ from engine.scenekit import (
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
 from engine.scenekit.pacing import BEAT, IDEA
-from engine.store import LayerInfo, Run, human_bytes
+from engine.store import LayerInfo, Run, human_bytes, schema
 
 # Layout in frame units (the frame is about 14.2 × 8).
 CAPTION_TOP = 2.72
@@ -126,7 +128,7 @@ def check_pair(dense: Run, pruned: Run) -> None:
             f"Runs {dense.name!r} and {pruned.name!r} hold different networks; show a run and "
             "a run pruned from it."
         )
-    if not np.array_equal(dense.read("probe/images", 0), pruned.read("probe/images", 0)):
+    if not np.array_equal(dense.read(schema.PROBE_IMAGES, 0), pruned.read(schema.PROBE_IMAGES, 0)):
         raise RunError(
             f"Runs {dense.name!r} and {pruned.name!r} recorded different probe images (the "
             f"dataset has changed since {dense.name!r} was trained), so their activations "
@@ -271,13 +273,13 @@ class Pruning(RunScene):
         check_pair(self.dense, self.pruned)
         self.report = self.pruned.manifest["parent"]["pruning"]
         self.index = pick_image(self.dense, s["image"])
-        self.label = int(self.dense.read("probe/labels", 0)[self.index])
+        self.label = int(self.dense.read(schema.PROBE_LABELS, 0)[self.index])
         self.layers = [
             info
             for info in self.dense.layers
             if info.kind in MAP_KINDS
             and len(info.output_shape) == 3
-            and self.dense.has(f"acts/{info.name}")
+            and self.dense.has(schema.acts(info.name))
         ]
         if not self.layers:
             raise RunError(
@@ -314,7 +316,7 @@ class Pruning(RunScene):
 
     def accuracy(self, run: Run) -> float:
         """The run's last validation accuracy (a pruned run without fine-tuning: its step 0)."""
-        return float(run.read("val/acc", -1))
+        return float(run.read(schema.VAL_ACC, -1))
 
     def accuracy_words(self) -> str:
         """'97.8% → 97.5%', as the accuracy board says it."""
@@ -500,7 +502,7 @@ class Pruning(RunScene):
 
     def acts(self, run: Run, name: str) -> np.ndarray:
         """One layer's activations on the shown image, at the run's last snapshot."""
-        return run.read(f"acts/{name}", -1)[self.index].astype(np.float32)
+        return run.read(schema.acts(name), -1)[self.index].astype(np.float32)
 
     def panel_size(self) -> tuple[float, float]:
         """The panels reach up to the headings under the caption (lower with large type)."""
@@ -584,7 +586,8 @@ class Pruning(RunScene):
     def layer_caption(self, trio: Trio, previous: Trio | None) -> Group:
         c, h, w = trio.info.output_shape
         scale = "one scale for the layer" if h * w == 1 else "each channel on one scale"
-        kind = "convolution, after ReLU" if trio.info.kind == "conv" else "max pooling"
+        after = output_words(self.dense, trio.info) if trio.info.kind != "pool" else ""
+        kind = ", ".join(filter(None, (KIND_WORDS[trio.info.kind], after)))
         shown = len(trio.channels)
         if shown == c:
             which = f"all {c} channels"
@@ -650,7 +653,7 @@ class Pruning(RunScene):
         )
         columns.arrange(RIGHT, buff=1.0, aligned_edge=UP)
         columns.move_to([-3.6, top, 0], aligned_edge=LEFT + UP)
-        image = rs.to_rgb(self.dense.read("probe/images", 0)[self.index])
+        image = rs.to_rgb(self.dense.read(schema.PROBE_IMAGES, 0)[self.index])
         picture = raster_image(image, height=1.9).move_to([-5.6, min(0.0, top - 1.1), 0])
         name = self.class_name(self.label)
         below = theme.text(f"true class: {name}", theme.LABEL, theme.GOOD)
@@ -665,7 +668,7 @@ class Pruning(RunScene):
         shown = Group(columns, picture, below, key, cap, summary)
         said = []
         for word, run in (("dense", self.dense), ("pruned", self.pruned)):
-            probs = run.read("probe/probs", -1)[self.index]
+            probs = run.read(schema.PROBE_PROBS, -1)[self.index]
             top = int(np.argmax(probs))
             said.append(f"{word} says “{self.class_name(top)}” ({theme.percent(probs[top])})")
         self.caption(
@@ -686,7 +689,7 @@ class Pruning(RunScene):
     def probability_column(self, run: Run, word: str, colour: str, height: float) -> Group:
         """One network's probabilities for the image, with its accuracy over them and its
         verdict under them, at most ``height`` tall."""
-        probs = run.read("probe/probs", -1)[self.index]
+        probs = run.read(schema.PROBE_PROBS, -1)[self.index]
         verdict = theme.text("p", theme.BODY).height
         bars = ProbabilityBars(
             self.dense.classes,

@@ -58,9 +58,9 @@ from engine.scenekit.charts import (
     use_log,
 )
 from engine.scenekit.pacing import IDEA, readable_cues
-from engine.store import Run
+from engine.store import Run, schema
 
-NEEDED = ("train/loss", "train/acc", "val/loss", "val/acc")
+NEEDED = (schema.TRAIN_LOSS, schema.TRAIN_ACC, schema.VAL_LOSS, schema.VAL_ACC)
 CHART_WIDTH, CHART_HEIGHT = 5.3, 3.7
 CHART_BOTTOM = -1.45
 COUNTER_UPDATES_PER_SECOND = 10
@@ -105,7 +105,7 @@ class Training(RunScene):
         check_streams(self.run)
         progress = self.run.manifest["progress"]
         self.per_epoch = int(progress.get("steps_per_epoch") or 1)
-        self.steps = self.run.steps("train/loss")
+        self.steps = self.run.steps(schema.TRAIN_LOSS)
         self.epochs = self.steps / self.per_epoch
         self.last = int(self.steps[-1])
         self.add_header()
@@ -185,9 +185,9 @@ class Training(RunScene):
         return -theme.frame_height() / 2 + theme.MARGIN + figures + 0.15 + key
 
     def loss_chart(self) -> tuple[list[Curve], list[Mark]]:
-        loss = self.run.read("train/loss").astype(np.float64)
-        val_loss = self.run.read("val/loss").astype(np.float64)
-        val_epochs = self.run.steps("val/loss") / self.per_epoch
+        loss = self.run.read(schema.TRAIN_LOSS).astype(np.float64)
+        val_loss = self.run.read(schema.VAL_LOSS).astype(np.float64)
+        val_epochs = self.run.steps(schema.VAL_LOSS) / self.per_epoch
         trend = smoothed(loss, max(5.0, self.per_epoch / 10))
         log = self.settings["log"] == "yes" or (
             self.settings["log"] == "auto" and use_log(np.concatenate([trend, val_loss]))
@@ -213,9 +213,9 @@ class Training(RunScene):
         return [raw, trend_curve], dots
 
     def accuracy_chart(self) -> tuple[list[Curve], list[Mark]]:
-        acc = 100 * self.run.read("train/acc").astype(np.float64)
-        val_acc = 100 * self.run.read("val/acc").astype(np.float64)
-        val_epochs = self.run.steps("val/acc") / self.per_epoch
+        acc = 100 * self.run.read(schema.TRAIN_ACC).astype(np.float64)
+        val_acc = 100 * self.run.read(schema.VAL_ACC).astype(np.float64)
+        val_epochs = self.run.steps(schema.VAL_ACC) / self.per_epoch
         self.val_epochs = val_epochs
         ticks = [(v, f"{v:.0f}%") for v in range(0, 101, 20)]
         chart = self.chart(Scale(0, 100), "accuracy", 3.65, ticks)
@@ -251,7 +251,7 @@ class Training(RunScene):
         """Captions for the unfolding: the set-up and the untrained network, then each epoch's
         validation as its point appears (those that leave the one before time to be read)."""
         acc = self.accuracy_values[1]
-        loss = self.run.read("val/loss").astype(np.float64)
+        loss = self.run.read(schema.VAL_LOSS).astype(np.float64)
         epochs = self.val_epochs
         intro = (
             f"Training on {dataset_name(self.run)}: "

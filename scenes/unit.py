@@ -39,7 +39,7 @@ from engine.scenekit import raster as rs
 from engine.scenekit.charts import TITLE_WIDTH, fitted_title, format_value
 from engine.scenekit.pacing import BEAT, IDEA
 from engine.scenekit.recordings import ensure_actmax, ensure_examples
-from engine.store import LayerInfo, Run
+from engine.store import LayerInfo, Run, schema
 
 VIEW_HEIGHT = 2.5
 VIEW_Y = 0.3
@@ -52,7 +52,7 @@ EXAMPLE_SIZE = 1.25
 def chosen_layers(run: Run, requested: list[str] | None) -> list[LayerInfo]:
     """The layers whose units are shown: as requested, else the first conv and the last conv
     of the middle block (where units respond to parts of digits, not edges)."""
-    convs = [i for i in run.layers if i.kind == "conv" and run.has(f"acts/{i.name}")]
+    convs = [i for i in run.layers if i.kind == "conv" and run.has(schema.acts(i.name))]
     if requested:
         layers = [run.layer(name) for name in requested]  # unknown names list the valid ones
         for info in layers:
@@ -137,20 +137,20 @@ class Unit(RunScene):
         self.add(head, self.step_counter(int(self.run.manifest["progress"]["step"])))
 
     def class_name(self) -> str:
-        label = int(self.run.read("probe/labels", 0)[self.index])
+        label = int(self.run.read(schema.PROBE_LABELS, 0)[self.index])
         return str(self.run.classes[label]) if label < len(self.run.classes) else str(label)
 
     # -- one unit -----------------------------------------------------------------------------
     def unit(self, info, unit: int, map_: np.ndarray, recording, examples: Examples, n: int):
         """The views of one unit, one after another, each with its caption."""
-        first = n == 0 and self.run.has(f"weights/{info.name}")
+        first = n == 0 and self.run.has(schema.weights(info.name))
         views = 4 if first else 3
         what = f"{info.name}, channel {unit}"
         self.caption(f"Channel {unit} of {info.name}, seen {views} ways.")
         self.hold(BEAT)
         step = 1
         if first:
-            kernel = self.run.read(f"weights/{info.name}", -1)[unit].astype(np.float32)
+            kernel = self.run.read(schema.weights(info.name), -1)[unit].astype(np.float32)
             reach = float(np.abs(kernel).max()) or 1.0
             self.view(VIEW_XS[0], kernel_pixels(kernel, reach), "its kernel", f"±{reach:.2g}")
             kh, kw = kernel.shape[1:]

@@ -49,7 +49,7 @@ from engine.scenekit.charts import TITLE_WIDTH, fitted_title
 from engine.scenekit.label import pixels_per_unit, render
 from engine.scenekit.network import NetworkGraph
 from engine.scenekit.options import REPLAY, Option
-from engine.store import Run
+from engine.store import Run, schema
 
 OPTIONS: dict[str, Option] = {
     **REPLAY,
@@ -109,13 +109,13 @@ class Tracer:
     def __init__(self, run: Run):
         self.recorded = recorded_weights(run)
         self.weights, self.biases = replay.weight_series(self.recorded)
-        meta = run.meta("plane/prob")
+        meta = run.meta(schema.PLANE_PROB)
         self.mesh = int(meta["mesh"])
         self.plane = input_maps(meta["extent"], self.mesh)
         layers = self.recorded.names[1:]
-        self.outputs = [replay.Series.load(run, f"plane/{name}") for name in layers[:-1]]
-        self.pre = [replay.Series.load(run, f"plane/{name}.pre") for name in layers[:-1]]
-        self.pre.append(replay.Series.load(run, f"plane/{layers[-1]}"))  # the output's logit
+        self.outputs = [replay.Series.load(run, schema.plane(name)) for name in layers[:-1]]
+        self.pre = [replay.Series.load(run, schema.plane_pre(name)) for name in layers[:-1]]
+        self.pre.append(replay.Series.load(run, schema.plane(layers[-1])))  # the output's logit
 
     def hops(self, snapshot: int) -> list[Hop]:
         """The path of the strongest contributions (mean |w·a| over the plane) through the
@@ -161,7 +161,7 @@ def weights_part(scene: RunScene) -> None:
     plane.check_plane_run(run)
     tracer = Tracer(run)
     widths, names = tracer.recorded.widths, tracer.recorded.names
-    clock = replay.ReplayClock.paced(replay.Series.load(run, "plane/prob"))
+    clock = replay.ReplayClock.paced(replay.Series.load(run, schema.PLANE_PROB))
     final = float(clock.steps[-1])
     head = fitted_title(
         "Which weights carry the decision",

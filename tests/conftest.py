@@ -84,6 +84,22 @@ def writable(tmp_path):
 
 # -- rendering --------------------------------------------------------------------------------
 @pytest.fixture
+def drawn_texts(monkeypatch) -> list[str]:
+    """Every text a scene draws on screen (titles, captions, labels), as it draws it."""
+    from engine.scenekit.label import Label
+
+    texts: list[str] = []
+    made = Label.__init__
+
+    def remember(self, text, *args, **kwargs):
+        texts.append(str(text))
+        made(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Label, "__init__", remember)
+    return texts
+
+
+@pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
     """A scratch project to work in: a copy of the scene files in its ``scenes/``, so renders
     made through the command line land in its ``renders/``, not the checkout's."""

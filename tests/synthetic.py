@@ -76,7 +76,7 @@ class _Net:
             if info.kind == "conv":
                 shape = (info.output_shape[0], channels, 3, 3)
                 channels = info.output_shape[0]
-            elif info.kind in ("dense", "logits"):
+            elif info.kind in schema.DENSE_KINDS:
                 shape = (info.output_shape[0], channels)
                 channels = info.output_shape[0]
             else:
@@ -101,7 +101,7 @@ class _Net:
                 x = _pool(x)
             elif info.kind == "flatten":
                 x = x.reshape(-1)
-            elif info.kind in ("dense", "logits"):
+            elif info.kind in schema.DENSE_KINDS:
                 x = self.weights(info.name, t) @ x.reshape(-1)
                 x = x if info.kind == "logits" else np.maximum(x * self.gain[info.name], 0)
             out[info.name] = x / max(float(np.abs(x).max()), 1e-6)

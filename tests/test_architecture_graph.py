@@ -24,7 +24,7 @@ from engine import record
 from engine.recording import RecordConfig
 from engine.scenekit import RUN_ENV, SET_ENV, theme
 from engine.scenekit import layers as ly
-from engine.store import LayerInfo, Run
+from engine.store import LayerInfo, Run, schema
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scenes"))
@@ -217,10 +217,25 @@ def test_the_last_frame_has_no_overlaps_and_keeps_its_margins(which, request, mo
 def test_the_prediction_reads_as_the_caption_says(residual_run, monkeypatch):
     scene = built(residual_run, monkeypatch)
     run = Run(residual_run)
-    probs = run.read("probe/probs", -1)[architecture.pick_image(run, None)]
+    probs = run.read(schema.PROBE_PROBS, -1)[architecture.pick_image(run, None)]
     mark = scene.marks[0]
     assert mark.text == theme.percent(probs.max())
     assert f"({theme.percent(probs.max())})" in scene.footer.text
+
+
+def test_a_conv_summed_with_its_skip_before_the_relu_is_not_called_post_relu(
+    resnet_run, drawn_texts, monkeypatch
+):
+    """ResNet's second conv of a block (conv2, bn2) goes into the add before any ReLU: the
+    layer record says so, and the scene's caption for it says what its map is."""
+    run = Run(resnet_run)
+    names = ("conv1", "maxpool", "layer1.0.conv2", "layer1.0.add")
+    assert [run.layer(name).activation for name in names] == ["ReLU", "", "", "ReLU"]
+    built(resnet_run, monkeypatch)
+    said = dict(text.split("  ·  ")[:2] for text in drawn_texts if "  ·  output " in text)
+    assert said["layer1.0.conv1"] == "conv + ReLU"
+    assert said["layer1.0.conv2"] == "conv, no activation before layer1.0.add"
+    assert said["layer2.0.downsample"] == "conv on the skip connection"
 
 
 def test_edges_and_boxes_never_share_a_colour():

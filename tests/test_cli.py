@@ -131,6 +131,23 @@ def test_the_looks_and_outputs_for_slides_reach_the_renderer(project, monkeypatc
     assert "choose from 'dark', 'light'" in capsys.readouterr().err
 
 
+def test_an_image_path_with_spaces_reaches_the_renderer_whole(project, monkeypatch):
+    """`--set image="my digit.png"` (one shell word) and the same in $NNREEL_SET, quoted as a
+    shell quotes it, give the scene the whole path."""
+    from engine.cli import main
+    from engine.scenekit import SET_ENV, options_text
+    from engine.video import render
+
+    given = []
+    monkeypatch.setattr(render, "render", lambda *args, **kwargs: given.append(kwargs) or project)
+    monkeypatch.setattr("engine.cli.render.report", lambda *args: None)
+    assert main(["render", "featuremaps", "--set", "image=my digit.png"]) == 0
+    monkeypatch.setenv(SET_ENV, options_text({"image": "my digit.png", "maps": 8}))
+    assert main(["render", "featuremaps"]) == 0
+    assert [kwargs["image"] for kwargs in given] == ["my digit.png", "my digit.png"]
+    assert given[1]["maps"] == "8"
+
+
 def readme_python_example() -> str:
     """The first Python block of the README's section on the Python API."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ from videos import changes, scene_module
 
 from engine.errors import NnreelError, RunError
 from engine.scenekit import RUN_ENV, SET_ENV, pick_image, theme
-from engine.store import Run
+from engine.store import Run, schema
 
 activations = scene_module("activations")
 filters = scene_module("filters")
@@ -113,7 +113,7 @@ def test_small_cnn_walk_and_messages(small_cnn):
 
     class NoMaps(Run):
         def has(self, name):
-            return not name.startswith("acts/")
+            return not name.startswith(f"{schema.ACTS}/")
 
     with pytest.raises(RunError, match=r"recorded no feature maps.*smallcnn-synth"):
         activations.walked_layers(NoMaps(small_cnn))
@@ -170,7 +170,7 @@ def test_runs_with_other_probe_images_are_refused(small_cnn, cifar_run):
     class OtherProbe(Run):
         def read(self, name, index=slice(None)):
             values = super().read(name, index)
-            return values[::-1] if name == "probe/images" else values
+            return values[::-1] if name == schema.PROBE_IMAGES else values
 
     with pytest.raises(RunError, match=r"different probe images.*--overwrite"):
         pruning.check_pair(Run(small_cnn), OtherProbe(small_cnn))
@@ -202,9 +202,9 @@ def test_activations_of_the_cifar_network_render(cifar_run, render_small):
     run = Run(cifar_run)
     c, h, w = run.layer("conv3").output_shape
     assert f"conv3: {c:,} filters, each giving one {h}×{w} map" in captions
-    probs = run.read("probe/probs", -1)[pick_image(run, None)]
+    probs = run.read(schema.PROBE_PROBS, -1)[pick_image(run, None)]
     assert f"({theme.percent(probs.max())})" in captions  # the prediction
-    assert f"{theme.percent(run.read('val/acc', -1))} of the validation images" in captions
+    assert f"{theme.percent(run.read(schema.VAL_ACC, -1))} of the validation images" in captions
 
 
 @pytest.mark.render
@@ -214,7 +214,7 @@ def test_pruning_renders_and_prunes_on_the_spot(small_cnn, render_small):
     assert (pruned / "manifest.json").exists()
     assert 25 <= len(frames) <= 60
     assert changes(frames) >= 6  # the weights, after pruning, each layer, the outcome
-    accuracy = (theme.percent(Run(r).read("val/acc", -1)) for r in (small_cnn, pruned))
+    accuracy = (theme.percent(Run(r).read(schema.VAL_ACC, -1)) for r in (small_cnn, pruned))
     assert f"validation accuracy {' → '.join(accuracy)}" in captions
     report = Run(pruned).manifest["parent"]["pruning"]
     assert f"{theme.percent(report['sparsity'])} of the weights set to zero" in captions

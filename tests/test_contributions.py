@@ -76,24 +76,24 @@ def test_input_maps_are_the_recorders_mesh():
 
 # -- on a recorded run ------------------------------------------------------------------------
 def test_recorded_contributions_sum_to_the_recorded_pre_activation(ring):
-    from engine.store import Run
+    from engine.store import Run, schema
 
     run = Run(ring)
     recorded = recorded_weights(run)
     assert recorded.names == ["input", "hidden1", "hidden2", "output"]
     assert recorded.widths == [2, 9, 9, 1]
-    assert np.array_equal(recorded.steps, run.steps("plane/prob"))
+    assert np.array_equal(recorded.steps, run.steps(schema.PLANE_PROB))
     hops = trace([w[-1] for w in recorded.weights], [b[-1] for b in recorded.biases])
     output, second, first = hops
     assert output.strongest == int(np.argmax(np.abs(recorded.weights[2][-1, 0])))
     assert second.unit == output.strongest and first.unit == second.strongest
-    hidden2 = run.read("plane/hidden2", -1).astype(np.float32)
+    hidden2 = run.read(schema.plane("hidden2"), -1).astype(np.float32)
     total = contributions(hidden2, output.weights).sum(axis=0) + output.bias
-    logit = run.read("plane/output", -1).astype(np.float32)[0]
+    logit = run.read(schema.plane("output"), -1).astype(np.float32)[0]
     assert np.abs(total - logit).max() < 0.02 * max(1.0, np.abs(logit).max())  # fp16 rounding
-    hidden1 = run.read("plane/hidden1", -1).astype(np.float32)
+    hidden1 = run.read(schema.plane("hidden1"), -1).astype(np.float32)
     total = contributions(hidden1, second.weights).sum(axis=0) + second.bias
-    pre = run.read("plane/hidden2.pre", -1).astype(np.float32)[second.unit]
+    pre = run.read(schema.plane_pre("hidden2"), -1).astype(np.float32)[second.unit]
     assert np.abs(total - pre).max() < 0.02 * max(1.0, np.abs(pre).max())
     assert recorded.limits()[2] == pytest.approx(np.abs(recorded.weights[2]).max())
 

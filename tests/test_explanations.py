@@ -14,7 +14,7 @@ from engine.analysis.examples import top_images
 from engine.analysis.operations import first_conv, first_pool, trained_model
 from engine.recording import load_run_data
 from engine.scenekit import raster as rs
-from engine.store import Run
+from engine.store import Run, schema
 
 operations = scene_module("operations")
 featuremaps = scene_module("featuremaps")
@@ -87,7 +87,7 @@ def test_top_validation_images_are_the_units_strongest(small_cnn):
 def test_units_shown_are_the_first_and_a_middle_conv(fixed_vgg):
     run = Run(fixed_vgg)
     assert [i.name for i in unit.chosen_layers(run, None)] == ["conv1_1", "conv3_3"]
-    acts = {"conv1_1": run.read("acts/conv1_1", -1)[3].astype(np.float32)}
+    acts = {"conv1_1": run.read(schema.acts("conv1_1"), -1)[3].astype(np.float32)}
     first = unit.chosen_units(acts, [run.layer("conv1_1")], None)[0]
     assert first == int(rs.top_k(acts["conv1_1"], 1)[0])
     with pytest.raises(Exception, match="one whole number per layer"):
@@ -100,7 +100,7 @@ def test_pool5_of_the_default_run_is_not_identical_squares_by_default(fixed_vgg)
     top colour; under the default normalisation (one scale for such small maps) the tiles
     show how strong each channel is, and the legend can write that scale's maximum."""
     run = Run(fixed_vgg)
-    maps = run.read("acts/pool5", -1)[3].astype(np.float32)
+    maps = run.read(schema.acts("pool5"), -1)[3].astype(np.float32)
     shown = maps[rs.top_k(maps, 32)]
     default = featuremaps.FeatureMaps.options["norm"].default
     mode = rs.honest_mode(shown, default)

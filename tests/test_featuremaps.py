@@ -22,7 +22,7 @@ from videos import ROOT, decode, scene_module
 
 from engine.errors import NnreelError, RunError, UnknownNameError
 from engine.scenekit import RUN_ENV, theme
-from engine.store import Run
+from engine.store import Run, schema
 
 REFERENCES = Path(__file__).parent / "reference"
 UPDATE = os.environ.get("NNREEL_UPDATE_REFERENCES") == "1"
@@ -73,7 +73,7 @@ def test_a_run_without_feature_maps_says_what_to_show(fixed_vgg):
 
     class MlpLike(Run):
         def has(self, name):
-            return not name.startswith("acts/")
+            return not name.startswith(f"{schema.ACTS}/")
 
     with pytest.raises(RunError, match=r"recorded no feature maps.*NNREEL_RUN=smallcnn-synth"):
         featuremaps.map_layers(MlpLike(fixed_vgg), "FeatureMaps")
@@ -157,7 +157,7 @@ def test_render_mp4_and_gif(project, fixed_vgg, monkeypatch, capsys):
     captions = read_captions(video, times[-1])
     run = Run(fixed_vgg)
     c, h, w = run.layer("conv1_1").output_shape
-    assert theme.percent(run.read("val/acc", -1)) in captions[0]
+    assert theme.percent(run.read(schema.VAL_ACC, -1)) in captions[0]
     assert any(f"{c} channels of {h}×{w}" in caption for caption in captions)
     assert any(caption.startswith("conv5_1") for caption in captions)
 

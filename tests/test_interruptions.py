@@ -21,7 +21,7 @@ from engine.actmax import RenderSettings, load_actmax, record_actmax
 from engine.errors import DiskFullError, RunBusyError, RunError
 from engine.presets import preset_config
 from engine.recording import load_model
-from engine.store import MODEL_FILE, Run, RunWriter, StreamInfo
+from engine.store import MODEL_FILE, Run, RunWriter, StreamInfo, schema
 from engine.store import files as store_files
 from engine.training import loop, resume, train
 
@@ -149,7 +149,7 @@ def test_a_kill_during_an_epochs_validation_after_a_checkpoint_keeps_that_valida
     monkeypatch.undo()
     assert Run(tmp_path / "killed").manifest["checkpoint"]["step"] == epoch_end
     resume(tmp_path / "killed", quiet=True)
-    assert list(Run(tmp_path / "killed").steps("val/acc")) == [0, 4, 8]
+    assert list(Run(tmp_path / "killed").steps(schema.VAL_ACC)) == [0, 4, 8]
     assert_same_run(tmp_path / "killed", straight)
 
 

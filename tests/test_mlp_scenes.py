@@ -13,6 +13,7 @@ from engine.scenekit import parse_options
 from engine.scenekit.network import LEVELS, NetworkGraph, sample_units
 from engine.scenekit.plane import PANEL_PIXELS, check_plane_run
 from engine.scenekit.replay import ReplayClock, Series
+from engine.store import schema
 
 SIZE, FPS = (320, 180), 5
 SHORT = {
@@ -41,16 +42,16 @@ def test_the_fit_is_well_above_chance_on_held_out_points(run):
     """The held-out accuracy the fitting scene prints: from the model's own recorded
     probabilities, the same as the recorded validation accuracy (Bayes ≈ 79 %, chance 50 %)."""
     panels = fitting.FitPanels(run)
-    val = Series.load(run, "plane/val_prob")
+    val = Series.load(run, schema.PLANE_VAL_PROB)
     final = panels.right(val.at(val.steps[-1])[:, 1]) / len(panels.val_y)
     assert final > 0.7
-    assert final == pytest.approx(float(run.read("val/acc", -1)), abs=0.006)
+    assert final == pytest.approx(float(run.read(schema.VAL_ACC, -1)), abs=0.006)
     assert panels.right(val.at(0)[:, 1]) / len(panels.val_y) < 0.65  # untrained
 
 
 def test_panels_draw_the_recorded_surface(run):
     panels = fitting.FitPanels(run)
-    p1 = run.read("plane/prob", -1).astype(np.float32)[1]
+    p1 = run.read(schema.PLANE_PROB, -1).astype(np.float32)[1]
     surface = panels.canvas.smooth(p1)
     assert surface.shape == (PANEL_PIXELS, PANEL_PIXELS)
     assert surface.min() >= p1.min() - 1e-5 and surface.max() <= p1.max() + 1e-5
@@ -71,9 +72,9 @@ def test_panels_draw_the_recorded_surface(run):
 
 
 def test_series_blends_between_snapshots_and_is_exact_on_them(run):
-    prob = Series.load(run, "plane/prob")
+    prob = Series.load(run, schema.PLANE_PROB)
     a, b = prob.steps[4], prob.steps[5]
-    assert np.array_equal(prob.at(a), run.read("plane/prob", 4).astype(np.float32))
+    assert np.array_equal(prob.at(a), run.read(schema.PLANE_PROB, 4).astype(np.float32))
     middle = prob.at((a + b) / 2)
     assert np.allclose(middle, (prob.values[4] + prob.values[5]) / 2, atol=1e-6)
     assert np.array_equal(prob.at(-5), prob.values[0])
@@ -81,7 +82,7 @@ def test_series_blends_between_snapshots_and_is_exact_on_them(run):
 
 
 def test_clock_spends_time_where_the_fit_changes(run):
-    prob = Series.load(run, "plane/prob")
+    prob = Series.load(run, schema.PLANE_PROB)
     clock = ReplayClock.paced(prob)
     assert clock.marks[0] == 0 and clock.marks[-1] == pytest.approx(1.0)
     assert np.all(np.diff(clock.marks) > 0)
@@ -96,7 +97,7 @@ def test_neuron_blocks_and_their_words(run):
     assert [b.name for b in blocks] == ["hidden1", "hidden2", "output"]
     assert [len(b.units) for b in blocks] == [9, 9, 1] and blocks[-1].centre == 0.5
     maps = blocks[0].maps(blocks[0].series.steps[-1])
-    assert np.array_equal(maps, run.read("plane/hidden1", -1).astype(np.float32))
+    assert np.array_equal(maps, run.read(schema.plane("hidden1"), -1).astype(np.float32))
     words = neurons.describe_unit(blocks[0], 0, maps)
     assert words.startswith("hidden1 · neuron 0: ") and "of the plane" in words
     pre = neurons.blocks(run, "pre")
@@ -127,7 +128,7 @@ def test_options_are_checked():
 def test_a_run_without_a_plane_is_refused_with_what_to_do(run):
     class ImageRun(type(run)):
         def has(self, name):
-            return not name.startswith("plane/")
+            return not name.startswith(f"{schema.PLANE}/")
 
     with pytest.raises(RunError, match=r"recorded no fitted plane.*engine train mlp-ring"):
         check_plane_run(ImageRun(run.folder))
@@ -202,7 +203,7 @@ def held_out_accuracy(run) -> str:
     probabilities of the held-out points."""
     from engine.scenekit import theme
 
-    right = (run.read("plane/val_prob", -1)[:, 1] >= 0.5) == run.read("data/val_y", 0)
+    right = (run.read(schema.PLANE_VAL_PROB, -1)[:, 1] >= 0.5) == run.read(schema.data_y("val"), 0)
     return (
         f"{int(right.sum())} of {len(right)} held-out points right ({theme.percent(right.mean())})"
     )
@@ -210,7 +211,7 @@ def held_out_accuracy(run) -> str:
 
 def output_share(run) -> str:
     """Where the trained output says the second class, as the neurons scene writes it."""
-    share = (run.read("plane/output", -1)[0] > 0).mean()
+    share = (run.read(schema.plane("output"), -1)[0] > 0).mean()
     return f"red ({run.classes[1]}) on {100 * share:.0f}% of the plane"
 
 
@@ -218,8 +219,8 @@ def most_contributing(run) -> str:
     """The input that contributes most to the trained output neuron (the largest mean |w·a|
     over the plane) and its weight, as the weights scene writes it."""
     last_hidden, output = run.layers[-2].name, run.layers[-1].name
-    w = run.read(f"weights/{output}", -1)[0].astype(np.float32)
-    maps = run.read(f"plane/{last_hidden}", -1).astype(np.float32)
+    w = run.read(schema.weights(output), -1)[0].astype(np.float32)
+    maps = run.read(schema.plane(last_hidden), -1).astype(np.float32)
     strongest = int(np.argmax(np.abs(maps * w[:, None, None]).mean(axis=(1, 2))))
     return f"contributing most: {last_hidden} neuron {strongest} (mean |w·a| "
 
@@ -258,7 +259,7 @@ def panel(frame: np.ndarray, x: float) -> np.ndarray:
 def test_fitting_renders_the_fit_forming(run, render):
     times, frames, words = render("fitting")
     assert held_out_accuracy(run) in words
-    assert f"and {len(run.read('data/val_y', 0))} held-out points" in words
+    assert f"and {len(run.read(schema.data_y('val'), 0))} held-out points" in words
     assert 4 <= times[-1] <= 7 and blank_runs(frames) in ([], [(0, 0)], [(0, 1)])
     assert moving(frames) >= 6
     soft = panel(frames[-1], fitting.PANEL_XS[1]).astype(int)

@@ -14,7 +14,7 @@ from engine.analysis.pruning import prunable, prune_model, prune_run
 from engine.errors import NnreelError
 from engine.models import build_model
 from engine.recording import load_model
-from engine.store import Run
+from engine.store import Run, schema
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,9 +59,9 @@ def test_pruned_run_loads_remembers_its_parent_and_records(small_cnn, tmp_path):
     assert run.manifest["parent"]["run"] == str(small_cnn.resolve())
     assert run.manifest["parent"]["pruning"]["sparsity"] == 0.6
     assert weight_sparsity(load_model(run)) == pytest.approx(0.6, abs=1e-3)
-    acts = run.read("acts/conv1", -1)
-    assert acts.shape == Run(small_cnn).read("acts/conv1", -1).shape
-    assert 0 <= run.read("val/acc", -1) <= 1
+    acts = run.read(schema.acts("conv1"), -1)
+    assert acts.shape == Run(small_cnn).read(schema.acts("conv1"), -1).shape
+    assert 0 <= run.read(schema.VAL_ACC, -1) <= 1
 
 
 def test_fine_tuning_keeps_the_sparsity(small_cnn, tmp_path):
@@ -70,8 +70,10 @@ def test_fine_tuning_keeps_the_sparsity(small_cnn, tmp_path):
     )
     run = Run(result.folder)
     assert weight_sparsity(load_model(run)) >= 0.5
-    assert len(run.read("train/loss")) == run.manifest["progress"]["total_steps"] > 0
-    np.testing.assert_array_equal(run.steps("val/acc")[[0, -1]], [0, run.steps("train/loss")[-1]])
+    assert len(run.read(schema.TRAIN_LOSS)) == run.manifest["progress"]["total_steps"] > 0
+    np.testing.assert_array_equal(
+        run.steps(schema.VAL_ACC)[[0, -1]], [0, run.steps(schema.TRAIN_LOSS)[-1]]
+    )
 
 
 def test_bad_sparsity_and_existing_run_are_refused(small_cnn, tmp_path):

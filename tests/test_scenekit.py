@@ -223,6 +223,24 @@ def test_options_describe_themselves_for_the_listing():
     ]
 
 
+@pytest.mark.parametrize(
+    "value", ["my digit.png", '/tmp/two  spaces/it\'s a "7".png', "a=b\\c", "tab\there", ""]
+)
+def test_option_text_reads_back_unchanged(value):
+    given = {"image": value, "layers": "conv1,pool1"}
+    assert opt.assignments(opt.options_text(given)) == given
+
+
+def test_option_text_with_spaces_is_quoted_as_in_a_shell():
+    """$NNREEL_SET splits as a shell does: a path with spaces stays one value when quoted."""
+    image = {"image": opt.Image(None, "an image"), "pace": opt.PACE["pace"]}
+    given = opt.parse_options(image, "image='my digit.png' pace=brisk")
+    assert given == {"image": Path("my digit.png"), "pace": 0.5}
+    assert opt.parse_options(image, r"image=my\ digit.png")["image"] == Path("my digit.png")
+    with pytest.raises(NnreelError, match=r"quote that is not closed.*image='my digit.png'"):
+        opt.assignments("image='my digit.png")
+
+
 def test_options_come_from_the_environment_only_when_none_are_given(monkeypatch):
     monkeypatch.setenv(opt.SET_ENV, "image=4")
     assert opt.given_options(None) == {"image": "4"}

@@ -18,7 +18,7 @@ from engine.recording import load_model
 from engine.scenekit import layers as ly
 from engine.scenekit import raster as rs
 from engine.scenekit.charts import Scale, binned, format_tick, smoothed, use_log
-from engine.store import Run
+from engine.store import Run, schema
 
 architecture = scene_module("architecture")
 gradients = scene_module("gradients")
@@ -170,12 +170,12 @@ def test_series_are_binned_and_smoothed():
 # -- what is missing is said clearly ----------------------------------------------------------
 def test_runs_without_what_a_scene_needs_say_so(tiny_vgg, ring):
     with pytest.raises(RunError, match=r"without gradient statistics \(stats/grad_abs_mean\)"):
-        gradients.gradient_history(without(tiny_vgg, "stats/"))
+        gradients.gradient_history(without(tiny_vgg, schema.GRAD_ABS_MEAN, schema.WEIGHT_NORM))
     with pytest.raises(RunError, match=r"has no val/loss, val/acc.*Train it again"):
-        training.check_streams(without(tiny_vgg, "val/"))
+        training.check_streams(without(tiny_vgg, schema.VAL_LOSS, schema.VAL_ACC))
     with pytest.raises(RunError, match=r"recorded no conv weights.*python -m engine train"):
         kernels.conv_weight_layers(Run(ring), None)
-    run = without(tiny_vgg, "acts/")
+    run = without(tiny_vgg, f"{schema.ACTS}/")
     names = [info.name for info in ly.drawn_layers(run.layers)]
     with pytest.raises(RunError, match=r"recorded no activations for conv1_1"):
         architecture.Pass(run, names, 0)
@@ -205,12 +205,12 @@ def render(render_small, name: str, run: Path, options: str) -> np.ndarray:
 def expected_words(scene: str, run: Run) -> str:
     """Words with the run's real numbers that the scene's captions must say."""
     if scene == "training":
-        return f"validation accuracy {100 * float(run.read('val/acc', -1)):.1f}%"
+        return f"validation accuracy {100 * float(run.read(schema.VAL_ACC, -1)):.1f}%"
     if scene == "gradients":
         return f"{len(gradients.gradient_history(run)[2])} weight layers"
     if scene == "kernels":
         out, inputs, kh, kw = run.read(
-            f"weights/{kernels.conv_weight_layers(run, None)[0]}", 0
+            schema.weights(kernels.conv_weight_layers(run, None)[0]), 0
         ).shape
         return f"{out} kernels of {kh}×{kw}×{inputs}"
     return f"{sum(info.params for info in run.layers):,} parameters"  # architecture, summary

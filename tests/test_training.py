@@ -20,7 +20,7 @@ from engine.presets import preset_config
 from engine.recording import load_model
 from engine.recording.recorder import TrainingDiverged, plane_mesh
 from engine.recording.schedule import schedule
-from engine.store import MODEL_FILE, Run, RunWriter
+from engine.store import MODEL_FILE, Run, RunWriter, schema
 from engine.training import resume, train
 from engine.training.loop import Trainer
 
@@ -73,73 +73,77 @@ def capture_outputs(model, x, names):
 
 def test_recorded_activations_are_the_models_own(cnn_run):
     model = load_model(cnn_run)
-    images = cnn_run.read("probe/images", 0)
+    images = cnn_run.read(schema.PROBE_IMAGES, 0)
     assert images.dtype == np.uint8 and images.shape == (4, 1, 28, 28)
-    assert list(cnn_run.read("probe/labels", 0)) == [0, 1, 2, 3]
+    assert list(cnn_run.read(schema.PROBE_LABELS, 0)) == [0, 1, 2, 3]
     x = torch.from_numpy(images).float() / 255
     names = ["conv1", "pool1", "conv2", "pool2", "fc"]
     logits, outputs = capture_outputs(model, x, names)
-    assert cnn_run.steps("acts/conv1")[-1] == cnn_run.manifest["progress"]["total_steps"]
+    assert cnn_run.steps(schema.acts("conv1"))[-1] == cnn_run.manifest["progress"]["total_steps"]
     for name in names:
-        recorded = cnn_run.read(f"acts/{name}", -1).astype(np.float32)
+        recorded = cnn_run.read(schema.acts(name), -1).astype(np.float32)
         np.testing.assert_allclose(recorded, outputs[name].numpy(), rtol=2e-3, atol=2e-3)
-    assert cnn_run.read("acts/conv1", -1).min() >= 0  # post-ReLU
+    assert cnn_run.read(schema.acts("conv1"), -1).min() >= 0  # post-ReLU
     probs = torch.softmax(logits, 1).numpy()
-    np.testing.assert_allclose(cnn_run.read("probe/probs", -1), probs, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(cnn_run.read(schema.PROBE_PROBS, -1), probs, rtol=1e-4, atol=1e-5)
 
 
 def test_recorded_weights_and_stats_follow_their_cadences(cnn_run):
     config = tiny_cnn_config()
     total = cnn_run.manifest["progress"]["total_steps"]
     expected = schedule(config.record.weights, total, total)
-    np.testing.assert_array_equal(cnn_run.steps("weights/conv1"), expected)
+    np.testing.assert_array_equal(cnn_run.steps(schema.weights("conv1")), expected)
     model = load_model(cnn_run)
-    final = cnn_run.read("weights/conv1", -1).astype(np.float32)
+    final = cnn_run.read(schema.weights("conv1"), -1).astype(np.float32)
     np.testing.assert_allclose(final, model.layer("conv1").conv.weight.detach().numpy(), atol=1e-3)
-    assert cnn_run.meta("stats/grad_abs_mean")["layers"] == ["conv1", "conv2", "fc"]
-    grads = cnn_run.read("stats/grad_abs_mean")
+    assert cnn_run.meta(schema.GRAD_ABS_MEAN)["layers"] == ["conv1", "conv2", "fc"]
+    grads = cnn_run.read(schema.GRAD_ABS_MEAN)
     assert grads.shape[1] == 3 and (grads > 0).all() and np.isfinite(grads).all()
-    assert len(cnn_run.read("train/loss")) == total
-    np.testing.assert_array_equal(cnn_run.steps("val/acc"), [0, total])
-    assert cnn_run.read("val/acc", 0) < 0.5 < cnn_run.read("val/acc", -1)
+    assert len(cnn_run.read(schema.TRAIN_LOSS)) == total
+    np.testing.assert_array_equal(cnn_run.steps(schema.VAL_ACC), [0, total])
+    assert cnn_run.read(schema.VAL_ACC, 0) < 0.5 < cnn_run.read(schema.VAL_ACC, -1)
 
 
 def test_same_seed_same_numbers(tmp_path, cnn_run):
     again = train(tiny_cnn_config(), tmp_path / "again", quiet=True)
     other = Run(again.folder)
-    np.testing.assert_array_equal(other.read("train/loss"), cnn_run.read("train/loss"))
-    np.testing.assert_array_equal(other.read("acts/conv2"), cnn_run.read("acts/conv2"))
+    np.testing.assert_array_equal(other.read(schema.TRAIN_LOSS), cnn_run.read(schema.TRAIN_LOSS))
+    np.testing.assert_array_equal(
+        other.read(schema.acts("conv2")), cnn_run.read(schema.acts("conv2"))
+    )
     changed = train(tiny_cnn_config(seed=1), tmp_path / "seed1", quiet=True)
-    assert not np.array_equal(Run(changed.folder).read("train/loss"), cnn_run.read("train/loss"))
+    assert not np.array_equal(
+        Run(changed.folder).read(schema.TRAIN_LOSS), cnn_run.read(schema.TRAIN_LOSS)
+    )
 
 
 def test_mlp_fits_ring_well_above_chance(ring_run):
     run, result = ring_run
     # Ring and disc overlap: the best possible accuracy is about 79 %, chance is 50 %.
     assert result.val_acc > 0.7
-    assert run.read("val/acc", -1) == pytest.approx(result.val_acc)
-    probs = run.read("plane/val_prob", -1).astype(np.float32)
-    labels = run.read("data/val_y", 0)
+    assert run.read(schema.VAL_ACC, -1) == pytest.approx(result.val_acc)
+    probs = run.read(schema.PLANE_VAL_PROB, -1).astype(np.float32)
+    labels = run.read(schema.data_y("val"), 0)
     assert (probs.argmax(1) == labels).mean() == pytest.approx(result.val_acc, abs=0.02)
 
 
 def test_recorded_plane_is_the_models_own_output(ring_run):
     run, _ = ring_run
     model = load_model(run)
-    meta = run.meta("plane/prob")
+    meta = run.meta(schema.PLANE_PROB)
     mesh = plane_mesh(meta["extent"], meta["mesh"])
     logits, outputs = capture_outputs(model, mesh, ["hidden1", "hidden2"])
     r = meta["mesh"]
     p_ring = torch.sigmoid(logits[:, 0]).reshape(r, r).numpy()
-    np.testing.assert_allclose(run.read("plane/prob", -1)[1], p_ring, atol=2e-3)
-    np.testing.assert_array_equal(run.read("plane/class", -1), (p_ring > 0.5).astype(np.uint8))
+    np.testing.assert_allclose(run.read(schema.PLANE_PROB, -1)[1], p_ring, atol=2e-3)
+    np.testing.assert_array_equal(run.read(schema.PLANE_CLASS, -1), (p_ring > 0.5).astype(np.uint8))
     hidden = outputs["hidden2"].T.reshape(-1, r, r).numpy()
-    np.testing.assert_allclose(run.read("plane/hidden2", -1), hidden, rtol=2e-3, atol=2e-3)
-    pre = run.read("plane/hidden1.pre", -1).astype(np.float32)
-    post = run.read("plane/hidden1", -1).astype(np.float32)
+    np.testing.assert_allclose(run.read(schema.plane("hidden2"), -1), hidden, rtol=2e-3, atol=2e-3)
+    pre = run.read(schema.plane_pre("hidden1"), -1).astype(np.float32)
+    post = run.read(schema.plane("hidden1"), -1).astype(np.float32)
     np.testing.assert_allclose(post, np.maximum(pre, 0), atol=1e-3)
     assert (pre < 0).any()
-    np.testing.assert_array_equal(run.steps("plane/prob")[:3], [0, 1, 2])
+    np.testing.assert_array_equal(run.steps(schema.PLANE_PROB)[:3], [0, 1, 2])
 
 
 def test_budget_refusal_happens_before_writing(tmp_path):
@@ -157,7 +161,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_records(tmp_path):
         train(config, tmp_path / "nan", quiet=True)
     run = Run(tmp_path / "nan")
     assert run.status == "failed" and "loss became" in run.manifest["message"]
-    assert np.isfinite(run.read("train/loss")).all()
+    assert np.isfinite(run.read(schema.TRAIN_LOSS)).all()
 
 
 def test_training_without_recording_keeps_final_weights(tmp_path):
@@ -217,9 +221,9 @@ def test_a_kill_right_after_a_checkpoint_is_saved_loses_no_recorded_step(tmp_pat
     with pytest.raises(Killed):
         train(config, tmp_path / "killed", quiet=True)
     monkeypatch.setattr(RunWriter, "save_tensors", save)
-    assert Run(tmp_path / "killed").steps("train/loss")[-1] >= 100
+    assert Run(tmp_path / "killed").steps(schema.TRAIN_LOSS)[-1] >= 100
     resume(tmp_path / "killed", quiet=True)
-    for name in ("train/loss", "val/acc", "plane/prob"):
+    for name in (schema.TRAIN_LOSS, schema.VAL_ACC, schema.PLANE_PROB):
         np.testing.assert_array_equal(
             Run(tmp_path / "killed").read(name), Run(tmp_path / "straight").read(name)
         )
@@ -236,8 +240,8 @@ def test_kill_9_leaves_a_readable_run_that_resumes_to_the_same_weights(tmp_path)
     assert run.status == "running"
     for name in run.streams:
         assert len(run.read(name)) == run.count(name) > 0
-    assert np.isfinite(run.read("train/loss")).all()
-    assert run.steps("train/loss")[-1] >= run.manifest["checkpoint"]["step"]
+    assert np.isfinite(run.read(schema.TRAIN_LOSS)).all()
+    assert run.steps(schema.TRAIN_LOSS)[-1] >= run.manifest["checkpoint"]["step"]
 
     result = resume(folder, quiet=True)
     assert result.status == "finished" and Run(folder).status == "finished"
@@ -250,7 +254,7 @@ def test_kill_9_leaves_a_readable_run_that_resumes_to_the_same_weights(tmp_path)
     for key in straight:
         torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0)
     np.testing.assert_array_equal(
-        Run(folder).read("train/loss"), Run(uninterrupted).read("train/loss")
+        Run(folder).read(schema.TRAIN_LOSS), Run(uninterrupted).read(schema.TRAIN_LOSS)
     )
 
 
@@ -265,7 +269,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     run = Run(folder)
     assert run.status == "interrupted"
     assert run.manifest["checkpoint"]["step"] == run.manifest["progress"]["step"]
-    assert run.steps("train/loss")[-1] == run.manifest["checkpoint"]["step"]
+    assert run.steps(schema.TRAIN_LOSS)[-1] == run.manifest["checkpoint"]["step"]
 
 
 def test_torchrun_trains_on_two_cpu_processes_recording_once(tmp_path):
@@ -281,8 +285,8 @@ def test_torchrun_trains_on_two_cpu_processes_recording_once(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     run = Run(folder)
     assert run.status == "finished"
-    assert run.read("val/acc", -1) > 0.7
-    assert run.count("train/loss") == run.manifest["progress"]["total_steps"]
+    assert run.read(schema.VAL_ACC, -1) > 0.7
+    assert run.count(schema.TRAIN_LOSS) == run.manifest["progress"]["total_steps"]
 
 
 def test_small_models_train_on_one_thread_and_leave_the_setting_as_it_was(tmp_path):

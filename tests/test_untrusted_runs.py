@@ -126,6 +126,9 @@ def test_overwrite_never_empties_a_folder_that_is_not_a_run(tmp_path):
 
 
 # -- tampered manifests and files (issue 17 cases 6 and 8) -----------------------------------------
+CONV = {"name": "conv1", "kind": "conv", "output_shape": [2, 3, 4], "params": 0, "macs": 0}
+
+
 @pytest.mark.parametrize(
     ("key", "value", "named"),
     [
@@ -134,6 +137,7 @@ def test_overwrite_never_empties_a_folder_that_is_not_a_run(tmp_path):
         ("model", {}, r"model\.arch is None, not a non-empty string"),
         ("status", 3, r"status is 3, not one of"),
         ("layers", [{"name": "x"}], r"layers\[0\]\.kind is None"),
+        ("layers", [{**CONV, "activation": 1}], r"layers\[0\]\.activation is 1, not a"),
         ("progress", {"step": -1}, r"progress\.step is -1, below 0"),
         ("checkpoint", {"step": "10"}, r"checkpoint\.file is None"),
     ],

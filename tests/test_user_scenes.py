@@ -20,8 +20,7 @@ from usermodels import ResidualCNN, recorded_residual_cnn
 
 from engine.data import load_data
 from engine.errors import NnreelError
-from engine.scenekit import RUN_ENV, SET_ENV, ImageRun, parse_options
-from engine.scenekit.label import Label
+from engine.scenekit import RUN_ENV, SET_ENV, ImageRun, options_text, parse_options, theme
 from engine.store import Run, schema
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +44,8 @@ QUICK = {
 """Each scene's options for a short render (brisk: the readable pace is tested elsewhere)."""
 ABOUT_DATA = ("featuremaps", "training", "activations", "filters")
 """Scenes that show the dataset (the others show the model's weights and gradients)."""
+PANELS_ON_CONV_B = ("featuremaps", "activations", "filters", "pruning")
+"""Scenes with a captioned panel for each map layer."""
 
 
 @pytest.fixture(scope="module")
@@ -62,20 +63,23 @@ def picture(path: Path, pixels: np.ndarray, mode: str = "L") -> Path:
 
 @pytest.mark.render
 @pytest.mark.parametrize("scene", list(QUICK))
-def test_every_cnn_scene_films_a_user_models_run(scene, user_cnn, tmp_path, monkeypatch):
+def test_every_cnn_scene_films_a_user_models_run(
+    scene, user_cnn, drawn_texts, tmp_path, monkeypatch
+):
     """Each scene renders; what it writes on screen and in its captions names the model (and
-    the dataset, where it shows data) from the manifest, and nothing reads '?'."""
+    the dataset, where it shows data) from the manifest, and nothing reads '?'. A panel on
+    conv_b (summed with the skip connection before the block's ReLU) never says ReLU."""
     from engine.video.render import render_scene
 
     run, _ = user_cnn
-    shown: list[str] = []
-    made = Label.__init__
+    panels: list[str] = []
+    caption = theme.caption
 
-    def remember(self, text, *args, **kwargs):
-        shown.append(str(text))
-        made(self, text, *args, **kwargs)
+    def remember(name: str, *words, **kwargs):
+        panels.append("  ·  ".join(filter(None, (name, *words))))
+        return caption(name, *words, **kwargs)
 
-    monkeypatch.setattr(Label, "__init__", remember)
+    monkeypatch.setattr(theme, "caption", remember)
     monkeypatch.setenv(RUN_ENV, str(run.folder))
     monkeypatch.setenv(SET_ENV, QUICK[scene])
     video = render_scene(scene, resolution=SIZE, fps=FPS, media_dir=tmp_path)
@@ -83,11 +87,15 @@ def test_every_cnn_scene_films_a_user_models_run(scene, user_cnn, tmp_path, monk
 
     with av.open(str(video)) as container:
         seconds = float(container.duration / 1e6)
-    words = "\n".join([*read_captions(video, seconds, coverage=0.8, readable=False), *shown])
+    words = "\n".join([*read_captions(video, seconds, coverage=0.8, readable=False), *drawn_texts])
     assert "residual CNN" in words
     if scene in ABOUT_DATA:
         assert "procedural digits" in words
     assert not re.search(r"(^|\s)\?(\s|$)", words), "a caption reads '?'"
+    on_conv_b = [text for text in panels if text.startswith("conv_b  ·  ")]
+    assert not any("ReLU" in text for text in on_conv_b)
+    if scene in PANELS_ON_CONV_B:
+        assert on_conv_b and all("no activation before add" in text for text in on_conv_b)
 
 
 def test_an_image_file_goes_through_the_stored_model(user_cnn, tmp_path):
@@ -141,21 +149,26 @@ def test_a_bad_image_is_one_message_naming_the_file(user_cnn, tmp_path, monkeypa
 
 
 @pytest.mark.render
-def test_featuremaps_films_an_image_file(user_cnn, tmp_path, monkeypatch):
+def test_featuremaps_films_an_image_file(user_cnn, drawn_texts, tmp_path, monkeypatch):
+    """image=FILE given in $NNREEL_SET, its path with a space in it (quoted as a shell
+    quotes it): the scene films that file and names it, in its captions and its subtitle."""
     from engine.video.render import render_scene
 
     run, _ = user_cnn
     ring = np.zeros((64, 64), dtype=np.uint8)
     yy, xx = np.mgrid[:64, :64]
     ring[np.abs(np.hypot(yy - 32, xx - 32) - 18) < 4] = 255
-    path = picture(tmp_path / "ring.png", ring)
+    path = picture(tmp_path / "my ring.png", ring)
     monkeypatch.setenv(RUN_ENV, str(run.folder))
-    monkeypatch.setenv(SET_ENV, f"image={path}")
+    monkeypatch.setenv(SET_ENV, options_text({"image": path}))
     video = render_scene("featuremaps", resolution=SIZE, fps=FPS, media_dir=tmp_path)
     import av
 
     with av.open(str(video)) as container:
         seconds = float(container.duration / 1e6)
     captions = "\n".join(read_captions(video, seconds, coverage=0.8, readable=False))
-    assert "The image ring.png through the residual CNN" in captions
-    assert "ring.png: no label" in captions and "true class" not in captions
+    assert "The image my ring.png through the residual CNN" in captions
+    assert "my ring.png: no label" in captions and "true class" not in captions
+    subtitle = "the image my ring.png through 3 conv layers"
+    assert any(text.startswith(subtitle) for text in drawn_texts)
+    assert not any("validation image" in text for text in drawn_texts)

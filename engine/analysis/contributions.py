@@ -24,7 +24,6 @@ from engine.analysis.ranking import ranked
 from engine.errors import RunError
 from engine.store import Run, schema
 
-MLP_KINDS = ("dense", "logits")
 INPUT = "input"
 
 
@@ -153,7 +152,7 @@ class MlpWeights:
 def recorded_weights(run: Run) -> MlpWeights:
     """Every layer's weights from a run of an MLP (``weights/<layer>`` streams)."""
     layers = [info for info in run.layers if info.kind != "flatten"]
-    others = [f"{info.name} ({info.kind})" for info in layers if info.kind not in MLP_KINDS]
+    others = [f"{i.name} ({i.kind})" for i in layers if i.kind not in schema.DENSE_KINDS]
     if others or not layers:
         raise RunError(
             f"Run {run.name!r} is not an MLP (layers {', '.join(others) or 'none'}): weight "

@@ -17,7 +17,7 @@ import numpy as np
 
 from engine.errors import RunError
 from engine.recording import load_model
-from engine.store import LayerInfo, Run
+from engine.store import LayerInfo, Run, schema
 
 SLOW_POSITIONS = 4
 """Positions of the kernel worked through number by number before the rest go fast."""
@@ -106,13 +106,13 @@ def first_conv(run: Run, index: int, channel: int | None = None) -> Convolution:
         scale = norm.weight.detach().double() / torch.sqrt(norm.running_var.double() + norm.eps)
         weight = weight * scale[:, None, None, None]
         bias = (bias - norm.running_mean.double()) * scale + norm.bias.detach().double()
-    image = run.read("probe/images", 0)[index]
+    image = run.read(schema.PROBE_IMAGES, 0)[index]
     with torch.no_grad():
         x = model.layer("normalize")(torch.from_numpy(image[None]).float() / 255)[0].double()
         pad = int(conv.padding[0])
         padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
         pre = torch.nn.functional.conv2d(padded[None], weight, bias)[0].numpy()
-    recorded = run.read(f"acts/{info.name}", -1)[index].astype(np.float64)
+    recorded = run.read(schema.acts(info.name), -1)[index].astype(np.float64)
     if channel is None:
         spread = np.minimum(pre.max(axis=(1, 2)), -pre.min(axis=(1, 2)))
         channel = int(np.argmax(spread))
@@ -170,8 +170,8 @@ def first_pool(run: Run, index: int, channel: int | None = None) -> Pooling:
     info = first_of(run, "pool")
     names = [i.name for i in run.layers]
     source = run.layers[names.index(info.name) - 1]
-    before = run.read(f"acts/{source.name}", -1)[index].astype(np.float64)
-    after = run.read(f"acts/{info.name}", -1)[index].astype(np.float64)
+    before = run.read(schema.acts(source.name), -1)[index].astype(np.float64)
+    after = run.read(schema.acts(info.name), -1)[index].astype(np.float64)
     size = before.shape[1] // after.shape[1]
     if channel is None:
         channel = int(np.argmax(before.reshape(len(before), -1).mean(axis=1)))
@@ -181,7 +181,7 @@ def first_pool(run: Run, index: int, channel: int | None = None) -> Pooling:
 def first_of(run: Run, kind: str) -> LayerInfo:
     """The first layer of ``kind`` whose activations the run recorded."""
     for info in run.layers:
-        if info.kind == kind and run.has(f"acts/{info.name}"):
+        if info.kind == kind and run.has(schema.acts(info.name)):
             return info
     raise RunError(
         f"Run {run.name!r} recorded no {kind} layer's activations: the operations scene needs "

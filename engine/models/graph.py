@@ -4,8 +4,10 @@ The model is traced with torch.fx (torchvision's node-path tracer, so node names
 ``torchvision.models.feature_extraction.get_graph_node_names`` prints). Each conv or linear
 node is folded together with the normalisation and activation applied right after it, so a
 layer's output is the network's real post-activation map, whether the activation is a module
-(``nn.ReLU``, in place or not) or a function (``F.relu``). Merges of branches (``x + y``) are
-layers of their own, and their inputs are the skip connections.
+(``nn.ReLU``, in place or not) or a function (``F.relu``), and the layer notes which
+(``LayerInfo.activation``; none for a residual block's last conv, whose output the add takes).
+Merges of branches (``x + y``) are layers of their own, and their inputs are the skip
+connections.
 
 A tap is a copy of the traced graph that returns the chosen layers' outputs, each cloned the
 moment it is computed (an in-place ReLU later on cannot overwrite it), and stops after the
@@ -67,6 +69,23 @@ _MODULE_KINDS: list[tuple[tuple[type, ...], str]] = [
     ),
     ((nn.Dropout, nn.Dropout2d, nn.Identity), _PASS),
 ]
+_ACTIVATION_FUNCTIONS = {
+    "relu": "ReLU",
+    "relu6": "ReLU6",
+    "leaky_relu": "LeakyReLU",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "mish": "Mish",
+    "elu": "ELU",
+    "selu": "SELU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "hardswish": "Hardswish",
+    "softplus": "Softplus",
+    "softmax": "Softmax",
+    "log_softmax": "LogSoftmax",
+}
+"""Activation functions (``F.relu``, ``torch.tanh``, ``x.relu_()``) by the name of their module."""
 _FUNCTION_KINDS: dict[str, str] = {
     **dict.fromkeys(("conv1d", "conv2d", "conv3d"), schema.CONV),
     "linear": schema.DENSE,
@@ -76,26 +95,7 @@ _FUNCTION_KINDS: dict[str, str] = {
     **dict.fromkeys(("cat", "concat", "concatenate"), schema.CAT),
     **dict.fromkeys(("flatten", "view", "reshape"), schema.FLATTEN),
     **dict.fromkeys(("batch_norm", "layer_norm", "group_norm"), _NORM),
-    **dict.fromkeys(
-        (
-            "relu",
-            "relu_",
-            "relu6",
-            "leaky_relu",
-            "gelu",
-            "silu",
-            "mish",
-            "elu",
-            "selu",
-            "sigmoid",
-            "tanh",
-            "hardswish",
-            "softplus",
-            "softmax",
-            "log_softmax",
-        ),
-        _ACT,
-    ),
+    **dict.fromkeys((*_ACTIVATION_FUNCTIONS, "relu_"), _ACT),
     **dict.fromkeys(("dropout", "contiguous", "clone", "float", "to"), _PASS),
 }
 
@@ -118,6 +118,8 @@ class _Group:
     name: str = ""
     pre: fx.Node | None = None
     """The last node before the folded activation, when there is one."""
+    activation: str = ""
+    """That activation, as ``torch.nn`` names its module."""
 
     @property
     def tail(self) -> fx.Node:
@@ -303,6 +305,13 @@ def _role(traced: fx.GraphModule, node: fx.Node) -> str:
     return schema.OP
 
 
+def _activation_name(traced: fx.GraphModule, node: fx.Node) -> str:
+    if node.op == "call_module":
+        return type(traced.get_submodule(node.target)).__name__
+    name = getattr(node.target, "__name__", str(node.target)).removesuffix("_")
+    return _ACTIVATION_FUNCTIONS.get(name, name)
+
+
 def _refine(kind: str, node: fx.Node) -> str:
     """Pools to one value per channel are global average pools; a reshape that keeps the
     rank is no flatten."""
@@ -337,7 +346,7 @@ def _fold(traced: fx.GraphModule, qualnames: dict[str, str], cuts: set[fx.Node])
                 and source not in cuts
             ):
                 if role == _ACT and group.pre is None:
-                    group.pre = source
+                    group.pre, group.activation = source, _activation_name(traced, node)
                 group.nodes.append(node)
                 group_of[node] = group
                 continue
@@ -423,6 +432,7 @@ def _layer_infos(
                 inputs=list(dict.fromkeys(inputs)),
                 module=str(anchor.target) if weighted else None,
                 node=qualnames[group.tail.name],
+                activation=group.activation,
             )
         )
     return layers

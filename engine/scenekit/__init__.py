@@ -4,15 +4,16 @@ A scene is one file in ``scenes/`` with one ``RunScene`` subclass::
 
     from engine.scenekit import Names, RunScene, raster_image, theme
     from engine.scenekit import raster as rs
+    from engine.store import schema
 
     class Kernels(RunScene):
         default_preset = "vgg16-synth"          # the run used when none is given
         options = {"layers": Names(None, "comma-separated conv layers")}
 
         def construct(self):
-            w = self.run.read("weights/conv1_1", -1)[:, 0]          # [16, 3, 3]
+            w = self.run.read(schema.weights("conv1_1"), -1)[:, 0]  # [16, 3, 3]
             image, scaled = rs.feature_grid(w, cmap="diverging", mode="symmetric")
-            step = int(self.run.steps("weights/conv1_1")[-1])
+            step = int(self.run.steps(schema.weights("conv1_1"))[-1])
             self.add(raster_image(image, height=5), self.step_counter(step))
             self.add(theme.caption("conv1_1", "16 kernels, input channel 0", scaled.label))
             self.wait(2)
@@ -27,7 +28,8 @@ Pieces:
   ``self.run`` is an ``engine.store.Run``; ``self.activations(layer, snapshot)`` checks names.
 - ``options`` (no Manim): option kinds declared once with literal arguments — ``Choice``,
   ``Flag``, ``Number`` (a range; ``whole`` for integers), ``Names`` — checked in one place
-  (``parse_options``) and listed by ``nnreel scenes`` without running the scene file.
+  (``parse_options``) and listed by ``nnreel scenes`` without running the scene file. Text
+  options (``$NNREEL_SET``) split as a shell splits words: ``options_text`` quotes values.
 - ``pacing`` (no Manim): how long things stay on screen at the readable pace — captions
   read at 16 characters a second and 1.6 s at least (``reading_seconds``), about 3 s
   (``IDEA``) per layer or idea, ``BEAT`` per transition. Every ``RunScene`` takes the
@@ -101,6 +103,7 @@ _HOMES = {
         "Option",
         "assignments",
         "names",
+        "options_text",
         "parse_options",
     ),
     "base": (
@@ -120,11 +123,14 @@ _HOMES = {
     "label": ("Label", "pixels_per_unit"),
     "ownimage": ("ImageRun", "read_image"),
     "probe": (
+        "KIND_WORDS",
         "MAP_KINDS",
         "example_words",
         "map_layers",
+        "output_words",
         "pick_image",
         "recorded_map_layers",
+        "subject_words",
         "truth_words",
     ),
     "widgets": (

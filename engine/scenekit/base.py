@@ -42,7 +42,7 @@ from engine.scenekit.ownimage import ImageRun
 from engine.scenekit.pacing import reading_seconds
 from engine.scenekit.places import renders_dir
 from engine.scenekit.widgets import StepCounter
-from engine.store import Run, resolve_run
+from engine.store import Run, resolve_run, schema
 from engine.store.manifest import MANIFEST
 
 MANIM_MEDIA_DIR = "./media"
@@ -256,8 +256,8 @@ def trained_words(run: Run) -> str:
         return "untrained"
     epochs = f"{epoch} epoch{'s' if epoch != 1 else ''}" if epoch else f"{step:,} steps"
     words = f"trained {epochs}"
-    if run.has("val/acc") and len(run.steps("val/acc")):
-        words += f" to {theme.percent(run.read('val/acc', -1))} validation accuracy"
+    if run.has(schema.VAL_ACC) and len(run.steps(schema.VAL_ACC)):
+        words += f" to {theme.percent(run.read(schema.VAL_ACC, -1))} validation accuracy"
     return words
 
 
@@ -440,7 +440,7 @@ class RunScene(Scene):
     def activations(self, layer: str, snapshot: int = -1) -> np.ndarray:
         """Recorded activations of ``layer`` on the probe batch at one snapshot (float32)."""
         self.run.layer(layer)  # an unknown layer names the valid ones
-        return self.run.read(f"acts/{layer}", snapshot).astype(np.float32)
+        return self.run.read(schema.acts(layer), snapshot).astype(np.float32)
 
     def step_counter(self, step: int) -> StepCounter:
         """A step/epoch counter in the top-right corner."""

@@ -54,7 +54,16 @@ from manim import (
 from engine.scenekit import raster as rs
 from engine.scenekit import theme
 from engine.store import LayerInfo
-from engine.store.schema import ADD, BOX_KINDS, CAT, DENSE_KINDS, HIDDEN_KINDS, INPUT, Graph
+from engine.store.schema import (
+    ADD,
+    BOX_KINDS,
+    CAT,
+    DENSE_KINDS,
+    HIDDEN_KINDS,
+    INPUT,
+    MERGE_KINDS,
+    Graph,
+)
 
 OBLIQUE = np.array([0.55, 0.34, 0.0])
 """Screen direction of one unit of receding depth (PlotNeuralNet's view from the left)."""
@@ -83,7 +92,6 @@ FACE_COLOURS = {
 LIT_COLOURS = ("#ffc857", "#ffdb8f", "#c79a35")
 SIGN_COLOURS = {"positive": "#f28e2b", "negative": "#e377c2"}
 """Weight sign on the head's edges: orange and pink, colours no box, map or mark uses."""
-MERGE_KINDS = (ADD, CAT)
 MERGE_RADIUS = 0.13
 """A merge (⊕ add, ‖ concatenation) is a small circle on the line."""
 BRANCH_HEIGHT = 0.34

@@ -38,6 +38,7 @@ from engine.errors import RunError
 from engine.scenekit import raster as rs
 from engine.scenekit import theme
 from engine.scenekit.widgets import ColorBar, raster_image, set_pixels
+from engine.store.schema import DENSE_KINDS
 
 LEVELS = 8
 """Weight levels per sign: edges are drawn in 2·LEVELS + 1 colours and widths."""
@@ -129,7 +130,7 @@ class NetworkGraph(Group):
         """The graph of a run's MLP (an ``engine.store.Run``): its input, then each dense
         layer and the output."""
         layers = [info for info in run.layers if info.kind != "flatten"]
-        if not layers or any(info.kind not in ("dense", "logits") for info in layers):
+        if not layers or any(info.kind not in DENSE_KINDS for info in layers):
             raise RunError(
                 f"Run {run.name!r} is not an MLP ({', '.join(i.kind for i in layers)}): "
                 "NetworkGraph draws dense layers only."

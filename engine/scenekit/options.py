@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ RUN_ENV = "NNREEL_RUN"
 or a folder): how ``manim scenes/NAME.py`` is told."""
 SET_ENV = "NNREEL_SET"
 """Environment variable with scene options when none are given, e.g.
-``NNREEL_SET="image=3 layers=conv1_1,pool1"``."""
+``NNREEL_SET="image=3 layers=conv1_1,pool1"``; split into words as a shell splits them, so a
+value with spaces is quoted: ``NNREEL_SET="image='my digit.png'"`` (``options_text``)."""
 YES = ("1", "yes", "true", "on")
 NO = ("0", "no", "false", "off")
 
@@ -267,14 +269,37 @@ def _number(value: object) -> float | None:
 
 
 def assignments(items: Iterable[str] | str) -> dict[str, str]:
-    """``["image=3", "layers=a,b"]`` (or ``"image=3 layers=a,b"``) → ``{"image": "3", ...}``."""
+    """``["image=3", "layers=a,b"]`` (or ``"image=3 layers=a,b"``) → ``{"image": "3", ...}``.
+
+    Text is split into words as a POSIX shell splits them, so quotes keep a value with spaces
+    whole (``image='my digit.png'``); list items are whole already (the shell split them)."""
     given: dict[str, str] = {}
-    for item in items.split() if isinstance(items, str) else items:
+    for item in _words(items) if isinstance(items, str) else items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise NnreelError(f"Scene option {item!r} needs a value: {key.strip() or 'KEY'}=VALUE.")
         given[key.strip()] = raw
     return given
+
+
+def options_text(options: Mapping[str, object]) -> str:
+    """``options`` as text ``assignments`` reads back unchanged (for ``$NNREEL_SET``, and for
+    messages a user copies): each value quoted where a shell would need it."""
+    return " ".join(f"{key}={shlex.quote(_text(value))}" for key, value in options.items())
+
+
+def _text(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
+def _words(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unclosed quote
+        raise NnreelError(
+            f"Scene options {text!r} have a quote that is not closed: quote a whole value, "
+            "e.g. image='my digit.png'."
+        ) from None
 
 
 def given_options(options: Mapping[str, object] | None) -> Mapping[str, object]:

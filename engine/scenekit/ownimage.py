@@ -16,10 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import NnreelError
+from engine.scenekit.options import options_text
 from engine.store import Run, schema
 
 UNLABELLED = -1
 """The probe label of an image file: nobody said what it shows."""
+
+
+def shown(path: Path) -> str:
+    """``image=FILE`` as a user types it (quoted when the path has spaces), for messages."""
+    return options_text({"image": path})
 
 
 def read_image(path: Path, shape: Sequence[int]) -> np.ndarray:
@@ -30,18 +36,18 @@ def read_image(path: Path, shape: Sequence[int]) -> np.ndarray:
     channels, height, width = shape
     if channels not in (1, 3):
         raise NnreelError(
-            f"The run's model takes {channels}-channel inputs; image={path} can only be shown "
+            f"The run's model takes {channels}-channel inputs; {shown(path)} can only be shown "
             "to a model of grey (1) or colour (3) images."
         )
     try:
         with Image.open(path) as opened:
             picture = ImageOps.exif_transpose(opened).convert("L" if channels == 1 else "RGB")
     except FileNotFoundError:
-        raise NnreelError(f"image={path}: there is no such file.") from None
+        raise NnreelError(f"{shown(path)}: there is no such file.") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         reason = "not an image Pillow reads" if isinstance(exc, UnidentifiedImageError) else exc
         raise NnreelError(
-            f"image={path} cannot be read: {reason}. Give a PNG or JPEG file."
+            f"{shown(path)} cannot be read: {reason}. Give a PNG or JPEG file."
         ) from None
     fitted = ImageOps.fit(picture, (width, height), Image.Resampling.BILINEAR)
     pixels = np.asarray(fitted, dtype=np.uint8)
@@ -74,7 +80,7 @@ class ImageRun(Run):
         if not run.has(schema.PROBE_IMAGES):
             raise NnreelError(
                 f"Run {run.name!r} recorded no probe images (its model does not take images), "
-                f"so image={path} cannot be shown through it."
+                f"so {shown(path)} cannot be shown through it."
             )
         self.__dict__.update(run.__dict__)
         self.image_path = path

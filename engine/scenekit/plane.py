@@ -16,7 +16,7 @@ from engine.errors import RunError
 from engine.scenekit import raster as rs
 from engine.scenekit import theme
 from engine.scenekit.label import pixels_per_unit
-from engine.store import Run
+from engine.store import Run, schema
 
 PANEL_PIXELS = 446
 """A plane panel's width in pixels at 1080p: marks on it are sized for that, and panels are
@@ -25,7 +25,7 @@ drawn at the output's own resolution, one raster pixel per screen pixel."""
 
 def check_plane_run(run: Run) -> None:
     """Refuse, with what to do, a run that recorded no fitted plane or is not two-class."""
-    if not run.has("plane/prob"):
+    if not run.has(schema.PLANE_PROB):
         raise RunError(
             f"Run {run.name!r} ({run.model.get('arch')} on {run.dataset.get('name')}) recorded "
             "no fitted plane: the MLP scenes need an MLP trained on a 2-D dataset. Train one "
@@ -42,7 +42,7 @@ def true_boundary(run: Run, size: int) -> np.ndarray | None:
     no known boundary. About 2 px wide at 1080p, thinner on small tiles."""
     from engine.data.planes import true_field
 
-    xmin, xmax, ymin, ymax = (float(v) for v in run.meta("plane/prob")["extent"])
+    xmin, xmax, ymin, ymax = (float(v) for v in run.meta(schema.PLANE_PROB)["extent"])
     centres = (np.arange(size) + 0.5) / size
     ys, xs = ymax - centres * (ymax - ymin), xmin + centres * (xmax - xmin)
     grid_y, grid_x = np.meshgrid(ys, xs, indexing="ij")

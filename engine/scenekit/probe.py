@@ -1,5 +1,6 @@
 """What scenes of CNN runs read about the probe: which image to follow, which layers have
-recorded feature maps. Shared so every scene words its refusals the same way."""
+recorded feature maps, what a layer's recorded output is. Shared so every scene words its
+refusals and captions the same way."""
 
 from __future__ import annotations
 
@@ -8,16 +9,26 @@ from engine.scenekit import theme
 from engine.scenekit.base import dataset_name, model_name
 from engine.scenekit.ownimage import image_file
 from engine.store import LayerInfo, Run, schema
-from engine.store.schema import MAP_KINDS
+from engine.store.schema import ADD, CAT, CONV, DENSE, GAP, INPUT, MAP_KINDS, MERGE_KINDS, POOL
+
+KIND_WORDS = {
+    CONV: "convolution",
+    POOL: "max pooling",
+    GAP: "global average pooling",
+    DENSE: "fully connected",
+    ADD: "sum of two branches",
+    CAT: "branches side by side",
+}
+"""What a layer of each kind does, as a caption names it."""
 
 
 def pick_image(run: Run, requested: int | None) -> int:
     """Which example to follow: a probe image, or for a 2-D run a held-out point; as
     requested, else the fourth (a '3' on digits)."""
-    probe = run.has("probe/labels")
-    if not probe and not run.has("data/val_y"):
+    probe = run.has(schema.PROBE_LABELS)
+    if not probe and not run.has(schema.data_y("val")):
         return 0
-    count = len(run.read("probe/labels" if probe else "data/val_y", 0))
+    count = len(run.read(schema.PROBE_LABELS if probe else schema.data_y("val"), 0))
     if requested is None:
         return min(3, count - 1)
     if not 0 <= requested < count:
@@ -35,10 +46,36 @@ def example_words(run: Run, index: int) -> str:
     return f"One validation image of a '{class_of(run, index)}'"
 
 
+def subject_words(run: Run) -> str:
+    """What a scene's subtitle says it follows: "one validation image (MNIST)", or "the image
+    cat.png" when ``image=`` named a file (which is not from the dataset)."""
+    path = image_file(run)
+    return (
+        f"the image {path.name}"
+        if path is not None
+        else f"one validation image ({dataset_name(run)})"
+    )
+
+
 def truth_words(run: Run, index: int) -> str:
     """What is known of its class: 'true class: 3', or 'cat.png: no label' for a file."""
     path = image_file(run)
     return f"{path.name}: no label" if path is not None else f"true class: {class_of(run, index)}"
+
+
+def output_words(run: Run, info: LayerInfo, after: str = "after ") -> str:
+    """What ``info``'s recorded output is, for a caption: ``after`` and its activation ("after
+    ReLU"; a pool's is that of the layer it pools); "no activation before add" for an output
+    that goes into a merge first (a residual block's last conv); "no activation" for another
+    without one; "" when the run does not say (recorded before nnreel noted activations)."""
+    while info.activation == "" and info.kind in (POOL, GAP) and info.inputs[:1] != [INPUT]:
+        info = run.layer(info.inputs[0])
+    if info.activation is None:
+        return ""
+    if info.activation:
+        return f"{after}{info.activation}"
+    merges = [i.name for i in run.layers if info.name in i.inputs and i.kind in MERGE_KINDS]
+    return f"no activation before {merges[0]}" if merges else "no activation"
 
 
 def class_of(run: Run, index: int) -> str:
@@ -53,7 +90,9 @@ def recorded_map_layers(run: Run) -> list[LayerInfo]:
     return [
         info
         for info in run.layers
-        if info.kind in MAP_KINDS and len(info.output_shape) == 3 and run.has(f"acts/{info.name}")
+        if info.kind in MAP_KINDS
+        and len(info.output_shape) == 3
+        and run.has(schema.acts(info.name))
     ]
 
 

@@ -49,32 +49,36 @@ PLANE_PROB = "plane/prob"
 PLANE_CLASS = "plane/class"
 PLANE_VAL_PROB = "plane/val_prob"
 
+# Families of per-layer streams: ``<family>/<layer>...`` (a reader may test a name's family).
+ACTS = "acts"
+WEIGHTS = "weights"
+PLANE = "plane"
 ACTMAX = "actmax"
 ACTMAX_PARTS = ("frames", "values", "probabilities", "best", "best_values", "dead")
 
 
 def acts(layer: str) -> str:
     """The probe batch's real activations at ``layer`` (post-activation), fp16."""
-    return f"acts/{layer}"
+    return f"{ACTS}/{layer}"
 
 
 def weights(layer: str) -> str:
     """The weight tensor that defines ``layer`` (its conv or linear weight), fp16."""
-    return f"weights/{layer}"
+    return f"{WEIGHTS}/{layer}"
 
 
 def bias(layer: str) -> str:
-    return f"weights/{layer}.bias"
+    return f"{WEIGHTS}/{layer}.bias"
 
 
 def plane(layer: str) -> str:
     """2-D models: every unit of ``layer`` over the plane mesh, post-activation."""
-    return f"plane/{layer}"
+    return f"{PLANE}/{layer}"
 
 
 def plane_pre(layer: str) -> str:
     """2-D models: the same units before their activation."""
-    return f"plane/{layer}.pre"
+    return f"{PLANE}/{layer}.pre"
 
 
 def data_x(split: str) -> str:
@@ -157,6 +161,8 @@ KINDS = (NORMALIZE, CONV, POOL, GAP, FLATTEN, DENSE, LOGITS, ADD, CAT, NORM, ACT
 
 MAP_KINDS = (CONV, POOL, ADD, CAT)
 """Layers whose output is a stack of 2-D feature maps (when their output shape is C×H×W)."""
+MERGE_KINDS = (ADD, CAT)
+"""Layers where branches meet (a skip connection ends at an add)."""
 BOX_KINDS = (*MAP_KINDS, GAP)
 """Layers drawn as boxes: their output has channels (a gap's is 1×1 per channel)."""
 DENSE_KINDS = (DENSE, LOGITS)
@@ -180,6 +186,10 @@ class LayerInfo:
     ``inputs`` names the nodes it reads (``"input"`` for the model's input); ``module`` is the
     ``named_modules`` path of the conv or linear module that defines it, when there is one;
     ``node`` the graph node whose output is recorded as this layer's activation.
+    ``activation`` is the activation that output is taken after, as ``torch.nn`` names its
+    module (``"ReLU"``, ``"GELU"``); ``""`` when it is taken before any (a residual block's
+    last conv, summed with the skip connection before its ReLU); None when the run does not
+    say (recorded before nnreel noted it).
     """
 
     name: str
@@ -190,6 +200,7 @@ class LayerInfo:
     inputs: list[str] = field(default_factory=list)
     module: str | None = None
     node: str | None = None
+    activation: str | None = None
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> LayerInfo:
@@ -202,6 +213,7 @@ class LayerInfo:
             inputs=[str(i) for i in entry.get("inputs", [])],
             module=entry.get("module"),
             node=entry.get("node"),
+            activation=entry.get("activation"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -504,6 +516,8 @@ def _check_layer(layer: Any, where: str) -> None:
     for key in ("module", "node"):
         if layer.get(key) is not None:
             _str(layer[key], f"{where}.{key}")
+    if layer.get("activation") is not None:
+        _str(layer["activation"], f"{where}.activation", empty=True)
 
 
 def _check_stream(entry: Any, where: str) -> None:
