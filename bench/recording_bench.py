@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -50,21 +50,25 @@ def epoch_time(preset: str, record: bool, folder: Path, quick: bool) -> Took:
     return took / config.epochs
 
 
-def preset_overhead(preset: str, quick: bool, repeats: int) -> Figure:
+def overhead(title: str, epoch: Callable[[bool, Path], Took], target: str, repeats: int) -> Figure:
+    """``epoch(recorded, folder)`` with recording and without, interleaved, as one figure."""
     with tempfile.TemporaryDirectory() as tmp:
         took = interleaved(
             {
-                "recorded": lambda: epoch_time(preset, True, Path(tmp), quick),
-                "plain": lambda: epoch_time(preset, False, Path(tmp), quick),
+                "recorded": lambda: epoch(True, Path(tmp)),
+                "plain": lambda: epoch(False, Path(tmp)),
             },
             repeats,
         )
-    return ratio_figure(
+    return ratio_figure(title, took["recorded"], took["plain"], target, f"fastest of {repeats}")
+
+
+def preset_overhead(preset: str, quick: bool, repeats: int) -> Figure:
+    return overhead(
         f"recording overhead per epoch, {preset}{', quick' if quick else ''}",
-        took["recorded"],
-        took["plain"],
+        lambda recorded, folder: epoch_time(preset, recorded, folder, quick),
         PRESET_TARGETS.get(preset, "≤ 1.10"),
-        f"fastest of {repeats}",
+        repeats,
     )
 
 
@@ -133,20 +137,11 @@ def user_loop_time(name: str, recorded: bool, folder: Path, quick: bool) -> Took
 
 
 def user_overhead(name: str, quick: bool, repeats: int) -> Figure:
-    with tempfile.TemporaryDirectory() as tmp:
-        took = interleaved(
-            {
-                "recorded": lambda: user_loop_time(name, True, Path(tmp), quick),
-                "plain": lambda: user_loop_time(name, False, Path(tmp), quick),
-            },
-            repeats,
-        )
-    return ratio_figure(
+    return overhead(
         f"engine.record in a user loop, per epoch, {name} 32×32{', quick' if quick else ''}",
-        took["recorded"],
-        took["plain"],
+        lambda recorded, folder: user_loop_time(name, recorded, folder, quick),
         USER_TARGET,
-        f"fastest of {repeats}",
+        repeats,
     )
 
 
