@@ -7,8 +7,9 @@ of its layer in the diagram and shrinks back into it, and on every conv layer on
 picked out (zoomed in, the others dimmed). Each grid is one raster at the frame's own pixel size
 (integer upscaling, so every map pixel is a crisp square); a pool keeps its conv's grid and
 pixel size, so the maps visibly halve in place. Small or flat maps share one colour scale per
-layer, its maximum on the legend. Channels that are zero everywhere on this image get a red
-frame.
+layer, its maximum on the legend. Maps that go below zero (no ReLU after them, e.g. a residual
+branch before its add) are drawn on a diverging scale centred on zero, blue negative and red
+positive. Channels that are zero everywhere on this image get a red frame.
 
     manim scenes/activations.py                          # the default run (vgg16-synth)
     NNREEL_RUN=smallcnn-synth manim -ql scenes/activations.py
@@ -57,6 +58,7 @@ from engine.scenekit import (
     pick_image,
     pixels_per_unit,
     raster_image,
+    scale_ends,
     subject_words,
     theme,
     truth_words,
@@ -103,11 +105,6 @@ class Grid:
     @property
     def scaling(self) -> str:
         return self.scaled.label
-
-    @property
-    def mode(self) -> str:
-        """How the colours were scaled: 'channel' (each map to its own max) or 'layer'."""
-        return self.scaled.mode
 
 
 def walked_layers(run: Run) -> list[LayerInfo]:
@@ -226,18 +223,20 @@ class Activations(RunScene):
 
     def color_bar(self, grid: Grid | None = None) -> Group:
         """The legend under the input, saying how the layer on screen is scaled: to each map's
-        own max, or to one value for the whole layer, written on the bar."""
-        layer = grid is not None and grid.mode == "layer"
+        own max, or to one value for the whole layer, written on the bar; from 0, or centred on
+        zero (diverging) for maps that go below it."""
+        layer = grid is not None and grid.scaled.shared
+        centred = grid is not None and grid.scaled.centred
         top = format_value(float(grid.scaled.hi.max()), 3) if layer else "max"
         room = PANEL[0] - 0.2 - (theme.MARGIN - theme.frame_width() / 2)
         after = output_words(self.run, grid.info if grid is not None else self.layers[0])
+        cmap, ends = "diverging" if centred else self.settings["cmap"], scale_ends(top, centred)
         for title in dict.fromkeys((f"activation {after}".strip(), "activation")):
-            bar = ColorBar(
-                self.settings["cmap"], low="0", high=top, title=title, length=min(2.3, room)
-            )
+            bar = ColorBar(cmap, title=title, length=min(2.3, room), **ends)
             if bar.width <= room:
                 break
-        scope = "max: one for the layer" if layer else "max: each map's own"
+        reach = "±max" if centred else "max"
+        scope = f"{reach}: one for the layer" if layer else f"{reach}: each map's own"
         note = theme.text(scope, theme.SMALL, theme.MUTED)
         legend = Group(bar, note.next_to(bar, DOWN, buff=0.08).align_to(bar, LEFT))
         legend.next_to(self.below, DOWN, buff=0.45).set_x(INPUT_X)
@@ -290,10 +289,11 @@ class Activations(RunScene):
             tile = min(width / cols, height / rows) * pixels_per_unit()
             scale, pad = rs.fit_scale(max(h, w), tile)
         pad = max(1, scale // 8) if vector else pad
+        mode = rs.honest_mode(maps, "layer" if vector else self.settings["norm"])
         image, scaled = rs.feature_grid(
             maps,
-            cmap=self.settings["cmap"],
-            mode=rs.honest_mode(maps, "layer" if vector else self.settings["norm"]),
+            cmap=rs.mode_cmap(mode, self.settings["cmap"]),
+            mode=mode,
             rows=rows,
             cols=cols,
             scale=scale,

@@ -1,14 +1,15 @@
 """FeatureMaps: one real validation image going through every conv layer of a recorded CNN.
 
-For each conv and pool layer, in order, the run's recorded post-ReLU activations on that
-image are shown as one grid of maps (the most active channels when there are too many to
-read); a grid grows out of its layer's mark in the strip of the network and shrinks back into
-it, pooling visibly shrinks the grid to half, and on each layer one channel is picked out —
-zoomed in, the others dimmed — before the walk moves on. Small or flat maps share one colour
-scale per layer, its maximum written on the legend. Then the dense layers and the class
-probabilities with the prediction marked, and finally the same maps and probabilities at every
-recorded training step, then their change since initialisation, so the viewer sees the
-features emerge.
+For each conv and pool layer, in order, the run's recorded activations on that image are
+shown as one grid of maps (the most active channels when there are too many to read); maps that
+go below zero (no ReLU after them, e.g. a residual branch before its add) on a diverging scale
+centred on zero, blue negative and red positive, the others from 0 up. A grid grows out of its
+layer's mark in the strip of the network and shrinks back into it, pooling visibly shrinks
+the grid to half, and on each layer one channel is picked out — zoomed in, the others dimmed —
+before the walk moves on. Small or flat maps share one colour scale per layer, its maximum
+written on the legend. Then the dense layers and the class probabilities with the prediction
+marked, and finally the same maps and probabilities at every recorded training step, then their
+change since initialisation, so the viewer sees the features emerge.
 
     manim scenes/featuremaps.py                              # the default run (vgg16-synth)
     NNREEL_RUN=smallcnn-synth manim -ql scenes/featuremaps.py
@@ -54,6 +55,7 @@ from engine.scenekit import (
     output_words,
     pick_image,
     raster_image,
+    scale_ends,
     set_pixels,
     subject_words,
     theme,
@@ -206,21 +208,25 @@ class FeatureMaps(RunScene):
         )
         self.play(FadeIn(head), run_time=0.6)
 
-    def color_bar(self, unit: str, top: float | None = None, cmap: str | None = None) -> ColorBar:
-        """The legend, bottom right: post-ReLU activations from 0 to ``top`` (the value the
-        whole layer is scaled to), or to each ``unit``'s own max when ``top`` is None."""
+    def color_bar(self, unit: str, top: float | None = None, centred: bool = False) -> ColorBar:
+        """The legend, bottom right: activations from 0 to ``top`` (the value the whole layer
+        is scaled to), or to each ``unit``'s own max when ``top`` is None; ``centred``, for maps
+        that go below zero, on the diverging map from −top through 0 to +top."""
         if top is None:
-            high, title = f"each {unit}'s max", f"activation (scaled per {unit})"
+            high = "max" if centred else f"each {unit}'s max"
+            title = f"activation (scaled per {unit})"
         else:
             # No longer than the title above: the bar keeps its place beside the strip.
             high, title = format_value(top, 3), "activation (layer's scale)"
-        bar = ColorBar(cmap or self.settings["cmap"], low="0", high=high, title=title)
+        cmap = "diverging" if centred else self.settings["cmap"]
+        bar = ColorBar(cmap, title=title, **scale_ends(high, centred))
         corner = np.array([BOX[1], STRIP_BOTTOM + 0.25, 0])
         return bar.shift(corner - bar[0].get_corner(DOWN + RIGHT))
 
     def stage_bar(self, stage: Stage) -> ColorBar:
-        layer = stage.scaling.mode == "layer"
-        return self.color_bar("map", float(stage.scaling.hi.max()) if layer else None)
+        scaled = stage.scaling
+        top = float(scaled.hi.max()) if scaled.shared else None
+        return self.color_bar("map", top, scaled.centred)
 
     def network_strip(self) -> Group:
         """One bar per map layer, its height the map size: pooling shows as a step down. The
@@ -287,10 +293,11 @@ class FeatureMaps(RunScene):
             scale, pad = rs.tile_scale(acts.shape[1])
             focus = int(rs.top_k(acts[channels], 1)[0])
         maps = acts[channels]
+        mode = rs.honest_mode(maps, s["norm"])
         image, scaling = rs.feature_grid(
             maps,
-            cmap=s["cmap"],
-            mode=rs.honest_mode(maps, s["norm"]),
+            cmap=rs.mode_cmap(mode, s["cmap"]),
+            mode=mode,
             rows=rows,
             cols=cols,
             scale=scale,

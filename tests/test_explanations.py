@@ -131,6 +131,16 @@ def test_auto_scale_is_per_layer_for_small_or_flat_maps_only():
     assert rs.honest_mode(flat, "channel") == "channel"  # chosen on purpose, kept
 
 
+def test_maps_below_zero_are_scaled_around_zero_on_the_diverging_map():
+    """A layer with no ReLU after it: the same choice of scale, centred on zero."""
+    signed = np.random.default_rng(0).uniform(-1, 1, (6, 8, 8)).astype(np.float32)
+    assert rs.honest_mode(signed, "auto") == "symmetric-channel"
+    assert rs.honest_mode(signed[:, :4, :4], "auto") == "symmetric"
+    assert rs.honest_mode(signed, "layer") == "symmetric"
+    assert rs.mode_cmap("symmetric", "greens") == "diverging"
+    assert rs.mode_cmap("layer", "greens") == "greens"
+
+
 # -- the lecture's story ------------------------------------------------------------------------
 def test_the_lecture_tells_the_story_in_order():
     from engine.scenekit.cards import part_title

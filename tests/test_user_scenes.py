@@ -172,3 +172,58 @@ def test_featuremaps_films_an_image_file(user_cnn, drawn_texts, tmp_path, monkey
     subtitle = "the image my ring.png through 3 conv layers"
     assert any(text.startswith(subtitle) for text in drawn_texts)
     assert not any("validation image" in text for text in drawn_texts)
+
+
+def tile_colours(image: np.ndarray, k: int, size: tuple[int, int], grid: dict) -> np.ndarray:
+    """The colour of each map pixel of tile ``k`` in a ``feature_grid`` image ([h, w, 3])."""
+    from engine.scenekit import raster as rs
+
+    scale = grid["scale"]
+    x, y, w, h = rs.tile_box(
+        k, cols=grid["cols"], size=size, scale=scale, pad=grid["pad"], border=grid["pad"]
+    )
+    return image[y : y + h : scale, x : x + w : scale]
+
+
+@pytest.mark.render
+@pytest.mark.parametrize("scene", ["featuremaps", "activations"])
+def test_maps_below_zero_are_drawn_on_a_scale_centred_on_zero(
+    scene, user_cnn, drawn_texts, tmp_path, monkeypatch
+):
+    """conv_b (BatchNorm, no ReLU before the add) holds negative values: its maps are drawn
+    blue below zero and red above, and a colour bar runs from −max through 0 to +max; the
+    post-ReLU stem keeps the scene's own colour map from 0."""
+    from engine.scenekit import raster as rs
+    from engine.video.render import render_scene
+
+    run, _ = user_cnn
+    drawn: list[tuple[np.ndarray, np.ndarray, dict]] = []
+    feature_grid = rs.feature_grid
+
+    def remember(maps, **kwargs):
+        image, scaled = feature_grid(maps, **kwargs)
+        drawn.append((np.asarray(maps, np.float32), image, kwargs))
+        return image, scaled
+
+    monkeypatch.setattr(rs, "feature_grid", remember)
+    monkeypatch.setenv(RUN_ENV, str(run.folder))
+    monkeypatch.setenv(SET_ENV, f"image=0 focus=false {QUICK[scene]}")
+    render_scene(scene, resolution=SIZE, fps=FPS, media_dir=tmp_path)
+
+    diverging = {tuple(c) for c in rs.colormap("diverging").lut.tolist()}
+    for name in ("conv_b", "stem"):
+        acts = run.read(schema.acts(name), -1)[0].astype(np.float32)
+        image, grid = next((i, g) for m, i, g in drawn if np.array_equal(m, acts))
+        colours = [tile_colours(image, k, acts.shape[1:], grid) for k in range(len(acts))]
+        in_diverging = all(tuple(c) in diverging for t in colours for c in t.reshape(-1, 3))
+        if name == "stem":
+            assert acts.min() >= 0 and not in_diverging
+            continue
+        assert acts.min() < 0 and in_diverging
+        for maps, tile in zip(acts, colours, strict=True):
+            red, blue = tile[..., 0].astype(int), tile[..., 2].astype(int)
+            reach = np.abs(maps).max()
+            assert np.all(blue[maps < -0.1 * reach] > red[maps < -0.1 * reach])
+            assert np.all(red[maps > 0.1 * reach] > blue[maps > 0.1 * reach])
+    ends = [text for text in drawn_texts if text.startswith("−") and f"+{text[1:]}" in drawn_texts]
+    assert ends, "no colour bar from −max to +max"

@@ -50,15 +50,16 @@ Pieces:
 - ``raster`` (numpy only): colour maps as lookup tables (``viridis`` and seed 004's
   ``greens`` for activations, ``diverging`` centred on zero for weights and gradients),
   ``normalise`` per channel / per layer / symmetric, ``honest_mode`` (``auto``: one scale per
-  layer where maps are small or flat), ``top_k`` and ``silent`` channels, ``tile_box``,
+  layer where maps are small or flat; centred on zero where they go below zero, drawn with the
+  map ``mode_cmap`` names), ``top_k`` and ``silent`` channels, ``tile_box``,
   ``tile`` / ``feature_grid`` to composite N maps into one image, nearest-neighbour resizing
   (``upscale``, ``enlarge``, ``fit_square``, ``resize_nearest``), ``to_rgb``, RGBA helpers.
 - ``paint``: text stamped into numpy canvases at the output resolution, filled rectangles,
   blank panels, the spacing ``unit``; ``tiles``: ``Grid`` plans tiles with label rows and bars.
 - ``widgets``: ``raster_image(rgb, height=…)`` (an ``ImageMobject`` with nearest-neighbour pixels),
   ``set_pixels`` (swap what it shows: cheap, for stepping through snapshots), ``framed``,
-  ``StepCounter``, ``ProbabilityBars`` (``set_probs`` updates in place), ``ColorBar``,
-  ``LogClock`` (a step on a log axis).
+  ``StepCounter``, ``ProbabilityBars`` (``set_probs`` updates in place), ``ColorBar``
+  (``scale_ends``: its labels, 0 … max or −max … 0 … +max), ``LogClock`` (a step on a log axis).
 - ``replay``: replaying training frame by frame — ``Series`` (a stream at any step, blended
   between snapshots), ``ReplayClock`` (video time → step, paced by change), ``animate``,
   ``OnSnapshot``, ``changed_only``, ``fade_in``, and ``Cues`` for captions inside an animation.
@@ -141,6 +142,7 @@ _HOMES = {
         "StepCounter",
         "framed",
         "raster_image",
+        "scale_ends",
         "set_pixels",
     ),
 }

@@ -91,6 +91,8 @@ def apply_colormap(unit: np.ndarray, cmap: str | Colormap = "viridis") -> np.nda
 
 # -- normalisation ----------------------------------------------------------------------------
 NORMALISATIONS = ("channel", "layer", "symmetric", "symmetric-channel")
+CENTRED = {"channel": "symmetric-channel", "layer": "symmetric"}
+"""The diverging normalisation, centred on zero, of each sequential one."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,16 @@ class Scaled:
     hi: np.ndarray
     """Per map ([N]); the value shown at the top."""
     mode: str
+
+    @property
+    def shared(self) -> bool:
+        """Whether one scale holds for every map (the layer's), written on its legend."""
+        return self.mode in ("layer", "symmetric")
+
+    @property
+    def centred(self) -> bool:
+        """Whether zero sits at the centre of the colour map (−max … 0 … +max)."""
+        return self.mode in CENTRED.values()
 
     @property
     def label(self) -> str:
@@ -160,19 +172,33 @@ FLAT = 0.1
 
 
 def honest_mode(maps: np.ndarray, mode: str) -> str:
-    """The normalisation ``auto`` stands for: one scale for the whole layer where each map on
-    its own scale would hide the magnitudes — small maps, or (nearly) constant ones, which
-    their own max paints as uniform squares of the top colour — else each map's own."""
-    if mode != "auto":
-        return mode
+    """The normalisation the maps are drawn with. ``auto`` stands for one scale for the whole
+    layer where each map on its own scale would hide the magnitudes — small maps, or (nearly)
+    constant ones, which their own max paints as uniform squares of the top colour — else each
+    map's own. Maps with values below zero (no ReLU after them, e.g. a residual branch before
+    its add) get that scale centred on zero (``CENTRED``), for the diverging colour map: on a
+    sequential one from 0 their negative half would pass for weak activation."""
     x = np.asarray(maps, dtype=np.float32)
-    flat = x.reshape(x.shape[0], -1)
+    if mode == "auto":
+        mode = "layer" if small_or_flat(x) else "channel"
+    return CENTRED.get(mode, mode) if bool((x < 0).any()) else mode
+
+
+def small_or_flat(maps: np.ndarray) -> bool:
+    """Whether maps are too small, or mostly too flat, to each have a scale of their own."""
+    flat = maps.reshape(maps.shape[0], -1)
     if flat.shape[1] <= SMALL_MAP:
-        return "layer"
-    top = flat.max(axis=1)
+        return True
+    top = np.abs(flat).max(axis=1)
     live = top > 0
-    constant = (top - flat.min(axis=1)) < FLAT * np.where(live, top, 1.0)
-    return "layer" if live.any() and constant[live].mean() > 0.5 else "channel"
+    constant = (flat.max(axis=1) - flat.min(axis=1)) < FLAT * np.where(live, top, 1.0)
+    return bool(live.any() and constant[live].mean() > 0.5)
+
+
+def mode_cmap(mode: str, cmap: str) -> str:
+    """The colour map for maps scaled in ``mode``: the diverging one (blue negative, red
+    positive) where zero is centred, else ``cmap``."""
+    return "diverging" if mode in CENTRED.values() else cmap
 
 
 # -- choosing channels ------------------------------------------------------------------------

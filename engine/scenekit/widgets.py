@@ -184,7 +184,8 @@ def colour_key() -> Group:
 
 class ColorBar(Group):
     """A colour-bar legend: a title (what is shown and how it was normalised), the colour map,
-    and what its two ends mean. Horizontal (labels under the ends) or vertical."""
+    and what its two ends mean — and its middle, for a diverging map centred on zero.
+    Horizontal (labels under the bar) or vertical."""
 
     def __init__(
         self,
@@ -193,6 +194,7 @@ class ColorBar(Group):
         low: str,
         high: str,
         title: str,
+        middle: str | None = None,
         length: float = 2.4,
         vertical: bool = False,
         size: int | None = None,
@@ -203,10 +205,12 @@ class ColorBar(Group):
         bar = raster_image(rs.gradient_bar(cmap, 128, vertical=vertical))
         lo = theme.text(low, size, theme.MUTED)
         hi = theme.text(high, size, theme.MUTED)
+        mid = theme.text(middle, size, theme.MUTED) if middle is not None else None
         if vertical:
             bar.stretch_to_fit_height(length).stretch_to_fit_width(0.24)
-        else:  # at least as long as its title, which sits on it, and its two end labels
-            longest = max(length, head.width, lo.width + hi.width + 0.2)
+        else:  # at least as long as its title, which sits on it, and its labels side by side
+            ends = 2 * max(lo.width, hi.width) + mid.width + 0.4 if mid else lo.width + hi.width
+            longest = max(length, head.width, ends + 0.2)
             bar.stretch_to_fit_width(longest).stretch_to_fit_height(0.2)
         if vertical:
             hi.next_to(bar, RIGHT, buff=0.1).align_to(bar, UP)
@@ -215,6 +219,16 @@ class ColorBar(Group):
             lo.next_to(bar, DOWN, buff=0.1).align_to(bar, LEFT)
             hi.next_to(bar, DOWN, buff=0.1).align_to(bar, RIGHT)
         self.add(bar, lo, hi, head.next_to(bar, UP, buff=0.1, aligned_edge=LEFT))
+        if mid is not None:  # at the centre of the bar's side, where the labels are
+            self.add(mid.next_to(bar, RIGHT if vertical else DOWN, buff=0.1))
+
+
+def scale_ends(top: str, centred: bool) -> dict[str, str | None]:
+    """A ``ColorBar``'s labels for maps scaled up to ``top``: from 0, or from −top through 0 to
+    +top for maps centred on zero (``raster.honest_mode``: values below zero)."""
+    if centred:
+        return {"low": f"−{top}", "middle": "0", "high": f"+{top}"}
+    return {"low": "0", "middle": None, "high": top}
 
 
 class LogClock:
