@@ -445,3 +445,18 @@ def test_the_logits_kept_for_the_accuracy_are_flushed_before_they_pile_up(tmp_pa
                 flushed_at = step
     assert flushed_at == 9  # 9 × 480,000 > 2**22: the first step past the bound
     assert Run(folder).count(schema.TRAIN_ACC) == 24
+
+
+@pytest.mark.parametrize(("steps", "every"), [(8, 1), (188, 2), (320, 4), (6000, 20)])
+def test_gradient_statistics_are_spaced_by_what_they_cost_and_what_a_run_can_show(
+    tmp_path, steps, every
+):
+    """About 300 points; at most every 4th step (they read every parameter and gradient) while
+    that leaves 75 points, so a short run still has a history to show."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x, y = torch.randn(6, 1, 4, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    rec = record(model, tmp_path / "r", probe=(x, y), epochs=1, steps_per_epoch=steps)
+    rec.close()
+    assert Run(tmp_path / "r").manifest["streams"][schema.GRAD_ABS_MEAN]["cadence"] == (
+        f"every:{every}"
+    )

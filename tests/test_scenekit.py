@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -681,3 +682,20 @@ def test_a_cue_left_waiting_after_an_animation_comes_once_the_caption_is_read(tm
     assert [c.content for c in captions][-1] == "the last word"
     assert captions[-1].start.total_seconds() == pytest.approx(3.0, abs=0.11)
     assert captions[-1].end.total_seconds() - captions[-1].start.total_seconds() >= 1.5
+
+
+def test_a_short_log_axis_labels_only_ticks_that_can_be_read():
+    """5×10⁻⁴, 0.001 and 0.002 on a narrow log axis: every tick is drawn, and the labels kept
+    never touch (one of them is left out rather than written over its neighbour)."""
+    from manim import Line
+
+    from engine.scenekit.charts import Chart, Scale
+
+    scale = Scale.fit_log(np.array([5e-4, 2e-3]))
+    chart = Chart(scale, Scale(0, 1), width=1.2, height=1, y_ticks=[], size=theme.BODY)
+    ticks = [m for m in chart.labels if isinstance(m, Line)]
+    labels = [m for m in chart.labels if not isinstance(m, Line)]
+    assert len(ticks) == len(scale.ticks()) >= 3
+    assert 1 <= len(labels) < len(ticks)
+    spans = sorted((m.get_left()[0], m.get_right()[0]) for m in labels)
+    assert all(right < left for (_, right), (left, _) in itertools.pairwise(spans))

@@ -14,8 +14,8 @@ class RecordConfig:
     """Probe activations, probe predictions and (2-D models) the fitted plane."""
     weights: str = "log:40"
     stats: str = "auto"
-    """Mean |gradient| and weight norm per layer; ``auto`` gives about 300 points (log-spaced
-    when the loop's length is unknown)."""
+    """Mean |gradient| and weight norm per layer; ``auto`` gives about 300 points, at most every
+    4th step while that leaves 75 (log-spaced when the loop's length is unknown)."""
     flush_every: int = 25
     """Steps between bulk copies of the per-step scalars (loss, accuracy, learning rate) and
     gradient statistics; steps quicker than a few milliseconds are copied less often (at most

@@ -18,7 +18,20 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, Dot, Group, Line, Rectangle, VGroup, VMobject
+from manim import (
+    DOWN,
+    LEFT,
+    ORIGIN,
+    RIGHT,
+    UP,
+    Dot,
+    Group,
+    Line,
+    Mobject,
+    Rectangle,
+    VGroup,
+    VMobject,
+)
 
 from engine.scenekit import raster as rs
 from engine.scenekit import theme
@@ -157,6 +170,24 @@ def use_log(values: np.ndarray, ratio: float = 4.0) -> bool:
 Ticks = list[tuple[float, str]]
 
 
+_EDGE = {0: RIGHT, 1: UP}
+
+
+def apart(labels: list[Mobject], axis: int, gap: float = 0.12) -> list[Mobject]:
+    """The labels of an axis that can be read: in order along ``axis`` (0: x, 1: y), each one
+    kept only if it clears the last one kept by ``gap`` (a short log axis puts 5×10⁻⁴ right
+    against 0.001); their ticks stay."""
+    kept: list[Mobject] = []
+    for label in sorted(labels, key=lambda m: m.get_center()[axis]):
+        if (
+            not kept
+            or kept[-1].get_critical_point(_EDGE[axis])[axis] + gap
+            <= (label.get_critical_point(-_EDGE[axis])[axis])
+        ):
+            kept.append(label)
+    return kept
+
+
 class Chart(Group):
     """A plot frame: an x and a y ``Scale`` mapped onto a ``width`` × ``height`` box, with axis
     lines, faint grid lines at the ticks, tick labels and axis titles.
@@ -189,18 +220,22 @@ class Chart(Group):
         y_ticks = self._ticks(y) if y_ticks is None else y_ticks
         self.grid = VGroup()
         self.labels = Group()
+        x_labels, y_labels = [], []
         for value, label in x_ticks:
             top, bottom = self.coord(value, y.hi), self.coord(value, y.lo)
             if grid:
                 self.grid.add(Line(bottom, top, stroke_width=1, color=theme.PANEL))
             tick = Line(bottom, bottom + 0.08 * DOWN, stroke_width=1.5, color=theme.MUTED)
-            self.labels.add(tick, theme.text(label, size, theme.MUTED).next_to(tick, DOWN, 0.08))
+            self.labels.add(tick)
+            x_labels.append(theme.text(label, size, theme.MUTED).next_to(tick, DOWN, 0.08))
         for value, label in y_ticks:
             left, right = self.coord(x.lo, value), self.coord(x.hi, value)
             if grid:
                 self.grid.add(Line(left, right, stroke_width=1, color=theme.PANEL))
             tick = Line(left, left + 0.08 * LEFT, stroke_width=1.5, color=theme.MUTED)
-            self.labels.add(tick, theme.text(label, size, theme.MUTED).next_to(tick, LEFT, 0.08))
+            self.labels.add(tick)
+            y_labels.append(theme.text(label, size, theme.MUTED).next_to(tick, LEFT, 0.08))
+        self.labels.add(*apart(x_labels, axis=0), *apart(y_labels, axis=1))
         corner = self.box.get_corner(DOWN + LEFT)
         self.axes = VGroup(
             Line(corner, self.box.get_corner(DOWN + RIGHT), stroke_width=2, color=theme.MUTED),
