@@ -87,6 +87,12 @@ def spread_words(values: np.ndarray, layers: list[str]) -> str:
     return words + "."
 
 
+def first_words(step: int) -> str:
+    """The first recorded gradients: the first update's, or (statistics taken every few
+    steps) the earliest there are."""
+    return "at step 1 (first update)" if step == 1 else f"at step {step} (first recorded)"
+
+
 class Gradients(RunScene):
     """Per-layer gradient bars moving through training, and their history as a heat map."""
 
@@ -180,7 +186,7 @@ class Gradients(RunScene):
         )
         key = Group(
             Line(UP * 0.1, DOWN * 0.1, stroke_width=2.5, color=theme.ACCENT),
-            theme.text(f"at step {int(self.steps[0])} (first update)", theme.SMALL, theme.MUTED),
+            theme.text(first_words(int(self.steps[0])), theme.SMALL, theme.MUTED),
         ).arrange(RIGHT, buff=0.1)
         key.next_to(chart.box, UP, buff=0.12).align_to(chart.box, RIGHT)
         self.add(chart, names, bars, first, key)

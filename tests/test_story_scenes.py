@@ -239,3 +239,9 @@ def test_scene_renders_and_moves(scene, options, seconds, moving, tiny_vgg, rend
 def test_architecture_of_an_mlp_renders(ring, render_small):
     frames = render(render_small, "architecture", ring, "pace=0.1")
     assert changes(frames, share=2e-4) >= 5 and frames[-1].std() > 8
+
+
+def test_the_first_gradients_are_called_the_first_update_only_when_they_are():
+    """Statistics taken every few steps begin after the first update: the key says so."""
+    assert gradients.first_words(1) == "at step 1 (first update)"
+    assert gradients.first_words(2) == "at step 2 (first recorded)"
