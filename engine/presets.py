@@ -17,7 +17,13 @@ class Preset:
 
 def ring_config(noise: float, spread: float) -> TrainConfig:
     """Seed 002's (9, 9) ReLU MLP on ring-versus-disc points in the plane (``noise`` of the
-    ring's radius, ``spread`` of the disc), recorded densely: it trains in seconds."""
+    ring's radius, ``spread`` of the disc); it trains in seconds.
+
+    Its steps take half a millisecond, so each snapshot of the plane (the network evaluated
+    on every mesh point, every neuron written) costs a few steps: the fit is sampled on a 64
+    mesh at about 60 log-spaced steps, the weights at the same steps. Rendered side by side
+    with 116 snapshots on a 96 mesh, every frame of the fitting scene matches (PSNR ≥ 44 dB
+    at 720p), for a third of the recording's cost and a fifth of its size."""
     return TrainConfig(
         model="mlp",
         dataset="ring",
@@ -27,7 +33,7 @@ def ring_config(noise: float, spread: float) -> TrainConfig:
         lr=0.02,
         momentum=0.9,
         checkpoint_every=1000,  # its steps take under a millisecond: 200 would be 24 saves
-        record=RecordConfig(snapshots="log:150", weights="log:150", mesh=96),
+        record=RecordConfig(snapshots="log:60", weights="log:60", mesh=64),
     )
 
 

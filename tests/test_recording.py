@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import signal
@@ -33,6 +34,7 @@ from engine.data import load_data
 from engine.errors import RunError
 from engine.models.graph import trace_model
 from engine.recording import RecordConfig, load_model
+from engine.recording.recorder import plane_mesh
 from engine.store import Run, is_run, schema
 
 REPO = Path(__file__).resolve().parents[1]
@@ -460,3 +462,78 @@ def test_gradient_statistics_are_spaced_by_what_they_cost_and_what_a_run_can_sho
     assert Run(tmp_path / "r").manifest["streams"][schema.GRAD_ABS_MEAN]["cadence"] == (
         f"every:{every}"
     )
+
+
+def test_each_step_records_its_own_batch_accuracy_whatever_the_batch_size(tmp_path):
+    """Steps buffered together are scored in one go per batch shape: an epoch's last, smaller
+    batch, an accuracy given as a number and a step without one each keep their own value."""
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    config = RecordConfig(snapshots="epoch", weights="epoch", layers=[])
+    expected = []
+    with record(model, tmp_path / "acc", probe=torch.randn(2, 4), config=config) as rec:
+        for size in (8, 8, 5, 8, 0, 3, None):
+            if size is None:  # no logits, no number: unknown
+                rec.step(loss=torch.tensor(1.0))
+                expected.append(math.nan)
+            elif size == 0:  # the user's own number
+                rec.step(loss=torch.tensor(1.0), acc=0.25)
+                expected.append(0.25)
+            else:
+                x, y = torch.randn(size, 4), torch.randint(0, 3, (size,))
+                logits = model(x)
+                rec.step(loss=F.cross_entropy(logits, y), logits=logits, targets=y)
+                expected.append(float((logits.argmax(1) == y).float().mean()))
+    recorded = Run(tmp_path / "acc").read(schema.TRAIN_ACC)
+    np.testing.assert_allclose(recorded, expected, rtol=1e-6)
+
+
+def test_gradient_statistics_are_each_layers_mean_abs_gradient_and_weight_norm(tmp_path):
+    """What the gradients scene plots, per weighted layer: mean |gradient| and the weight's
+    norm at that step, read after the update and before the next zero_grad."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    config = RecordConfig(snapshots="epoch", weights="epoch", stats="every:1", layers=[])
+    means, norms = [], []
+    with record(
+        model, tmp_path / "s", probe=torch.randn(2, 4), optimizer=optimizer, config=config
+    ) as rec:
+        for _ in range(3):
+            x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+            optimizer.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            optimizer.step()
+            layers = (model[0].weight, model[2].weight)
+            means.append([float(w.grad.abs().mean()) for w in layers])
+            norms.append([float(w.detach().norm()) for w in layers])
+            rec.step(loss=torch.tensor(1.0))
+    run = Run(tmp_path / "s")
+    np.testing.assert_allclose(run.read(schema.GRAD_ABS_MEAN), means, rtol=1e-5)
+    np.testing.assert_allclose(run.read(schema.WEIGHT_NORM), norms, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("after", "derived"),
+    [
+        ([nn.ReLU(inplace=True)], True),
+        ([nn.Tanh()], False),
+        ([nn.ReLU(), nn.BatchNorm1d(6)], False),  # the output is not ReLU of the pre-activation
+    ],
+)
+def test_a_plane_layer_stores_its_post_activation_only_when_it_is_not_relu_of_the_pre(
+    tmp_path, after, derived
+):
+    """2-D models: a layer whose output is exactly ReLU of its pre-activation stores the
+    pre-activation only; every layer reads back as what the model computes on the mesh."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 6), *after, nn.Linear(6, 1)).eval()
+    config = RecordConfig(snapshots="epoch", weights="epoch", mesh=5)
+    with record(model, tmp_path / "p", probe=torch.randn(8, 2), config=config) as rec:
+        hidden = rec.act_layers[0]
+    run = Run(tmp_path / "p")
+    assert (schema.plane(hidden) in run.streams) != derived
+    mesh = plane_mesh(run.meta(schema.PLANE_PROB)["extent"], 5)
+    with torch.no_grad():
+        expected = nn.Sequential(model[0], *after)(mesh).T.reshape(-1, 5, 5).numpy()
+    np.testing.assert_allclose(run.read(schema.plane(hidden), 0), expected, **FP16)

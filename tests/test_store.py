@@ -209,3 +209,33 @@ def test_a_full_disk_stops_a_growing_stream_with_a_message_and_keeps_what_was_wr
         writer.write("train/loss", 5, np.float32(5))  # room again: it grows and goes on
         writer.commit()
     np.testing.assert_array_equal(Run(tmp_path / "run").read("train/loss"), np.arange(1, 6))
+
+
+def test_a_post_relu_plane_is_read_as_relu_of_its_stored_pre_activation(tmp_path):
+    """A plane layer ending in a ReLU stores only its pre-activation (half the bytes); the
+    post-activation reads back as exactly ReLU of it. A run that stored both (an older one, or
+    another activation) reads what it stored, and a name that is neither stays unknown."""
+    pre = np.random.default_rng(1).normal(size=(2, 3, 4, 4)).astype(np.float16)
+    derived = StreamInfo("plane/h.pre", "float16", (3, 4, 4), 2, meta={"relu_of": "plane/h"})
+    stored = [
+        StreamInfo("plane/g.pre", "float16", (3, 4, 4), 2),
+        StreamInfo("plane/g", "float16", (3, 4, 4), 2),
+    ]
+    header = {"model": {"arch": "test"}, "dataset": {"name": "none"}, "progress": {"step": 0}}
+    writer = RunWriter.create(tmp_path / "run", header=header, streams=[derived, *stored])
+    for step in range(2):
+        for name in ("plane/h.pre", "plane/g.pre"):
+            writer.write(name, step * 5, pre[step])
+        writer.write("plane/g", step * 5, np.tanh(pre[step]))
+    writer.commit()
+    writer.close()
+    run = Run(tmp_path / "run")
+    assert run.has("plane/h") and "plane/h" not in run.streams
+    np.testing.assert_array_equal(run.read("plane/h"), np.maximum(pre, 0))
+    np.testing.assert_array_equal(run.read("plane/h", -1), np.maximum(pre[-1], 0))
+    np.testing.assert_array_equal(run.steps("plane/h"), [0, 5])
+    np.testing.assert_array_equal(run.read("plane/h.pre"), pre)  # the stored values, untouched
+    np.testing.assert_array_equal(run.read("plane/g"), np.tanh(pre))
+    assert not run.has("plane/x")
+    with pytest.raises(RunError, match="no stream 'plane/x'"):
+        run.read("plane/x")

@@ -157,6 +157,17 @@ class ModelGraph:
     def has_pre(self, name: str) -> bool:
         return name in self._pres
 
+    def is_relu_of_pre(self, name: str) -> bool:
+        """Whether ``name``'s output is exactly ReLU of its ``.pre``: the activation is a
+        ReLU and nothing (a norm, a dropout) is folded in after it."""
+        pre, tail = self._pres.get(name), self._tails.get(name)
+        return (
+            pre is not None
+            and tail.all_input_nodes == [pre]
+            and _role(self.traced, tail) == _ACT
+            and _activation_name(self.traced, tail) == "ReLU"
+        )
+
     def tap(self, keys: Iterable[str]) -> fx.GraphModule:
         """A module returning ``{key: output}`` for each of ``keys``: a layer name, a layer
         name + ``.pre`` (before its activation), or ``"logits"`` (the model's output)."""

@@ -190,8 +190,7 @@ class Recorder:
         self._scalars: list[tuple[int, torch.Tensor, Any, float]] = []
         """Per step: the step, the loss, the accuracy or what gives it, the learning rate."""
         self._stats: list[tuple[int, torch.Tensor]] = []
-        """Per stats step: the step, and the layers' mean |gradient| and norm (2, layers)."""
-        self._stat_sizes: torch.Tensor | None = None
+        """Per stats step: the step, and the layers' |gradient| sums, then their norms."""
         self._buffered_logits = 0
         self._taken: dict[str, int] = {}
         """The last step each heavy cadence recorded."""
@@ -349,7 +348,10 @@ class Recorder:
             info = self.graph.layer(name)
             shape = (info.output_shape[0], r, r)
             layer_meta = {**meta, "layer": name, "kind": info.kind}
-            add(schema.plane(name), shape, HEAVY, "snapshots", layer_meta)
+            if self.graph.is_relu_of_pre(name):  # read back as ReLU of the pre-activation
+                layer_meta[schema.RELU_OF] = schema.plane(name)
+            else:
+                add(schema.plane(name), shape, HEAVY, "snapshots", layer_meta)
             if self.graph.has_pre(name):
                 add(schema.plane_pre(name), shape, HEAVY, "snapshots", layer_meta)
         for split in ("train", "val"):
@@ -360,10 +362,10 @@ class Recorder:
 
     @property
     def _taps(self) -> list[str]:
-        keys = [LOGITS, *self.act_layers]
-        if self.plane:
-            keys += [f"{n}.pre" for n in self.act_layers if self.graph.has_pre(n)]
-        return keys
+        if not self.plane:
+            return [LOGITS, *self.act_layers]
+        stored = [n for n in self.act_layers if not self.graph.is_relu_of_pre(n)]
+        return [LOGITS, *stored, *(f"{n}.pre" for n in self.act_layers if self.graph.has_pre(n))]
 
     # -- the run folder -------------------------------------------------------------------
     def header(self) -> dict[str, Any]:
@@ -563,19 +565,17 @@ class Recorder:
 
     @torch.no_grad()
     def _record_stats(self, step: int) -> None:
-        """Mean |gradient| and norm of every weighted layer: one fused reduction over all the
-        tensors (``torch._foreach_norm``, as ``clip_grad_norm_`` does), kept on the device
-        until the next flush copies them off with the scalars."""
+        """|gradient| sums and weight norms of every weighted layer: two fused reductions over
+        all the tensors (``torch._foreach_norm``, as ``clip_grad_norm_`` does, in fp32) and one
+        stack, kept on the device until the next flush copies them off with the scalars and
+        turns the sums into means."""
         params = [self._modules[name].weight for name in self.stat_layers]
         if not params:
             return
-        if self._stat_sizes is None:
-            sizes = [p.numel() for p in params]
-            self._stat_sizes = torch.tensor(sizes, device=params[0].device)
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        l1 = torch.stack(torch._foreach_norm(grads, 1)) / self._stat_sizes
-        norms = torch.stack(torch._foreach_norm([p.detach() for p in params], 2))
-        self._stats.append((step, torch.stack([l1, norms]).float()))
+        sums = torch._foreach_norm(grads, 1, dtype=torch.float32)
+        norms = torch._foreach_norm(params, 2, dtype=torch.float32)
+        self._stats.append((step, torch.stack([*sums, *norms])))
 
     def flush(self, force: bool = False, **progress: Any) -> tuple[float, float] | None:
         """Copy buffered scalars to the store in one transfer; returns the mean loss and
@@ -602,8 +602,10 @@ class Recorder:
     def _write_stats(self) -> None:
         steps = np.array([step for step, _ in self._stats])
         values = torch.stack([both for _, both in self._stats]).cpu().numpy()  # one transfer
+        values = values.reshape(len(steps), 2, -1)
         self._stats.clear()
-        self.writer.write_many(schema.GRAD_ABS_MEAN, steps, values[:, 0])
+        sizes = [self._modules[name].weight.numel() for name in self.stat_layers]
+        self.writer.write_many(schema.GRAD_ABS_MEAN, steps, values[:, 0] / np.array(sizes))
         self.writer.write_many(schema.WEIGHT_NORM, steps, values[:, 1])
 
     def _write_scalars(self, progress: dict[str, Any]) -> tuple[float, float]:
@@ -945,20 +947,23 @@ def _scalar(value: torch.Tensor | float | None, device: torch.device) -> torch.T
 
 
 def _accuracies(pending: list[Any], losses: torch.Tensor) -> torch.Tensor:
-    """One accuracy per buffered step: from ``(logits, targets)`` (scored together when the
-    batches have one shape), as given, or NaN."""
-    pairs = [item for item in pending if isinstance(item, tuple)]
-    if pairs and len(pairs) == len(pending) and len({p[0].shape for p in pairs}) == 1:
-        logits = torch.stack([p[0] for p in pairs])
-        targets = torch.stack([p[1] for p in pairs]).to(logits.device)
-        hits = predictions(logits.flatten(0, 1)).view(targets.shape) == targets
-        return hits.float().mean(1).to(losses.dtype)
-    scores = []
-    for item in pending:
+    """One accuracy per buffered step: ``(logits, targets)`` pairs are scored together, one
+    stack per batch shape (an epoch's last, smaller batch is its own group); numbers as given;
+    None is NaN."""
+    scores = torch.full((len(pending),), math.nan, dtype=losses.dtype, device=losses.device)
+    groups: dict[tuple, list[int]] = {}
+    for i, item in enumerate(pending):
         if isinstance(item, tuple):
-            item = (predictions(item[0]) == item[1].to(item[0].device)).float().mean()
-        scores.append(_scalar(item, losses.device).to(losses.device, losses.dtype))
-    return torch.stack(scores)
+            logits, targets = item
+            groups.setdefault((logits.shape, targets.shape, logits.device), []).append(i)
+        elif item is not None:
+            scores[i] = _scalar(item, losses.device)
+    for members in groups.values():
+        logits = torch.stack([pending[i][0] for i in members])
+        targets = torch.stack([pending[i][1] for i in members]).to(logits.device)
+        hits = predictions(logits.flatten(0, 1)).view(targets.shape) == targets
+        scores[members] = hits.float().mean(1).to(scores.device, scores.dtype)
+    return scores
 
 
 def _heavy(tensor: torch.Tensor) -> np.ndarray:

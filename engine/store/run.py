@@ -39,6 +39,7 @@ from engine.store.schema import (
     ModelInfo,
     OptimizerInfo,
     check_stream_name,
+    relu_source,
 )
 from engine.store.streams import (
     StreamFiles,
@@ -520,21 +521,27 @@ class Run:
         raise UnknownNameError("layer", name, [info.name for info in self.layers])
 
     def has(self, name: str) -> bool:
-        return name in self.streams and self.streams[name].count > 0
+        stored = self._stored(name)
+        return stored in self.streams and self.streams[stored].count > 0
+
+    def _stored(self, name: str) -> str:
+        """The stream holding ``name``: itself, or the pre-activation stream of a post-ReLU
+        plane that was derived instead of stored (``schema.relu_source``)."""
+        return relu_source(name, self.streams) or name
 
     def stream(self, name: str) -> StreamInfo:
-        if name not in self.streams:
+        stored = self._stored(name)
+        if stored not in self.streams:
             present = ", ".join(sorted(self.streams)) or "none"
             raise RunError(
                 f"Run {self.name!r} has no stream {name!r}; it was not recorded. "
                 f"Streams present: {present}. Re-train with the recording enabled "
                 "(see `python -m engine train --help`)."
             )
-        return self.streams[name]
+        return self.streams[stored]
 
     def _open(self, name: str) -> tuple[np.ndarray, ...]:
-        self.stream(name)
-        return self._arrays[name]
+        return self._arrays[self.stream(name).name]
 
     def count(self, name: str) -> int:
         return self.stream(name).count
@@ -551,7 +558,8 @@ class Run:
         data = self._open(name)[0][:count]
         if isinstance(index, (int, np.integer)) and not -count <= index < count:
             raise RunError(f"Stream {name!r} has {count} snapshots; index {index} is out of range.")
-        return np.array(data[index])
+        values = np.array(data[index])
+        return values if self._stored(name) == name else np.maximum(values, 0, out=values)
 
     def index_at(self, name: str, step: int) -> int:
         """Index of the last snapshot of ``name`` taken at or before ``step`` (0 if none)."""

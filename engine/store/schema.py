@@ -72,13 +72,29 @@ def bias(layer: str) -> str:
 
 
 def plane(layer: str) -> str:
-    """2-D models: every unit of ``layer`` over the plane mesh, post-activation."""
+    """2-D models: every unit of ``layer`` over the plane mesh, post-activation. Not stored
+    when the activation is a ReLU: readers derive it from ``plane_pre`` (``relu_source``)."""
     return f"{PLANE}/{layer}"
 
 
 def plane_pre(layer: str) -> str:
     """2-D models: the same units before their activation."""
     return f"{PLANE}/{layer}.pre"
+
+
+RELU_OF = "relu_of"
+"""Meta key of a ``plane_pre`` stream whose layer ends in a ReLU: its value names the
+post-activation stream that was not stored, because ReLU of the recorded values is exactly it
+(ReLU commutes with fp16 rounding), at half the bytes to write."""
+
+
+def relu_source(name: str, streams: dict[str, Any]) -> str | None:
+    """The stored stream that ``name`` is the ReLU of, when ``name`` itself was not stored."""
+    if name in streams or not name.startswith(f"{PLANE}/"):
+        return None
+    source = f"{name}.pre"
+    meta = getattr(streams.get(source), "meta", None) or {}
+    return source if meta.get(RELU_OF) == name else None
 
 
 def data_x(split: str) -> str:

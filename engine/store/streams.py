@@ -86,24 +86,32 @@ def create_arrays(folder: Path, info: StreamInfo) -> None:
     data_path, steps_path = stream_paths(folder, info)
     data_path.parent.mkdir(parents=True, exist_ok=True)
     files = {
-        data_path: (info.dtype, (info.capacity, *info.shape)),
-        steps_path: ("int64", (info.capacity,)),
+        data_path: (np.dtype(info.dtype), (info.capacity, *info.shape), None),
+        steps_path: (np.dtype(np.int64), (info.capacity,), -1),
     }
     try:
-        for path, (dtype, shape) in files.items():
+        for path, (dtype, shape, fill) in files.items():
             path.unlink(missing_ok=True)  # a link left there is replaced, never written through
-            array = np.lib.format.open_memmap(path, mode="w+", dtype=np.dtype(dtype), shape=shape)
-            del array
-            with open(path, "r+b") as handle:
-                preallocate(handle.fileno(), os.fstat(handle.fileno()).st_size)
-        offset = _checked_header(steps_path, np.dtype(np.int64), (info.capacity,))
-        with open(steps_path, "r+b") as handle:
-            handle.seek(offset)
-            handle.write(np.full(info.capacity, -1, np.int64).tobytes())
+            _new_array_file(path, dtype, shape, fill)
     except BaseException:
         for path in files:
             path.unlink(missing_ok=True)
         raise
+
+
+def _new_array_file(path: Path, dtype: np.dtype, shape: tuple[int, ...], fill) -> None:
+    """A new .npy file of ``shape``, every block reserved; its values are ``fill``, or zeros
+    (what a reserved block reads as) when None."""
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False}
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with open(os.open(path, flags, 0o644), "r+b") as handle:
+        np.lib.format.write_array_header_1_0(handle, {**header, "shape": shape})
+        offset = handle.tell()
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        os.ftruncate(handle.fileno(), offset + nbytes)
+        preallocate(handle.fileno(), offset + nbytes)
+        if fill is not None:
+            handle.write(np.full(shape, fill, dtype).tobytes())
 
 
 def grow_arrays(folder: Path, info: StreamInfo, capacity: int) -> None:
