@@ -34,7 +34,7 @@ from engine.data import load_data
 from engine.errors import RunError
 from engine.models.graph import trace_model
 from engine.recording import RecordConfig, load_model
-from engine.recording.recorder import plane_mesh
+from engine.recording.recorder import TrainingDiverged, plane_mesh
 from engine.store import Run, is_run, schema
 
 REPO = Path(__file__).resolve().parents[1]
@@ -537,3 +537,20 @@ def test_a_plane_layer_stores_its_post_activation_only_when_it_is_not_relu_of_th
     with torch.no_grad():
         expected = nn.Sequential(model[0], *after)(mesh).T.reshape(-1, 5, 5).numpy()
     np.testing.assert_allclose(run.read(schema.plane(hidden), 0), expected, **FP16)
+
+
+def test_a_validation_after_a_diverged_step_names_that_step(tmp_path):
+    """Validation does not flush the buffered losses (a quick epoch's end would pay for it),
+    but when it finds the model diverged, the training loss that went first is named."""
+    model = nn.Linear(4, 3)
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    config = RecordConfig(snapshots="epoch", weights="epoch", layers=[])
+    rec = record(model, tmp_path / "d", probe=(x[:2], y[:2]), config=config)
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at step 2"), rec:
+        rec.step(loss=torch.tensor(1.0))
+        with torch.no_grad():
+            model.weight.fill_(math.nan)
+        rec.step(loss=torch.tensor(math.nan))
+        rec.validate((x, y))
+    run = Run(tmp_path / "d")
+    assert run.status == "failed" and run.count(schema.TRAIN_LOSS) == 1

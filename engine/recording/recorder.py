@@ -651,10 +651,10 @@ class Recorder:
         a loop that knows it (a resumed trainer); by default one more than the last. Returns
         the loss and accuracy.
         """
-        self.flush()  # a training loss that diverged is named first, at its step
         if loss is None:
             loss, acc = self.evaluate(data, loss_fn)
         if not math.isfinite(float(loss)):
+            self.flush()  # a training loss that diverged is named first, at its step
             raise TrainingDiverged("The validation loss is not finite: the model has diverged.")
         acc = math.nan if acc is None else float(acc)
         step = self.step_count
@@ -667,7 +667,9 @@ class Recorder:
             self.snapshot(step, closing=True)
         if self.owns_checkpoints:  # a user's loop: the weights of each epoch, and its numbers
             self.save_weights(CHECKPOINT_FILE)
-        self.flush(force=self.owns_checkpoints)
+            self.flush(force=True)
+        elif self.config is not None and self._flush_due():
+            self.flush()  # else with the next steps: a quick epoch's end costs no extra flush
         return float(loss), acc
 
     def _learn_epoch_length(self, step: int) -> None:

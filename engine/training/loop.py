@@ -384,8 +384,10 @@ class Trainer:
 
     def _validate(self, step: int, epoch: int) -> None:
         """Validate and record it: at step 0 (the untrained network) and after each epoch."""
-        self.recorder.flush()  # a training loss that diverged is named first, at its step
         val_loss, self.val_acc = self.evaluate()
+        if not math.isfinite(val_loss):
+            self.recorder.flush()  # a training loss that diverged is named first, at its step
+            raise NnreelError("The validation loss is not finite: the model has diverged.")
         self.recorder.validate(loss=val_loss, acc=self.val_acc, epoch=epoch)
         when = "before training" if step == 0 else f"epoch {epoch}/{self.config.epochs}"
         self._say(f"{when}: validation loss {val_loss:.4f}, accuracy {self.val_acc:.1%}")
@@ -403,8 +405,6 @@ class Trainer:
             total_loss += float(self.model.loss(logits, y)) * len(y)
             correct += int((self.model.predict(logits) == y).sum())
         self.model.train()
-        if not math.isfinite(total_loss):
-            raise NnreelError("The validation loss is not finite: the model has diverged.")
         return total_loss / len(y_val), correct / len(y_val)
 
     def _checkpoint(self, step: int, epoch: int | None = None) -> None:
