@@ -631,7 +631,8 @@ class Recorder:
                 "rate (--lr, or your optimizer's lr) or use a gentler optimizer, then train "
                 "again."
             )
-        return float(values[:, 0].mean()), float(np.nanmean(values[:, 1]))
+        known = values[~np.isnan(values[:, 1]), 1]  # steps given no accuracy are NaN
+        return float(values[:, 0].mean()), float(known.mean()) if len(known) else math.nan
 
     # -- epochs ---------------------------------------------------------------------------
     def validate(
