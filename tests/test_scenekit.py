@@ -699,3 +699,19 @@ def test_a_short_log_axis_labels_only_ticks_that_can_be_read():
     assert 1 <= len(labels) < len(ticks)
     spans = sorted((m.get_left()[0], m.get_right()[0]) for m in labels)
     assert all(right < left for (_, right), (left, _) in itertools.pairwise(spans))
+
+
+def test_renders_of_one_scene_for_two_runs_keep_their_pieces_apart():
+    """Two renders of a scene at once (two runs, or a look) write their partial movie files
+    into folders named like their videos: sharing one, the second failed to assemble."""
+
+    class Shown(base.RunScene):
+        pass
+
+    def pieces(run_name, theme_name="dark"):
+        settings = base.scene_config(Shown, run_name, palette.look(theme_name, "video"))
+        return settings["partial_movie_dir"]
+
+    folders = {pieces(None), pieces("runs/ring-a"), pieces("ring-b"), pieces(None, "light")}
+    assert len(folders) == 4
+    assert pieces("runs/ring-a").endswith("/partial_movie_files/Shown-ring-a")

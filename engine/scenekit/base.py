@@ -46,6 +46,7 @@ from engine.store import Run, resolve_run, schema
 from engine.store.manifest import MANIFEST
 
 MANIM_MEDIA_DIR = "./media"
+MANIM_PARTIALS = "{video_dir}/partial_movie_files/{scene_name}"
 CHECK_ENV = "NNREEL_CHECK_LAYOUT"
 """Environment variable that turns the layout check on at every key moment: ``warn`` prints
 what is wrong, anything else (``1``) fails the render with it; unset, ``0`` or ``off``: no
@@ -73,6 +74,11 @@ def scene_config(scene: type[Scene], run_name: str | None, look: palette.Look) -
         tags += [name for name in (look.palette.name, look.sizes.name) if name not in LOOK_DEFAULTS]
         if tags:
             settings["output_file"] = "-".join([scene.__name__, *tags])
+    if config.partial_movie_dir == MANIM_PARTIALS:
+        # Its pieces beside it under the same name: two renders of the scene at once (two
+        # runs, two looks) would otherwise write over each other's pieces and fail.
+        output = Path(settings.get("output_file") or config.output_file or scene.__name__)
+        settings["partial_movie_dir"] = f"{{video_dir}}/partial_movie_files/{output.stem}"
     if config.background_color == BLACK:
         settings["background_color"] = look.palette.background
     if config.max_inflight_encoders == 1:
