@@ -23,7 +23,8 @@ def ring_config(noise: float, spread: float) -> TrainConfig:
     on every mesh point, every neuron written) costs a few steps: the fit is sampled on a 64
     mesh at about 60 log-spaced steps, the weights at the same steps. Rendered side by side
     with 116 snapshots on a 96 mesh, every frame of the fitting scene matches (PSNR ≥ 44 dB
-    at 720p), for a third of the recording's cost and a fifth of its size."""
+    at 720p); the run holds 17 MB instead of 82 MB (9 MB now that the planes after a ReLU
+    are derived from those before it)."""
     return TrainConfig(
         model="mlp",
         dataset="ring",
