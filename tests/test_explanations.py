@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from usermodels import recorded_residual_cnn
 from videos import scene_module
 
 from engine.analysis.examples import top_images
 from engine.analysis.operations import first_conv, first_pool, trained_model
+from engine.data import load_data
+from engine.errors import RunError
 from engine.recording import load_run_data
 from engine.scenekit import raster as rs
 from engine.store import Run, schema
@@ -163,3 +166,12 @@ def torch_no_grad():
     import torch
 
     return torch.no_grad()
+
+
+def test_the_operations_of_a_model_nnreel_did_not_build_are_refused_with_what_to_show(tmp_path):
+    """The scene reads the conv, its BatchNorm and ReLU out of nnreel's own blocks; a user's
+    model gets one message naming the layer and the scenes that show any model."""
+    digits = load_data("digits", train_size=64, val_size=32)
+    run, _ = recorded_residual_cnn(tmp_path / "residual", digits)
+    with pytest.raises(RunError, match=r"stem, the first conv of run 'residual'.*featuremaps"):
+        first_conv(run, index=0)

@@ -92,7 +92,14 @@ def first_conv(run: Run, index: int, channel: int | None = None) -> Convolution:
 
     info = first_of(run, "conv")
     model = trained_model(run)
-    block = model.layer(info.name)
+    block = model.layer(info.name) if hasattr(model, "layer") else None
+    if not isinstance(getattr(block, "act", None), torch.nn.ReLU):
+        raise RunError(
+            f"The operations scene works through nnreel's own conv blocks (a conv, its "
+            f"BatchNorm, a ReLU); {info.name}, the first conv of run {run.name!r} "
+            f"({run.model.get('arch')}), is not one. The featuremaps, kernels and activations "
+            "scenes show any model's convolutions."
+        )
     conv = block.conv
     if tuple(conv.stride) != (1, 1) or conv.groups != 1 or tuple(conv.dilation) != (1, 1):
         raise RunError(
