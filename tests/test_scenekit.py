@@ -13,6 +13,7 @@ from engine.errors import NnreelError, RunError, UnknownNameError
 from engine.scenekit import base, palette, places, theme
 from engine.scenekit import options as opt
 from engine.scenekit import raster as rs
+from engine.scenekit.probe import FILE_NAME_CHARACTERS, file_words
 
 
 # -- colour maps and normalisation ------------------------------------------------------------
@@ -715,3 +716,10 @@ def test_renders_of_one_scene_for_two_runs_keep_their_pieces_apart():
     folders = {pieces(None), pieces("runs/ring-a"), pieces("ring-b"), pieces(None, "light")}
     assert len(folders) == 4
     assert pieces("runs/ring-a").endswith("/partial_movie_files/Shown-ring-a")
+
+
+def test_a_long_image_file_name_is_cut_in_its_middle_where_a_scene_names_it():
+    assert file_words(Path("photos/cat.png")) == "cat.png"
+    long = file_words(Path("IMG_20261206_142233_0001-crop-final.png"))
+    assert len(long) == FILE_NAME_CHARACTERS and long.startswith("IMG_")
+    assert long.endswith("001-crop-final.png") and "…" in long

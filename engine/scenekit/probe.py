@@ -4,6 +4,8 @@ refusals and captions the same way."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engine.errors import NnreelError, RunError
 from engine.scenekit import theme
 from engine.scenekit.base import dataset_name, model_name
@@ -37,12 +39,30 @@ def pick_image(run: Run, requested: int | None) -> int:
     return requested
 
 
+FILE_NAME_CHARACTERS = 28
+"""Where a scene names an image file, a longer name is cut in its middle: a subtitle has
+room for the rest of its line and about this much."""
+LABEL_FILE_CHARACTERS = 11
+"""Under the input image the label ('cat.png: no label') has room for about 21 characters: a
+longer name is left to the subtitle there ('own image: no label')."""
+
+
+def file_words(path: Path) -> str:
+    """``path``'s name, cut in the middle when long; its end keeps the suffix and the digits
+    that tell one photo from the next: 'IMG_20261…001-crop-final.png'."""
+    name = path.name
+    if len(name) <= FILE_NAME_CHARACTERS:
+        return name
+    tail = 2 * (FILE_NAME_CHARACTERS - 1) // 3
+    return f"{name[: FILE_NAME_CHARACTERS - 1 - tail]}…{name[-tail:]}"
+
+
 def example_words(run: Run, index: int) -> str:
     """What the scene follows, to open a sentence: "One validation image of a '3'", or "The
     image cat.png" when ``image=`` named a file."""
     path = image_file(run)
     if path is not None:
-        return f"The image {path.name}"
+        return f"The image {file_words(path)}"
     return f"One validation image of a '{class_of(run, index)}'"
 
 
@@ -51,7 +71,7 @@ def subject_words(run: Run) -> str:
     cat.png" when ``image=`` named a file (which is not from the dataset)."""
     path = image_file(run)
     return (
-        f"the image {path.name}"
+        f"the image {file_words(path)}"
         if path is not None
         else f"one validation image ({dataset_name(run)})"
     )
@@ -60,7 +80,10 @@ def subject_words(run: Run) -> str:
 def truth_words(run: Run, index: int) -> str:
     """What is known of its class: 'true class: 3', or 'cat.png: no label' for a file."""
     path = image_file(run)
-    return f"{path.name}: no label" if path is not None else f"true class: {class_of(run, index)}"
+    if path is not None:
+        short = path.name if len(path.name) <= LABEL_FILE_CHARACTERS else "own image"
+        return f"{short}: no label"
+    return f"true class: {class_of(run, index)}"
 
 
 def output_words(run: Run, info: LayerInfo, after: str = "after ") -> str:
