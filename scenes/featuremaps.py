@@ -127,9 +127,20 @@ class Stage:
     image: np.ndarray
     silent: int
     scaling: rs.Scaled
+    ranking: str
+    """How the channels shown were chosen, in words (``raster.most_active``)."""
     focus: int
     """The grid position of the channel picked out: the most active one, or for a pool the
     one its conv picked."""
+
+
+def centred_words(centred: dict[str, bool]) -> str:
+    """A caption's words for rows each on its own scale, some of which go below zero
+    (``centred``: each row's name, and whether it does): those are centred on 0."""
+    signed = [name for name, below in centred.items() if below]
+    if not signed:
+        return ""
+    return "  ·  " + ("" if len(signed) == len(centred) else f"{', '.join(signed)}: ") + "0 centred"
 
 
 def apart(labels: Group, gap: float = 0.1) -> Group:
@@ -208,13 +219,16 @@ class FeatureMaps(RunScene):
         )
         self.play(FadeIn(head), run_time=0.6)
 
-    def color_bar(self, unit: str, top: float | None = None, centred: bool = False) -> ColorBar:
+    def color_bar(
+        self, unit: str, top: float | None = None, centred: bool = False, of: str = ""
+    ) -> ColorBar:
         """The legend, bottom right: activations from 0 to ``top`` (the value the whole layer
         is scaled to), or to each ``unit``'s own max when ``top`` is None; ``centred``, for maps
-        that go below zero, on the diverging map from −top through 0 to +top."""
+        that go below zero, on the diverging map from −top through 0 to +top; ``of``: the
+        layers it stands for, where another legend stands for the others."""
         if top is None:
             high = "max" if centred else f"each {unit}'s max"
-            title = f"activation (scaled per {unit})"
+            title = f"{of}: scaled per {unit}" if of else f"activation (scaled per {unit})"
         else:
             # No longer than the title above: the bar keeps its place beside the strip.
             high, title = format_value(top, 3), "activation (layer's scale)"
@@ -222,6 +236,24 @@ class FeatureMaps(RunScene):
         bar = ColorBar(cmap, title=title, **scale_ends(high, centred))
         corner = np.array([BOX[1], STRIP_BOTTOM + 0.25, 0])
         return bar.shift(corner - bar[0].get_corner(DOWN + RIGHT))
+
+    def rows_legend(self, unit: str, centred: dict[str, bool]) -> Group:
+        """The legend of rows each on its own scale (``centred``: each row's name, and whether
+        it goes below zero): from 0, or centred on zero; both, side by side and each naming its
+        rows, when the rows differ."""
+        kinds = list(dict.fromkeys(centred.values()))
+        if len(kinds) == 1:
+            return self.color_bar(unit, None, kinds[0])
+        bars = Group(
+            *(
+                self.color_bar(
+                    unit, None, kind, ", ".join(n for n, c in centred.items() if c == kind)
+                )
+                for kind in kinds
+            )
+        ).arrange(RIGHT, buff=0.5, aligned_edge=UP)
+        corner = np.array([BOX[1], STRIP_BOTTOM + 0.25, 0])
+        return bars.shift(corner - bars[-1][0].get_corner(DOWN + RIGHT))
 
     def stage_bar(self, stage: Stage) -> ColorBar:
         scaled = stage.scaling
@@ -286,12 +318,14 @@ class FeatureMaps(RunScene):
         if info.kind == "pool" and previous is not None and previous.count == acts.shape[0]:
             channels, rows, cols = previous.channels, previous.rows, previous.cols
             scale, pad, focus = previous.scale, previous.pad, previous.focus
+            ranking = previous.ranking
         else:
             channels = np.arange(len(acts)) if len(acts) <= s["maps"] else rs.top_k(acts, s["maps"])
             width, height = BOX[1] - BOX[0], BOX[3] - BOX[2]
             rows, cols = rs.grid_shape(len(channels), width / height, acts.shape[2] / acts.shape[1])
             scale, pad = rs.tile_scale(acts.shape[1])
             focus = int(rs.top_k(acts[channels], 1)[0])
+            ranking = rs.most_active(acts)
         maps = acts[channels]
         mode = rs.honest_mode(maps, s["norm"])
         image, scaling = rs.feature_grid(
@@ -307,7 +341,18 @@ class FeatureMaps(RunScene):
         )
         silent = int(rs.silent(maps).sum())
         return Stage(
-            info, len(acts), channels, rows, cols, scale, pad, image, silent, scaling, focus
+            info,
+            len(acts),
+            channels,
+            rows,
+            cols,
+            scale,
+            pad,
+            image,
+            silent,
+            scaling,
+            ranking,
+            focus,
         )
 
     def fit(self, stage: Stage, previous: tuple[Stage, ImageMobject] | None) -> ImageMobject:
@@ -334,7 +379,9 @@ class FeatureMaps(RunScene):
             if after := output_words(self.run, stage.info, "post-"):
                 details += f"  ·  {after}"
         if shown < c:
-            note = f"the {shown} most active of {c} channels, most active first"
+            note = f"the {shown} {stage.ranking} of {c} channels"
+            if not stage.scaling.centred:  # else the scale's words go first, so they still fit
+                note += ", most active first"
         else:
             note = f"all {c} channels"
         note += "  ·  " + stage.scaling.label
@@ -359,7 +406,8 @@ class FeatureMaps(RunScene):
         if len(said) == 1 and (after := said.pop()):  # what every conv of the block is
             words += f" {after}"
         if c > self.settings["maps"]:
-            words += f", the {self.settings['maps']} most active shown"
+            ranking = rs.most_active(*(self.activations(i.name)[self.index] for i in convs))
+            words += f", the {self.settings['maps']} {ranking} shown"
         if block[-1].kind == "pool":
             words += (
                 f"; {block[-1].name} pools them to {'×'.join(map(str, block[-1].output_shape[1:]))}"
@@ -405,9 +453,12 @@ class FeatureMaps(RunScene):
             border=stage.pad,
         )  # fmt: skip
         channel = int(stage.channels[stage.focus])
-        top = float(self.activations(stage.info.name)[self.index][channel].max())
+        values = self.activations(stage.info.name)[self.index][channel]
+        reach = f"max {format_value(float(values.max()), 3)}"
+        if stage.scaling.centred:
+            reach = f"min {format_value(float(values.min()), 3)}  ·  {reach}"
         label = theme.text(
-            f"{stage.info.name}  ·  channel {channel}  ·  max {format_value(top, 3)}",
+            f"{stage.info.name}  ·  channel {channel}  ·  {reach}",
             theme.LABEL,
             theme.ACCENT,
         )
@@ -419,13 +470,16 @@ class FeatureMaps(RunScene):
         stage, shown, caption = self.last_map
         probs = self.run.read(schema.PROBE_PROBS, -1)[self.index]
         dense = vector_layers(self.run, stage.info)
-        vectors = self.vector_rows(dense, BOX[0], SPLIT - 0.3) if dense else self.beside(shown)
-        legend = self.color_bar("row")
+        centred = {v.name: rs.below_zero(self.activations(v.name)[self.index]) for v in dense}
+        vectors = self.vector_rows(dense, centred) if dense else self.beside(shown)
+        legend = self.rows_legend("row", centred) if dense else self.stage_bar(stage)
         bars = self.probability_bars(probs, legend)
         if self.legend_under_rows:
             legend.next_to(vectors, DOWN, buff=0.35).align_to(vectors, LEFT)
         tail = " → ".join([*(v.name for v in dense), "softmax"])
-        note = "dense activations, each row scaled to its own max" if dense else "from these maps"
+        note = "from these maps"
+        if dense:
+            note = f"dense activations, each row scaled to its own max{centred_words(centred)}"
         cap = theme.caption("prediction", tail, note, width=BOX[1] - BOX[0])
         cap.move_to([BOX[0], BOX[3] + 0.45, 0], aligned_edge=LEFT)
         self.highlight(set())
@@ -465,11 +519,15 @@ class FeatureMaps(RunScene):
         maps = shown.copy().scale(min(1.0, (SPLIT - 0.3 - BOX[0]) / shown.width))
         return maps.move_to([(BOX[0] + SPLIT - 0.3) / 2, (BOX[2] + BOX[3]) / 2, 0])
 
-    def vector_rows(self, layers: list[LayerInfo], left: float, right: float) -> Group:
-        rows = Group()
+    def vector_rows(self, layers: list[LayerInfo], centred: dict[str, bool]) -> Group:
+        """One strip per dense layer, each on its own scale: from 0, or centred on zero on the
+        diverging map where it goes below zero (``centred``)."""
+        rows, left, right = Group(), BOX[0], SPLIT - 0.3
         for info in layers:
             values = self.activations(info.name)[self.index].reshape(1, -1)
-            rgb = rs.apply_colormap(rs.normalise(values, "channel").unit, self.settings["cmap"])
+            mode = rs.CENTRED["channel"] if centred[info.name] else "channel"
+            cmap = rs.mode_cmap(mode, self.settings["cmap"])
+            rgb = rs.apply_colormap(rs.normalise(values, mode).unit, cmap)
             strip = raster_image(rgb, height=0.32)
             strip.stretch_to_fit_width(right - left)
             label = theme.text(f"{info.name}  ·  {values.shape[1]} units", theme.LABEL, theme.MUTED)
@@ -480,28 +538,23 @@ class FeatureMaps(RunScene):
     # -- part 3: over training ------------------------------------------------------------
     def over_training(self, evolve: list[str]) -> None:
         """The same maps at every recorded step (each scaled to its own max at every step, so
-        a map's shape shows even while it is faint), then — so that change shows where values
-        barely move — their difference from initialisation on one diverging scale per layer."""
+        a map's shape shows even while it is faint; centred on zero in a row that goes below
+        it), then — so that change shows where values barely move — their difference from
+        initialisation on one diverging scale per layer."""
         steps = self.run.steps(schema.acts(evolve[0]))
         snapshots = np.unique(np.linspace(0, len(steps) - 1, EVOLVE_STEPS).round().astype(int))
-        k = self.settings["evolve_maps"]
         width = SPLIT - 0.3 - BOX[0]
-        legend = self.color_bar("map")
+        self.evolving = [self.evolving_row(name) for name in evolve]
+        centred = {evolving.name: evolving.centred for evolving in self.evolving}
+        legend = self.rows_legend("map", centred)
         room = BOX[3] - BOX[2] - (legend.height + 0.35 if self.legend_under_rows else 0.0)
         tallest = (room - 0.7 * len(evolve)) / len(evolve)
-        rows, rasters, labels, self.evolving = Group(), [], [], []
-        for name in evolve:
-            final = self.activations(name)[self.index]
-            chosen = rs.top_k(final, k)
-            self.evolving.append(Evolving(name, chosen, self.delta_limit(name, chosen)))
-            image = raster_image(self.evolution_row(self.evolving[-1], len(steps) - 1), width=width)
+        rows, rasters, labels = Group(), [], []
+        for evolving in self.evolving:
+            image = raster_image(self.evolution_row(evolving, len(steps) - 1), width=width)
             if image.height > tallest:
                 image.height = tallest
-            label = theme.text(
-                f"{name}  ·  {len(chosen)} most active of {final.shape[0]}",
-                theme.LABEL,
-                theme.MUTED,
-            )
+            label = theme.text(evolving.words, theme.LABEL, theme.MUTED)
             rasters.append(image)
             labels.append(label)
             rows.add(Group(label, image).arrange(DOWN, aligned_edge=LEFT, buff=0.1))
@@ -511,9 +564,11 @@ class FeatureMaps(RunScene):
         else:
             rows.move_to([BOX[0], (BOX[2] + BOX[3]) / 2, 0], aligned_edge=LEFT)
         self.rows = rows
+        scaled = "each scaled to its own max at every step"
+        if any(centred.values()):  # said shorter, so that the red frame's key still fits
+            scaled = "each on its own scale at every step" + centred_words(centred)
         cap = self.training_caption(
-            "maps most active at the end  ·  each scaled to its own max at every step  ·  "
-            "red frame: silent"
+            f"maps most active at the end  ·  {scaled}  ·  red frame: silent"
         )
         vectors, old_cap = self.tail
         self.hold()  # the prediction read
@@ -582,16 +637,23 @@ class FeatureMaps(RunScene):
         sure = theme.percent(probs[self.label])
         return f"{when[0].upper()}{when[1:]}: p('{self.class_name(self.label)}') = {sure}."
 
-    def delta_limit(self, name: str, channels: np.ndarray) -> float:
-        """How far these maps move from initialisation over all snapshots (a high percentile,
-        so a few extreme pixels do not wash the rest out): one diverging scale for the layer's
-        row, the same at every step."""
-        series = self.run.read(schema.acts(name))[:, self.index][:, channels].astype(np.float32)
-        return float(np.percentile(np.abs(series - series[0]), DELTA_PERCENTILE)) or 1.0
+    def evolving_row(self, name: str) -> Evolving:
+        """A layer's row over training: its channels most active at the end, whether their
+        recorded maps go below zero at any step (then the row is centred on zero throughout),
+        and how far they move from initialisation (a high percentile, so a few extreme pixels
+        do not wash the rest out: one diverging scale of change, the same at every step)."""
+        final = self.activations(name)[self.index]
+        chosen = rs.top_k(final, self.settings["evolve_maps"])
+        series = self.run.read(schema.acts(name))[:, self.index][:, chosen].astype(np.float32)
+        limit = float(np.percentile(np.abs(series - series[0]), DELTA_PERCENTILE)) or 1.0
+        centred = rs.below_zero(series)
+        words = f"{name}  ·  {len(chosen)} {rs.most_active(final)} of {final.shape[0]}"
+        return Evolving(name, chosen, limit, centred, words)
 
     def evolution_row(self, evolving: Evolving, snapshot: int, delta: bool = False) -> np.ndarray:
-        """One row of maps at a snapshot: each on its own scale, or their change since step 0
-        on the layer's diverging scale (same geometry, so the raster is swapped in place)."""
+        """One row of maps at a snapshot: each on its own scale (centred on zero where the row
+        goes below it), or their change since step 0 on the layer's diverging scale (same
+        geometry, so the raster is swapped in place)."""
         maps = self.activations(evolving.name, snapshot)[self.index][evolving.channels]
         grid = {
             "rows": 1,
@@ -606,8 +668,9 @@ class FeatureMaps(RunScene):
             return rs.tile(
                 rs.apply_colormap(unit, "diverging"), **grid, borders=none, border=grid["pad"]
             )
+        mode = rs.CENTRED["channel"] if evolving.centred else "channel"
         image, _ = rs.feature_grid(
-            maps, cmap=self.settings["cmap"], mode="channel", **grid,
+            maps, cmap=rs.mode_cmap(mode, self.settings["cmap"]), mode=mode, **grid,
             mark_silent=rs.hex_rgb(theme.BAD),
         )  # fmt: skip
         return image
@@ -615,8 +678,11 @@ class FeatureMaps(RunScene):
 
 @dataclass(frozen=True)
 class Evolving:
-    """A layer shown over training: the channels in its row and its scale of change."""
+    """A layer shown over training: the channels in its row, its scale of change, whether its
+    maps go below zero (drawn centred on zero), and its label."""
 
     name: str
     channels: np.ndarray
     limit: float
+    centred: bool
+    words: str

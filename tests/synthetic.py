@@ -68,8 +68,9 @@ class _Net:
     """A fixed random network over the probe images: ``at(t)`` blends its initial weights
     (t = 0) into its final ones (t = 1), so features "emerge" across the snapshots."""
 
-    def __init__(self, layers, input_channels: int, rng: np.random.Generator):
+    def __init__(self, layers, input_channels: int, rng: np.random.Generator, linear=()):
         self.layers = layers
+        self.linear = set(linear)
         self.start, self.end = {}, {}
         channels = input_channels
         for info in layers:
@@ -91,19 +92,23 @@ class _Net:
         return (1 - t) * self.start[name] + t * self.end[name]
 
     def forward(self, image: np.ndarray, t: float) -> dict[str, np.ndarray]:
-        """Every layer's output on one [C, H, W] image in [0, 1]; ReLU after conv and dense."""
+        """Every layer's output on one [C, H, W] image in [0, 1]; ReLU after conv and dense,
+        except after the layers named ``linear`` (their outputs go below zero)."""
         x, out = image, {}
         for info in self.layers:
+            relu = info.name not in self.linear
             if info.kind == "conv":
-                x = _conv3x3(x, self.weights(info.name, t))
-                x = np.maximum(x * self.gain[info.name][:, None, None], 0)
+                x = _conv3x3(x, self.weights(info.name, t)) * self.gain[info.name][:, None, None]
+                x = np.maximum(x, 0) if relu else x
             elif info.kind == "pool":
                 x = _pool(x)
             elif info.kind == "flatten":
                 x = x.reshape(-1)
             elif info.kind in schema.DENSE_KINDS:
                 x = self.weights(info.name, t) @ x.reshape(-1)
-                x = x if info.kind == "logits" else np.maximum(x * self.gain[info.name], 0)
+                if info.kind != "logits":
+                    x = x * self.gain[info.name]
+                    x = np.maximum(x, 0) if relu else x
             out[info.name] = x / max(float(np.abs(x).max()), 1e-6)
         return out
 
@@ -117,8 +122,10 @@ def write_cnn_run(
     snapshot_steps: tuple[int, ...] = (0, 1, 2, 4, 8, 16),
     steps_per_epoch: int = 8,
     seed: int = 0,
+    linear: tuple[str, ...] = (),
 ) -> Path:
-    """A finished run of ``arch`` on digits whose every number comes from ``seed``.
+    """A finished run of ``arch`` on digits whose every number comes from ``seed``; the layers
+    named ``linear`` have no ReLU after them, so their recorded values go below zero.
 
     Records what a trained run's scenes read: probe images, labels, activations and
     probabilities at ``snapshot_steps``, per-step loss/accuracy/learning rate, validation at
@@ -132,7 +139,7 @@ def write_cnn_run(
     images = np.stack([digit_image(i % 10) for i in range(probe)])[:, None]
     images = np.repeat(images, model.input_shape[0], axis=1)
     labels = np.arange(probe) % 10
-    net = _Net(layers, model.input_shape[0], rng)
+    net = _Net(layers, model.input_shape[0], rng, linear)
     times = [np.sqrt(step / total) for step in snapshot_steps]  # fast early, like training
     acts = [[net.forward(image / 255.0, t) for image in images] for t in times]
 

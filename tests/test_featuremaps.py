@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from captions import read_captions
+from synthetic import write_cnn_run
 from videos import ROOT, decode, scene_module
 
 from engine.errors import NnreelError, RunError, UnknownNameError
-from engine.scenekit import RUN_ENV, theme
+from engine.scenekit import RUN_ENV, SET_ENV, theme
 from engine.store import Run, schema
 
 REFERENCES = Path(__file__).parent / "reference"
@@ -173,3 +174,71 @@ def test_render_mp4_and_gif(project, fixed_vgg, monkeypatch, capsys):
             Image.fromarray(frame).save(video.parent / path.name)
             failures.append(f"{name} (t={t}): {why}; got {video.parent / path.name}")
     assert not failures, "frames differ from tests/reference:\n" + "\n".join(failures)
+
+
+# -- maps that go below zero ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def signed_vgg(tmp_path_factory) -> Path:
+    """``fixed_vgg``'s numbers with no ReLU after conv1_2: its maps go below zero at every
+    step, as a residual branch's do before its add."""
+    return write_cnn_run(tmp_path_factory.mktemp("runs") / "signed-vgg", linear=("conv1_2",))
+
+
+def tile_pixels(image: np.ndarray, k: int, size: tuple[int, int], grid: dict) -> np.ndarray:
+    """One colour per map pixel of tile ``k`` of a ``feature_grid`` image ([h, w, 3])."""
+    from engine.scenekit import raster as rs
+
+    scale = grid["scale"]
+    x, y, w, h = rs.tile_box(
+        k, cols=grid["cols"], size=size, scale=scale, pad=grid["pad"], border=grid["pad"]
+    )
+    return image[y : y + h : scale, x : x + w : scale]
+
+
+@pytest.mark.render
+def test_a_row_over_training_that_goes_below_zero_is_centred_on_zero(
+    signed_vgg, drawn_texts, tmp_path, monkeypatch
+):
+    """conv1_2's row over training is drawn blue below zero and red above at every step, its
+    legend runs from −max through 0 to +max, and its label says how its channels were
+    ranked; conv2_2 (after a ReLU) keeps the sequential colour map."""
+    from engine.scenekit import raster as rs
+    from engine.video.render import render_scene
+
+    rows: list[tuple[np.ndarray, np.ndarray, dict]] = []
+    feature_grid = rs.feature_grid
+
+    def remember(maps, **kwargs):
+        image, scaled = feature_grid(maps, **kwargs)
+        if kwargs.get("rows") == 1:  # a row over training
+            rows.append((np.asarray(maps, np.float32), image, kwargs))
+        return image, scaled
+
+    monkeypatch.setattr(rs, "feature_grid", remember)
+    monkeypatch.setenv(RUN_ENV, str(signed_vgg))
+    options = "layers=conv1_1 evolve=conv1_2,conv2_2 evolve_maps=4 delta=false focus=false"
+    monkeypatch.setenv(SET_ENV, f"image=3 {options} pace=brisk")
+    render_scene("featuremaps", resolution=(256, 144), fps=5, media_dir=tmp_path)
+
+    run = Run(signed_vgg)
+    series = run.read(schema.acts("conv1_2"))[:, 3].astype(np.float32)
+    diverging = {tuple(c) for c in rs.colormap("diverging").lut.tolist()}
+    signed = [(m, i, g) for m, i, g in rows if m.shape[1:] == series.shape[2:] and m.min() < 0]
+    assert len(signed) >= 2  # at least the first and the last step
+    for maps, image, grid in signed:
+        for k, values in enumerate(maps):
+            colours = tile_pixels(image, k, values.shape, {**grid, "cols": len(maps)})
+            assert all(tuple(c) in diverging for c in colours.reshape(-1, 3))
+            red, blue = colours[..., 0].astype(int), colours[..., 2].astype(int)
+            reach = np.abs(values).max()
+            assert np.all(blue[values < -0.1 * reach] > red[values < -0.1 * reach])
+            assert np.all(red[values > 0.1 * reach] > blue[values > 0.1 * reach])
+    viridis = {tuple(c) for c in rs.VIRIDIS.lut.tolist()}
+    relu = [(m, i, g) for m, i, g in rows if m.shape[1:] != series.shape[2:]]
+    for maps, image, grid in relu:
+        assert maps.min() >= 0
+        colours = tile_pixels(image, 0, maps.shape[1:], {**grid, "cols": len(maps)})
+        assert all(tuple(c) in viridis for c in colours.reshape(-1, 3))
+    assert any(t.startswith("conv1_2  ·  4 most active (by mean |value|) of") for t in drawn_texts)
+    assert any(t.startswith("conv2_2  ·  4 most active of") for t in drawn_texts)
+    assert {"−max", "0", "+max"} <= set(drawn_texts)

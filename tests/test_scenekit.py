@@ -93,6 +93,17 @@ def test_top_k_and_silent_channels():
     assert rs.silent(maps).tolist() == [True, False, True, False, False]
 
 
+def test_maps_below_zero_rank_by_size_so_a_strong_signed_channel_is_most_active():
+    """A channel swinging ±3 averages 0; a weak one at 0.2 everywhere must not outrank it."""
+    maps = np.zeros((3, 4, 4))
+    maps[0] = 0.2
+    maps[1, :2], maps[1, 2:] = -3.0, 3.0
+    assert maps[1].mean() == 0 and rs.top_k(maps, 1).tolist() == [1]
+    assert rs.top_k(maps, 3).tolist() == [1, 0, 2]
+    assert rs.most_active(maps) == "most active (by mean |value|)"
+    assert rs.most_active(np.abs(maps)) == "most active"
+
+
 def test_near_ties_rank_by_index_so_last_digits_never_reorder_a_grid():
     """Two CPUs train maps whose means differ in the last digits: the order must not."""
     means = np.array([0.5, 2.0, 2.0 * (1 + 1e-5), 1.0, 2.0 * (1 - 1e-5)])

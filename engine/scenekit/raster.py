@@ -181,7 +181,13 @@ def honest_mode(maps: np.ndarray, mode: str) -> str:
     x = np.asarray(maps, dtype=np.float32)
     if mode == "auto":
         mode = "layer" if small_or_flat(x) else "channel"
-    return CENTRED.get(mode, mode) if bool((x < 0).any()) else mode
+    return CENTRED.get(mode, mode) if below_zero(x) else mode
+
+
+def below_zero(maps: np.ndarray) -> bool:
+    """Whether any value is negative: maps with no ReLU after them (a residual branch before its
+    add, a dense layer without activation), to be drawn and ranked by size either side of 0."""
+    return bool((np.asarray(maps) < 0).any())
 
 
 def small_or_flat(maps: np.ndarray) -> bool:
@@ -203,15 +209,23 @@ def mode_cmap(mode: str, cmap: str) -> str:
 
 # -- choosing channels ------------------------------------------------------------------------
 def channel_scores(maps: np.ndarray) -> np.ndarray:
-    """Mean activation of each map ([N, ...] → [N]): how strongly a channel responds."""
-    x = np.asarray(maps, dtype=np.float32)
+    """Mean |activation| of each map ([N, ...] → [N]): how strongly a channel responds. For
+    maps that go below zero a strong channel can average near 0, its halves cancelling; for
+    maps ≥ 0 (after a ReLU) this is exactly their mean."""
+    x = np.abs(np.asarray(maps, dtype=np.float32))
     return x.reshape(x.shape[0], -1).mean(axis=1)
 
 
 def top_k(maps: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k most active maps (by mean activation), most active first; near-ties
+    """Indices of the k most active maps (by mean |activation|), most active first; near-ties
     keep channel order, so the choice is the same on every machine (``ranked``)."""
     return ranked(channel_scores(maps))[: max(0, k)]
+
+
+def most_active(*maps: np.ndarray) -> str:
+    """What ``top_k`` picked from these maps, for a caption: "most active", said by size
+    (|value|) where any go below zero, as a large negative response counts too."""
+    return "most active (by mean |value|)" if any(map(below_zero, maps)) else "most active"
 
 
 def silent(maps: np.ndarray) -> np.ndarray:
