@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from captions import read_captions
 from synthetic import write_cnn_run
-from videos import ROOT, decode, scene_module
+from videos import ROOT, decode, scene_module, tile_colours
 
 from engine.errors import NnreelError, RunError, UnknownNameError
 from engine.scenekit import RUN_ENV, SET_ENV, theme
@@ -184,17 +184,6 @@ def signed_vgg(tmp_path_factory) -> Path:
     return write_cnn_run(tmp_path_factory.mktemp("runs") / "signed-vgg", linear=("conv1_2",))
 
 
-def tile_pixels(image: np.ndarray, k: int, size: tuple[int, int], grid: dict) -> np.ndarray:
-    """One colour per map pixel of tile ``k`` of a ``feature_grid`` image ([h, w, 3])."""
-    from engine.scenekit import raster as rs
-
-    scale = grid["scale"]
-    x, y, w, h = rs.tile_box(
-        k, cols=grid["cols"], size=size, scale=scale, pad=grid["pad"], border=grid["pad"]
-    )
-    return image[y : y + h : scale, x : x + w : scale]
-
-
 @pytest.mark.render
 def test_a_row_over_training_that_goes_below_zero_is_centred_on_zero(
     signed_vgg, drawn_texts, tmp_path, monkeypatch
@@ -227,7 +216,7 @@ def test_a_row_over_training_that_goes_below_zero_is_centred_on_zero(
     assert len(signed) >= 2  # at least the first and the last step
     for maps, image, grid in signed:
         for k, values in enumerate(maps):
-            colours = tile_pixels(image, k, values.shape, {**grid, "cols": len(maps)})
+            colours = tile_colours(image, k, values.shape, {**grid, "cols": len(maps)})
             assert all(tuple(c) in diverging for c in colours.reshape(-1, 3))
             red, blue = colours[..., 0].astype(int), colours[..., 2].astype(int)
             reach = np.abs(values).max()
@@ -237,7 +226,7 @@ def test_a_row_over_training_that_goes_below_zero_is_centred_on_zero(
     relu = [(m, i, g) for m, i, g in rows if m.shape[1:] != series.shape[2:]]
     for maps, image, grid in relu:
         assert maps.min() >= 0
-        colours = tile_pixels(image, 0, maps.shape[1:], {**grid, "cols": len(maps)})
+        colours = tile_colours(image, 0, maps.shape[1:], {**grid, "cols": len(maps)})
         assert all(tuple(c) in viridis for c in colours.reshape(-1, 3))
     assert any(t.startswith("conv1_2  ·  4 most active (by mean |value|) of") for t in drawn_texts)
     assert any(t.startswith("conv2_2  ·  4 most active of") for t in drawn_texts)

@@ -17,6 +17,7 @@ import torch
 from captions import read_captions
 from PIL import Image
 from usermodels import ResidualCNN, recorded_residual_cnn
+from videos import tile_colours
 
 from engine.data import load_data
 from engine.errors import NnreelError
@@ -172,17 +173,6 @@ def test_featuremaps_films_an_image_file(user_cnn, drawn_texts, tmp_path, monkey
     subtitle = "the image my ring.png through 3 conv layers"
     assert any(text.startswith(subtitle) for text in drawn_texts)
     assert not any("validation image" in text for text in drawn_texts)
-
-
-def tile_colours(image: np.ndarray, k: int, size: tuple[int, int], grid: dict) -> np.ndarray:
-    """The colour of each map pixel of tile ``k`` in a ``feature_grid`` image ([h, w, 3])."""
-    from engine.scenekit import raster as rs
-
-    scale = grid["scale"]
-    x, y, w, h = rs.tile_box(
-        k, cols=grid["cols"], size=size, scale=scale, pad=grid["pad"], border=grid["pad"]
-    )
-    return image[y : y + h : scale, x : x + w : scale]
 
 
 @pytest.mark.render

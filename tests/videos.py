@@ -46,3 +46,14 @@ def changes(frames: np.ndarray, share: float = 2e-3) -> int:
     moved by more than 40 in some channel."""
     moved = np.abs(np.diff(frames.astype(np.int16), axis=0)).max(axis=3) > 40
     return int((moved.mean(axis=(1, 2)) > share).sum())
+
+
+def tile_colours(image: np.ndarray, k: int, size: tuple[int, int], grid: dict) -> np.ndarray:
+    """The colour of each map pixel of tile ``k`` in a ``feature_grid`` image ([h, w, 3])."""
+    from engine.scenekit import raster as rs
+
+    scale = grid["scale"]
+    x, y, w, h = rs.tile_box(
+        k, cols=grid["cols"], size=size, scale=scale, pad=grid["pad"], border=grid["pad"]
+    )
+    return image[y : y + h : scale, x : x + w : scale]
