@@ -99,14 +99,16 @@ def vector_layers(run: Run, after: LayerInfo) -> list[LayerInfo]:
 
 
 def evolving_layers(run: Run, layers: list[LayerInfo], requested: list[str] | None) -> list[str]:
-    """Layers shown changing over training: as requested, else the last conv before each of the
-    first three pools whose maps are still at least 8 pixels wide."""
+    """Layers shown changing over training: as requested, else the last conv or merge (a
+    residual block's add) before each of the first three pools whose maps are still at least
+    8 pixels wide."""
     if requested is not None:
         shown = {info.name for info in map_layers(run, "FeatureMaps", requested)}
         return [name for name in requested if name in shown]
     chosen = []
     for previous, info in itertools.pairwise(layers):
-        if info.kind == "pool" and previous.kind == "conv" and previous.output_shape[1] >= 8:
+        shown = previous.kind in (schema.CONV, *schema.MERGE_KINDS)
+        if info.kind == schema.POOL and shown and previous.output_shape[1] >= 8:
             chosen.append(previous.name)
     return chosen[:3]
 

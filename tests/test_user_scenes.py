@@ -217,3 +217,11 @@ def test_maps_below_zero_are_drawn_on_a_scale_centred_on_zero(
             assert np.all(red[maps > 0.1 * reach] > blue[maps > 0.1 * reach])
     ends = [text for text in drawn_texts if text.startswith("−") and f"+{text[1:]}" in drawn_texts]
     assert ends, "no colour bar from −max to +max"
+
+
+def test_a_residual_blocks_output_is_shown_over_training_by_default(user_cnn):
+    """The maps followed over training are the last before each pool: in a residual network
+    that is the block's add, not a conv."""
+    run, _ = user_cnn
+    layers = featuremaps.map_layers(run, "FeatureMaps")
+    assert featuremaps.evolving_layers(run, layers, None) == ["add"]
