@@ -60,6 +60,7 @@ from engine.scenekit import (
     pick_image,
     pixels_per_unit,
     raster_image,
+    scale_ends,
     theme,
 )
 from engine.scenekit import raster as rs
@@ -242,6 +243,8 @@ class Trio:
     """‖pruned − dense‖ / ‖dense‖ over the whole layer on this image."""
     diff_max: float
     """The largest |pruned − dense| among the maps shown: the ends of the difference scale."""
+    signed: bool
+    """Whether the layer's maps go below zero (no ReLU after it): drawn centred on zero."""
 
 
 class Pruning(RunScene):
@@ -480,7 +483,9 @@ class Pruning(RunScene):
         tile = min(width / cols, height / rows) * pixels_per_unit()
         scale = max(1, int(tile * 15 / 16) // max(h, w))
         d, p = dense[channels], pruned[channels]
-        top = np.maximum(d.reshape(len(d), -1).max(1), p.reshape(len(p), -1).max(1))
+        signed = rs.below_zero(dense) or rs.below_zero(pruned)
+        reach = (np.abs(d), np.abs(p)) if signed else (d, p)
+        top = np.maximum(*(x.reshape(len(x), -1).max(1) for x in reach))
         if h * w == 1:  # a 1×1 map on its own scale only says "on": one scale for the layer
             top[:] = top.max()
         top = np.where(top > 0, top, 1.0)[:, None, None]
@@ -493,12 +498,20 @@ class Pruning(RunScene):
             "background": rs.hex_rgb(theme.PANEL),
         }
         cmap = self.settings["cmap"]
+
+        def coloured(x: np.ndarray) -> np.ndarray:
+            """A map on its channel's scale: from 0, or either side of 0 when signed."""
+            if signed:
+                return rs.apply_colormap(x / top / 2 + 0.5, "diverging")
+            return rs.apply_colormap(x / top, cmap)
+
         images = (
-            rs.tile(rs.apply_colormap(d / top, cmap), **grid),
-            rs.tile(rs.apply_colormap(p / top, cmap), **grid),
+            rs.tile(coloured(d), **grid),
+            rs.tile(coloured(p), **grid),
             rs.tile(rs.apply_colormap((p - d) / (diff_max or 1.0) / 2 + 0.5, "diverging"), **grid),
         )
-        return Trio(info, channels, images, relative_change(dense, pruned), diff_max)
+        change = relative_change(dense, pruned)
+        return Trio(info, channels, images, change, diff_max, signed)
 
     def acts(self, run: Run, name: str) -> np.ndarray:
         """One layer's activations on the shown image, at the run's last snapshot."""
@@ -550,9 +563,10 @@ class Pruning(RunScene):
         trios: list[Trio] = []
         for info in self.layers:
             trios.append(self.trio(info, trios[-1] if trios else None))
-        legend = self.activation_legend()
-        chart = ChangeChart(trios, right=min(CHANGE[1], legend.get_left()[0] - 0.3))
-        self.add(self.headings(), chart, legend)
+        legends = [self.activation_legend(signed) for signed in (False, True)]
+        leftmost = min(legend.get_left()[0] for legend in legends)
+        chart = ChangeChart(trios, right=min(CHANGE[1], leftmost - 0.3))
+        self.add(self.headings(), chart)
         panels, notes = None, []
         for k, trio in enumerate(trios):
             self.hold()  # the last layer's caption read
@@ -560,6 +574,7 @@ class Pruning(RunScene):
             chart.mark(k)
             notes = [
                 self.layer_caption(trio, trios[k - 1] if k else None),
+                self.activation_legend(trio.signed),
                 self.difference_legend(trio.diff_max),
             ]
             self.add(*notes)
@@ -601,12 +616,13 @@ class Pruning(RunScene):
             f"{which}  ·  {scale} for both networks",
         )
 
-    def activation_legend(self) -> ColorBar:
+    def activation_legend(self, signed: bool) -> ColorBar:
         """Bottom right, left of the difference legend (whose ends change from layer to layer:
-        a wide one stands in for them)."""
-        bar = ColorBar(
-            self.settings["cmap"], low="0", high="channel max", title="activation", length=1.7
-        )
+        a wide one stands in for them). A layer whose maps go below zero is centred on it."""
+        cmap = "diverging" if signed else self.settings["cmap"]
+        ends = scale_ends("max" if signed else "channel max", signed)
+        title = "activation (channel max)" if signed else "activation"
+        bar = ColorBar(cmap, title=title, length=1.7, **ends)
         right = min(3.0 + bar.width, self.difference_legend(8.88).get_left()[0] - 0.3)
         return bar.move_to([right, CHANGE[2] + 0.05, 0], aligned_edge=RIGHT + DOWN)
 

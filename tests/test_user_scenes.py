@@ -17,7 +17,7 @@ import torch
 from captions import read_captions
 from PIL import Image
 from usermodels import ResidualCNN, recorded_residual_cnn
-from videos import tile_colours
+from videos import scene_module, tile_colours
 
 from engine.data import load_data
 from engine.errors import NnreelError
@@ -225,3 +225,36 @@ def test_a_residual_blocks_output_is_shown_over_training_by_default(user_cnn):
     run, _ = user_cnn
     layers = featuremaps.map_layers(run, "FeatureMaps")
     assert featuremaps.evolving_layers(run, layers, None) == ["add"]
+
+
+@pytest.mark.render
+def test_pruning_draws_a_layer_below_zero_centred_on_zero(
+    user_cnn, drawn_texts, tmp_path, monkeypatch
+):
+    """conv_b's maps (no ReLU before the add) in both networks are drawn on the diverging map
+    either side of 0, with a −max · 0 · +max legend; the post-ReLU stem keeps its own map."""
+    from engine.scenekit import raster as rs
+    from engine.video import catalog
+    from engine.video.render import render_scene
+
+    run, _ = user_cnn
+    trios = {}
+
+    class Remembered(scene_module("pruning").Pruning):
+        def trio(self, info, previous):
+            trios[info.name] = super().trio(info, previous)
+            return trios[info.name]
+
+    monkeypatch.setattr(catalog, "scene_class", lambda name: Remembered)
+    monkeypatch.setenv(RUN_ENV, str(run.folder))
+    monkeypatch.setenv(SET_ENV, f"image=0 {QUICK['pruning']}")
+    render_scene("pruning", resolution=SIZE, fps=FPS, media_dir=tmp_path)
+
+    diverging = {tuple(c) for c in rs.colormap("diverging").lut.tolist()}
+    background = tuple(rs.hex_rgb(theme.PANEL))
+    for name, signed in (("conv_b", True), ("stem", False)):
+        dense_image = trios[name].images[0][..., :3].reshape(-1, 3)
+        colours = {tuple(c) for c in dense_image.tolist()} - {background}
+        assert trios[name].signed == signed
+        assert (colours <= diverging) == signed
+    assert {"−max", "0", "+max"} <= set(drawn_texts)
