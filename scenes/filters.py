@@ -40,6 +40,7 @@ from engine.scenekit import (
     pick_image,
     pixels_per_unit,
     raster_image,
+    scale_ends,
     set_pixels,
     theme,
 )
@@ -196,10 +197,9 @@ class Filters(RunScene):
         above = theme.text("input", theme.HEADING, weight="BOLD").next_to(picture, UP, buff=0.15)
         below = theme.text(f"true class: {self.class_name(label)}", theme.LABEL, theme.GOOD)
         below.next_to(picture, DOWN, buff=0.15)
-        legend = ColorBar(
-            self.settings["cmap"], low="0", high="max", title="activation map", length=2.2
-        )
+        legend = self.map_legend(signed=False)
         legend.next_to(below, DOWN, buff=0.4).set_x(INPUT_X)
+        self.legend = legend
         key = self.key(legend)
         # Pages start under their caption, which starts under the title (large type: lower).
         self.caption_top = min(GRID[3] + 0.75, head.get_bottom()[1] - 0.1)
@@ -219,6 +219,19 @@ class Filters(RunScene):
         )
         self.play(FadeIn(head), run_time=0.5)
         self.hold()
+
+    def map_legend(self, signed: bool) -> ColorBar:
+        """The maps' colour scale: from 0, or either side of it for a layer whose maps go
+        below zero (no ReLU after it)."""
+        cmap = "diverging" if signed else self.settings["cmap"]
+        return ColorBar(cmap, title="activation map", length=2.2, **scale_ends("max", signed))
+
+    def show_legend(self, signed: bool) -> None:
+        """The legend of the page's maps, in the place of the last one."""
+        legend = self.map_legend(signed).move_to(self.legend, aligned_edge=UP)
+        self.remove(self.legend)
+        self.legend = legend
+        self.add(legend)
 
     def key(self, legend: ColorBar) -> Group:
         """What the tiles mean: three lines under the legend when they fit the left column,
@@ -255,6 +268,7 @@ class Filters(RunScene):
         labels = self.labels(plan, recording, position, dead)
         cap = self.page_caption(info, recording, filters, maps, int(dead.sum()))
         base = self.base(plan, self.map_tiles(maps, plan.side), dead)
+        self.show_legend(rs.below_zero(maps))
         frames = self.shown_frames(recording)
         first = recording.frames[frames[0], position] if frames else recording.best[position]
         pixels = self.with_images(plan, base, first)
@@ -310,8 +324,11 @@ class Filters(RunScene):
         return sorted(set(picks.round().astype(int).tolist()))
 
     def map_tiles(self, maps: np.ndarray, side: int) -> list[np.ndarray]:
-        """Each map scaled to its own max in the colour map, on a square tile."""
-        rgb = rs.apply_colormap(rs.normalise(maps, "channel").unit, self.settings["cmap"])
+        """Each map scaled to its own max in the colour map (maps that go below zero: to
+        their own max |value| either side of 0, diverging), on a square tile."""
+        mode = rs.honest_mode(maps, "channel")
+        cmap = rs.mode_cmap(mode, self.settings["cmap"])
+        rgb = rs.apply_colormap(rs.normalise(maps, mode).unit, cmap)
         return [rs.fit_square(m, side, rs.hex_rgb(theme.PANEL)) for m in rgb]
 
     def base(self, plan: Page, maps: list[np.ndarray], dead: np.ndarray) -> np.ndarray:
@@ -373,7 +390,8 @@ class Filters(RunScene):
         parts += [f"{dead} dead"] if dead else []
         silent = int(rs.silent(maps).sum())
         parts += [f"{silent} silent on this input"] if silent else []
-        parts += ["each map to its own max", "peak: the activation its image reached"]
+        scale = "each map to its own ±max" if rs.below_zero(maps) else "each map to its own max"
+        parts += [scale, "peak: the activation its image reached"]
         map_words = " ".join(filter(None, (f"maps {h}×{w}", output_words(self.run, info))))
         details = f"{c} filters  ·  {map_words}  ·  images {size} from noise"
         cap = theme.caption(info.name, details, "  ·  ".join(parts), width=GRID[1] - GRID[0])

@@ -258,3 +258,36 @@ def test_pruning_draws_a_layer_below_zero_centred_on_zero(
         assert trios[name].signed == signed
         assert (colours <= diverging) == signed
     assert {"−max", "0", "+max"} <= set(drawn_texts)
+
+
+@pytest.mark.render
+def test_filters_draws_a_layer_below_zero_centred_on_zero(
+    user_cnn, drawn_texts, tmp_path, monkeypatch
+):
+    """conv_b's maps beside their filters' images are drawn on the diverging map either side
+    of 0 and the legend turns to −max · 0 · +max on its page; the stem's stay from 0."""
+    from engine.scenekit import raster as rs
+    from engine.video import catalog
+    from engine.video.render import render_scene
+
+    run, _ = user_cnn
+    tiles: list[tuple[np.ndarray, list[np.ndarray]]] = []
+
+    class Remembered(scene_module("filters").Filters):
+        def map_tiles(self, maps, side):
+            tiles.append((maps, super().map_tiles(maps, side)))
+            return tiles[-1][1]
+
+    monkeypatch.setattr(catalog, "scene_class", lambda name: Remembered)
+    monkeypatch.setenv(RUN_ENV, str(run.folder))
+    monkeypatch.setenv(SET_ENV, f"image=0 layers=stem,conv_b {QUICK['filters']}")
+    render_scene("filters", resolution=SIZE, fps=FPS, media_dir=tmp_path)
+
+    diverging = {tuple(c) for c in rs.colormap("diverging").lut.tolist()}
+    background = tuple(rs.hex_rgb(theme.PANEL))
+    assert len(tiles) == 2
+    for maps, rgb in tiles:
+        colours = {tuple(c) for tile in rgb for c in tile[..., :3].reshape(-1, 3).tolist()}
+        assert (colours - {background} <= diverging) == bool((maps < 0).any())
+    assert [bool((maps < 0).any()) for maps, _ in tiles] == [False, True]
+    assert {"−max", "0", "+max"} <= set(drawn_texts)
