@@ -36,6 +36,7 @@ from manim import (
     Create,
     FadeIn,
     Group,
+    ImageMobject,
     Square,
     SurroundingRectangle,
     Transform,
@@ -189,11 +190,14 @@ def block_words(slots: list[Slot], first: int, forward: Pass) -> str:
 
 def thumbnail(maps: np.ndarray, mode: str, size: int) -> np.ndarray:
     """A [C, H, W] activation as one size×size RGB tile: its most active channel, or the mean
-    over channels, scaled to its own max (nearest-neighbour, so pixels stay square)."""
+    over channels, scaled to its own max, or either side of 0 when it goes below zero
+    (nearest-neighbour, so pixels stay square)."""
     x = maps if maps.ndim == 3 else maps[:, None, None]
     picture = x[rs.top_k(x, 1)[0]] if mode == "top" else x.mean(axis=0)
-    unit = rs.normalise(picture[None], "channel").unit[0]
-    return rs.apply_colormap(rs.resize_nearest(unit, (size, size)), "viridis")
+    scale = rs.honest_mode(picture[None], "channel")
+    unit = rs.normalise(picture[None], scale).unit[0]
+    cmap = rs.mode_cmap(scale, "viridis")
+    return rs.apply_colormap(rs.resize_nearest(unit, (size, size)), cmap)
 
 
 @dataclass
@@ -423,7 +427,10 @@ class Architecture(RunScene):
                 shortcuts=shortcuts,
             )
             if not taller:
-                self.legend = key([*diagram_key(self.diagram), *self.activation_key()])
+                signed = forward is not None and any(
+                    rs.below_zero(forward.at(i)) for grid in self.plan.grids for i in grid.slots
+                )
+                self.legend = key([*diagram_key(self.diagram), *self.activation_key(signed)])
                 self.legend.next_to(self.footer, UP, buff=0.15).set_x(0)
             clash = self.legend.get_top()[1] + KEY_GAP - self.diagram.get_bottom()[1]
             if clash <= 0:
@@ -458,11 +465,18 @@ class Architecture(RunScene):
         return (ceiling - above + floor + below) / 2
 
     @staticmethod
-    def activation_key() -> list[tuple]:
-        bar = raster_image(
-            rs.gradient_bar("viridis", 64, vertical=False)[:1].repeat(8, 0), width=0.5
-        )
-        return [(bar, "activation 0 → max (thumbnails, neurons)")]
+    def activation_key(signed: bool) -> list[tuple]:
+        """The activations' colours; ``signed``: some thumbnails go below zero (no ReLU after
+        their layer), drawn either side of 0."""
+
+        def bar(cmap: str) -> ImageMobject:
+            pixels = rs.gradient_bar(cmap, 64, vertical=False)[:1].repeat(8, 0)
+            return raster_image(pixels, width=0.5)
+
+        entries = [(bar("viridis"), "activation 0 → max (thumbnails, neurons)")]
+        if signed:
+            entries.append((bar("diverging"), "−max → 0 → +max (below 0)"))
+        return entries
 
     def build_graph(self) -> None:
         """An MLP as the kit's neuron graph (3Blue1Brown's look, as in the MLP scenes) with its

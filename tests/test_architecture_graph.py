@@ -251,3 +251,21 @@ def test_the_architecture_of_a_residual_network_renders(which, request, render_s
     video = render_small("architecture", request.getfixturevalue(which), "pace=0.05")
     assert all(frame.std() > 8 for frame in video.frames[2:])
     assert not np.array_equal(video.frames[len(video.frames) // 2], video.frames[-1])
+
+
+def test_a_thumbnail_that_goes_below_zero_is_drawn_either_side_of_it():
+    """A map with no ReLU after it is a diverging thumbnail (blue below 0, red above) and
+    the key says so; a post-ReLU map keeps viridis from 0."""
+    from engine.scenekit import raster as rs
+
+    signed = np.zeros((2, 4, 4), np.float32)
+    signed[0, :2], signed[0, 2:] = -1.0, 2.0
+    relu = np.abs(signed)
+    diverging = {tuple(c) for c in rs.colormap("diverging").lut.tolist()}
+    for maps, centred in ((signed, True), (relu, False)):
+        tile = architecture.thumbnail(maps, "top", 8)
+        assert ({tuple(c) for c in tile.reshape(-1, 3).tolist()} <= diverging) == centred
+    top, bottom = architecture.thumbnail(signed, "top", 8)[[0, -1], 0].astype(int)
+    assert top[2] > top[0] and bottom[0] > bottom[2]  # −1 bluer, +2 redder
+    assert len(architecture.Architecture.activation_key(True)) == 2
+    assert len(architecture.Architecture.activation_key(False)) == 1
