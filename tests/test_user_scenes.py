@@ -227,16 +227,32 @@ def test_a_residual_blocks_output_is_shown_over_training_by_default(user_cnn):
     assert featuremaps.evolving_layers(run, layers, None) == ["add"]
 
 
+def render_as(scene_class: type, scene: str, run: Run, options: str, tmp_path, monkeypatch):
+    """Render ``scene`` from ``run`` as ``scene_class``: a subclass that remembers what it drew."""
+    from engine.video import catalog
+    from engine.video.render import render_scene
+
+    monkeypatch.setattr(catalog, "scene_class", lambda name: scene_class)
+    monkeypatch.setenv(RUN_ENV, str(run.folder))
+    monkeypatch.setenv(SET_ENV, f"image=0 {options} {QUICK[scene]}")
+    render_scene(scene, resolution=SIZE, fps=FPS, media_dir=tmp_path)
+
+
+def on_diverging_map(*images: np.ndarray) -> bool:
+    """Whether every colour of these rasters, but the panel's, is on the diverging map."""
+    from engine.scenekit import raster as rs
+
+    colours = {tuple(c) for image in images for c in image[..., :3].reshape(-1, 3).tolist()}
+    diverging = {tuple(c) for c in rs.colormap("diverging").lut.tolist()}
+    return colours - {tuple(rs.hex_rgb(theme.PANEL))} <= diverging
+
+
 @pytest.mark.render
 def test_pruning_draws_a_layer_below_zero_centred_on_zero(
     user_cnn, drawn_texts, tmp_path, monkeypatch
 ):
     """conv_b's maps (no ReLU before the add) in both networks are drawn on the diverging map
     either side of 0, with a −max · 0 · +max legend; the post-ReLU stem keeps its own map."""
-    from engine.scenekit import raster as rs
-    from engine.video import catalog
-    from engine.video.render import render_scene
-
     run, _ = user_cnn
     trios = {}
 
@@ -245,18 +261,10 @@ def test_pruning_draws_a_layer_below_zero_centred_on_zero(
             trios[info.name] = super().trio(info, previous)
             return trios[info.name]
 
-    monkeypatch.setattr(catalog, "scene_class", lambda name: Remembered)
-    monkeypatch.setenv(RUN_ENV, str(run.folder))
-    monkeypatch.setenv(SET_ENV, f"image=0 {QUICK['pruning']}")
-    render_scene("pruning", resolution=SIZE, fps=FPS, media_dir=tmp_path)
-
-    diverging = {tuple(c) for c in rs.colormap("diverging").lut.tolist()}
-    background = tuple(rs.hex_rgb(theme.PANEL))
+    render_as(Remembered, "pruning", run, "", tmp_path, monkeypatch)
     for name, signed in (("conv_b", True), ("stem", False)):
-        dense_image = trios[name].images[0][..., :3].reshape(-1, 3)
-        colours = {tuple(c) for c in dense_image.tolist()} - {background}
         assert trios[name].signed == signed
-        assert (colours <= diverging) == signed
+        assert on_diverging_map(*trios[name].images[:2]) == signed
     assert {"−max", "0", "+max"} <= set(drawn_texts)
 
 
@@ -266,10 +274,6 @@ def test_filters_draws_a_layer_below_zero_centred_on_zero(
 ):
     """conv_b's maps beside their filters' images are drawn on the diverging map either side
     of 0 and the legend turns to −max · 0 · +max on its page; the stem's stay from 0."""
-    from engine.scenekit import raster as rs
-    from engine.video import catalog
-    from engine.video.render import render_scene
-
     run, _ = user_cnn
     tiles: list[tuple[np.ndarray, list[np.ndarray]]] = []
 
@@ -278,16 +282,7 @@ def test_filters_draws_a_layer_below_zero_centred_on_zero(
             tiles.append((maps, super().map_tiles(maps, side)))
             return tiles[-1][1]
 
-    monkeypatch.setattr(catalog, "scene_class", lambda name: Remembered)
-    monkeypatch.setenv(RUN_ENV, str(run.folder))
-    monkeypatch.setenv(SET_ENV, f"image=0 layers=stem,conv_b {QUICK['filters']}")
-    render_scene("filters", resolution=SIZE, fps=FPS, media_dir=tmp_path)
-
-    diverging = {tuple(c) for c in rs.colormap("diverging").lut.tolist()}
-    background = tuple(rs.hex_rgb(theme.PANEL))
-    assert len(tiles) == 2
-    for maps, rgb in tiles:
-        colours = {tuple(c) for tile in rgb for c in tile[..., :3].reshape(-1, 3).tolist()}
-        assert (colours - {background} <= diverging) == bool((maps < 0).any())
+    render_as(Remembered, "filters", run, "layers=stem,conv_b", tmp_path, monkeypatch)
     assert [bool((maps < 0).any()) for maps, _ in tiles] == [False, True]
+    assert [on_diverging_map(*rgb) for _, rgb in tiles] == [False, True]
     assert {"−max", "0", "+max"} <= set(drawn_texts)
