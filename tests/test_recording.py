@@ -35,6 +35,7 @@ from engine.errors import RunError
 from engine.models.graph import trace_model
 from engine.recording import RecordConfig, load_model
 from engine.recording.recorder import TrainingDiverged, plane_mesh
+from engine.recording.schedule import Due
 from engine.store import Run, is_run, schema
 
 REPO = Path(__file__).resolve().parents[1]
@@ -462,6 +463,19 @@ def test_gradient_statistics_are_spaced_by_what_they_cost_and_what_a_run_can_sho
     assert Run(tmp_path / "r").manifest["streams"][schema.GRAD_ABS_MEAN]["cadence"] == (
         f"every:{every}"
     )
+
+
+@pytest.mark.parametrize("cadence", ["every:7", "log:20", "log:2", "epoch", "once"])
+@pytest.mark.parametrize("length", [(500, 50), (None, None)], ids=["known", "open-ended"])
+def test_a_step_finds_the_next_snapshot_due_without_missing_one(cadence, length):
+    """A training step asks only "is anything due yet?" (one comparison with the next due
+    step); walking those next steps visits exactly the steps each cadence records on."""
+    due = Due(cadence, *length)
+    expected = [step for step in range(3000) if due.at(step)]
+    walked, step = [0], 0
+    while (step := due.next_after(step)) < 3000:
+        walked.append(step)
+    assert walked == expected
 
 
 def test_each_step_records_its_own_batch_accuracy_whatever_the_batch_size(tmp_path):

@@ -66,6 +66,10 @@ as long as that leaves 75 points (a short run keeps a history to show)."""
 DEFAULT_EXTENT = [-1.5, 1.5, -1.5, 1.5]
 
 
+STEP_CADENCES = ("stats", "snapshots", "weights")
+"""The cadences a training step takes (the scalars are buffered on every step)."""
+
+
 class TrainingDiverged(NnreelError):
     """The loss stopped being a finite number."""
 
@@ -79,6 +83,13 @@ class Plan:
 
     def at(self, cadence: str, step: int) -> bool:
         return self.due[cadence].at(step)
+
+    def next_event(self, step: int) -> float:
+        """The first step after ``step`` on which a training step has something to take."""
+        return min(
+            (self.due[key].next_after(step) for key in STEP_CADENCES if key in self.due),
+            default=math.inf,
+        )
 
 
 def plane_mesh(extent: Sequence[float], resolution: int) -> torch.Tensor:
@@ -204,6 +215,7 @@ class Recorder:
         self._choose_layers(config)
         self._set_probe(probe_x, probe_y)
         self.plan = self._plan()
+        self._next_event = self.plan.next_event(0)
 
     # -- what to record -------------------------------------------------------------------
     def _probe(self, probe: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -455,6 +467,8 @@ class Recorder:
         """Continue an existing run (a resume) from ``step``, ``epoch`` epochs done; the
         caller has rewound the writer's streams to ``step``."""
         self.writer, self.step_count, self.epoch = writer, step, epoch
+        if self.config is not None:
+            self._next_event = self.plan.next_event(step)
 
     def begin(self) -> None:
         """What a run records before training: the static data and the untrained network."""
@@ -501,11 +515,17 @@ class Recorder:
         if lr is None:
             lr = self.optimizer.param_groups[0]["lr"] if self.optimizer else math.nan
         self._scalars.append((step, _scalar(loss, self.device), acc, float(lr)))
+        if step >= self._next_event:
+            self._take_due(step)
+        if self._flush_due():
+            self.flush()
+
+    def _take_due(self, step: int) -> None:
+        """What the cadences take at ``step``; then when the next one is due."""
         if self.plan.at("stats", step):
             self._record_stats(step)
         self.snapshot(step)
-        if self._flush_due():
-            self.flush()
+        self._next_event = self.plan.next_event(step)
 
     def _flush_due(self) -> bool:
         """Every ``flush_every`` steps, but for quick steps not more often than
@@ -609,13 +629,13 @@ class Recorder:
         self.writer.write_many(schema.WEIGHT_NORM, steps, values[:, 1])
 
     def _write_scalars(self, progress: dict[str, Any]) -> tuple[float, float]:
-        steps = np.array([s for s, *_ in self._scalars])
-        losses = torch.stack([loss for _, loss, _, _ in self._scalars])
-        accs = _accuracies([acc for _, _, acc, _ in self._scalars], losses)
-        values = torch.stack([losses, accs], 1).cpu().numpy()  # one transfer
-        lrs = np.array([lr for *_, lr in self._scalars], np.float32)
-        values = np.column_stack([values, lrs])
+        steps, losses, accs, lrs = zip(*self._scalars)
         self._scalars.clear()
+        steps = np.array(steps)
+        losses = torch.stack(losses)
+        accs = _accuracies(accs, losses)
+        values = torch.stack([losses, accs], 1).cpu().numpy()  # one transfer
+        values = np.column_stack([values, np.array(lrs, np.float32)])
         self._buffered_logits = 0
         bad = np.flatnonzero(~np.isfinite(values[:, 0]))
         keep = bad[0] if len(bad) else len(steps)
@@ -949,7 +969,7 @@ def _scalar(value: torch.Tensor | float | None, device: torch.device) -> torch.T
     return torch.tensor(math.nan if value is None else float(value), device=device)
 
 
-def _accuracies(pending: list[Any], losses: torch.Tensor) -> torch.Tensor:
+def _accuracies(pending: Sequence[Any], losses: torch.Tensor) -> torch.Tensor:
     """One accuracy per buffered step: ``(logits, targets)`` pairs are scored together, one
     stack per batch shape (an epoch's last, smaller batch is its own group); numbers as given;
     None is NaN."""

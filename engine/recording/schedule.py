@@ -8,6 +8,9 @@ learning, where most changes, gets most frames), ``epoch`` (step 0, then each ep
 
 from __future__ import annotations
 
+import bisect
+import math
+
 import numpy as np
 
 from engine.errors import NnreelError
@@ -74,10 +77,12 @@ class Due:
         self.open = total_steps is None or (self.kind == "epoch" and not steps_per_epoch)
         if not self.open:
             steps = schedule(cadence, int(total_steps), int(steps_per_epoch or total_steps or 1))
-            self._steps = set(steps.tolist())
+            self._sorted: list[int] = steps.tolist()
+            self._steps = set(self._sorted)
             self.capacity = len(steps)
             return
         self._steps = {0}
+        self._sorted = [0]
         self._upto = 0
         self.capacity = 1 if self.kind == "once" else OPEN_CAPACITY
         if self.kind == "log":
@@ -92,10 +97,23 @@ class Due:
             self._extend(2 * step)
         return step in self._steps
 
+    def next_after(self, step: int) -> float:
+        """The first step after ``step`` on which this cadence records by step (``inf``: none;
+        an open ``epoch`` cadence records at validations instead), so that a training step can
+        tell with one comparison whether anything is due."""
+        if self.open and self.kind == "every":
+            return (step // self.n + 1) * self.n
+        if self.open and self.kind == "log":
+            while self._sorted[-1] <= step:
+                self._extend(2 * max(self._upto, step, 1))
+        at = bisect.bisect_right(self._sorted, step)
+        return self._sorted[at] if at < len(self._sorted) else math.inf
+
     def _extend(self, upto: int) -> None:
         """Log-spaced steps up to ``upto``, at the ratio ``log:N`` has over the horizon."""
         ratio = np.log1p(OPEN_HORIZON) / max(self.n - 1, 1)
         count = int(np.ceil(np.log1p(upto) / ratio)) + 1
         points = np.round(np.expm1(np.arange(count) * ratio)).astype(np.int64)
         self._steps.update(int(p) for p in points if p <= upto)
+        self._sorted = sorted(self._steps)
         self._upto = upto

@@ -161,6 +161,8 @@ class StreamFiles:
     def __init__(self, folder: Path, info: StreamInfo):
         self.info = info
         self._steps_path = folder / info.steps_file
+        self._dtype, self._shape = np.dtype(info.dtype), info.shape
+        self._snapshot_bytes = info.snapshot_bytes
         self._files: list[tuple[int, int]] = []  # (descriptor, offset of snapshot 0)
         try:
             for path, dtype, shape in _expected(folder, info):
@@ -174,12 +176,12 @@ class StreamFiles:
 
     def write(self, start: int, steps: np.ndarray, values: np.ndarray) -> None:
         """Snapshots ``start, start + 1, ...``: the data first, then their steps."""
-        info, n = self.info, len(steps)
-        data = np.asarray(values, info.dtype)
-        if data.shape != (n, *info.shape):
-            data = np.broadcast_to(data, (n, *info.shape))  # as assigning into an array would
+        n = len(steps)
+        data = np.asarray(values, self._dtype)
+        if data.shape != (n, *self._shape):
+            data = np.broadcast_to(data, (n, *self._shape))  # as assigning into an array would
         (data_file, data_at), (steps_file, steps_at) = self._files
-        _write_all(data_file, data, data_at + start * info.snapshot_bytes)
+        _write_all(data_file, data, data_at + start * self._snapshot_bytes)
         _write_all(steps_file, np.asarray(steps, np.int64), steps_at + start * 8)
 
     def steps(self, count: int) -> np.ndarray:
@@ -201,10 +203,13 @@ class StreamFiles:
 
 
 def _write_all(descriptor: int, array: np.ndarray, offset: int) -> None:
-    data = memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
-    while data:
-        written = os.pwrite(descriptor, data, offset)
-        data, offset = data[written:], offset + written
+    data = np.ascontiguousarray(array)
+    written = os.pwrite(descriptor, data, offset)
+    if written < data.nbytes:  # a short write (a signal, a nearly full disk): the rest
+        rest = memoryview(data).cast("B")[written:]
+        while rest:
+            written = os.pwrite(descriptor, rest, offset + data.nbytes - len(rest))
+            rest = rest[written:]
 
 
 def open_arrays(folder: Path, info: StreamInfo) -> tuple[np.ndarray, ...]:
