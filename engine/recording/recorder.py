@@ -629,7 +629,7 @@ class Recorder:
         self.writer.write_many(schema.WEIGHT_NORM, steps, values[:, 1])
 
     def _write_scalars(self, progress: dict[str, Any]) -> tuple[float, float]:
-        steps, losses, accs, lrs = zip(*self._scalars)
+        steps, losses, accs, lrs = zip(*self._scalars, strict=True)
         self._scalars.clear()
         steps = np.array(steps)
         losses = torch.stack(losses)
