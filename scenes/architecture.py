@@ -41,6 +41,7 @@ from manim import (
     SurroundingRectangle,
     Transform,
     VMobject,
+    config,
 )
 
 from engine.console import console
@@ -177,11 +178,16 @@ def block_words(slots: list[Slot], first: int, forward: Pass) -> str:
         sizes = " → ".join(str(slots[i].shape[0]) for i in block)
         return f"The head, {names}: dense layers of {sizes} units, then the class probabilities."
     convs = [i for i in block if slots[i].kind == "conv" and not slots[i].branch]
-    c, h, w = slots[convs[-1] if convs else first].shape
     largest = max(float(np.max(forward.at(i))) for i in block)
-    words = f"{names}: {len(convs)} conv{'s' * (len(convs) != 1)} of {c} channels at {h}×{w}"
-    if slots[block[-1]].kind == "pool":
-        words += f", pooled to {'×'.join(map(str, slots[block[-1]].shape[1:]))}"
+    pooled = slots[block[-1]].kind == "pool"
+    if convs:
+        c, h, w = slots[convs[-1]].shape
+        words = f"{names}: {len(convs)} conv{'s' * (len(convs) != 1)} of {c} channels at {h}×{w}"
+        if pooled:
+            words += f", pooled to {'×'.join(map(str, slots[block[-1]].shape[1:]))}"
+    else:  # a pool (or a merge) of its own: what it gives
+        c, h, w = slots[block[-1]].shape
+        words = f"{names}: {'pooled to ' if pooled else ''}{c} channels at {h}×{w}"
     if slots[block[-1]].kind in MERGE_KINDS:
         through = " via a conv" if any(slots[i].branch for i in block) else ""
         words += f", plus its skip{through}"
@@ -575,10 +581,13 @@ class Architecture(RunScene):
         self.strip = Strip(self.plan, self.diagram.y)
         picture = raster_image(forward.image, height=panel.height).move_to(panel)
         cls = self.run.classes[forward.label]
-        shown = "most active channel" if self.settings["thumb"] == "top" else "mean over channels"
+        top = self.settings["thumb"] == "top"
+        shown = "most active channel" if top else "mean over channels"
+        ranked = rs.most_active(*filter(lambda v: v is not None, forward.values))
         words = f"input: probe image {forward.index} (true class {cls})  ·  thumbnails: each "
-        words += f"layer's {shown}"
-        self.swap_caption(theme.text(words, theme.LABEL, theme.TEXT))
+        words += f"layer's {ranked} channel" if top else f"layer's {shown}"
+        room = config.frame_width - 2 * theme.MARGIN  # too long: the subtitle keeps the rest
+        self.swap_caption(theme.fitted(words, room, theme.LABEL, theme.TEXT))
         self.caption(
             f"Probe image {forward.index}, a '{cls}', through the trained network; "
             f"thumbnails: each layer's {shown}."

@@ -609,7 +609,7 @@ class Pruning(RunScene):
         elif previous is not None and previous.channels is trio.channels:
             which = f"the same {shown} channels as {previous.info.name}"
         else:
-            which = f"the {shown} channels most active in the dense network"
+            which = f"the {shown} channels {rs.ranking_words(trio.signed)} in the dense network"
         return self.panel_caption(
             trio.info.name,
             f"{kind}  ·  {c} channels of {h}×{w}  ·  changed by {theme.percent(trio.change)}",

@@ -238,6 +238,26 @@ def test_a_conv_summed_with_its_skip_before_the_relu_is_not_called_post_relu(
     assert said["layer2.0.downsample"] == "conv on the skip connection"
 
 
+def test_the_input_caption_says_how_maps_that_go_below_zero_are_ranked(
+    resnet_run, drawn_texts, monkeypatch
+):
+    """ResNet's convs before an add go below zero, so its thumbnails' "most active channel"
+    is ranked by mean |value| (a strong negative response counts), and the caption says so."""
+    built(resnet_run, monkeypatch)
+    assert any("each layer's most active (by mean |value|) channel" in t for t in drawn_texts)
+
+
+def test_a_block_that_is_only_a_pool_is_said_to_pool(residual_run, monkeypatch):
+    """The pool after the residual block is a block of its own: its caption says what it
+    pools to, never "0 convs"."""
+    scene = built(residual_run, monkeypatch)
+    run, slots = Run(residual_run), scene.diagram.slots
+    forward = architecture.Pass(run, [i.name for i in architecture.drawn_layers(run.layers)], 0)
+    first = next(i for i, slot in enumerate(slots) if slot.kind == "pool")
+    words = architecture.block_words(slots, first, forward)
+    assert words.startswith(f"{slots[first].name}: pooled to 8 channels at 8×8; largest value")
+
+
 def test_edges_and_boxes_never_share_a_colour():
     boxes = {c for faces in ly.FACE_COLOURS.values() for c in faces}
     assert not boxes & set(ly.SIGN_COLOURS.values())

@@ -252,7 +252,8 @@ def test_pruning_draws_a_layer_below_zero_centred_on_zero(
     user_cnn, drawn_texts, tmp_path, monkeypatch
 ):
     """conv_b's maps (no ReLU before the add) in both networks are drawn on the diverging map
-    either side of 0, with a −max · 0 · +max legend; the post-ReLU stem keeps its own map."""
+    either side of 0, with a −max · 0 · +max legend, and its channels shown are said to be the
+    most active by mean |value|; the post-ReLU stem keeps its own map and words."""
     run, _ = user_cnn
     trios = {}
 
@@ -261,11 +262,14 @@ def test_pruning_draws_a_layer_below_zero_centred_on_zero(
             trios[info.name] = super().trio(info, previous)
             return trios[info.name]
 
-    render_as(Remembered, "pruning", run, "", tmp_path, monkeypatch)
+    render_as(Remembered, "pruning", run, "maps=4", tmp_path, monkeypatch)
     for name, signed in (("conv_b", True), ("stem", False)):
         assert trios[name].signed == signed
         assert on_diverging_map(*trios[name].images[:2]) == signed
     assert {"−max", "0", "+max"} <= set(drawn_texts)
+    ranked = [t for t in drawn_texts if t.startswith("the 4 channels most active")]
+    assert any("(by mean |value|) in the dense" in t for t in ranked)  # conv_b
+    assert any("most active in the dense" in t for t in ranked)  # the stem, after a ReLU
 
 
 @pytest.mark.render

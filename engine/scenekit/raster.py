@@ -223,9 +223,14 @@ def top_k(maps: np.ndarray, k: int) -> np.ndarray:
 
 
 def most_active(*maps: np.ndarray) -> str:
-    """What ``top_k`` picked from these maps, for a caption: "most active", said by size
-    (|value|) where any go below zero, as a large negative response counts too."""
-    return "most active (by mean |value|)" if any(map(below_zero, maps)) else "most active"
+    """What ``top_k`` picked from these maps, for a caption (``ranking_words``)."""
+    return ranking_words(any(map(below_zero, maps)))
+
+
+def ranking_words(signed: bool) -> str:
+    """How ``top_k`` ranks, for a caption: "most active", said by size (|value|) for maps that
+    go below zero (``signed``), as a large negative response counts too."""
+    return "most active (by mean |value|)" if signed else "most active"
 
 
 def silent(maps: np.ndarray) -> np.ndarray:
