@@ -70,7 +70,7 @@ from engine.scenekit.layers import (
     drawn_layers,
     graph_layout,
     key,
-    light_neurons,
+    neuron_colours,
     shortcut_words,
 )
 from engine.scenekit.network import NetworkGraph
@@ -101,6 +101,8 @@ TILE_LIFT = 0.12
 LEG_ROOM = 0.12
 """Between a skip connection's vertical leg and a thumbnail."""
 PIXELS_PER_UNIT = 120
+SIGN_WORDS = "blue below 0, red above"
+"""Said wherever neurons are drawn on the diverging map (values below zero)."""
 
 
 class Pass:
@@ -433,8 +435,10 @@ class Architecture(RunScene):
                 shortcuts=shortcuts,
             )
             if not taller:
+                thumbs = [i for grid in self.plan.grids for i in grid.slots]
+                neurons = [i for i, slot in enumerate(drawing.slots) if slot.kind == "vector"]
                 signed = forward is not None and any(
-                    rs.below_zero(forward.at(i)) for grid in self.plan.grids for i in grid.slots
+                    rs.below_zero(forward.at(i)) for i in thumbs + neurons
                 )
                 self.legend = key([*diagram_key(self.diagram), *self.activation_key(signed)])
                 self.legend.next_to(self.footer, UP, buff=0.15).set_x(0)
@@ -472,8 +476,8 @@ class Architecture(RunScene):
 
     @staticmethod
     def activation_key(signed: bool) -> list[tuple]:
-        """The activations' colours; ``signed``: some thumbnails go below zero (no ReLU after
-        their layer), drawn either side of 0."""
+        """The activations' colours; ``signed``: some thumbnails or neurons go below zero (no
+        ReLU after their layer), drawn either side of 0."""
 
         def bar(cmap: str) -> ImageMobject:
             pixels = rs.gradient_bar(cmap, 64, vertical=False)[:1].repeat(8, 0)
@@ -519,7 +523,8 @@ class Architecture(RunScene):
         else:
             for column, (circles, units) in enumerate(self.columns[1:], start=1):
                 last = column == len(self.columns) - 1  # probabilities: on a 0-1 scale
-                light_neurons(circles, units, forward.at(column), 1.0 if last else None)
+                colours = neuron_colours(units, forward.at(column), 1.0 if last else None)
+                self.graph.fill_neurons(column, colours)
                 name = self.graph.names[column]
                 self.swap_caption(self.vector_caption(name, forward.at(column), column))
                 self.glide(marker, SurroundingRectangle(circles, buff=0.08), pace)
@@ -565,6 +570,8 @@ class Architecture(RunScene):
             x, y = forward.point
             cls = self.run.classes[forward.label]
             words = f"input: the held-out point ({x:.2f}, {y:.2f}), true class {cls}"
+            if rs.below_zero(forward.point):
+                words += f"  ·  {SIGN_WORDS}"
             self.swap_caption(theme.text(words, theme.LABEL, theme.TEXT))
             sizes = " → ".join(str(len(units)) for _, units in self.columns[1:])
             self.caption(
@@ -572,7 +579,7 @@ class Architecture(RunScene):
                 "coloured by their real activations."
             )
             circles, units = self.columns[0]
-            light_neurons(circles, units, forward.point)
+            self.graph.fill_neurons(0, neuron_colours(units, forward.point))
             marker = SurroundingRectangle(circles, buff=0.08).set_stroke(theme.ACCENT, 3)
             self.play(Create(marker), run_time=0.5)
             return marker
@@ -617,6 +624,10 @@ class Architecture(RunScene):
     def vector_caption(self, name: str, values: np.ndarray, column: int) -> Group:
         if column == len(self.columns) - 1:
             return theme.text(f"{name}  ·  class probabilities", theme.LABEL, theme.TEXT)
+        if rs.below_zero(values):  # no ReLU after it: nothing is silent, signs tell
+            low, high = float(np.min(values)), float(np.max(values))
+            text = f"{name}  ·  {len(values)} neurons, {low:.3g} to {high:.3g}  ·  {SIGN_WORDS}"
+            return theme.text(text, theme.LABEL, theme.TEXT)
         silent = int((np.asarray(values) <= 0).sum())
         text = f"{name}  ·  {len(values)} neurons, largest {float(np.max(values)):.3g}"
         if silent:
@@ -649,11 +660,17 @@ class Architecture(RunScene):
         slot = 0 if single else (units.index(predicted) if predicted in units else None)
         marks = Group()
         if slot is not None:
-            beside = circles[slot]
-            if self.maps and len(self.diagram.names):  # beside the class name, now accented
-                beside = self.diagram.names[slot].set_color(theme.ACCENT)
             mark = theme.text(self.mark_words(forward), theme.SMALL, theme.ACCENT)
-            marks.add(mark.next_to(beside, RIGHT, buff=0.1))
+            if self.maps and len(self.diagram.names):  # beside the class name, now accented
+                mark.next_to(self.diagram.names[slot].set_color(theme.ACCENT), RIGHT, buff=0.1)
+            elif self.maps:
+                mark.next_to(circles[slot], RIGHT, buff=0.1)
+            else:  # the graph's neurons are drawn in its raster around these points
+                clear = self.graph.neuron_radius + 0.1
+                mark.next_to(circles[slot], RIGHT, buff=clear)
+                if mark.get_right()[0] > config.frame_width / 2 - theme.MARGIN:
+                    mark.next_to(circles[slot], UP, buff=clear)
+            marks.add(mark)
         self.swap_caption(theme.text(words, theme.LABEL, theme.GOOD if right else theme.BAD))
         self.caption(
             f"The network says '{name}' with p = {theme.percent(probs[predicted])}; the true "

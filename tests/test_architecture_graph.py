@@ -258,6 +258,53 @@ def test_a_block_that_is_only_a_pool_is_said_to_pool(residual_run, monkeypatch):
     assert words.startswith(f"{slots[first].name}: pooled to 8 channels at 8×8; largest value")
 
 
+def test_neurons_below_zero_are_drawn_either_side_of_it_and_never_called_silent():
+    """A dense layer with no ReLU (or an input point's coordinates) goes below zero: its
+    neurons take the diverging map on one ±max scale (−2 the bluest, 0 the middle), and its
+    caption gives the range instead of counting "silent" units; ReLU outputs stay viridis."""
+    from types import SimpleNamespace
+
+    from manim import Circle, VGroup
+
+    from engine.scenekit import raster as rs
+
+    def fills(values, top=None):
+        circles = VGroup(*(Circle() for _ in values))
+        ly.light_neurons(circles, np.arange(len(values)), np.array(values), top)
+        return [c.get_fill_color().to_hex().lower() for c in circles]
+
+    def hexes(unit, cmap):
+        return [rs.rgb_hex(c).lower() for c in rs.apply_colormap(np.array(unit), cmap)]
+
+    assert fills([-2.0, 0.0, 1.0]) == hexes([0.0, 0.5, 0.75], "diverging")
+    assert fills([0.0, 1.0, 2.0]) == hexes([0.0, 0.5, 1.0], "viridis")
+    assert fills([0.2, 0.8], top=1.0) == hexes([0.2, 0.8], "viridis")  # probabilities
+    scene = SimpleNamespace(columns=[None] * 3)
+    signed = architecture.Architecture.vector_caption(scene, "fc", np.array([-1.5, 0.5]), 1)
+    assert "silent" not in signed.text
+    assert "-1.5 to 0.5" in signed.text and "blue below 0, red above" in signed.text
+    relu = architecture.Architecture.vector_caption(scene, "fc", np.array([0.0, 0.5]), 1)
+    assert "1 silent (ReLU at 0)" in relu.text
+
+
+def test_an_mlps_neurons_are_filled_with_their_colours_in_the_graph():
+    """The MLP's graph draws its neurons into its raster: filling a column shows its colours
+    at the neurons' centres (light_neurons on the graph's invisible points showed nothing)."""
+    from engine.scenekit.network import NetworkGraph
+
+    graph = NetworkGraph([2, 3, 1], width=4, height=3)
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+    graph.fill_neurons(1, colours)
+    pixels, box = graph.edges.pixel_array, graph.edges
+    for point, colour in zip(graph.neurons[1], colours, strict=True):
+        x, y = point.get_center()[:2]
+        col = int((x - box.get_left()[0]) / box.width * pixels.shape[1])
+        row = int((box.get_top()[1] - y) / box.height * pixels.shape[0])
+        assert np.abs(pixels[row, col, :3].astype(int) - colour).max() <= 2
+    with pytest.raises(ValueError, match="2 colours for 3 neurons"):
+        graph.fill_neurons(1, colours[:2])
+
+
 def test_edges_and_boxes_never_share_a_colour():
     boxes = {c for faces in ly.FACE_COLOURS.values() for c in faces}
     assert not boxes & set(ly.SIGN_COLOURS.values())

@@ -594,15 +594,25 @@ class MergeDrawer(Drawer):
         drawn[0][0].set_fill(theme.PANEL, 1.0)
 
 
+def neuron_colours(units: np.ndarray, values: np.ndarray, top: float | None = None) -> np.ndarray:
+    """The colours ([n, 3] uint8) of the drawn ``units`` by their real values, all on one
+    scale: viridis from 0 to ``top`` (1 for probabilities), by default to the largest value
+    drawn; where any drawn value is below zero (no ReLU after the layer, or input
+    coordinates), the diverging map either side of 0 out to the largest |value|, so a
+    negative unit never passes for a positive one."""
+    shown = np.asarray(values, dtype=np.float64).reshape(-1)[units]
+    if top is not None:
+        return rs.apply_colormap(np.clip(shown / top, 0.0, 1.0), "viridis")
+    mode = rs.honest_mode(shown[None], "layer")
+    unit = rs.normalise(shown[None], mode).unit[0]
+    return rs.apply_colormap(unit, rs.mode_cmap(mode, "viridis"))
+
+
 def light_neurons(
     neurons: VGroup, units: np.ndarray, values: np.ndarray, top: float | None = None
 ) -> None:
-    """Fill each drawn neuron by its unit's real value: viridis, from 0 to ``top`` (1 for
-    probabilities), by default the largest |value| among those drawn. A neuron-graph column
-    works too: its circles and its shown units."""
-    shown = np.abs(np.asarray(values, dtype=np.float64).reshape(-1)[units])
-    colours = rs.apply_colormap(shown / (top or float(shown.max()) or 1.0), "viridis")
-    for neuron, colour in zip(neurons, colours, strict=True):
+    """Fill each drawn neuron (a circle) by its unit's real value (``neuron_colours``)."""
+    for neuron, colour in zip(neurons, neuron_colours(units, values, top), strict=True):
         neuron.set_fill(rs.rgb_hex(colour), 1.0)
 
 

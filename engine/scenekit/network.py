@@ -123,6 +123,8 @@ class NetworkGraph(Group):
         self._levels = [np.zeros((len(b), len(a)), int) for a, b in itertools.pairwise(self.shown)]
         self._lit: list[tuple[int, int, int]] = []
         self._lit_neurons: list[tuple[int, int]] = []
+        self._fills: dict[int, np.ndarray] = {}
+        """Per column, the colours its shown neurons are filled with (``fill_neurons``)."""
         self._draw()
 
     @classmethod
@@ -300,6 +302,16 @@ class NetworkGraph(Group):
             edges.append((c1, u1, u2) if c1 > c2 else (c2, u2, u1))
         return self.highlight(columns, edges)
 
+    def fill_neurons(self, layer: int | str, colours: np.ndarray) -> NetworkGraph:
+        """Fill a column's shown neurons with ``colours`` ([shown, 3] RGB): their real values,
+        say (``layers.neuron_colours``)."""
+        column = self.column(layer)
+        if len(colours) != len(self.shown[column]):
+            raise ValueError(f"{len(colours)} colours for {len(self.shown[column])} neurons")
+        self._fills[column] = np.asarray(colours, np.uint8)
+        self._draw()
+        return self
+
     @property
     def lit_edges(self) -> list[tuple[int, int, int]]:
         """The highlighted edges, as (column, shown out slot, shown in slot)."""
@@ -345,7 +357,8 @@ class NetworkGraph(Group):
         set_pixels(box, np.array(small))  # writable: set_opacity writes into it
 
     def _draw_neurons(self, draw: ImageDraw.ImageDraw, corner: np.ndarray, scale: float) -> None:
-        """Each neuron as a filled circle with a rim: accent-coloured when lit."""
+        """Each neuron as a filled circle with a rim: accent-coloured when lit, filled with its
+        colour where ``fill_neurons`` gave one."""
         radius = self.neuron_radius * scale
         unit_width = 0.01 * scale
         lit = set(self._lit_neurons)
@@ -360,6 +373,8 @@ class NetworkGraph(Group):
                     width, rim, fill = 5.0, accent, lit_fill
                 else:
                     width, rim, fill = 2.0, rs.hex_rgb(theme.MUTED), rs.hex_rgb(theme.PANEL)
+                if column in self._fills:
+                    fill = tuple(self._fills[column][slot].tolist())
                 draw.ellipse(
                     box, fill=(*fill, 255), outline=(*rim, 255), width=round(width * unit_width)
                 )
