@@ -527,7 +527,7 @@ class Architecture(RunScene):
                 self.graph.fill_neurons(column, colours)
                 name = self.graph.names[column]
                 self.swap_caption(self.vector_caption(name, forward.at(column), column))
-                self.glide(marker, SurroundingRectangle(circles, buff=0.08), pace)
+                self.glide(marker, self.around(circles), pace)
                 self.hold(IDEA - pace)
                 self.key_moment(name)
         self.remove(marker)
@@ -580,7 +580,7 @@ class Architecture(RunScene):
             )
             circles, units = self.columns[0]
             self.graph.fill_neurons(0, neuron_colours(units, forward.point))
-            marker = SurroundingRectangle(circles, buff=0.08).set_stroke(theme.ACCENT, 3)
+            marker = self.around(circles).set_stroke(theme.ACCENT, 3)
             self.play(Create(marker), run_time=0.5)
             return marker
         panel = self.diagram.parts[0]
@@ -620,6 +620,11 @@ class Architecture(RunScene):
         if slot.kind != "logits":
             text += f"  ·  largest value {float(np.max(values)):.3g}"
         return theme.text(text, theme.LABEL, theme.TEXT)
+
+    def around(self, circles: VMobject) -> SurroundingRectangle:
+        """A box around a column of the graph, whose neurons are drawn in its raster around
+        these points."""
+        return SurroundingRectangle(circles, buff=self.graph.neuron_radius + 0.08)
 
     def vector_caption(self, name: str, values: np.ndarray, column: int) -> Group:
         if column == len(self.columns) - 1:
