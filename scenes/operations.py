@@ -3,10 +3,12 @@ of the first conv sliding over a real probe image and writing its map pixel by p
 clipping the negatives, and the first max-pool keeping the largest value of each 2×2 window.
 
 The kernel, bias and input are the trained network's own (``engine.analysis.operations``: read
-from the stored model, its BatchNorm folded into the kernel, so Σ weight · input + bias is the
-network's real pre-ReLU value); a few positions are worked through number by number, then the
-kernel sweeps the rest fast. The finished map after the ReLU is compared with the activation
-the run recorded, and the pooled map with the recorded pool output.
+from the model's graph, its BatchNorm folded into the kernel, so Σ weight · input + bias is the
+network's real pre-ReLU value), for nnreel's networks, torchvision's and a user's own alike; a
+few positions are worked through number by number, then the kernel sweeps the rest fast. The
+finished map after the ReLU is compared with the activation the run recorded, and the pooled
+map with the recorded pool output. A run whose first pool is no max-pool over separate windows
+(or that has none) ends after the ReLU.
 
     manim scenes/operations.py                               # the default run (vgg16-synth)
     NNREEL_RUN=smallcnn-synth manim -ql scenes/operations.py
@@ -96,16 +98,18 @@ class Operations(RunScene):
         s = self.settings
         self.index = pick_image(self.run, s["image"])
         self.conv = first_conv(self.run, self.index, s["channel"])
-        self.add_header()
+        pooling = first_pool(self.run, self.index, s["pool_channel"])
+        self.add_header("Convolution, ReLU, max pooling" if pooling else "Convolution and ReLU")
         self.convolve()
-        self.relu()
-        self.pool(first_pool(self.run, self.index, s["pool_channel"]))
+        self.relu(clear=pooling is not None)
+        if pooling is not None:
+            self.pool(pooling)
 
     # -- the fixed parts ----------------------------------------------------------------------
-    def add_header(self) -> None:
+    def add_header(self, title: str) -> None:
         conv = self.conv
         head = fitted_title(
-            "Convolution, ReLU, max pooling",
+            title,
             [
                 model_name(self.run),
                 f"the real numbers of {conv.layer}, channel {conv.channel}",
@@ -139,7 +143,7 @@ class Operations(RunScene):
         window = cell_box(picture, conv.padded.shape[1:], 0, 0, (kh, kw))
         pixel = cell_box(out, conv.shape, 0, 0)
         labels = Group(
-            self.map_label(picture, "input", f"normalised, padding {conv.padding}"),
+            self.map_label(picture, "input", f"{conv.input_words}, padding {conv.padding}"),
             self.map_label(out, f"{conv.layer}, channel {conv.channel}", "Σ w·x + b, before ReLU"),
         )
         keys = Group(under(self.input_key(), picture), under(self.pre_key(), out))
@@ -164,11 +168,16 @@ class Operations(RunScene):
         return self.conv.shape[0] / self.conv.padded.shape[1]
 
     def input_pixels(self) -> np.ndarray:
-        """The padded input in grey, −reach black to +reach white (the padding's 0 mid-grey);
-        a multi-channel input as its channel mean."""
+        """The padded input in grey, −reach black to +reach white (the padding's 0 mid-grey),
+        or 0 black to +reach white when nothing goes below 0 (raw pixels); a multi-channel
+        input as its channel mean."""
         x = self.conv.padded.mean(axis=0)
-        unit = np.clip(0.5 + x / (2 * self.input_reach), 0.0, 1.0)
-        return rs.apply_colormap(unit, "gray")
+        unit = 0.5 + x / (2 * self.input_reach) if self.input_signed else x / self.input_reach
+        return rs.apply_colormap(np.clip(unit, 0.0, 1.0), "gray")
+
+    @property
+    def input_signed(self) -> bool:
+        return bool((self.conv.padded < 0).any())
 
     def output_pixels(self, post: bool = False) -> np.ndarray:
         """The written map: pre-ReLU values on a diverging scale centred on zero (±the map's
@@ -192,7 +201,8 @@ class Operations(RunScene):
 
     def input_key(self) -> ColorBar:
         reach = format_value(self.input_reach, 2)
-        return ColorBar("gray", low=f"−{reach}", high=f"+{reach}", title="input x", length=2.0)
+        low = f"−{reach}" if self.input_signed else "0"
+        return ColorBar("gray", low=low, high=f"+{reach}", title="input x", length=2.0)
 
     def pre_key(self) -> ColorBar:
         reach = format_value(self.z_reach, 3)
@@ -275,7 +285,8 @@ class Operations(RunScene):
         animate(self, moving, SWEEP, frame)
 
     # -- the ReLU -----------------------------------------------------------------------------
-    def relu(self) -> None:
+    def relu(self, clear: bool) -> None:
+        """The ReLU on the finished map; ``clear`` the stage after it for what follows."""
         conv = self.conv
         picture, out, labels, keys, table = self.stage
         clipped = int((conv.pre < 0).sum())
@@ -311,7 +322,8 @@ class Operations(RunScene):
         )
         self.hold(IDEA)
         self.key_moment("ReLU")
-        self.remove(picture, out, name, keys[0], key, labels[0], rule)
+        if clear:
+            self.remove(picture, out, name, keys[0], key, labels[0], rule)
 
     # -- max pooling --------------------------------------------------------------------------
     def pool(self, pooling: Pooling) -> None:
@@ -351,6 +363,7 @@ class Operations(RunScene):
             f"{pooling.layer} keeps the largest value of each {size}×{size} window of "
             f"{pooling.source}."
         )
+        self.show_window(pooling, 0, 0, None)  # the first window's real values, max unknown
         self.add(source, out, labels, key, column, window, pixel)
         self.hold(BEAT)
         h, w = pooling.recorded.shape

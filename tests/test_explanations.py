@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from usermodels import recorded_residual_cnn
+import torch
+import torch.nn.functional as F
+from torch import nn
+from usermodels import plain_loop, recorded_residual_cnn
 from videos import scene_module
 
+from engine import record
 from engine.analysis.examples import top_images
 from engine.analysis.operations import first_conv, first_pool, trained_model
 from engine.data import load_data
@@ -77,7 +81,7 @@ def test_top_validation_images_are_the_units_strongest(small_cnn):
     objective = unit_objective(model, "conv2", [0, 5, 9])
     values, indices = top_images(model, objective, images, k=6)
     assert values.shape == indices.shape == (3, 6)
-    with torch_no_grad():
+    with torch.no_grad():
         out = forward_to(model, images.float() / 255, ["conv2"])["conv2"]
         every = objective.reduce(out)[:, [0, 5, 9]].T.numpy()  # [units, images]
     for u in range(3):
@@ -162,16 +166,79 @@ def test_the_lecture_tells_the_story_in_order():
     assert part_title("operations") == "Convolution, ReLU, pooling"
 
 
-def torch_no_grad():
-    import torch
-
-    return torch.no_grad()
-
-
-def test_the_operations_of_a_model_nnreel_did_not_build_are_refused_with_what_to_show(tmp_path):
-    """The scene reads the conv, its BatchNorm and ReLU out of nnreel's own blocks; a user's
-    model gets one message naming the layer and the scenes that show any model."""
+def test_the_operations_of_a_users_own_cnn_are_its_real_arithmetic(tmp_path):
+    """A user's CNN (stored as a program: BatchNorm, functional ReLU, a residual block): its
+    first conv with the BatchNorm folded in writes the recorded map after the ReLU, and its
+    max-pool, which reads the residual sum, keeps the recorded maxima."""
     digits = load_data("digits", train_size=64, val_size=32)
     run, _ = recorded_residual_cnn(tmp_path / "residual", digits)
-    with pytest.raises(RunError, match=r"stem, the first conv of run 'residual'.*featuremaps"):
+    conv = first_conv(run, index=2)
+    assert (conv.layer, conv.batchnorm, conv.activation) == ("stem", True, "ReLU")
+    assert conv.input_words == "pixels in [0, 1]" and conv.padded.shape == (1, 30, 30)
+    rows, cols = conv.shape
+    written = np.array([[conv.value_at(r, c) for c in range(cols)] for r in range(rows)])
+    scale = float(np.abs(conv.recorded).max())
+    np.testing.assert_allclose(np.maximum(written, 0), conv.recorded, atol=2e-3 * scale)
+    pooling = first_pool(run, index=2)
+    assert (pooling.layer, pooling.source, pooling.size) == ("max_pool2d", "add", 2)
+    written = operations.pool_writer(pooling)
+    written.write_until(pooling.recorded.size)
+    assert np.array_equal(written.values, pooling.recorded)
+
+
+class StridedStem(nn.Module):
+    """A first conv the scene cannot draw as a plain sliding window (stride 2), and an average
+    pool (no max to show)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 4, 3, stride=2, padding=1)
+        self.head = nn.Linear(4 * 7 * 7, 10)
+
+    def forward(self, x):
+        return self.head(torch.flatten(F.avg_pool2d(F.relu(self.stem(x)), 2), 1))
+
+
+def test_a_conv_the_scene_cannot_draw_gets_one_message_and_an_average_pool_none(tmp_path):
+    digits = load_data("digits", train_size=64, val_size=32)
+    torch.manual_seed(0)
+    model = StridedStem()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    with record(model, tmp_path / "strided", data=digits, optimizer=opt) as rec:
+        plain_loop(model, rec, digits)
+    run = Run(tmp_path / "strided")
+    with pytest.raises(RunError, match=r"stem, the first conv of run 'strided'.*a stride of 2"):
         first_conv(run, index=0)
+    assert first_pool(run, index=0) is None
+
+
+def pre_relu_module() -> nn.Module:
+    """Conv → BatchNorm with trained-looking statistics → ReLU, as torch.nn layers."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding="same"), nn.BatchNorm2d(3), nn.ReLU())
+    norm = model[1]
+    norm.running_mean.uniform_(-1, 1)
+    norm.running_var.uniform_(0.5, 2)
+    nn.init.uniform_(norm.weight, 0.5, 1.5)
+    nn.init.uniform_(norm.bias, -0.5, 0.5)
+    return model.eval()
+
+
+@pytest.mark.parametrize("dialect", ["fx", "export"])
+def test_a_conv_chain_folds_its_batchnorm_in_either_graph_dialect(dialect):
+    """Read from a torch.fx trace (a live module) or a torch.export program (a stored run), the
+    folded kernel and bias give the network's pre-ReLU values."""
+    from torch import fx
+
+    from engine.analysis.convchain import conv_chain, node_value
+
+    model, x = pre_relu_module(), torch.rand(1, 2, 6, 6)
+    graph = (
+        fx.symbolic_trace(model) if dialect == "fx" else torch.export.export(model, (x,)).module()
+    )
+    chain = conv_chain(graph, "0")
+    assert (chain.batchnorm, chain.activation, chain.padding) == (True, "ReLU", (1, 1))
+    padded = F.pad(node_value(graph, chain.input_node, x).double(), (1, 1, 1, 1))
+    with torch.no_grad():
+        expected = model[1](model[0](x)).double()
+    np.testing.assert_allclose(F.conv2d(padded, chain.weight, chain.bias), expected, atol=1e-5)

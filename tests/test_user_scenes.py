@@ -41,6 +41,7 @@ QUICK = {
     "filters": "steps=4 grow=0.2 hold=0.2 pace=brisk",
     "actmax": "steps=4 frames=2 hold=0.2 pace=0.1",
     "pruning": "hold=0.2 pace=brisk",
+    "operations": "pace=brisk",
 }
 """Each scene's options for a short render (brisk: the readable pace is tested elsewhere)."""
 ABOUT_DATA = ("featuremaps", "training", "activations", "filters")

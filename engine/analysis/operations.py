@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.analysis.convchain import ConvChain, conv_chain, node_value
 from engine.errors import RunError
 from engine.recording import load_model
 from engine.store import LayerInfo, Run, schema
@@ -51,6 +52,8 @@ class Convolution:
     """[H', W'] the run's recorded activation of this channel (after the ReLU, fp16)."""
     batchnorm: bool
     activation: str
+    input_words: str
+    """What the conv's input is: "normalised", "pixels in [0, 1]" or the node it comes after."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -87,38 +90,23 @@ class Convolution:
 
 def first_conv(run: Run, index: int, channel: int | None = None) -> Convolution:
     """The run's first conv layer on probe image ``index``, for ``channel`` (None: the channel
-    whose map changes most under the ReLU — strong both ways — so clipping shows)."""
+    whose map changes most under the ReLU — strong both ways — so clipping shows).
+
+    Read out of the model's graph (``convchain``), so it is the same for nnreel's networks,
+    torchvision's and a user's own: the conv's real input, its kernel and bias with the
+    BatchNorm after it folded in."""
     import torch
+    import torch.nn.functional as F
 
     info = first_of(run, "conv")
-    model = trained_model(run)
-    block = model.layer(info.name) if hasattr(model, "layer") else None
-    if not isinstance(getattr(block, "act", None), torch.nn.ReLU):
-        raise RunError(
-            f"The operations scene works through nnreel's own conv blocks (a conv, its "
-            f"BatchNorm, a ReLU); {info.name}, the first conv of run {run.name!r} "
-            f"({run.model.get('arch')}), is not one. The featuremaps, kernels and activations "
-            "scenes show any model's convolutions."
-        )
-    conv = block.conv
-    if tuple(conv.stride) != (1, 1) or conv.groups != 1 or tuple(conv.dilation) != (1, 1):
-        raise RunError(
-            f"{info.name} of run {run.name!r} is not a plain stride-1 convolution; the "
-            "operations scene shows only those."
-        )
-    weight = conv.weight.detach().double()
-    bias = conv.bias.detach().double() if conv.bias is not None else torch.zeros(len(weight))
-    norm = getattr(block, "bn", None)
-    if norm is not None:
-        scale = norm.weight.detach().double() / torch.sqrt(norm.running_var.double() + norm.eps)
-        weight = weight * scale[:, None, None, None]
-        bias = (bias - norm.running_mean.double()) * scale + norm.bias.detach().double()
-    image = run.read(schema.PROBE_IMAGES, 0)[index]
-    with torch.no_grad():
-        x = model.layer("normalize")(torch.from_numpy(image[None]).float() / 255)[0].double()
-        pad = int(conv.padding[0])
-        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-        pre = torch.nn.functional.conv2d(padded[None], weight, bias)[0].numpy()
+    image = torch.from_numpy(run.read(schema.PROBE_IMAGES, 0)[index][None]).float() / 255
+    graph, x, normalised = _graph_of(trained_model(run), image)
+    chain = conv_chain(graph, info.module or f"{info.name}.conv")
+    _check_shown(run, info, chain)
+    pad = chain.padding[0]
+    conv_input = node_value(graph, chain.input_node, x)[0].double()
+    padded = F.pad(conv_input, (pad, pad, pad, pad))
+    pre = F.conv2d(padded[None], chain.weight, chain.bias)[0].numpy()
     recorded = run.read(schema.acts(info.name), -1)[index].astype(np.float64)
     if channel is None:
         spread = np.minimum(pre.max(axis=(1, 2)), -pre.min(axis=(1, 2)))
@@ -126,16 +114,66 @@ def first_conv(run: Run, index: int, channel: int | None = None) -> Convolution:
     return Convolution(
         layer=info.name,
         channel=channel,
-        channels=int(weight.shape[0]),
+        channels=int(chain.weight.shape[0]),
         padded=padded.numpy(),
         padding=pad,
-        kernel=weight[channel].numpy(),
-        bias=float(bias[channel]),
+        kernel=chain.weight[channel].numpy(),
+        bias=float(chain.bias[channel]),
         pre=pre[channel],
         recorded=recorded[channel],
-        batchnorm=norm is not None,
-        activation=type(block.act).__name__,
+        batchnorm=chain.batchnorm,
+        activation=chain.activation,
+        input_words=_input_words(chain, normalised),
     )
+
+
+def _graph_of(model, image):
+    """The model's graph, what it takes for ``image`` (pixels in [0, 1]), and whether that is
+    normalised: nnreel's networks normalise inside their graph, the others before it."""
+    from torch import fx
+
+    from engine.models import LayeredNet
+    from engine.models.graph import trace_model
+
+    if isinstance(model, LayeredNet):
+        return trace_model(model, image).traced, image, True
+    x = model.normalize(image) if model.normalize is not None else image
+    net = model.net  # a stored program is a graph already; a live module is traced
+    graph = net if isinstance(net, fx.GraphModule) else trace_model(net, x).traced
+    return graph, x, model.normalize is not None
+
+
+def _input_words(chain: ConvChain, normalised: bool) -> str:
+    if normalised:
+        return "normalised"
+    if chain.input_node.op == "placeholder":
+        return "pixels in [0, 1]"
+    return f"after {chain.input_node.name}"
+
+
+def _check_shown(run: Run, info: LayerInfo, chain: ConvChain) -> None:
+    """The scene draws a plain conv (stride 1, one group, no dilation, the same padding each
+    way) followed by a ReLU; anything else gets one message saying what to show instead."""
+    plain = (
+        chain.stride == (1, 1)
+        and chain.dilation == (1, 1)
+        and chain.groups == 1
+        and chain.padding[0] == chain.padding[1]
+    )
+    problem = (
+        f"a stride of {chain.stride[0]}" if chain.stride != (1, 1)
+        else "a dilation, groups or uneven padding" if not plain
+        else f"{chain.activation or 'no activation'} after it instead of a ReLU"
+        if chain.activation != "ReLU"
+        else ""
+    )  # fmt: skip
+    if problem:
+        raise RunError(
+            f"The operations scene works through a plain stride-1 convolution followed by a "
+            f"ReLU; {info.name}, the first conv of run {run.name!r} ({run.model.get('arch')}), "
+            f"has {problem}. The featuremaps, kernels and activations scenes show any model's "
+            "convolutions."
+        )
 
 
 @dataclass(frozen=True)
@@ -171,18 +209,35 @@ class Pooling:
         return np.array([[self.window(r, c).max() for c in range(w)] for r in range(h)])
 
 
-def first_pool(run: Run, index: int, channel: int | None = None) -> Pooling:
-    """The run's first max-pool on probe image ``index``: ``channel`` (None: the most active
-    channel of its input) of the layer before it, as recorded, and the pooled map recorded."""
-    info = first_of(run, "pool")
-    names = [i.name for i in run.layers]
-    source = run.layers[names.index(info.name) - 1]
-    before = run.read(schema.acts(source.name), -1)[index].astype(np.float64)
+def first_pool(run: Run, index: int, channel: int | None = None) -> Pooling | None:
+    """The run's first pool on probe image ``index``: ``channel`` (None: the most active) of
+    the layer it reads, as recorded, and the pooled map recorded. None when that pool is not a
+    max-pool over separate windows (an average, overlapping windows) or the run has none: what
+    the video would say of it would not be what the network did."""
+    pools = [i for i in run.layers if i.kind == "pool" and run.has(schema.acts(i.name))]
+    if not pools:
+        return None
+    info = pools[0]
+    source = _pool_source(run, info)
+    before = run.read(schema.acts(source), -1)[index].astype(np.float64)
     after = run.read(schema.acts(info.name), -1)[index].astype(np.float64)
-    size = before.shape[1] // after.shape[1]
+    size = before.shape[-1] // after.shape[-1]
+    if size < 2 or before.shape != (after.shape[0], *(s * size for s in after.shape[1:])):
+        return None
+    c, h, w = after.shape
+    if not np.array_equal(before.reshape(c, h, size, w, size).max(axis=(2, 4)), after):
+        return None  # fp16 maps: the maximum of recorded values is exact
     if channel is None:
         channel = int(np.argmax(before.reshape(len(before), -1).mean(axis=1)))
-    return Pooling(info.name, source.name, channel, size, before[channel], after[channel])
+    return Pooling(info.name, source, channel, size, before[channel], after[channel])
+
+
+def _pool_source(run: Run, info: LayerInfo) -> str:
+    """The layer whose output the pool reads: its graph input, else the layer listed before."""
+    if len(info.inputs) == 1 and run.has(schema.acts(info.inputs[0])):
+        return info.inputs[0]
+    names = [i.name for i in run.layers]
+    return names[names.index(info.name) - 1]
 
 
 def first_of(run: Run, kind: str) -> LayerInfo:
