@@ -228,3 +228,22 @@ def test_a_project_scene_with_options_built_in_code_is_listed_and_not_prechecked
     assert (info.summary, info.default_run) == ("My own scene.", "mlp-ring")
     assert f"options: declared in code, see {info.path}" in catalog.listing([info])
     assert catalog.check_options("mine", {"pace": "-1"}) == {}
+
+
+def test_info_on_an_80_column_terminal_shows_every_stream_whole(ring, monkeypatch, capsys):
+    """Names and sizes are never cut to an ellipsis; the cadences wrap instead."""
+    from engine.cli.info import describe
+    from engine.console import console
+    from engine.store import Run
+    from engine.store.files import human_bytes
+
+    monkeypatch.setattr(console, "width", 80)
+    run = Run(ring)
+    describe(run)
+    lines = capsys.readouterr().err.splitlines()
+    assert max(map(len, lines)) <= 80
+    usage = run.disk_usage()
+    for name in run.streams:
+        row = next((line for line in lines if f"│ {name} " in line), None)
+        assert row is not None, f"{name} is not shown whole"
+        assert human_bytes(usage[name]) in row

@@ -123,10 +123,12 @@ def describe(r: Run) -> None:
     )
     console.print(layers)
     usage = r.disk_usage()
-    streams = Table(title="streams")
-    streams.add_column("stream", no_wrap=True)
-    for column in ("shape", "snapshots", "steps", "on disk"):
-        streams.add_column(column, no_wrap=True)
+    streams = Table(title="streams")  # on a narrow terminal the cadences wrap, nothing is cut
+    streams.add_column("stream", no_wrap=True, min_width=max(map(len, r.streams), default=6))
+    streams.add_column("shape", no_wrap=True)
+    streams.add_column("snapshots")
+    streams.add_column("steps", no_wrap=True)
+    streams.add_column("on disk", no_wrap=True, min_width=9)
     for name, info in sorted(r.streams.items()):
         steps = r.steps(name) if info.count else []
         span = f"{steps[0]:,}…{steps[-1]:,}" if len(steps) else "-"
