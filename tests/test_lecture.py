@@ -12,9 +12,18 @@ import pytest
 import srt
 from videos import ROOT
 
+from engine.errors import RunError
 from engine.scenekit import RUN_ENV, SET_ENV
 from engine.video.gallery import make_gallery
-from engine.video.lecture import duration, make_lecture, video_format
+from engine.video.jobs import RenderJob, render_jobs
+from engine.video.lecture import (
+    DEFAULT_STORY,
+    PLANE_STORY,
+    duration,
+    make_lecture,
+    story_for,
+    video_format,
+)
 
 SCENES = ["training", "summary"]
 SMALL = {"resolution": (320, 180), "fps": 5}
@@ -26,7 +35,7 @@ def lecture_project(tmp_path_factory, tiny_vgg) -> Path:
     render processes find scenes/ in their working directory)."""
     folder = tmp_path_factory.mktemp("project")
     (folder / "scenes").mkdir()
-    for name in SCENES:
+    for name in [*SCENES, "operations"]:
         shutil.copy(ROOT / "scenes" / f"{name}.py", folder / "scenes")
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
@@ -70,6 +79,24 @@ def test_unchanged_scenes_are_not_rendered_again(lecture_project, capsys):
     make_lecture(SCENES, **SMALL, workers=2)
     assert "unchanged, not rendered again: training" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in renders} == renders
+
+
+def test_the_default_story_fits_the_run(ring, tiny_vgg):
+    assert story_for(str(ring)) == PLANE_STORY  # an MLP on 2-D points: its fit and neurons
+    assert story_for(str(tiny_vgg)) == DEFAULT_STORY
+
+
+def test_a_part_that_cannot_film_the_run_is_left_out_only_when_not_asked_for(
+    lecture_project, ring, capsys
+):
+    """The default story leaves out, with its reason, a scene the run cannot be filmed by
+    (operations on an MLP run); scenes named on the command line must all render."""
+    jobs = [RenderJob(scene, str(ring), **SMALL) for scene in ("summary", "operations")]
+    videos = render_jobs(jobs, lecture_project / "renders", workers=2, optional=True)
+    assert [job.scene for job in videos] == ["summary"] and videos[jobs[0]].exists()
+    assert "left out operations: Run 'ring' recorded no conv layer" in capsys.readouterr().err
+    with pytest.raises(RunError, match="Scene 'operations': Run 'ring' recorded no conv"):
+        render_jobs(jobs, lecture_project / "renders", workers=2)
 
 
 def test_gallery_makes_one_small_gif_per_scene(lecture_project):

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from engine.console import console, shown
-from engine.video.lecture import DEFAULT_STORY
+from engine.video.lecture import DEFAULT_STORY, PLANE_STORY
 from engine.video.render import QUALITIES, parse_resolution
 
 
@@ -21,6 +21,7 @@ def register(subparsers) -> None:
         epilog="examples:\n"
         "  python -m engine lecture                                # the whole story of the "
         "default run\n"
+        "  python -m engine lecture --run mlp-ring                 # an MLP's story\n"
         "  python -m engine lecture --run mlp-ring --scenes fitting,neurons,weights\n"
         "  python -m engine lecture --scenes training,kernels --quality low",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -28,8 +29,9 @@ def register(subparsers) -> None:
     parser.add_argument("--run", help="the run every part shows (default: the first scene's)")
     parser.add_argument(
         "--scenes",
-        default=",".join(DEFAULT_STORY),
-        help=f"comma-separated scenes, in order (default: {','.join(DEFAULT_STORY)})",
+        help=f"comma-separated scenes, in order (default: the story that fits the run, "
+        f"{','.join(DEFAULT_STORY)} for a CNN, {','.join(PLANE_STORY)} for an MLP on 2-D "
+        "points, leaving out a part that cannot film the run)",
     )
     parser.add_argument("--quality", choices=list(QUALITIES), default="high")
     parser.add_argument(
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.video.lecture import make_lecture
 
     video = make_lecture(
-        [s.strip() for s in args.scenes.split(",") if s.strip()],
+        [s.strip() for s in args.scenes.split(",") if s.strip()] if args.scenes else None,
         run=args.run,
         quality=args.quality,
         resolution=parse_resolution(args.resolution) if args.resolution else None,

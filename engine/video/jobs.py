@@ -12,7 +12,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from engine.console import console
-from engine.errors import NnreelError
+from engine.errors import NnreelError, RunError
 from engine.scenekit.places import renders_dir
 from engine.video import catalog
 
@@ -96,7 +96,9 @@ def _render_in_child(job: RenderJob) -> str:
             fps=job.fps,
             quiet=True,  # parallel progress bars would garble each other
         )
-    except NnreelError as exc:  # subclasses may not survive the trip back to the parent
+    except RunError as exc:  # "cannot film this run"; other subclasses may not survive the
+        raise RunError(str(exc)) from None  # trip back to the parent
+    except NnreelError as exc:
         raise NnreelError(str(exc)) from None
     return str(video)
 
@@ -122,12 +124,14 @@ class RenderCache:
 
 
 def render_jobs(
-    jobs: list[RenderJob], cache_folder: Path, workers: int | None = None
+    jobs: list[RenderJob], cache_folder: Path, workers: int | None = None, optional: bool = False
 ) -> dict[RenderJob, Path]:
     """Render every job (or reuse its unchanged earlier render) and return the videos.
 
     Renders run in up to ``workers`` processes (default: one per core); Manim keeps a second
-    thread busy encoding, so more would only contend.
+    thread busy encoding, so more would only contend. ``optional`` jobs whose scene cannot
+    film its run (a ``RunError``: an MLP run for a CNN scene, say) are left out, each with a
+    line saying why; otherwise the first failure is the error.
     """
     prepare_runs(jobs)
     cache = RenderCache(cache_folder)
@@ -146,6 +150,12 @@ def render_jobs(
                 job = futures[future]
                 try:
                     videos[job] = Path(future.result())
+                except RunError as exc:
+                    if not optional:
+                        raise RunError(f"Scene {job.scene!r}: {exc}") from None
+                    console.print(f"[yellow]left out[/] {job.scene}: {exc}")
+                    del videos[job]
+                    continue
                 except NnreelError as exc:
                     raise NnreelError(f"Scene {job.scene!r}: {exc}") from None
                 cache.put(keys[job], videos[job])

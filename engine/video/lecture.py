@@ -12,11 +12,17 @@ from typing import TYPE_CHECKING
 
 import srt
 
-from engine.errors import NnreelError
+from engine.errors import NnreelError, RunError
 from engine.scenekit.cards import CARD_SECONDS, card_image, part_title
 from engine.scenekit.options import PACE, parse_options
 from engine.video.gif import ffmpeg
-from engine.video.jobs import RenderJob, default_preset, render_jobs, renders_folder
+from engine.video.jobs import (
+    RenderJob,
+    default_preset,
+    prepare_runs,
+    render_jobs,
+    renders_folder,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,6 +31,16 @@ DEFAULT_STORY = ("architecture", "operations", "training", "featuremaps", "unit"
 """The whole story of one CNN run, in the order a lecture tells it: the network, what its
 operations do to real numbers, its training, its feature maps (and how they form over
 training), one unit seen four ways, and the images its units want to see."""
+PLANE_STORY = ("architecture", "training", "fitting", "neurons", "weights")
+"""The story of an MLP recorded on the plane of its 2-D inputs: the network, its training, the
+function it fits, what each neuron responds to, and how the output traces back to the input."""
+
+
+def story_for(run: str) -> tuple[str, ...]:
+    """The default story for ``run`` (a name or folder that exists)."""
+    from engine.store import Run, schema
+
+    return PLANE_STORY if Run(run).has(schema.PLANE_PROB) else DEFAULT_STORY
 
 
 @dataclass(frozen=True)
@@ -168,7 +184,7 @@ def describe_run(run_name: str) -> str:
 
 
 def make_lecture(
-    scenes: list[str],
+    scenes: list[str] | None,
     run: str | None = None,
     quality: str = "high",
     resolution: tuple[int, int] | None = None,
@@ -179,17 +195,28 @@ def make_lecture(
 ) -> Path:
     """Render (or reuse) each scene on one run and join them into ``output`` with title cards,
     chapters and merged captions (``output`` with ``.srt`` beside it); every part, and its
-    card, at ``pace`` (the scenes' option)."""
-    if not scenes:
+    card, at ``pace`` (the scenes' option).
+
+    ``scenes`` None tells the story that fits the run (``story_for``), leaving out a part
+    that cannot film it (a first conv the operations scene cannot draw, say); scenes named
+    must all render."""
+    if scenes is not None and not scenes:
         raise NnreelError("No scenes given: name at least one (e.g. --scenes training,kernels).")
     factor = parse_options(PACE, {"pace": pace})["pace"]
-    run_name = run or default_preset(scenes[0])
+    run_name = run or default_preset((scenes or DEFAULT_STORY)[0])
     paced = (("pace", str(pace)),)
+    optional = scenes is None
+    if optional:
+        prepare_runs([RenderJob(DEFAULT_STORY[0], run_name)])  # trained first if a missing preset
+        scenes = list(story_for(run_name))
     jobs = [RenderJob(s, run_name, quality, resolution, fps, paced) for s in scenes]
     renders = renders_folder(scenes)
     folder = renders / "lecture"
     folder.mkdir(parents=True, exist_ok=True)
-    videos = render_jobs(jobs, renders, workers)
+    videos = render_jobs(jobs, renders, workers, optional)
+    jobs = [job for job in jobs if job in videos]
+    if not jobs:
+        raise RunError(f"No scene of the story can film run {run_name!r} (see above).")
     target = output or folder / f"lecture-{Path(run_name).name}-{quality}.mp4"
     target.parent.mkdir(parents=True, exist_ok=True)
     fmt = video_format(videos[jobs[0]])
