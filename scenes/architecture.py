@@ -169,6 +169,12 @@ class Pass:
         return self.output_values() if column == len(self.values) - 1 else self.values[column]
 
 
+def key_bar(cmap: str) -> ImageMobject:
+    """A colour map as a key's short swatch."""
+    pixels = rs.gradient_bar(cmap, 64, vertical=False)[:1].repeat(8, 0)
+    return raster_image(pixels, width=0.5)
+
+
 def block_words(slots: list[Slot], first: int, forward: Pass) -> str:
     """The caption of one block of the diagram (the slots from ``first`` that share its
     block): its layers, their real output shapes and largest values on the example."""
@@ -353,7 +359,7 @@ class Architecture(RunScene):
         if self.maps:
             self.build_diagram(forward)
         else:
-            self.build_graph()
+            self.build_graph(forward)
         if forward is None:
             self.swap_caption(
                 theme.text("no activations recorded: no forward pass", theme.LABEL, theme.BAD)
@@ -390,7 +396,7 @@ class Architecture(RunScene):
         self.footer = theme.text(
             "box height: map size  ·  thickness: channels (log scales)"
             if self.maps
-            else "edges: final weights, blue < 0 < red, wider = larger |w|",
+            else "edges: the network's final weights",
             theme.LABEL,
             theme.MUTED,
         ).to_edge(DOWN, buff=theme.MARGIN)
@@ -440,7 +446,8 @@ class Architecture(RunScene):
                 signed = forward is not None and any(
                     rs.below_zero(forward.at(i)) for i in thumbs + neurons
                 )
-                self.legend = key([*diagram_key(self.diagram), *self.activation_key(signed)])
+                entries = self.activation_key(signed, "activation 0 → max (thumbnails, neurons)")
+                self.legend = key([*diagram_key(self.diagram), *entries])
                 self.legend.next_to(self.footer, UP, buff=0.15).set_x(0)
             clash = self.legend.get_top()[1] + KEY_GAP - self.diagram.get_bottom()[1]
             if clash <= 0:
@@ -475,27 +482,30 @@ class Architecture(RunScene):
         return (ceiling - above + floor + below) / 2
 
     @staticmethod
-    def activation_key(signed: bool) -> list[tuple]:
-        """The activations' colours; ``signed``: some thumbnails or neurons go below zero (no
-        ReLU after their layer), drawn either side of 0."""
-
-        def bar(cmap: str) -> ImageMobject:
-            pixels = rs.gradient_bar(cmap, 64, vertical=False)[:1].repeat(8, 0)
-            return raster_image(pixels, width=0.5)
-
-        entries = [(bar("viridis"), "activation 0 → max (thumbnails, neurons)")]
+    def activation_key(signed: bool, words: str) -> list[tuple]:
+        """The activations' colours (``words`` for those from 0); ``signed``: some go below
+        zero (no ReLU after their layer, or input coordinates), drawn either side of 0."""
+        entries = [(key_bar("viridis"), words)]
         if signed:
-            entries.append((bar("diverging"), "−max → 0 → +max (below 0)"))
+            entries.append((key_bar("diverging"), "−max → 0 → +max (below 0)"))
         return entries
 
-    def build_graph(self) -> None:
+    def build_graph(self, forward: Pass | None) -> None:
         """An MLP as the kit's neuron graph (3Blue1Brown's look, as in the MLP scenes) with its
-        final weights, column by column."""
-        graph = NetworkGraph.from_run(self.run, width=10.5, height=4.2)
-        graph.move_to([0, DIAGRAM_Y + 0.3, 0])
+        final weights, column by column; a key to the colours of its edges and neurons."""
+        graph = NetworkGraph.from_run(self.run, width=10.5, height=3.9)
+        graph.move_to([0, DIAGRAM_Y + 0.45, 0])
         weights = [self.final_weights(n) for n in graph.names[1:]]
         if all(w is not None for w in weights):
             graph.set_weights(weights)
+            entries = [
+                (key_bar("diverging"), "weight: blue < 0 < red, wider = larger |w| (per layer)")
+            ]
+            if forward is not None:
+                signed = any(rs.below_zero(forward.at(i)) for i in range(len(graph.neurons)))
+                entries += self.activation_key(signed, "neuron 0 → its layer's max")
+            self.legend = key(entries).next_to(self.footer, UP, buff=0.15).set_x(0)
+            self.add(self.legend)
         for circles, label in zip(graph.neurons, graph.labels, strict=True):
             self.play(FadeIn(circles, label, shift=0.15 * RIGHT), run_time=0.35)
         self.play(FadeIn(graph.edges), FadeIn(graph.dots), run_time=0.5)

@@ -334,5 +334,18 @@ def test_a_thumbnail_that_goes_below_zero_is_drawn_either_side_of_it():
         assert ({tuple(c) for c in tile.reshape(-1, 3).tolist()} <= diverging) == centred
     top, bottom = architecture.thumbnail(signed, "top", 8)[[0, -1], 0].astype(int)
     assert top[2] > top[0] and bottom[0] > bottom[2]  # −1 bluer, +2 redder
-    assert len(architecture.Architecture.activation_key(True)) == 2
-    assert len(architecture.Architecture.activation_key(False)) == 1
+    assert len(architecture.Architecture.activation_key(True, "activation")) == 2
+    assert len(architecture.Architecture.activation_key(False, "activation")) == 1
+
+
+def test_an_mlps_graph_has_a_key_to_its_colours_clear_of_the_drawing(ring, monkeypatch):
+    """The weights' and the neurons' colours are named under the graph, above the bottom line,
+    touching neither (the MLP view had no key: only the first caption named the edges)."""
+    scene = built(ring, monkeypatch)
+    words = " ".join(t.text for t in scene.legend.get_family() if hasattr(t, "text"))
+    assert "weight: blue < 0 < red" in words and "neuron 0 → its layer's max" in words
+    labels = min(label.get_bottom()[1] for label in scene.graph.labels)
+    assert scene.footer.get_top()[1] < scene.legend.get_bottom()[1]
+    assert scene.legend.get_top()[1] < labels
+    half = theme.frame_width() / 2 - MARGIN * theme.frame_width()
+    assert -half <= scene.legend.get_left()[0] and scene.legend.get_right()[0] <= half
