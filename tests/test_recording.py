@@ -413,6 +413,63 @@ def test_a_dataset_with_normalize_is_shown_as_pixels_and_stored_taking_pixels(tm
     np.testing.assert_allclose(stored.numpy(), expected.numpy(), atol=1e-5)
 
 
+def test_a_users_validation_images_are_kept_for_dataset_examples(tmp_path, digits, monkeypatch):
+    """Data nnreel cannot load again (a user's normalised DataLoader): the first validate()
+    keeps the images in the run as pixels, so the unit scene's dataset examples work from the
+    run alone: each unit's best images are the ones its mean activation ranks first."""
+    from engine.analysis.examples import load_examples, record_examples
+    from engine.recording import recorder
+
+    dataset = NormalisedDigits(digits)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=32)
+    with record(model, tmp_path / "kept", data=loader) as rec:
+        rec.validate()
+        rec.validate()  # kept once
+    run = Run(tmp_path / "kept")
+    np.testing.assert_array_equal(run.read(schema.data_x("val"), 0), digits.x_val.numpy())
+    np.testing.assert_array_equal(run.read(schema.data_y("val"), 0), digits.y_val.numpy())
+    record_examples(run, [run.layer("conv0")], k=3)
+    examples = load_examples(Run(run.folder), "conv0")
+    with torch.no_grad():
+        means = model.eval()[:2]((digits.x_val.float() / 255 - 0.2) / 0.3).mean((2, 3)).T
+    best = torch.sort(means, dim=1, descending=True, stable=True).indices[:, :3]
+    np.testing.assert_array_equal(examples.indices, best.numpy())
+    np.testing.assert_array_equal(examples.images, digits.x_val.numpy()[best.numpy()])
+
+    monkeypatch.setattr(recorder, "VAL_IMAGES_BYTES", 10 * 28 * 28)  # room for ten
+    with record(model, tmp_path / "capped", data=loader) as rec:
+        rec.validate()
+    capped = Run(tmp_path / "capped")
+    np.testing.assert_array_equal(capped.read(schema.data_x("val"), 0), digits.x_val[:10])
+    assert capped.meta(schema.data_x("val"))["of"] == len(digits.y_val)
+
+
+def test_nnreels_own_data_is_not_kept_twice(tmp_path, digits):
+    """Data nnreel loads again by name stays out of the run."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+    with record(model, tmp_path / "own", data=digits) as rec:
+        rec.validate()
+    assert not Run(tmp_path / "own").has(schema.data_x("val"))
+
+
+def test_a_sequentials_layers_are_named_by_kind_and_index():
+    """ "conv0", "pool2", "fc4" rather than "0", "2", "4" (captions read "channel 3 of 0");
+    a default name picks its layer as folded by default, a module name still cuts there."""
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 13 * 13, 10)
+    )
+    example = torch.zeros(2, 1, 28, 28)
+    graph = trace_model(model, example)
+    assert graph.names == ["conv0", "pool2", "flatten3", "fc4"]
+    assert graph.layer("conv0").activation == "ReLU" and graph.layer("conv0").module == "0"
+    assert trace_model(model, example, ["conv0", "pool2"]).names == graph.names
+    assert trace_model(model, example, ["0"]).names[:2] == ["0", "act1"]  # before its ReLU
+    with pytest.raises(KeyError, match=r"'conv9'.*Valid layer or nodes: conv0, pool2"):
+        trace_model(model, example, ["conv9"])
+
+
 def test_a_recording_holds_its_run_against_other_writers_until_it_closes(tmp_path):
     """record() writes through the run store's one writer per run: a second recorder (or a
     trainer) on the same run is refused while the first is open, and takes it after."""

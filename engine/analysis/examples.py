@@ -22,7 +22,7 @@ from engine.actmax.objectives import UnitObjective, forward_to, frozen, unit_obj
 from engine.analysis.operations import trained_model
 from engine.errors import RunError
 from engine.recording import load_run_data
-from engine.store import LayerInfo, Run, RunWriter, StreamInfo
+from engine.store import LayerInfo, Run, RunWriter, StreamInfo, schema
 from engine.store.files import ensure_room
 
 PREFIX = "examples"
@@ -70,19 +70,29 @@ def top_images(
 
 def record_examples(run: Run, layers: list[LayerInfo], k: int = TOP) -> None:
     """Find and store every unit's top ``k`` validation images for each of ``layers``
-    (the dataset is loaded once for all of them)."""
-    try:
-        data = load_run_data(run)
-    except Exception as exc:  # a dataset missing offline, say: say which and what to do
-        raise RunError(
-            f"The validation images of run {run.name!r} cannot be loaded ({exc}); dataset "
-            "examples need them once (they are kept in the run afterwards)."
-        ) from None
+    (the images read once for all of them)."""
+    images = validation_images(run)
     model = trained_model(run)
     with RunWriter.reopen(run.folder) as writer:  # no other process writes the run meanwhile
         for info in layers:
-            _record_layer(writer, model, info, data.x_val, k)
+            _record_layer(writer, model, info, images, k)
         writer.commit()
+
+
+def validation_images(run: Run) -> torch.Tensor:
+    """The run's validation images, uint8 [N, C, H, W]: those the recorder kept in the run (a
+    user's data, which nnreel cannot load again), else its dataset loaded again."""
+    kept = schema.data_x("val")
+    if run.has(kept) and run.streams[kept].dtype == "uint8" and len(run.streams[kept].shape) == 4:
+        return torch.from_numpy(np.array(run.read(kept, 0)))
+    try:
+        return load_run_data(run).x_val
+    except Exception as exc:  # a dataset missing offline, say: say which and what to do
+        raise RunError(
+            f"The validation images of run {run.name!r} cannot be loaded ({exc}); dataset "
+            "examples need them once (they are kept in the run afterwards). A run recorded "
+            "with engine.record keeps them at its first validate() on its own data."
+        ) from None
 
 
 def _record_layer(writer: RunWriter, model, info: LayerInfo, images: torch.Tensor, k: int) -> None:

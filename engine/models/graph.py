@@ -236,7 +236,7 @@ def trace_model(
     finally:
         model.train(training)
     qualnames = traced.meta["qualnames"]
-    cuts = {_resolve(traced, qualnames, name): name for name in requested}
+    cuts = {_requested_node(traced, qualnames, name): name for name in requested}
     groups = _fold(traced, qualnames, set(cuts))
     _name(groups, qualnames, traced, cuts)
     outputs = _output_nodes(traced)
@@ -271,6 +271,21 @@ def _trace(model: nn.Module) -> fx.GraphModule:
         node.name: tracer.node_to_qualname.get(node, node.name) for node in graph.nodes
     }
     return traced
+
+
+def _requested_node(traced: fx.GraphModule, qualnames: dict[str, str], name: str) -> fx.Node:
+    """Where requested layer ``name`` ends: a node or module (``_resolve``), else the layer of
+    that default name (``conv0``, which no module is called) as it is folded by default."""
+    try:
+        return _resolve(traced, qualnames, name)
+    except UnknownNameError as exc:
+        groups = _fold(traced, qualnames, set())
+        _name(groups, qualnames, traced, {})
+        for group in groups:
+            if group.name == name:
+                return group.tail
+        valid = dict.fromkeys([*(group.name for group in groups), *exc.valid])
+        raise UnknownNameError("layer or node", name, valid) from None
 
 
 def _resolve(traced: fx.GraphModule, qualnames: dict[str, str], name: str) -> fx.Node:
@@ -389,7 +404,14 @@ def _name(
             if any(owner[n] is not group for n in inside):
                 break
             name, parent = parent, parent.rpartition(".")[0]
+        if name.isdigit():  # a child of an nn.Sequential: "conv0", "fc4" read better than "0"
+            name = sequential_name(group.kind, name)
         group.name = cuts.get(group.tail, name)
+
+
+def sequential_name(kind: str, index: str) -> str:
+    """The default name of an ``nn.Sequential``'s child ``index``: its kind and index."""
+    return f"{'fc' if kind == schema.DENSE else kind}{index}"
 
 
 def _output_nodes(traced: fx.GraphModule) -> list[fx.Node]:

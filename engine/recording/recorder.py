@@ -58,6 +58,10 @@ FLUSH_SECONDS = 0.2
 MAX_BUFFERED_STEPS = 2000
 MAX_BUFFERED_LOGITS = 1 << 22
 """Logits kept for the accuracy until a flush (16 MB in fp32): many classes flush sooner."""
+VAL_IMAGES_BYTES = 64 * 1024**2
+"""Validation images kept in a run whose dataset nnreel cannot load again by name (a user's
+DataLoader): the first validation keeps up to this many bytes of them as uint8 pixels, so
+dataset examples (the unit scene) work from the run alone. CIFAR-10's 10,000 take 30 MB."""
 STATS_POINTS = 300
 STATS_STRIDE, STATS_MIN_POINTS = 4, 75
 """The statistics read every parameter and gradient, as much memory traffic as a small batch's
@@ -715,8 +719,14 @@ class Recorder:
             )
         loss_fn = loss_fn or default_loss
         total, correct, count = 0.0, 0, 0
+        kept: list[tuple[torch.Tensor, torch.Tensor]] | None = [] if self._keeps(data) else None
+        room = VAL_IMAGES_BYTES
         with _eval(self.model):
             for x, y in source.batches_of():
+                if kept is not None and room > 0:
+                    pixels = _pixels(x[: max(1, room // x[0].numel())].cpu(), self.normalize)
+                    kept.append((pixels, y[: len(pixels)].cpu()))
+                    room -= pixels.numel()
                 x, y = x.to(self.device), y.to(self.device)
                 logits = self.model(x)
                 total += float(loss_fn(logits, y)) * len(y)
@@ -724,7 +734,37 @@ class Recorder:
                 count += len(y)
         if count == 0:
             raise NnreelError("validate() got no examples.")
+        if kept:
+            self._keep_val_images(kept, count)
         return total / count, correct / count
+
+    def _keeps(self, data: Any) -> bool:
+        """Whether this validation keeps its images in the run: the first on the recorder's
+        own image data that nnreel cannot load again by name."""
+        source, writer = self.data, self.writer
+        return (
+            data is None
+            and source is not None
+            and source.kind == "image"
+            and source.params is None
+            and writer is not None
+            and self.config is not None
+            and schema.data_x("val") not in writer.streams
+        )
+
+    def _keep_val_images(self, kept: list[tuple[torch.Tensor, torch.Tensor]], seen: int) -> None:
+        images = torch.cat([x for x, _ in kept]).numpy()
+        labels = torch.cat([y for _, y in kept]).long().numpy()
+        meta = {"of": seen}  # the validation set's size: more than kept when it is large
+        for name, array in ((schema.data_x("val"), images), (schema.data_y("val"), labels)):
+            stream = StreamInfo(name, str(array.dtype), array.shape, 1, cadence="once", meta=meta)
+            self.writer.add_stream(stream)
+            self.writer.write(name, 0, array)
+        if len(images) < seen:
+            console.print(
+                f"[dim]kept the first {len(images):,} of {seen:,} validation images in the run "
+                "(for dataset examples)[/]"
+            )
 
     # -- the end --------------------------------------------------------------------------
     def save_weights(self, file: str = MODEL_FILE) -> None:
@@ -933,20 +973,35 @@ def _normalize_dict(normalize) -> dict[str, list[float]] | None:
 
 
 def _display_images(x: torch.Tensor, normalize: dict[str, list[float]] | None) -> torch.Tensor:
-    """Probe inputs as the uint8 pixels people look at (undoing ``normalize``)."""
+    """Probe inputs as the uint8 pixels people look at (undoing ``normalize``), with a note
+    when they do not look like images in [0, 1]."""
     if x.dtype == torch.uint8:
         return x
-    pixels = x.float()
-    if normalize:
-        shape = (1, -1, *([1] * (x.dim() - 2)))
-        pixels = pixels * torch.tensor(normalize["std"]).view(shape)
-        pixels = pixels + torch.tensor(normalize["mean"]).view(shape)
+    pixels = _unnormalised(x, normalize)
     if pixels.min() < -0.02 or pixels.max() > 1.02:
         console.print(
             "[yellow]note:[/] the probe images are not in [0, 1]; if the model takes "
             "normalised images, pass normalize=(mean, std) to record() so they show right."
         )
+    return _to_uint8(pixels)
+
+
+def _pixels(x: torch.Tensor, normalize: dict[str, list[float]] | None) -> torch.Tensor:
+    """Model inputs as uint8 pixels (undoing ``normalize``)."""
+    return x if x.dtype == torch.uint8 else _to_uint8(_unnormalised(x, normalize))
+
+
+def _to_uint8(pixels: torch.Tensor) -> torch.Tensor:
     return (pixels.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def _unnormalised(x: torch.Tensor, normalize: dict[str, list[float]] | None) -> torch.Tensor:
+    pixels = x.float()
+    if normalize:
+        shape = (1, -1, *([1] * (x.dim() - 2)))
+        pixels = pixels * torch.tensor(normalize["std"]).view(shape)
+        pixels = pixels + torch.tensor(normalize["mean"]).view(shape)
+    return pixels
 
 
 def _stats(recorder: Recorder) -> tuple[list[float] | None, list[float] | None]:
