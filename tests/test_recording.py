@@ -454,9 +454,10 @@ def test_nnreels_own_data_is_not_kept_twice(tmp_path, digits):
     assert not Run(tmp_path / "own").has(schema.data_x("val"))
 
 
-def test_a_sequentials_layers_are_named_by_kind_and_index():
-    """ "conv0", "pool2", "fc4" rather than "0", "2", "4" (captions read "channel 3 of 0");
-    a default name picks its layer as folded by default, a module name still cuts there."""
+def test_a_sequentials_layers_are_named_by_kind_and_index(tmp_path):
+    """Named "conv0", "pool2", "fc4" rather than "0", "2", "4" (captions read "channel 3 of
+    0"); a default name picks its layer as folded by default, a module name still cuts there.
+    The model is called what it stacks ("the Sequential" said nothing)."""
     model = nn.Sequential(
         nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 13 * 13, 10)
     )
@@ -468,6 +469,8 @@ def test_a_sequentials_layers_are_named_by_kind_and_index():
     assert trace_model(model, example, ["0"]).names[:2] == ["0", "act1"]  # before its ReLU
     with pytest.raises(KeyError, match=r"'conv9'.*Valid layer or nodes: conv0, pool2"):
         trace_model(model, example, ["conv9"])
+    record(model, tmp_path / "stack", probe=torch.rand(4, 1, 28, 28)).close()
+    assert Run(tmp_path / "stack").model["arch"] == "Sequential CNN"
 
 
 def test_a_recording_holds_its_run_against_other_writers_until_it_closes(tmp_path):

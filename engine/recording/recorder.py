@@ -195,7 +195,7 @@ class Recorder:
                 f"The model has {outputs} output{'s' if outputs != 1 else ''} but "
                 f"{len(self.classes)} class names were given: pass one name per class."
             )
-        self.name = name or getattr(self.model, "arch", None) or type(self.model).__name__
+        self.name = name or getattr(self.model, "arch", None) or self._class_name()
         self.writer: RunWriter | None = None
         self._closed = False
         self.step_count = 0
@@ -222,6 +222,13 @@ class Recorder:
         self._next_event = self.plan.next_event(0)
 
     # -- what to record -------------------------------------------------------------------
+    def _class_name(self) -> str:
+        """The model's class, for captions; an ``nn.Sequential`` says what it stacks."""
+        if type(self.model) is not nn.Sequential:
+            return type(self.model).__name__
+        kinds = {info.kind for info in self.graph.layers}
+        return f"Sequential {'CNN' if schema.CONV in kinds else 'MLP'}"
+
     def _probe(self, probe: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         size = self.config.probe_size if self.config else 8
         if probe is None:
@@ -863,6 +870,9 @@ def record(
         The loop's length, when known: cadences then spread over it. Without them every
         stream grows as needed and ``log:N`` cadences space themselves for a loop of
         ten thousand steps and go on.
+    name
+        The model's name in captions ("LeNet-5"); default: its class's (an ``nn.Sequential``
+        is a "Sequential CNN" or "Sequential MLP").
 
     Use it as a context manager (or call ``close()``): the run is marked finished and the
     final weights saved. Under ``torchrun``, rank 0 records; the other ranks get a recorder
@@ -871,8 +881,6 @@ def record(
     """
     if _other_rank():
         return OtherRank()
-    if name is None and type(model) is nn.Sequential:
-        name = Path(run).name  # "the Sequential" says nothing; the run's name does
     source = describe_data(data, classes=classes) if data is not None else None
     config = config or RecordConfig()
     if layers != "auto":
