@@ -97,8 +97,10 @@ def _op_name(node: fx.Node) -> str:
 
 
 def _attribute(graph: fx.GraphModule, node: object) -> torch.Tensor | None:
+    """The tensor a ``get_attr`` node reads (a parameter or buffer), else None."""
     if isinstance(node, fx.Node) and node.op == "get_attr":
-        return operator.attrgetter(node.target)(graph)
+        value = operator.attrgetter(node.target)(graph)
+        return value if isinstance(value, torch.Tensor) else None
     return None
 
 
@@ -170,12 +172,12 @@ def _batchnorm(graph: fx.GraphModule, node: fx.Node) -> tuple[torch.Tensor, torc
         args = list(node.args) + [None] * 9
         gamma, beta, mean, var = (_attribute(graph, a) for a in args[1:5])
         eps = args[7] if _op_name(node) == "batch_norm" else args[6]
-        if mean is None or var is None:
+        if mean is None or var is None or not isinstance(eps, (int, float)):
             return None
     else:
         return None
     mean, var = mean.detach().double(), var.detach().double()
-    scale = 1 / torch.sqrt(var + float(eps if eps is not None else 1e-5))
+    scale = 1 / torch.sqrt(var + float(eps))
     if gamma is not None:
         scale = scale * gamma.detach().double()
     shift = -mean * scale + (beta.detach().double() if beta is not None else 0.0)
