@@ -96,10 +96,12 @@ def _render_in_child(job: RenderJob) -> str:
             fps=job.fps,
             quiet=True,  # parallel progress bars would garble each other
         )
-    except RunError as exc:  # "cannot film this run"; other subclasses may not survive the
-        raise RunError(str(exc)) from None  # trip back to the parent
     except NnreelError as exc:
-        raise NnreelError(str(exc)) from None
+        # Subclasses may not survive the trip back to the parent. A plain RunError says "this
+        # scene cannot film this run" (a lecture may leave it out); a full disk or a busy run
+        # is an error of another kind.
+        kind = RunError if type(exc) is RunError else NnreelError
+        raise kind(str(exc)) from None
     return str(video)
 
 
