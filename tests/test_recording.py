@@ -446,6 +446,28 @@ def test_a_users_validation_images_are_kept_for_dataset_examples(tmp_path, digit
     assert capped.meta(schema.data_x("val"))["of"] == len(digits.y_val)
 
 
+def test_validation_images_that_find_no_room_leave_the_training_alone(
+    tmp_path, digits, monkeypatch, capsys
+):
+    from engine.errors import DiskFullError
+    from engine.store import RunWriter
+
+    def full(self, info):
+        raise DiskFullError(f"No room for stream {info.name!r}.")
+
+    monkeypatch.setattr(RunWriter, "add_stream", full)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+    loader = torch.utils.data.DataLoader(NormalisedDigits(digits), batch_size=32)
+    with record(model, tmp_path / "full", data=loader) as rec:
+        loss, _ = rec.validate()
+    run = Run(tmp_path / "full")
+    assert run.status == "finished" and not run.has(schema.data_x("val"))
+    assert run.read(schema.VAL_LOSS, -1) == pytest.approx(loss)
+    assert "validation images were not kept: No room for stream 'data/val_x'" in (
+        capsys.readouterr().err.replace("\n", " ")
+    )
+
+
 def test_nnreels_own_data_is_not_kept_twice(tmp_path, digits):
     """Data nnreel loads again by name stays out of the run."""
     model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))

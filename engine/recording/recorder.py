@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from engine.console import console
-from engine.errors import NnreelError
+from engine.errors import DiskFullError, NnreelError
 from engine.models.graph import LOGITS, ModelGraph, trace_model, without_normalize
 from engine.models.registry import builder_of
 from engine.recording.config import RecordConfig
@@ -763,10 +763,14 @@ class Recorder:
         images = torch.cat([x for x, _ in kept]).numpy()
         labels = torch.cat([y for _, y in kept]).long().numpy()
         meta = {"of": seen}  # the validation set's size: more than kept when it is large
-        for name, array in ((schema.data_x("val"), images), (schema.data_y("val"), labels)):
-            stream = StreamInfo(name, str(array.dtype), array.shape, 1, cadence="once", meta=meta)
-            self.writer.add_stream(stream)
-            self.writer.write(name, 0, array)
+        try:  # the images first: once they are in, no later validation keeps them again
+            for name, array in ((schema.data_x("val"), images), (schema.data_y("val"), labels)):
+                shape, dtype = array.shape, str(array.dtype)
+                self.writer.add_stream(StreamInfo(name, dtype, shape, 1, cadence="once", meta=meta))
+                self.writer.write(name, 0, array)
+        except DiskFullError as exc:  # a nicety: the training goes on without it
+            console.print(f"[yellow]note:[/] the validation images were not kept: {exc}")
+            return
         if len(images) < seen:
             console.print(
                 f"[dim]kept the first {len(images):,} of {seen:,} validation images in the run "
