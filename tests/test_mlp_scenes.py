@@ -92,6 +92,18 @@ def test_clock_spends_time_where_the_fit_changes(run):
     assert gaps[np.argmax(change)] == gaps.max()
 
 
+def test_every_replay_ends_on_its_last_snapshot():
+    """Float32 sums once put the clock's last mark a hair past 1, so the replay ended at step
+    1,189.9995 and showed (and captioned "after training") the snapshot before the last."""
+    for seed in range(50):
+        rng = np.random.default_rng(seed)
+        steps = np.cumsum(rng.integers(1, 200, 35)).astype(np.float64)
+        series = Series(steps, rng.random((35, 2, 8, 8)).astype(np.float32))
+        clock = ReplayClock.paced(series)
+        assert clock.marks[-1] == 1.0 and clock.step(1.0) == steps[-1]
+        assert series.index(clock.replay(12.0, 2.0, 10.0)) == len(steps) - 1
+
+
 def test_neuron_blocks_and_their_words(run):
     blocks = neurons.blocks(run, "output")
     assert [b.name for b in blocks] == ["hidden1", "hidden2", "output"]

@@ -75,11 +75,13 @@ class ReplayClock:
     @classmethod
     def paced(cls, series: Series, floor: float = 0.5) -> ReplayClock:
         values = series.values.reshape(len(series.steps), -1)
-        change = np.abs(np.diff(values, axis=0)).mean(axis=1)
+        change = np.abs(np.diff(values, axis=0)).mean(axis=1, dtype=np.float64)
         weight = change + floor * (change.mean() if len(change) else 0.0)
         if not weight.sum() > 0:
             weight = np.ones_like(weight)
-        marks = np.concatenate([[0.0], np.cumsum(weight)]) / max(weight.sum(), 1e-12)
+        marks = np.concatenate([[0.0], np.cumsum(weight)])
+        if len(marks) > 1:  # the last exactly 1: the replay ends on the last snapshot, not
+            marks /= marks[-1]  # a rounding error before it
         return cls(series.steps, marks)
 
     def step(self, fraction: float) -> float:
