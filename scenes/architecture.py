@@ -184,7 +184,8 @@ def block_words(slots: list[Slot], first: int, forward: Pass) -> str:
         names += f"–{slots[block[-1]].name}"
     if slots[first].kind not in BOX_KINDS:
         sizes = " → ".join(str(slots[i].shape[0]) for i in block)
-        return f"The head, {names}: dense layers of {sizes} units, then the class probabilities."
+        layers = "dense layers" if len(block) > 1 else "a dense layer"
+        return f"The head, {names}: {layers} of {sizes} units, then the class probabilities."
     convs = [i for i in block if slots[i].kind == "conv" and not slots[i].branch]
     largest = max(float(np.max(forward.at(i))) for i in block)
     pooled = slots[block[-1]].kind == "pool"

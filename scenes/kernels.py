@@ -242,6 +242,9 @@ class Kernels(RunScene):
 
     def moved_words(self) -> str:
         """How far training moved each layer, relative to its start."""
+        if len(self.kernels) == 1:
+            only = self.kernels[0]
+            return f"{only.name} moved {theme.percent(only.moved)} from its start."
         moved = [f"{k.name} {theme.percent(k.moved)}" for k in self.kernels]
         if len(moved) > 3:
             moved = [moved[0], f"… {moved[-1]}"]

@@ -256,6 +256,9 @@ def test_a_block_that_is_only_a_pool_is_said_to_pool(residual_run, monkeypatch):
     first = next(i for i, slot in enumerate(slots) if slot.kind == "pool")
     words = architecture.block_words(slots, first, forward)
     assert words.startswith(f"{slots[first].name}: pooled to 8 channels at 8×8; largest value")
+    head = next(i for i, slot in enumerate(slots) if slot.name == "head")
+    words = architecture.block_words(slots, head, forward)  # one dense layer, said as one
+    assert words == "The head, head: a dense layer of 4 units, then the class probabilities."
 
 
 def test_neurons_below_zero_are_drawn_either_side_of_it_and_never_called_silent():

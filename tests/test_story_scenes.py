@@ -245,3 +245,16 @@ def test_the_first_gradients_are_called_the_first_update_only_when_they_are():
     """Statistics taken every few steps begin after the first update: the key says so."""
     assert gradients.first_words(1) == "at step 1 (first update)"
     assert gradients.first_words(2) == "at step 2 (first recorded)"
+
+
+def test_how_far_training_moved_the_kernels_reads_right_for_one_layer_or_many():
+    from types import SimpleNamespace
+
+    one = SimpleNamespace(kernels=[SimpleNamespace(name="conv0", moved=0.276)])
+    assert kernels.Kernels.moved_words(one) == "conv0 moved 27.6% from its start."
+    many = SimpleNamespace(
+        kernels=[SimpleNamespace(name=f"conv{i}", moved=0.1 * i) for i in range(1, 5)]
+    )
+    assert kernels.Kernels.moved_words(many) == (
+        "Each layer moved from its start by conv1 10.0%, … conv4 40.0%."
+    )
