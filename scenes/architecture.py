@@ -36,7 +36,6 @@ from manim import (
     Create,
     FadeIn,
     Group,
-    ImageMobject,
     Square,
     SurroundingRectangle,
     Transform,
@@ -65,6 +64,7 @@ from engine.scenekit.layers import (
     Diagram,
     Layout,
     Slot,
+    bar_swatch,
     blocks,
     diagram_key,
     drawn_layers,
@@ -167,12 +167,6 @@ class Pass:
     def at(self, column: int) -> np.ndarray:
         """The values column ``column`` (0: the input) shows."""
         return self.output_values() if column == len(self.values) - 1 else self.values[column]
-
-
-def key_bar(cmap: str) -> ImageMobject:
-    """A colour map as a key's short swatch."""
-    pixels = rs.gradient_bar(cmap, 64, vertical=False)[:1].repeat(8, 0)
-    return raster_image(pixels, width=0.5)
 
 
 def block_words(slots: list[Slot], first: int, forward: Pass) -> str:
@@ -486,9 +480,9 @@ class Architecture(RunScene):
     def activation_key(signed: bool, words: str) -> list[tuple]:
         """The activations' colours (``words`` for those from 0); ``signed``: some go below
         zero (no ReLU after their layer, or input coordinates), drawn either side of 0."""
-        entries = [(key_bar("viridis"), words)]
+        entries = [(bar_swatch("viridis"), words)]
         if signed:
-            entries.append((key_bar("diverging"), "−max → 0 → +max (below 0)"))
+            entries.append((bar_swatch("diverging"), "−max → 0 → +max (below 0)"))
         return entries
 
     def build_graph(self, forward: Pass | None) -> None:
@@ -500,7 +494,7 @@ class Architecture(RunScene):
         if all(w is not None for w in weights):
             graph.set_weights(weights)
             entries = [
-                (key_bar("diverging"), "weight: blue < 0 < red, wider = larger |w| (per layer)")
+                (bar_swatch("diverging"), "weight: blue < 0 < red, wider = larger |w| (per layer)")
             ]
             if forward is not None:
                 signed = any(rs.below_zero(forward.at(i)) for i in range(len(graph.neurons)))

@@ -53,6 +53,7 @@ from manim import (
 
 from engine.scenekit import raster as rs
 from engine.scenekit import theme
+from engine.scenekit.widgets import raster_image
 from engine.store import LayerInfo
 from engine.store.schema import (
     ADD,
@@ -1038,6 +1039,12 @@ def box_swatch(kind: str) -> VMobject:
     from manim import Square
 
     return Square(0.16, stroke_width=0).set_fill(FACE_COLOURS[kind][0], 1.0)
+
+
+def bar_swatch(cmap: str) -> Mobject:
+    """A colour map as a key's short swatch."""
+    pixels = rs.gradient_bar(cmap, 64, vertical=False)[:1].repeat(8, 0)
+    return raster_image(pixels, width=0.5)
 
 
 def line_swatch(colour: str, width: float = 2.5) -> VMobject:
