@@ -11,7 +11,7 @@ from videos import ROOT, scene_module
 from engine.errors import NnreelError, RunError
 from engine.scenekit import parse_options
 from engine.scenekit.network import LEVELS, NetworkGraph, sample_units
-from engine.scenekit.plane import PANEL_PIXELS, check_plane_run
+from engine.scenekit.plane import PANEL_PIXELS, check_plane_run, describe_mlp
 from engine.scenekit.replay import ReplayClock, Series
 from engine.store import schema
 
@@ -102,6 +102,21 @@ def test_every_replay_ends_on_its_last_snapshot():
         clock = ReplayClock.paced(series)
         assert clock.marks[-1] == 1.0 and clock.step(1.0) == steps[-1]
         assert series.index(clock.replay(12.0, 2.0, 10.0)) == len(steps) - 1
+
+
+def test_an_mlp_is_described_by_its_layers_whoever_built_it(run, tmp_path):
+    """nnreel's preset and a user's nn.Sequential read the same way (a user's said "() MLP")."""
+    import torch
+    from torch import nn
+
+    from engine import RecordConfig, record
+    from engine.store import Run
+
+    assert describe_mlp(run) == "(9, 9) ReLU MLP on ring vs disc"
+    model = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 4), nn.ReLU(), nn.Linear(4, 2))
+    config = RecordConfig(snapshots="epoch", weights="epoch", mesh=5)
+    record(model, tmp_path / "user", probe=torch.randn(8, 2), config=config).close()
+    assert describe_mlp(Run(tmp_path / "user")) == "(6, 4) ReLU MLP on 1 vs 0"
 
 
 def test_neuron_blocks_and_their_words(run):

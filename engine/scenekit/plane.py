@@ -77,12 +77,17 @@ def draw_line(image: np.ndarray, line: np.ndarray | None) -> np.ndarray:
 
 
 def describe_mlp(run: Run) -> str:
-    """'(9, 9) ReLU MLP on ring vs disc' from the run's manifest."""
-    config = run.model.get("config", {})
-    hidden = ", ".join(str(h) for h in config.get("hidden", []))
-    activation = str(config.get("activation", "")).replace("relu", "ReLU")
+    """'(9, 9) ReLU MLP on ring vs disc' from the run's layer table (any MLP recorded, not
+    only nnreel's, whose settings say nothing of its layers)."""
+    hidden = [info for info in run.layers if info.kind == schema.DENSE]
+    sizes = ", ".join(str(info.output_shape[0]) for info in hidden)
+    activations = {info.activation for info in hidden}
+    activation = activations.pop() if len(activations) == 1 else None
+    if activation is None:  # recorded before layers named theirs, or mixed
+        activation = str(run.model.get("config", {}).get("activation", "")).replace("relu", "ReLU")
     first, second = run.classes
-    return f"({hidden}) {activation} MLP on {second} vs {first}"
+    mlp = " ".join(filter(None, [f"({sizes})" if sizes else "", activation, "MLP"]))
+    return f"{mlp} on {second} vs {first}"
 
 
 @dataclass(frozen=True)
