@@ -515,7 +515,7 @@ def test_a_recording_holds_its_run_against_other_writers_until_it_closes(tmp_pat
 
 
 def test_the_logits_kept_for_the_accuracy_are_flushed_before_they_pile_up(tmp_path):
-    """Quick steps are flushed at most five times a second, but a model with many classes
+    """Quick steps are flushed at most once a second, but a model with many classes
     (480,000 logits a step here) is flushed as soon as its kept logits pass 16 MB."""
     classes = 60_000
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, classes))

@@ -18,8 +18,8 @@ class RecordConfig:
     4th step while that leaves 75 (log-spaced when the loop's length is unknown)."""
     flush_every: int = 25
     """Steps between bulk copies of the per-step scalars (loss, accuracy, learning rate) and
-    gradient statistics; steps quicker than a few milliseconds are copied less often (at most
-    five times a second)."""
+    gradient statistics; quick steps are copied less often (at most once a second, when what
+    was copied becomes visible to readers)."""
     probe_size: int = 8
     layers: list[str] | None = None
     """Layers whose probe activations are recorded: layer names, graph node names or module

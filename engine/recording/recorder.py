@@ -22,6 +22,7 @@ through this same class.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -53,8 +54,12 @@ from engine.store.schema import LayerInfo, ModelInfo, OptimizerInfo
 
 HEAVY = np.float16
 COMMIT_SECONDS = 1.0
-FLUSH_SECONDS = 0.2
-"""Quick steps are flushed at most this often: a tiny model's bookkeeping stays small."""
+"""The manifest, which makes what was written visible to readers, is rewritten at most this
+often: a killed run loses at most this much."""
+FLUSH_SECONDS = COMMIT_SECONDS
+"""Quick steps are flushed at most this often, each flush then committed: scalars flushed
+sooner would wait unseen for the commit anyway, and each flush of a tiny model's steps costs
+what a few of its steps do."""
 MAX_BUFFERED_STEPS = 2000
 MAX_BUFFERED_LOGITS = 1 << 22
 """Logits kept for the accuracy until a flush (16 MB in fp32): many classes flush sooner."""
@@ -383,8 +388,9 @@ class Recorder:
                 add(schema.data_x(split), tuple(part.x.shape), np.float32, "once")
                 add(schema.data_y(split), tuple(part.y.shape), np.int64, "once")
 
-    @property
+    @functools.cached_property
     def _taps(self) -> list[str]:
+        """The graph nodes a snapshot reads (layers fixed at construction)."""
         if not self.plane:
             return [LOGITS, *self.act_layers]
         stored = [n for n in self.act_layers if not self.graph.is_relu_of_pre(n)]
@@ -619,15 +625,15 @@ class Recorder:
         """
         progress.setdefault("step", self.step_count)
         progress.setdefault("epoch", self.epoch)
-        self._flushed = time.monotonic()
+        self._flushed = now = time.monotonic()
         means = None
         if self._stats:
             self._write_stats()
         if self._scalars:
             means = self._write_scalars(progress)
-        if force or time.monotonic() - self._committed > COMMIT_SECONDS:
+        if force or now - self._committed >= COMMIT_SECONDS:
             self.writer.commit(**progress)
-            self._committed = time.monotonic()
+            self._committed = now
         return means
 
     def _write_stats(self) -> None:

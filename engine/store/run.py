@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -309,8 +310,8 @@ class RunWriter:
 
     def _commit(self, durable: bool, progress: dict[str, Any], keep_reserve: bool) -> None:
         if durable:
-            for name in self._unsynced:
-                self._files[name].sync()
+            with disk_full_as_message(self.folder, "the streams"):
+                sync_together([self._files[name] for name in sorted(self._unsynced)])
             self._unsynced.clear()
         for name, info in self.streams.items():
             info.count = self._pending[name]
@@ -381,6 +382,21 @@ class RunWriter:
         stays as it was (``info`` then says that no process writes the run)."""
         with contextlib.suppress(DiskFullError):
             self.set_status("failed", message)
+
+
+SYNC_THREADS = 8
+
+
+def sync_together(files: list[StreamFiles]) -> None:
+    """Put several streams on disk at once: synced side by side, the filesystem can commit
+    them in one journal transaction instead of one each (about half the time on this ext4,
+    far less on a disk whose cache flushes are slow)."""
+    if len(files) <= 1:
+        for stream in files:
+            stream.sync()
+        return
+    with ThreadPoolExecutor(min(SYNC_THREADS, len(files)), "nnreel-sync") as pool:
+        list(pool.map(StreamFiles.sync, files))
 
 
 RUN_ENTRIES = frozenset(
