@@ -652,3 +652,23 @@ def test_a_validation_after_a_diverged_step_names_that_step(tmp_path):
         rec.validate((x, y))
     run = Run(tmp_path / "d")
     assert run.status == "failed" and run.count(schema.TRAIN_LOSS) == 1
+
+
+def test_buffered_steps_are_scored_per_batch_shape_given_numbers_kept_and_none_nan():
+    """A flush scores the kept logits of many steps at once: a smaller last batch, a single
+    logit (positive: class 1), an accuracy given as a number, and a step without one."""
+    from engine.recording.scalars import StepScalars
+
+    kept = StepScalars()
+    two = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])  # predicts 0, 1, 0
+    kept.add(1, torch.tensor(0.5), 0.1, two, torch.tensor([0, 1, 1]))  # 2 of 3
+    kept.add(2, torch.tensor(0.4), 0.1, acc=0.25)
+    kept.add(3, torch.tensor(0.3), 0.1, two[:2], torch.tensor([0, 0]))  # 1 of 2
+    kept.add(4, torch.tensor(0.2), 0.1)
+    kept.add(5, torch.tensor(0.1), 0.1, two, torch.tensor([0, 1, 0]))  # 3 of 3
+    assert len(kept) == 5 and kept.logits == 6 + 4 + 6
+    scores = kept.accuracies(torch.stack(kept.losses))
+    np.testing.assert_allclose(scores.numpy(), [2 / 3, 0.25, 0.5, np.nan, 1.0])
+    single = StepScalars()
+    single.add(1, torch.tensor(0.5), 0.1, torch.tensor([[1.5], [-0.5]]), torch.tensor([1, 1]))
+    assert single.accuracies(torch.stack(single.losses)).tolist() == [0.5]

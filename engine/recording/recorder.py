@@ -40,6 +40,7 @@ from engine.models.graph import LOGITS, ModelGraph, trace_model, without_normali
 from engine.models.registry import builder_of
 from engine.recording.config import RecordConfig
 from engine.recording.datasource import DataSource, describe_data, pick_probe
+from engine.recording.scalars import StepScalars, as_scalar, predictions
 from engine.recording.schedule import Due
 from engine.store import (
     CHECKPOINT_FILE,
@@ -116,10 +117,6 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
         p = torch.sigmoid(logits[:, 0])
         return torch.stack([1 - p, p], dim=1)
     return torch.softmax(logits, dim=1)
-
-
-def predictions(logits: torch.Tensor) -> torch.Tensor:
-    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(dim=1)
 
 
 def default_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -207,11 +204,9 @@ class Recorder:
         self.epoch = 0
         self.batch_size: int | None = None
         self.owns_checkpoints = False
-        self._scalars: list[tuple[int, torch.Tensor, Any, float]] = []
-        """Per step: the step, the loss, the accuracy or what gives it, the learning rate."""
+        self._scalars = StepScalars()
         self._stats: list[tuple[int, torch.Tensor]] = []
         """Per stats step: the step, and the layers' |gradient| sums, then their norms."""
-        self._buffered_logits = 0
         self._taken: dict[str, int] = {}
         """The last step each heavy cadence recorded."""
         self._committed = self._flushed = time.monotonic()
@@ -524,14 +519,15 @@ class Recorder:
         step = self.step_count
         if self.config is None:
             return
-        if acc is None and logits is not None and targets is not None:
-            acc = (logits.detach(), targets)  # scored at the flush, many steps in one go
-            self._buffered_logits += logits.numel()
         if self.batch_size is None and targets is not None:
             self.batch_size = len(targets)
         if lr is None:
             lr = self.optimizer.param_groups[0]["lr"] if self.optimizer else math.nan
-        self._scalars.append((step, _scalar(loss, self.device), acc, float(lr)))
+        loss = as_scalar(loss, self.device)
+        if acc is None and logits is not None and targets is not None:
+            self._scalars.add(step, loss, float(lr), logits, targets)  # scored at the flush
+        else:
+            self._scalars.add(step, loss, float(lr), acc=acc)
         if step >= self._next_event:
             self._take_due(step)
         if self._flush_due():
@@ -548,7 +544,7 @@ class Recorder:
         """Every ``flush_every`` steps, but for quick steps not more often than
         ``FLUSH_SECONDS``, and always before the kept logits pass their bound."""
         buffered = len(self._scalars)
-        if self._buffered_logits >= MAX_BUFFERED_LOGITS or buffered >= MAX_BUFFERED_STEPS:
+        if self._scalars.logits >= MAX_BUFFERED_LOGITS or buffered >= MAX_BUFFERED_STEPS:
             return True
         return (
             buffered >= self.config.flush_every
@@ -646,14 +642,11 @@ class Recorder:
         self.writer.write_many(schema.WEIGHT_NORM, steps, values[:, 1])
 
     def _write_scalars(self, progress: dict[str, Any]) -> tuple[float, float]:
-        steps, losses, accs, lrs = zip(*self._scalars, strict=True)
-        self._scalars.clear()
-        steps = np.array(steps)
-        losses = torch.stack(losses)
-        accs = _accuracies(accs, losses)
-        values = torch.stack([losses, accs], 1).cpu().numpy()  # one transfer
-        values = np.column_stack([values, np.array(lrs, np.float32)])
-        self._buffered_logits = 0
+        kept, self._scalars = self._scalars, StepScalars()
+        steps = np.array(kept.steps)
+        losses = torch.stack(kept.losses)
+        values = torch.stack([losses, kept.accuracies(losses)], 1).cpu().numpy()  # one copy
+        values = np.column_stack([values, np.array(kept.lrs, np.float32)])
         bad = np.flatnonzero(~np.isfinite(values[:, 0]))
         keep = bad[0] if len(bad) else len(steps)
         for column, name in enumerate(schema.TRAIN_SCALARS):
@@ -1033,33 +1026,6 @@ def _stats(recorder: Recorder) -> tuple[list[float] | None, list[float] | None]:
     x = images.double() / 255
     dims = [0, *range(2, x.dim())]
     return x.mean(dims).tolist(), x.std(dims, unbiased=False).tolist()
-
-
-def _scalar(value: torch.Tensor | float | None, device: torch.device) -> torch.Tensor:
-    """One number as a 0-d tensor, where it already is (no copy off the device)."""
-    if isinstance(value, torch.Tensor):
-        return value.detach() if value.dim() == 0 else value.detach().reshape(())
-    return torch.tensor(math.nan if value is None else float(value), device=device)
-
-
-def _accuracies(pending: Sequence[Any], losses: torch.Tensor) -> torch.Tensor:
-    """One accuracy per buffered step: ``(logits, targets)`` pairs are scored together, one
-    stack per batch shape (an epoch's last, smaller batch is its own group); numbers as given;
-    None is NaN."""
-    scores = torch.full((len(pending),), math.nan, dtype=losses.dtype, device=losses.device)
-    groups: dict[tuple, list[int]] = {}
-    for i, item in enumerate(pending):
-        if isinstance(item, tuple):
-            logits, targets = item
-            groups.setdefault((logits.shape, targets.shape, logits.device), []).append(i)
-        elif item is not None:
-            scores[i] = _scalar(item, losses.device)
-    for members in groups.values():
-        logits = torch.stack([pending[i][0] for i in members])
-        targets = torch.stack([pending[i][1] for i in members]).to(logits.device)
-        hits = predictions(logits.flatten(0, 1)).view(targets.shape) == targets
-        scores[members] = hits.float().mean(1).to(scores.device, scores.dtype)
-    return scores
 
 
 def _heavy(tensor: torch.Tensor) -> np.ndarray:
