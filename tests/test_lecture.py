@@ -3,7 +3,12 @@ SRT with monotonic times, one small GIF per scene, and unchanged scenes not rend
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -129,3 +134,45 @@ def test_a_part_with_rounded_timestamps_keeps_its_frame_rate(tmp_path):
         assert container.streams.video[0].average_rate != 15  # the situation to handle
     assert video_format(path).rate == 15
     assert duration(path) == pytest.approx(2.0)
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (read from /proc)."""
+    found = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines())
+            if int(fields["PPid"]) == pid:
+                found.add(int(status.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_stopping_a_parallel_render_stops_its_workers_too(lecture_project, ring):
+    """A lecture or gallery sent SIGTERM (a scheduler's stop, `kill`) takes its render
+    processes with it, instead of leaving them rendering for minutes, unseen."""
+    script = (
+        "from engine.video.jobs import RenderJob, render_jobs\n"
+        f"jobs = [RenderJob(s, {str(ring)!r}, quality='low') for s in ('summary', 'training')]\n"
+        "render_jobs(jobs, __import__('pathlib').Path('renders'), workers=2)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=lecture_project)
+    deadline = time.monotonic() + 60
+    while len(workers := _children(parent.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) >= 2, "the render processes never started"
+    time.sleep(1.0)  # rendering (or still importing Manim)
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=30) == 128 + signal.SIGTERM
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)]

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 PART_TITLES = {
     "architecture": "The network",
-    "operations": "Convolution, ReLU, pooling",
+    "operations": "The first conv layer, by hand",  # its pooling may be left out
     "summary": "Parameters and cost",
     "training": "Training",
     "gradients": "Gradients",

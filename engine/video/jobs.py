@@ -3,10 +3,13 @@ depends on changed since it was last rendered. Used by ``lecture`` and ``gallery
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -82,10 +85,19 @@ def fingerprint(job: RenderJob) -> str:
     return digest.hexdigest()
 
 
-def _render_in_child(job: RenderJob) -> str:
-    """Body of a worker process: Manim's configuration is global, so one render per process."""
+RENDERED, CANNOT_FILM, FAILED = "rendered", "cannot film", "failed"
+
+
+def _render_in_child(numbered: tuple[int, RenderJob]) -> tuple[int, str, str]:
+    """Body of a worker process (Manim's configuration is global, so one render per process):
+    the job's number, and ``RENDERED`` with the video's path, or an error's kind and message.
+
+    Errors travel as words, not exceptions (subclasses may not survive the trip). A plain
+    RunError says "this scene cannot film this run" (a lecture may leave it out); a full disk
+    or a busy run is an error of another kind."""
     from engine.video.render import render_scene
 
+    number, job = numbered
     try:
         video = render_scene(
             job.scene,
@@ -97,12 +109,27 @@ def _render_in_child(job: RenderJob) -> str:
             quiet=True,  # parallel progress bars would garble each other
         )
     except NnreelError as exc:
-        # Subclasses may not survive the trip back to the parent. A plain RunError says "this
-        # scene cannot film this run" (a lecture may leave it out); a full disk or a busy run
-        # is an error of another kind.
-        kind = RunError if type(exc) is RunError else NnreelError
-        raise kind(str(exc)) from None
-    return str(video)
+        return number, CANNOT_FILM if type(exc) is RunError else FAILED, str(exc)
+    return number, RENDERED, str(video)
+
+
+@contextlib.contextmanager
+def _render_workers(count: int) -> Iterator:
+    """A pool of ``count`` fresh processes that never outlive the renders they were started
+    for: an error, Ctrl-C or a SIGTERM to this process stops them too (the pool terminates
+    them on the way out) instead of leaving them rendering for minutes, unseen."""
+    handled = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit_on_terminate) if handled else None
+    try:
+        with get_context("spawn").Pool(count) as pool:
+            yield pool
+    finally:
+        if handled:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _exit_on_terminate(signum: int, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 class RenderCache:
@@ -146,20 +173,17 @@ def render_jobs(
     if todo:
         count = max(1, min(len(todo), workers or os.cpu_count() or 1))
         console.print(f"Rendering {len(todo)} scene(s) in {count} process(es)…")
-        with ProcessPoolExecutor(count, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_render_in_child, job): job for job in todo}
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    videos[job] = Path(future.result())
-                except RunError as exc:
-                    if not optional:
-                        raise RunError(f"Scene {job.scene!r}: {exc}") from None
-                    console.print(f"[yellow]left out[/] {job.scene}: {exc}")
+        with _render_workers(count) as pool:
+            for number, outcome, text in pool.imap_unordered(_render_in_child, enumerate(todo)):
+                job = todo[number]
+                if outcome == CANNOT_FILM and optional:
+                    console.print(f"[yellow]left out[/] {job.scene}: {text}")
                     del videos[job]
                     continue
-                except NnreelError as exc:
-                    raise NnreelError(f"Scene {job.scene!r}: {exc}") from None
+                if outcome != RENDERED:
+                    kind = RunError if outcome == CANNOT_FILM else NnreelError
+                    raise kind(f"Scene {job.scene!r}: {text}")
+                videos[job] = Path(text)
                 cache.put(keys[job], videos[job])
                 console.print(f"[green]rendered[/] {job.scene}: {videos[job]}")
     return videos
