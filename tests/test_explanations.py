@@ -163,7 +163,7 @@ def test_the_lecture_tells_the_story_in_order():
         "actmax",
     )
     assert set(DEFAULT_STORY) <= set(scene_paths())
-    assert part_title("operations") == "The first conv layer, by hand"  # pooling or not
+    assert part_title("operations") == "A conv layer, by hand"  # pooling or not
 
 
 def test_the_operations_of_a_users_own_cnn_are_its_real_arithmetic(tmp_path):

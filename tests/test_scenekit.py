@@ -734,3 +734,26 @@ def test_a_long_image_file_name_is_cut_in_its_middle_where_a_scene_names_it():
     long = file_words(Path("IMG_20261206_142233_0001-crop-final.png"))
     assert len(long) == FILE_NAME_CHARACTERS and long.startswith("IMG_")
     assert long.endswith("001-crop-final.png") and "…" in long
+
+
+def test_a_title_card_keeps_a_long_run_name_inside_the_frame():
+    """A user's run can be named anything: a line too long for the card shrinks to fit, the
+    other line keeps its size."""
+    from engine.scenekit.cards import card_image
+
+    def inked(image, rows):
+        band = image[rows]
+        columns = np.flatnonzero((band != image[0, 0]).any(axis=2).any(axis=0))
+        return columns[0], columns[-1]
+
+    title, short = "Part 1 · The network", "ring · MLP"
+    long_name = "-".join(["my-own-photographs-of-handwritten-digits"] * 3) + " · LeNet5 on folder"
+    width, height = 640, 360
+    upper, lower = slice(0, height // 2), slice(height // 2, height)
+    card, plain = (
+        card_image(title, long_name, width, height),
+        card_image(title, short, width, height),
+    )
+    left, right = inked(card, lower)
+    assert left >= 0.04 * width and right <= 0.96 * width  # was cut off at both edges
+    assert inked(card, upper) == inked(plain, upper)  # the title as it was

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 PART_TITLES = {
     "architecture": "The network",
-    "operations": "The first conv layer, by hand",  # its pooling may be left out
+    "operations": "A conv layer, by hand",  # its pooling may be left out
     "summary": "Parameters and cost",
     "training": "Training",
     "gradients": "Gradients",
@@ -31,6 +31,8 @@ PART_TITLES = {
 }
 CARD_SECONDS = 2.0
 """Seconds a card stays (at the readable pace)."""
+CARD_TEXT_WIDTH = 0.9
+"""The widest a card's line may be, as a fraction of the frame (a long run name shrinks)."""
 
 
 def part_title(scene: str) -> str:
@@ -44,14 +46,26 @@ def card_image(title: str, subtitle: str, width: int, height: int) -> np.ndarray
     from PIL import Image, ImageDraw
 
     from engine.scenekit import raster, theme
-    from engine.scenekit.label import font
 
     image = Image.new("RGBA", (width, height), (*raster.hex_rgb(theme.BACKGROUND), 255))
     draw = ImageDraw.Draw(image)
-    big, small = font(max(8, height // 12), bold=True), font(max(6, height // 28))
+    room = CARD_TEXT_WIDTH * width
+    big = fitted_font(draw, title, max(8, height // 12), room, bold=True)
+    small = fitted_font(draw, subtitle, max(6, height // 28), room)
     centre = (width / 2, height / 2)
     draw.text(centre, title, font=big, fill=theme.TEXT, anchor="md")
     draw.text(
         (centre[0], centre[1] + height / 24), subtitle, font=small, fill=theme.MUTED, anchor="ma"
     )
     return np.asarray(image)
+
+
+def fitted_font(draw, text: str, pixels: int, room: float, bold: bool = False):
+    """The font at ``pixels`` per em, or smaller, so that ``text`` is at most ``room`` wide."""
+    from engine.scenekit.label import font
+
+    face = font(pixels, bold=bold)
+    width = draw.textlength(text, font=face)
+    if width <= room:
+        return face
+    return font(max(6, int(pixels * room / width)), bold=bold)
