@@ -18,7 +18,8 @@ from engine.errors import NnreelError, RunError
 from engine.models import build_model
 from engine.models.net import LayeredNet
 from engine.recording.datasource import describe_data
-from engine.recording.recorder import Recorder, predictions
+from engine.recording.recorder import Recorder
+from engine.recording.scalars import predictions
 from engine.store import CHECKPOINT_FILE, MODEL_FILE, Run, RunWriter, resolve_run, schema
 from engine.summary import layer_table
 from engine.training import checkpoint
