@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import ImageDraw, ImageFont
 
 PART_TITLES = {
     "architecture": "The network",
@@ -50,8 +51,8 @@ def card_image(title: str, subtitle: str, width: int, height: int) -> np.ndarray
     image = Image.new("RGBA", (width, height), (*raster.hex_rgb(theme.BACKGROUND), 255))
     draw = ImageDraw.Draw(image)
     room = CARD_TEXT_WIDTH * width
-    big = fitted_font(draw, title, max(8, height // 12), room, bold=True)
-    small = fitted_font(draw, subtitle, max(6, height // 28), room)
+    big = _fitted_font(draw, title, max(8, height // 12), room, bold=True)
+    small = _fitted_font(draw, subtitle, max(6, height // 28), room)
     centre = (width / 2, height / 2)
     draw.text(centre, title, font=big, fill=theme.TEXT, anchor="md")
     draw.text(
@@ -60,7 +61,9 @@ def card_image(title: str, subtitle: str, width: int, height: int) -> np.ndarray
     return np.asarray(image)
 
 
-def fitted_font(draw, text: str, pixels: int, room: float, bold: bool = False):
+def _fitted_font(
+    draw: ImageDraw.ImageDraw, text: str, pixels: int, room: float, bold: bool = False
+) -> ImageFont.FreeTypeFont:
     """The font at ``pixels`` per em, or smaller, so that ``text`` is at most ``room`` wide."""
     from engine.scenekit.label import font
 
