@@ -169,6 +169,54 @@ def test_killed_before_the_first_checkpoint_resume_starts_over(
     assert_same_run(tmp_path / "early", straight)
 
 
+def lose_what_was_not_synced(folder: Path) -> int:
+    """Make the run's files what a disk holds after a power cut: the snapshots the manifest
+    counts beyond its checkpoint's never arrived (steps -1 as created, data zeros as
+    reserved). Returns how many were lost."""
+    manifest = Run(folder).manifest
+    durable = manifest["checkpoint"]["counts"]
+    lost = 0
+    for name, entry in manifest["streams"].items():
+        start, stop = durable.get(name, 0), entry["count"]
+        for suffix, blank in ((".npy", 0), (".steps.npy", -1)):
+            array = np.load(folder / "streams" / f"{name}{suffix}", mmap_mode="r+")
+            array[start:stop] = blank
+            array.flush()
+        lost += stop - start
+    return lost
+
+
+def test_a_power_cut_after_a_checkpoint_reads_and_resumes_from_it(
+    straight, tmp_path, monkeypatch, one_thread
+):
+    """The machine stops (a power cut, a preempted cloud machine) after a commit that was not
+    synced: the manifest on disk counts snapshots that never reached the disk. The run reads
+    as at its last checkpoint, and resumes from it to the same run."""
+    save = RunWriter.save_checkpoint
+    saved = []
+
+    def stop_at_the_fourth(writer, *args, **kwargs):
+        saved.append(kwargs["step"])
+        if len(saved) == 4:  # step 6: step 4's validation was committed after its checkpoint
+            raise Killed
+        save(writer, *args, **kwargs)
+
+    monkeypatch.setattr(RunWriter, "save_checkpoint", stop_at_the_fourth)
+    folder = tmp_path / "cut"
+    with pytest.raises(Killed):
+        train(tiny_ring(), folder, quiet=True)
+    monkeypatch.undo()
+    assert lose_what_was_not_synced(folder) > 0
+    run = Run(folder)
+    assert run.lost and all(
+        run.count(name) == n for name, n in run.manifest["checkpoint"]["counts"].items()
+    )
+    assert list(run.steps(schema.VAL_ACC)) == [0]  # step 4's validation was lost
+    assert_readable(folder)
+    resume(folder, quiet=True)
+    assert_same_run(folder, straight)
+
+
 def test_a_second_writer_is_refused_with_the_pid_and_a_dead_ones_lock_is_taken_over(
     straight, tmp_path, one_thread
 ):

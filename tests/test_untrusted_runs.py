@@ -157,10 +157,29 @@ def test_a_count_above_the_capacity_is_refused(small_run):
         Run(small_run)
 
 
-def test_a_count_above_what_was_written_is_refused(small_run):
-    """Snapshots 4 and 5 of train/loss were never written (their steps are -1): counting
-    them would show captions such as 'After -1 steps'."""
+def with_checkpoint(manifest: dict, counts: dict[str, int]) -> None:
+    manifest["checkpoint"] = {"file": "checkpoint.pt", "step": 2, "counts": counts}
+
+
+def test_a_count_above_what_was_written_reads_as_at_the_last_checkpoint(small_run, capsys):
+    """Snapshots 4 and 5 of train/loss are not in its file (their steps are -1), as after a
+    power cut that kept a manifest but not what it counts: counting them would show captions
+    such as 'After -1 steps'. The run reads as at its checkpoint, and says so."""
     edit_manifest(small_run, lambda m: m["streams"]["train/loss"].update(count=6))
+    edit_manifest(small_run, lambda m: with_checkpoint(m, {"train/loss": 2}))
+    run = Run(small_run)
+    assert run.count("train/loss") == 2 and list(run.steps("train/loss")) == [1, 2]
+    assert run.lost == {"train/loss": 4}
+    assert run.count("acts/conv1") == 2  # whole streams are read whole
+    assert cli(["info", str(small_run)]) == 0
+    assert "as at its checkpoint, step 2" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_count_above_what_its_checkpoint_left_is_refused(small_run):
+    """The snapshots a checkpoint counts were on disk before it was saved: missing, the run
+    was damaged or edited."""
+    edit_manifest(small_run, lambda m: m["streams"]["train/loss"].update(count=6))
+    edit_manifest(small_run, lambda m: with_checkpoint(m, {"train/loss": 5}))
     with pytest.raises(RunError, match=r"loss\.steps\.npy has no snapshot 4, yet the manifest"):
         Run(small_run)
 

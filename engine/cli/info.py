@@ -81,13 +81,25 @@ def writer_note(r: Run) -> str:
     return ""
 
 
+def lost_note(r: Run) -> str:
+    """For a run whose last snapshots never reached the disk: what it reads as now."""
+    if not r.lost:
+        return ""
+    step = (r.manifest.get("checkpoint") or {}).get("step", 0)
+    return (
+        f"\n[yellow]The machine stopped before {sum(r.lost.values()):,} recorded snapshots "
+        f"reached the disk (a power cut, a crash): the run reads as at its checkpoint, step "
+        f"{step:,}."
+    )
+
+
 def describe(r: Run) -> None:
     from engine.store import human_bytes
 
     p, h = r.manifest["progress"], r.hparams
     console.print(
         f"[bold]{escape(r.name)}[/]  ({escape(str(r.folder))})  status: [bold]{r.status}[/] "
-        f"{escape(r.manifest.get('message', ''))}{writer_note(r)}"
+        f"{escape(r.manifest.get('message', ''))}{lost_note(r)}{writer_note(r)}"
     )
     model = r.model
     print_plain(

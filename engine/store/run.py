@@ -95,9 +95,10 @@ class RunWriter:
         self.streams = streams
         self.lock = lock
         self._files: dict[str, StreamFiles] = {}
+        durable = durable_counts(manifest)
         try:
             for name, info in streams.items():
-                self._files[name] = StreamFiles(folder, info)
+                self._files[name] = StreamFiles(folder, info, durable.get(name, 0))
         except BaseException:
             self._close_files()
             raise
@@ -176,6 +177,7 @@ class RunWriter:
                 "checkpoint": None,
             }
             writer = cls(folder, manifest, streams, lock)
+            writer._unsynced.update(streams)  # their steps say "not recorded" after a power cut
             writer.commit(durable=True)
         except BaseException:
             lock.release()
@@ -446,6 +448,12 @@ def remove_run(folder: Path) -> None:
         lock.release()
 
 
+def durable_counts(manifest: dict[str, Any]) -> dict[str, int]:
+    """Each stream's count at the last checkpoint, whose snapshots were synced to disk before
+    it was saved (a stream it does not name had nothing on disk for sure: 0)."""
+    return dict((manifest.get("checkpoint") or {}).get("counts", {}))  # checked on loading
+
+
 def check_budget(streams: Iterable[StreamInfo], total: int, budget_bytes: int) -> None:
     """Refuse a recording plan above the budget, naming the biggest streams."""
     if total <= budget_bytes:
@@ -475,7 +483,17 @@ class Run:
         }
         # Mapping every stream up front checks each file against the manifest (cheap: headers
         # only), so a damaged run fails here with the file named, not mid-render.
-        self._arrays = {name: open_arrays(self.folder, info) for name, info in self.streams.items()}
+        counted = {name: info.count for name, info in self.streams.items()}
+        durable = durable_counts(self.manifest)
+        self._arrays = {
+            name: open_arrays(self.folder, info, durable.get(name, 0))
+            for name, info in self.streams.items()
+        }
+        self.lost = {
+            n: counted[n] - i.count for n, i in self.streams.items() if i.count < counted[n]
+        }
+        """Snapshots counted by the manifest that never reached the disk, by stream: the
+        machine stopped after a commit, before the next checkpoint (``readable_count``)."""
 
     def __repr__(self) -> str:
         return f"Run({str(self.folder)!r}, status={self.status!r})"

@@ -158,7 +158,9 @@ class StreamFiles:
     the same files and see every write at once (one page cache).
     """
 
-    def __init__(self, folder: Path, info: StreamInfo):
+    def __init__(self, folder: Path, info: StreamInfo, durable: int | None = None):
+        """Open a stream's files to write them, after the checks a reader makes (a count
+        lowered to ``durable`` after a power loss, see ``open_arrays``)."""
         self.info = info
         self._steps_path = folder / info.steps_file
         self._dtype, self._shape = np.dtype(info.dtype), info.shape
@@ -172,6 +174,8 @@ class StreamFiles:
         except BaseException:
             self.close()
             raise
+        if durable is not None:
+            info.count = readable_count(info, self._read_steps(info.count), durable)
         self.steps(info.count)  # checked like a reader checks them
 
     def write(self, start: int, steps: np.ndarray, values: np.ndarray) -> None:
@@ -186,10 +190,13 @@ class StreamFiles:
 
     def steps(self, count: int) -> np.ndarray:
         """The steps of the first ``count`` snapshots, checked (recorded, in order)."""
-        descriptor, offset = self._files[1]
-        steps = np.frombuffer(os.pread(descriptor, 8 * count, offset), np.int64)
+        steps = self._read_steps(count)
         _check_steps(self._steps_path, steps, count)
         return steps
+
+    def _read_steps(self, count: int) -> np.ndarray:
+        descriptor, offset = self._files[1]
+        return np.frombuffer(os.pread(descriptor, 8 * count, offset), np.int64)
 
     def sync(self) -> None:
         """Put what was written on disk (it survives a power cut from here)."""
@@ -212,15 +219,46 @@ def _write_all(descriptor: int, array: np.ndarray, offset: int) -> None:
             rest = rest[written:]
 
 
-def open_arrays(folder: Path, info: StreamInfo) -> tuple[np.ndarray, ...]:
+def open_arrays(
+    folder: Path, info: StreamInfo, durable: int | None = None
+) -> tuple[np.ndarray, ...]:
     """Map a stream's files, checking each against the manifest and the steps of its
     ``count`` snapshots (recorded, in order); every error names the file.
 
     A file may hold more snapshots than the manifest's capacity (a stream that grew after the
-    last commit); only the manifest's ``capacity`` of them are mapped."""
+    last commit); only the manifest's ``capacity`` of them are mapped. Given ``durable`` (the
+    stream's count when the run was last synced to disk), a stream whose last counted
+    snapshots never reached the disk has its ``info.count`` lowered to it (``readable_count``).
+    """
     arrays = tuple(_map(path, dtype, shape) for path, dtype, shape in _expected(folder, info))
+    if durable is not None:
+        info.count = readable_count(info, arrays[1], durable)
     _check_steps(folder / info.steps_file, arrays[1], info.count)
     return arrays
+
+
+def readable_count(info: StreamInfo, steps: np.ndarray, durable: int) -> int:
+    """How many snapshots of a stream can be read: the manifest's count, or ``durable``
+    when some counted snapshots are missing from the file while the first ``durable`` are
+    whole.
+
+    A commit between checkpoints swaps the manifest without waiting for the disk (that is
+    what keeps it cheap): when the machine stops (a power cut, a crash, a preempted cloud
+    machine) the new manifest may reach the disk while the snapshots it counts do not. Those
+    read back as never recorded (step -1, as the file was created). The snapshots up to the
+    last checkpoint were synced before it was saved, so the run reads as it was there, and a
+    resume from that checkpoint records the rest again.
+    """
+    lost = durable < info.count and _recorded(steps, info.count) < info.count
+    return durable if lost and _recorded(steps, durable) == durable else info.count
+
+
+def _recorded(steps: np.ndarray, count: int) -> int:
+    """How many of the first ``count`` snapshots were recorded, before the first that was
+    not (step -1: the file's steps are synced when it is created, so a power cut leaves
+    either a snapshot's step or -1, never another number)."""
+    missing = np.flatnonzero(np.asarray(steps[:count]) < 0)
+    return int(missing[0]) if len(missing) else count
 
 
 def _expected(folder: Path, info: StreamInfo) -> list[tuple[Path, np.dtype, tuple[int, ...]]]:
@@ -288,9 +326,9 @@ def _check_steps(path: Path, steps: np.ndarray, count: int) -> None:
     unrecorded = np.flatnonzero(counted < 0)
     if len(unrecorded):
         raise RunError(
-            f"{path} has no snapshot {int(unrecorded[0])}, yet the manifest counts {count}: "
-            "the manifest was edited, or the run was cut off by a power loss. Re-train the "
-            "run, or get an intact copy of it."
+            f"{path} has no snapshot {int(unrecorded[0])}, yet the manifest counts {count}, "
+            "and its last checkpoint too: the manifest was edited or the file damaged. Re-train "
+            "the run, or get an intact copy of it."
         )
     backwards = np.flatnonzero(np.diff(counted) < 0)
     if len(backwards):
