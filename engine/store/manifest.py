@@ -8,7 +8,12 @@ from typing import Any
 
 from engine.errors import RunError
 from engine.store.files import inside, write_atomic
-from engine.store.schema import MANIFEST_FILE, validate_manifest
+from engine.store.schema import (
+    CHECKPOINT_FILE,
+    CHECKPOINT_MANIFEST,
+    MANIFEST_FILE,
+    validate_manifest,
+)
 
 MANIFEST = MANIFEST_FILE
 
@@ -49,7 +54,43 @@ def load_manifest(folder: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunError(f"{path} is corrupt (not valid JSON: {exc}). Re-train the run.") from None
+        kept = _kept_in_checkpoint(folder)
+        if kept is None:
+            raise RunError(
+                f"{path} is corrupt (not valid JSON: {exc}). Re-train the run."
+            ) from None
+        manifest, path = kept
     except RecursionError:
         raise RunError(f"{path} is corrupt (nested too deeply). Re-train the run.") from None
     return validate_manifest(manifest, path)
+
+
+def as_tensor(text: bytes):
+    """The manifest's JSON as a uint8 tensor, for a checkpoint to keep (it loads with
+    ``weights_only``)."""
+    import torch
+
+    return torch.frombuffer(bytearray(text), dtype=torch.uint8)
+
+
+def _kept_in_checkpoint(folder: Path) -> tuple[dict[str, Any], Path] | None:
+    """The manifest the run's checkpoint keeps, and the file it came from; None without one.
+
+    A power cut can leave an empty manifest on a filesystem that does not keep files replaced
+    by a rename whole (XFS): the run then reads as at its checkpoint, and says so until its
+    status changes."""
+    path = inside(folder, CHECKPOINT_FILE)
+    if not path.is_file():
+        return None
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        manifest = json.loads(state[CHECKPOINT_MANIFEST].numpy().tobytes())
+        step = manifest["checkpoint"]["step"]
+    except Exception:  # nothing to recover there, whatever the reason: the first error stands
+        return None
+    manifest["message"] = (
+        f"{MANIFEST} was lost when the machine stopped; read from {CHECKPOINT_FILE} (step {step})."
+    )
+    return manifest, path

@@ -25,9 +25,16 @@ from engine.store.files import (
     save_tensors,
 )
 from engine.store.lock import LOCK_FILE, WriterLock, holder
-from engine.store.manifest import MANIFEST, load_manifest, manifest_text, save_manifest
+from engine.store.manifest import (
+    MANIFEST,
+    as_tensor,
+    load_manifest,
+    manifest_text,
+    save_manifest,
+)
 from engine.store.schema import (
     CHECKPOINT_FILE,
+    CHECKPOINT_MANIFEST,
     FORMAT,
     INIT_FILE,
     MODEL_FILE,
@@ -339,12 +346,16 @@ class RunWriter:
         checkpoint, and record which snapshots of every stream it covers.
 
         The streams are committed (durably) before the checkpoint that resumes after them
-        replaces the old one: killed in between, the run resumes from either intact.
+        replaces the old one: killed in between, the run resumes from either intact. The
+        checkpoint keeps the manifest that names it (``load_manifest`` reads it when the
+        machine stopped and took the manifest with it).
         """
         self.commit(durable=True, step=step, epoch=epoch)
-        self.save_tensors(CHECKPOINT_FILE, state)
         counts = {name: info.count for name, info in self.streams.items()}
-        self.manifest["checkpoint"] = {"file": CHECKPOINT_FILE, "step": step, "counts": counts}
+        entry = {"file": CHECKPOINT_FILE, "step": step, "counts": counts}
+        text = manifest_text({**self.manifest, "checkpoint": entry})
+        self.save_tensors(CHECKPOINT_FILE, {**state, CHECKPOINT_MANIFEST: as_tensor(text)})
+        self.manifest["checkpoint"] = entry
         self.commit(step=step, epoch=epoch)
 
     def rewind(self, step: int, streams: Iterable[str]) -> None:

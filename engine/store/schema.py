@@ -363,6 +363,10 @@ MODEL_FILE = "model.pt"
 """The final weights (a state dict)."""
 CHECKPOINT_FILE = "checkpoint.pt"
 """The latest training state; its weights under ``"model"``."""
+CHECKPOINT_MANIFEST = "manifest"
+"""The key under which a checkpoint keeps the manifest that names it (its JSON as bytes): a
+commit after the checkpoint replaces the manifest without a sync, and on a filesystem that
+does not keep a file replaced that way whole (XFS), a power cut can leave it empty."""
 INIT_FILE = "init.pt"
 """The weights a derived run (a pruned network) starts from."""
 PROGRAM_FILE = "program.json"
