@@ -119,11 +119,16 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], object], durable: bool 
         tmp.unlink(missing_ok=True)
         raise
     if durable:
-        descriptor = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Put the folder's entries on disk: a file renamed into it survives a power cut."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def save_tensors(folder: Path, name: str, obj: object) -> None:

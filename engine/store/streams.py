@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import RunError
-from engine.store.files import inside, preallocate
+from engine.store.files import inside, preallocate, sync_folder
 
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -120,11 +120,13 @@ def grow_arrays(folder: Path, info: StreamInfo, capacity: int) -> None:
 
     Until the manifest records the new capacity, its files hold more snapshots than it says,
     which ``open_arrays`` accepts (only the counted ones are read): a kill at any moment leaves
-    a readable run.
+    a readable run. The new files and their names are on disk before any manifest counts on
+    them, so a power cut leaves one too.
     """
     old_arrays = open_arrays(folder, info)
+    paths = stream_paths(folder, info)
     for path, old, dtype, shape, unwritten in zip(
-        stream_paths(folder, info),
+        paths,
         old_arrays,
         (np.dtype(info.dtype), np.dtype(np.int64)),
         ((capacity, *info.shape), (capacity,)),
@@ -145,6 +147,7 @@ def grow_arrays(folder: Path, info: StreamInfo, capacity: int) -> None:
             tmp.unlink(missing_ok=True)
             raise
         tmp.replace(path)
+    sync_folder(paths[0].parent)  # the data went with new.flush(); now the renames
     del old_arrays
 
 
