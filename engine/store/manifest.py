@@ -65,7 +65,7 @@ def load_manifest(folder: Path) -> dict[str, Any]:
     return validate_manifest(manifest, path)
 
 
-def as_tensor(text: bytes):
+def manifest_tensor(text: bytes):
     """The manifest's JSON as a uint8 tensor, for a checkpoint to keep (it loads with
     ``weights_only``)."""
     import torch

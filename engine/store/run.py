@@ -27,8 +27,8 @@ from engine.store.files import (
 from engine.store.lock import LOCK_FILE, WriterLock, holder
 from engine.store.manifest import (
     MANIFEST,
-    as_tensor,
     load_manifest,
+    manifest_tensor,
     manifest_text,
     save_manifest,
 )
@@ -354,7 +354,7 @@ class RunWriter:
         counts = {name: info.count for name, info in self.streams.items()}
         entry = {"file": CHECKPOINT_FILE, "step": step, "counts": counts}
         text = manifest_text({**self.manifest, "checkpoint": entry})
-        self.save_tensors(CHECKPOINT_FILE, {**state, CHECKPOINT_MANIFEST: as_tensor(text)})
+        self.save_tensors(CHECKPOINT_FILE, {**state, CHECKPOINT_MANIFEST: manifest_tensor(text)})
         self.manifest["checkpoint"] = entry
         self.commit(step=step, epoch=epoch)
 
