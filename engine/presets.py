@@ -33,7 +33,6 @@ def ring_config(noise: float, spread: float) -> TrainConfig:
         batch_size=32,
         lr=0.02,
         momentum=0.9,
-        checkpoint_every=1000,  # its steps take under a millisecond: 200 would be 24 saves
         record=RecordConfig(snapshots="log:60", weights="log:60", mesh=64),
     )
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from engine.store import RunWriter
-from engine.training import loop, train
+from engine.training import train
 from engine.training.config import TrainConfig
 from engine.training.loop import Trainer
 
@@ -80,10 +80,8 @@ def kill_me() -> None:
 
 
 def same_setting_as_the_test() -> None:
-    """One thread, as the test process uses meanwhile (the numbers depend on it), and a
-    checkpoint at every epoch's end, so that the calls a test counts are not timed."""
+    """One thread, as the test process uses meanwhile (the numbers depend on it)."""
     torch.set_num_threads(1)
-    loop.EPOCH_CHECKPOINT_SECONDS = 0
 
 
 # -- what children do -------------------------------------------------------------------------

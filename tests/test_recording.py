@@ -667,8 +667,10 @@ def test_buffered_steps_are_scored_per_batch_shape_given_numbers_kept_and_none_n
     kept.add(4, torch.tensor(0.2), 0.1)
     kept.add(5, torch.tensor(0.1), 0.1, two, torch.tensor([0, 1, 0]))  # 3 of 3
     assert len(kept) == 5 and kept.logits == 6 + 4 + 6
-    scores = kept.accuracies(torch.stack(kept.losses))
-    np.testing.assert_allclose(scores.numpy(), [2 / 3, 0.25, 0.5, np.nan, 1.0])
+    table = kept.table()
+    np.testing.assert_allclose(table[:, 0], [0.5, 0.4, 0.3, 0.2, 0.1])
+    np.testing.assert_allclose(table[:, 1], [2 / 3, 0.25, 0.5, np.nan, 1.0])
+    np.testing.assert_allclose(table[:, 2], 0.1)
     single = StepScalars()
     single.add(1, torch.tensor(0.5), 0.1, torch.tensor([[1.5], [-0.5]]), torch.tensor([1, 1]))
-    assert single.accuracies(torch.stack(single.losses)).tolist() == [0.5]
+    assert single.table()[:, 1].tolist() == [0.5]

@@ -175,7 +175,8 @@ def test_training_without_recording_keeps_final_weights(tmp_path):
 
 def _train_in_subprocess(folder: Path, *extra: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "engine", "train", "mlp-ring", "--run", str(folder)]
-    command += ["--mesh", "16", "--snapshots", "log:40", "--checkpoint-every", "50", *extra]
+    command += ["--mesh", "16", "--snapshots", "log:40", "--checkpoint-every", "50"]
+    command += ["--checkpoint-seconds", "0", *extra]
     return subprocess.Popen(
         command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -199,6 +200,29 @@ def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return torch.load(folder / MODEL_FILE, weights_only=True)
 
 
+@pytest.mark.parametrize("seconds", [0, 3600])
+def test_quick_steps_checkpoint_at_most_every_checkpoint_seconds(tmp_path, monkeypatch, seconds):
+    """A checkpoint every step of a tiny model would spend its time saving: within
+    ``checkpoint_seconds`` of the last one, a checkpoint falls due and is not saved; 0 saves
+    every one. Either way the run finishes with its final checkpoint."""
+    saved = []
+    save = RunWriter.save_checkpoint
+
+    def counting(writer, state, *, step, epoch):
+        saved.append(step)
+        save(writer, state, step=step, epoch=epoch)
+
+    monkeypatch.setattr(RunWriter, "save_checkpoint", counting)
+    config = ring_config(epochs=2)
+    config.checkpoint_every, config.checkpoint_seconds = 25, seconds
+    train(config, tmp_path / "run", quiet=True)
+    run = Run(tmp_path / "run")
+    total, per_epoch = run.manifest["progress"]["step"], run.manifest["progress"]["steps_per_epoch"]
+    every = sorted({*range(0, total + 1, 25), per_epoch, total})  # each epoch's end too
+    assert saved == (every if seconds == 0 else [0, total])
+    assert run.manifest["checkpoint"]["step"] == total
+
+
 class Killed(BaseException):
     """Stands for a kill: nothing in the trainer catches it."""
 
@@ -207,7 +231,7 @@ def test_a_kill_right_after_a_checkpoint_is_saved_loses_no_recorded_step(tmp_pat
     """The checkpoint file is replaced before the manifest names it: a kill in between must
     not leave streams that stop before the checkpoint's step (the resume would skip steps)."""
     config = ring_config(epochs=2)
-    config.checkpoint_every = 50
+    config.checkpoint_every, config.checkpoint_seconds = 50, 0
     train(config, tmp_path / "straight", quiet=True)
 
     save = RunWriter.save_tensors
@@ -248,7 +272,7 @@ def test_kill_9_leaves_a_readable_run_that_resumes_to_the_same_weights(tmp_path)
     uninterrupted = tmp_path / "straight"
     config = preset_config("mlp-ring")
     config.epochs, config.record.mesh, config.record.snapshots = 60, 16, "log:40"
-    config.checkpoint_every = 50
+    config.checkpoint_every, config.checkpoint_seconds = 50, 0
     train(config, uninterrupted, quiet=True)
     resumed, straight = _weights(folder), _weights(uninterrupted)
     for key in straight:

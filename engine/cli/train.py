@@ -71,6 +71,12 @@ def register(subparsers) -> None:
     how.add_argument("--seed", type=int)
     how.add_argument("--device", help="auto (default), cpu, cuda, mps")
     how.add_argument("--checkpoint-every", type=int, metavar="STEPS")
+    how.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        metavar="SECONDS",
+        help="at least this long between checkpoints (default 10; 0: every --checkpoint-every)",
+    )
 
     rec = parser.add_argument_group(
         "recording",
@@ -120,6 +126,7 @@ def apply_overrides(config: TrainConfig, args: argparse.Namespace) -> TrainConfi
         "device",
         "data_root",
         "checkpoint_every",
+        "checkpoint_seconds",
         "budget_gb",
     ):
         value = getattr(args, field, None)

@@ -644,9 +644,7 @@ class Recorder:
     def _write_scalars(self, progress: dict[str, Any]) -> tuple[float, float]:
         kept, self._scalars = self._scalars, StepScalars()
         steps = np.array(kept.steps)
-        losses = torch.stack(kept.losses)
-        values = torch.stack([losses, kept.accuracies(losses)], 1).cpu().numpy()  # one copy
-        values = np.column_stack([values, np.array(kept.lrs, np.float32)])
+        values = kept.table()
         bad = np.flatnonzero(~np.isfinite(values[:, 0]))
         keep = bad[0] if len(bad) else len(steps)
         for column, name in enumerate(schema.TRAIN_SCALARS):

@@ -30,10 +30,6 @@ OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("constant", "cosine")
 EVAL_BATCH = 512
 SMALL_MODEL_MACS = 5e6
-EPOCH_CHECKPOINT_SECONDS = 10.0
-"""An epoch's end saves a checkpoint when the last one is at least this old: a tiny model's
-40 ms epochs would otherwise spend much of their time on checkpoints (``checkpoint_every``
-steps still save one each)."""
 
 
 @dataclass
@@ -306,7 +302,8 @@ class Trainer:
                 self._finish_interrupted(step)
                 return TrainResult(self.folder, "interrupted", step, self.val_acc)
         if self.cluster.main:
-            self._checkpoint(step)
+            if step != (self.writer.manifest.get("checkpoint") or {}).get("step"):
+                self._checkpoint(step)  # else the last epoch's end saved this one already
             self.writer.save_tensors(MODEL_FILE, self.model.state_dict())
             self.writer.set_status("finished")
             acc = f", validation accuracy {self.val_acc:.1%}" if self.val_acc is not None else ""
@@ -352,7 +349,8 @@ class Trainer:
             acc = (predictions(logits.detach()) == y).float().mean()
             self._show(bar, task, (loss.item(), acc.item()))
         bar.update(task, completed=step)
-        if self.cluster.main and step % self.config.checkpoint_every == 0:
+        due = self.cluster.main and step % self.config.checkpoint_every == 0
+        if due and self._checkpoint_due():
             self._checkpoint(step)
 
     def _show(self, bar, task, means: tuple[float, float] | None) -> None:
@@ -362,12 +360,12 @@ class Trainer:
     def _end_epoch(self, step: int, epoch: int) -> None:
         if self.cluster.main:
             self._validate(step, epoch + 1)
-            if time.monotonic() - self._checkpointed >= EPOCH_CHECKPOINT_SECONDS:
-                self._checkpoint(step, epoch=epoch + 1)
-            elif step == (self.writer.manifest.get("checkpoint") or {}).get("step"):
+            if step == (self.writer.manifest.get("checkpoint") or {}).get("step"):
                 # The checkpoint at this step came before this validation: commit it now, so
                 # a resume from there finds it (else it validates again, see below).
                 self.recorder.flush(force=True, step=step, epoch=epoch + 1)
+            elif self._checkpoint_due():
+                self._checkpoint(step, epoch=epoch + 1)
         self.cluster.barrier()
 
     def _validate_epoch_left_unvalidated(self, step: int) -> None:
@@ -405,6 +403,10 @@ class Trainer:
             correct += int((self.model.predict(logits) == y).sum())
         self.model.train()
         return total_loss / len(y_val), correct / len(y_val)
+
+    def _checkpoint_due(self) -> bool:
+        """Whether the last checkpoint is at least ``checkpoint_seconds`` old."""
+        return time.monotonic() - self._checkpointed >= self.config.checkpoint_seconds
 
     def _checkpoint(self, step: int, epoch: int | None = None) -> None:
         """Flush what is recorded, then save the training state: a resume from this
@@ -446,6 +448,8 @@ def _validate(config: TrainConfig) -> None:
     for name in ("batch_size", "checkpoint_every"):
         if getattr(config, name) < 1:
             raise NnreelError(f"{name.replace('_', '-')} must be at least 1.")
+    if not config.checkpoint_seconds >= 0:
+        raise NnreelError("--checkpoint-seconds cannot be negative (0 keeps no minimum).")
     if config.epochs < 0:
         raise NnreelError("--epochs cannot be negative (0 records the network as it is).")
     if not config.lr > 0:
