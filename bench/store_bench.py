@@ -26,7 +26,7 @@ STREAMS = 5
 def make_streams(folder: Path, snapshots: int) -> list[StreamInfo]:
     infos = [StreamInfo(f"plane/u{i}", "float16", SHAPE, snapshots) for i in range(STREAMS)]
     for info in infos:
-        create_arrays(folder, info)
+        create_arrays(folder, info).close()
     return infos
 
 
@@ -43,7 +43,7 @@ def through_map(folder: Path, infos: list[StreamInfo], snapshot: np.ndarray) -> 
 
 def through_pwrite(folder: Path, infos: list[StreamInfo], snapshot: np.ndarray) -> None:
     for info in infos:
-        files = StreamFiles(folder, info)
+        files = StreamFiles.open(folder, info)
         for k in range(info.capacity):
             files.write(k, np.array([k]), snapshot[None])
         files.close()

@@ -278,6 +278,37 @@ def test_a_durable_commit_syncs_every_stream_written_and_no_failure_is_lost(tmp_
     assert Run(tmp_path / "run").count("acts/conv1") == 2
 
 
+def test_new_streams_reach_the_disk_before_a_manifest_counts_their_snapshots(
+    tmp_path, monkeypatch
+):
+    """Creating a run syncs its manifest alone (it counts nothing); the first commit, durable
+    or not, syncs every new stream first, so that after a power cut a counted snapshot that
+    never arrived reads as missing (step -1, as created), never as step 0. Later commits that
+    are not durable sync nothing; a stream added later is synced like a new run's."""
+    import os
+
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")))
+
+    def streams_synced() -> list[str]:
+        found = sorted(os.path.basename(path) for path in synced if "/streams/" in path)
+        synced.clear()
+        return found
+
+    writer = make_run(tmp_path / "run")
+    assert any("manifest" in path for path in synced) and streams_synced() == []
+    writer.write("train/loss", 0, np.float32(1))
+    writer.commit(step=0)
+    assert streams_synced() == ["conv1.npy", "conv1.steps.npy", "loss.npy", "loss.steps.npy"]
+    writer.write("train/loss", 1, np.float32(2))
+    writer.commit(step=1)
+    assert streams_synced() == []
+    writer.add_stream(StreamInfo("acts/extra", "float16", (2,), 3))
+    writer.commit(step=1)
+    assert streams_synced() == ["extra.npy", "extra.steps.npy", "loss.npy", "loss.steps.npy"]
+    writer.close()
+
+
 def test_the_manifest_reads_one_field_and_one_stream_a_line(tmp_path):
     """Written by json's C encoder (fast enough to rewrite every second) and still easy to
     read and diff: each top-level field, and each stream, on a line of its own."""

@@ -96,21 +96,29 @@ class RunWriter:
         manifest: dict[str, Any],
         streams: dict[str, StreamInfo],
         lock: WriterLock,
+        files: dict[str, StreamFiles] | None = None,
     ):
+        """``files``: the streams' files as ``create`` made them; by default they are opened
+        (and checked like a reader checks them)."""
         self.folder = folder
         self.manifest = manifest
         self.streams = streams
         self.lock = lock
-        self._files: dict[str, StreamFiles] = {}
+        self._files: dict[str, StreamFiles] = files or {}
         durable = durable_counts(manifest)
         try:
             for name, info in streams.items():
-                self._files[name] = StreamFiles(folder, info, durable.get(name, 0))
+                if name not in self._files:
+                    self._files[name] = StreamFiles.open(folder, info, durable.get(name, 0))
         except BaseException:
             self._close_files()
             raise
         self._pending = {name: info.count for name, info in streams.items()}
         self._unsynced: set[str] = set()  # streams written since the last durable commit
+        self._fills_unsynced = False
+        """New streams' steps, -1 ("not recorded"), are not on disk yet: the next commit,
+        the first that may count a snapshot of them, syncs them (else a power cut could leave
+        a counted snapshot that never arrived reading as step 0, not as missing)."""
 
     def __enter__(self) -> RunWriter:
         return self
@@ -165,9 +173,15 @@ class RunWriter:
                     f"{human_bytes(free)} free. Free some space or record less (see `train "
                     "--help`)."
                 )
-            with disk_full_as_message(folder, "the run's streams"):
-                for info in streams.values():
-                    create_arrays(folder, info)
+            files: dict[str, StreamFiles] = {}
+            try:
+                with disk_full_as_message(folder, "the run's streams"):
+                    for name, info in streams.items():
+                        files[name] = create_arrays(folder, info)
+            except BaseException:
+                for stream in files.values():
+                    stream.close()
+                raise
             manifest = {
                 "format": FORMAT,
                 "schema": SCHEMA_VERSION,
@@ -183,9 +197,10 @@ class RunWriter:
                 "progress": header.get("progress", {"step": 0, "epoch": 0}),
                 "checkpoint": None,
             }
-            writer = cls(folder, manifest, streams, lock)
-            writer._unsynced.update(streams)  # their steps say "not recorded" after a power cut
-            writer.commit(durable=True)
+            writer = cls(folder, manifest, streams, lock, files)
+            writer._unsynced.update(streams)
+            writer._fills_unsynced = True  # synced by the first commit: see ``_commit``
+            save_manifest(folder, manifest_text(manifest), durable=True)  # it counts nothing
         except BaseException:
             lock.release()
             if created:
@@ -216,10 +231,11 @@ class RunWriter:
             raise RunError(f"Stream {info.name!r} already exists in {self.folder}.")
         ensure_room(self.folder, info.nbytes, f"stream {info.name!r}")
         with disk_full_as_message(self.folder, f"stream {info.name!r}"):
-            create_arrays(self.folder, info)
+            self._files[info.name] = create_arrays(self.folder, info)
         self.streams[info.name] = info
-        self._files[info.name] = StreamFiles(self.folder, info)
         self._pending[info.name] = 0
+        self._unsynced.add(info.name)
+        self._fills_unsynced = True
         self.manifest["size_bytes"] = self.manifest.get("size_bytes", 0) + info.nbytes
 
     def remove_streams(self, prefix: str) -> list[str]:
@@ -298,7 +314,7 @@ class RunWriter:
                 grow_arrays(self.folder, info, capacity)
             info.capacity = capacity
         finally:  # the grown files replaced those held (after a failure, maybe one of them)
-            self._files[name] = StreamFiles(self.folder, info)
+            self._files[name] = StreamFiles.open(self.folder, info)
         self.manifest["size_bytes"] = total
 
     def pending_count(self, name: str) -> int:
@@ -318,10 +334,11 @@ class RunWriter:
         self._commit(durable, progress, keep_reserve=True)
 
     def _commit(self, durable: bool, progress: dict[str, Any], keep_reserve: bool) -> None:
-        if durable:
+        if durable or self._fills_unsynced:
             with disk_full_as_message(self.folder, "the streams"):
                 sync_together([self._files[name] for name in sorted(self._unsynced)])
             self._unsynced.clear()
+            self._fills_unsynced = False
         for name, info in self.streams.items():
             info.count = self._pending[name]
         self.manifest["streams"] = {name: info.to_json() for name, info in self.streams.items()}

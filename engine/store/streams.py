@@ -80,38 +80,50 @@ def stream_paths(folder: Path, info: StreamInfo) -> tuple[Path, Path]:
     return inside(folder, info.file), inside(folder, info.steps_file)
 
 
-def create_arrays(folder: Path, info: StreamInfo) -> None:
+def create_arrays(folder: Path, info: StreamInfo) -> StreamFiles:
     """Create the data and steps files with every block reserved on disk (see
-    ``preallocate``); the steps start at -1, "not recorded". On failure neither file is left."""
+    ``preallocate``), and keep them open to write; the steps start at -1, "not recorded". On
+    failure neither file is left."""
     data_path, steps_path = stream_paths(folder, info)
     data_path.parent.mkdir(parents=True, exist_ok=True)
     files = {
         data_path: (np.dtype(info.dtype), (info.capacity, *info.shape), None),
         steps_path: (np.dtype(np.int64), (info.capacity,), -1),
     }
+    opened: list[tuple[int, int]] = []
     try:
         for path, (dtype, shape, fill) in files.items():
             path.unlink(missing_ok=True)  # a link left there is replaced, never written through
-            _new_array_file(path, dtype, shape, fill)
+            opened.append(_new_array_file(path, dtype, shape, fill))
     except BaseException:
+        for descriptor, _ in opened:
+            os.close(descriptor)
         for path in files:
             path.unlink(missing_ok=True)
         raise
+    return StreamFiles(info, steps_path, opened)
 
 
-def _new_array_file(path: Path, dtype: np.dtype, shape: tuple[int, ...], fill) -> None:
+def _new_array_file(path: Path, dtype: np.dtype, shape: tuple[int, ...], fill) -> tuple[int, int]:
     """A new .npy file of ``shape``, every block reserved; its values are ``fill``, or zeros
-    (what a reserved block reads as) when None."""
+    (what a reserved block reads as) when None. Returns its open descriptor and where its
+    data begins."""
     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False}
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    with open(os.open(path, flags, 0o644), "r+b") as handle:
-        np.lib.format.write_array_header_1_0(handle, {**header, "shape": shape})
-        offset = handle.tell()
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        os.ftruncate(handle.fileno(), offset + nbytes)
-        preallocate(handle.fileno(), offset + nbytes)
-        if fill is not None:
-            handle.write(np.full(shape, fill, dtype).tobytes())
+    descriptor = os.open(path, flags, 0o644)
+    try:
+        with open(descriptor, "r+b", closefd=False) as handle:
+            np.lib.format.write_array_header_1_0(handle, {**header, "shape": shape})
+            offset = handle.tell()
+            nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+            os.ftruncate(descriptor, offset + nbytes)
+            preallocate(descriptor, offset + nbytes)
+            if fill is not None:
+                handle.write(np.full(shape, fill, dtype).tobytes())
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor, offset
 
 
 def grow_arrays(folder: Path, info: StreamInfo, capacity: int) -> None:
@@ -161,25 +173,32 @@ class StreamFiles:
     the same files and see every write at once (one page cache).
     """
 
-    def __init__(self, folder: Path, info: StreamInfo, durable: int | None = None):
-        """Open a stream's files to write them, after the checks a reader makes (a count
-        lowered to ``durable`` after a power loss, see ``open_arrays``)."""
+    def __init__(self, info: StreamInfo, steps_path: Path, files: list[tuple[int, int]]):
+        """``files``: the open data and steps files, each with where its snapshot 0 begins
+        (``create_arrays`` makes them; ``open`` opens those of an existing stream)."""
         self.info = info
-        self._steps_path = folder / info.steps_file
+        self._steps_path = steps_path
         self._dtype, self._shape = np.dtype(info.dtype), info.shape
         self._snapshot_bytes = info.snapshot_bytes
-        self._files: list[tuple[int, int]] = []  # (descriptor, offset of snapshot 0)
+        self._files = files
+
+    @classmethod
+    def open(cls, folder: Path, info: StreamInfo, durable: int | None = None) -> StreamFiles:
+        """Open a stream's files to write them, after the checks a reader makes (a count
+        lowered to ``durable`` after a power loss, see ``open_arrays``)."""
+        stream = cls(info, folder / info.steps_file, [])
         try:
             for path, dtype, shape in _expected(folder, info):
                 offset = _checked_header(path, dtype, shape)
                 descriptor = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
-                self._files.append((descriptor, offset))
+                stream._files.append((descriptor, offset))
+            if durable is not None:
+                info.count = readable_count(info, stream._read_steps(info.count), durable)
+            stream.steps(info.count)  # checked like a reader checks them
         except BaseException:
-            self.close()
+            stream.close()
             raise
-        if durable is not None:
-            info.count = readable_count(info, self._read_steps(info.count), durable)
-        self.steps(info.count)  # checked like a reader checks them
+        return stream
 
     def write(self, start: int, steps: np.ndarray, values: np.ndarray) -> None:
         """Snapshots ``start, start + 1, ...``: the data first, then their steps."""
