@@ -483,7 +483,9 @@ class Recorder:
             self._next_event = self.plan.next_event(step)
 
     def begin(self) -> None:
-        """What a run records before training: the static data and the untrained network."""
+        """What a run records before training: the static data and the untrained network,
+        visible to readers from the caller's next commit (a trainer's checkpoint at step 0:
+        one sync of the new streams, not two)."""
         if self.config is None:
             return
         if self.plane:
@@ -497,7 +499,6 @@ class Recorder:
                 self.writer.write(schema.PROBE_IMAGES, 0, self.probe_images.numpy())
             self.writer.write(schema.PROBE_LABELS, 0, self.probe_labels.numpy())
         self.snapshot(0)
-        self.flush(force=True)
 
     # -- every step -----------------------------------------------------------------------
     def step(
@@ -904,6 +905,7 @@ def record(
     recorder.owns_checkpoints = True
     try:
         recorder.begin()
+        recorder.flush(force=True)
     except BaseException as exc:
         recorder.close("failed", str(exc))
         raise
