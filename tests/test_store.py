@@ -278,9 +278,7 @@ def test_a_durable_commit_syncs_every_stream_written_and_no_failure_is_lost(tmp_
     assert Run(tmp_path / "run").count("acts/conv1") == 2
 
 
-def test_new_streams_reach_the_disk_before_a_manifest_counts_their_snapshots(
-    tmp_path, monkeypatch
-):
+def test_new_streams_reach_the_disk_before_a_manifest_counts_their_snapshots(tmp_path, monkeypatch):
     """Creating a run syncs its manifest alone (it counts nothing); the first commit, durable
     or not, syncs every new stream first, so that after a power cut a counted snapshot that
     never arrived reads as missing (step -1, as created), never as step 0. Later commits that

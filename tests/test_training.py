@@ -223,6 +223,16 @@ def test_quick_steps_checkpoint_at_most_every_checkpoint_seconds(tmp_path, monke
     assert run.manifest["checkpoint"]["step"] == total
 
 
+def test_a_negative_checkpoint_interval_is_refused_before_any_run_is_written(tmp_path):
+    from engine.errors import NnreelError
+
+    config = ring_config(epochs=1)
+    config.checkpoint_seconds = -1
+    with pytest.raises(NnreelError, match="--checkpoint-seconds cannot be negative"):
+        train(config, tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
 class Killed(BaseException):
     """Stands for a kill: nothing in the trainer catches it."""
 

@@ -302,7 +302,7 @@ class Trainer:
                 self._finish_interrupted(step)
                 return TrainResult(self.folder, "interrupted", step, self.val_acc)
         if self.cluster.main:
-            if step != (self.writer.manifest.get("checkpoint") or {}).get("step"):
+            if step != self._last_checkpoint():
                 self._checkpoint(step)  # else the last epoch's end saved this one already
             self.writer.save_tensors(MODEL_FILE, self.model.state_dict())
             self.writer.set_status("finished")
@@ -316,6 +316,7 @@ class Trainer:
         for epoch in range(step // spe, self.config.epochs):
             order = epoch_order(self.config.seed, epoch, size)
             bar.update(task, description=f"epoch {epoch + 1}/{self.config.epochs}")
+            self.net.train()  # once an epoch: evaluating and recording put the mode back
             for batch in range(step - epoch * spe, spe):
                 step = epoch * spe + batch + 1
                 self._step(step, order[batch * self.config.batch_size :][: self.config.batch_size])
@@ -330,7 +331,6 @@ class Trainer:
             index = index[self.cluster.rank :: self.cluster.world]
         x = self.data.to_float(self.data.x_train[index]).to(self.device, non_blocking=True)
         y = self.data.y_train[index].to(self.device, non_blocking=True)
-        self.net.train()
         logits = self.net(x)
         loss = self.model.loss(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
@@ -360,7 +360,7 @@ class Trainer:
     def _end_epoch(self, step: int, epoch: int) -> None:
         if self.cluster.main:
             self._validate(step, epoch + 1)
-            if step == (self.writer.manifest.get("checkpoint") or {}).get("step"):
+            if step == self._last_checkpoint():
                 # The checkpoint at this step came before this validation: commit it now, so
                 # a resume from there finds it (else it validates again, see below).
                 self.recorder.flush(force=True, step=step, epoch=epoch + 1)
@@ -404,6 +404,10 @@ class Trainer:
         self.model.train()
         return total_loss / len(y_val), correct / len(y_val)
 
+    def _last_checkpoint(self) -> int | None:
+        """The step of the run's last checkpoint (None before the first)."""
+        return (self.writer.manifest.get("checkpoint") or {}).get("step")
+
     def _checkpoint_due(self) -> bool:
         """Whether the last checkpoint is at least ``checkpoint_seconds`` old."""
         return time.monotonic() - self._checkpointed >= self.config.checkpoint_seconds
@@ -425,7 +429,7 @@ class Trainer:
             return
         if step is not None:
             self._checkpoint(step)
-        last = (self.writer.manifest.get("checkpoint") or {}).get("step")
+        last = self._last_checkpoint()
         kept = "nothing yet" if last is None else f"everything up to step {last:,}"
         self.writer.set_status("interrupted", f"stopped by the user; kept {kept}")
         self._say(
