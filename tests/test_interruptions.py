@@ -366,10 +366,18 @@ def test_streams_are_reserved_on_disk_and_no_room_is_one_message(tmp_path, monke
     def no_room(fd, offset, length):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "posix_fallocate", no_room)
+    def no_room_for_the_loss(fd, offset, length):  # the first stream was made and opened
+        if "loss" in os.readlink(f"/proc/self/fd/{fd}"):
+            no_room(fd, offset, length)
+        allocate(fd, offset, length)
+
+    monkeypatch.setattr(os, "posix_fallocate", no_room_for_the_loss)
+    open_before = len(os.listdir("/proc/self/fd"))
     with pytest.raises(DiskFullError, match=r"is full.*Free some space"):
         RunWriter.create(tmp_path / "new", header=header, streams=streams)
     assert not (tmp_path / "new").exists()
+    assert len(os.listdir("/proc/self/fd")) == open_before  # no file of it left open
+    monkeypatch.setattr(os, "posix_fallocate", no_room)
     with RunWriter.reopen(tmp_path / "run") as writer, pytest.raises(DiskFullError):
         writer.add_stream(StreamInfo("extra/a", "float32", (3,), 2))
     assert not (tmp_path / "run" / "streams" / "extra" / "a.npy").exists()

@@ -158,6 +158,7 @@ class RunWriter:
         created = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
         lock = WriterLock.acquire(folder)
+        files: dict[str, StreamFiles] = {}
         try:
             if (folder / MANIFEST).exists() and not overwrite:
                 raise RunError(
@@ -173,15 +174,9 @@ class RunWriter:
                     f"{human_bytes(free)} free. Free some space or record less (see `train "
                     "--help`)."
                 )
-            files: dict[str, StreamFiles] = {}
-            try:
-                with disk_full_as_message(folder, "the run's streams"):
-                    for name, info in streams.items():
-                        files[name] = create_arrays(folder, info)
-            except BaseException:
-                for stream in files.values():
-                    stream.close()
-                raise
+            with disk_full_as_message(folder, "the run's streams"):
+                for name, info in streams.items():
+                    files[name] = create_arrays(folder, info)
             manifest = {
                 "format": FORMAT,
                 "schema": SCHEMA_VERSION,
@@ -200,8 +195,11 @@ class RunWriter:
             writer = cls(folder, manifest, streams, lock, files)
             writer._unsynced.update(streams)
             writer._fills_unsynced = True  # synced by the first commit: see ``_commit``
-            save_manifest(folder, manifest_text(manifest), durable=True)  # it counts nothing
+            with disk_full_as_message(folder, MANIFEST):  # it counts nothing: no stream synced
+                save_manifest(folder, manifest_text(manifest), durable=True)
         except BaseException:
+            for stream in files.values():
+                stream.close()
             lock.release()
             if created:
                 shutil.rmtree(folder, ignore_errors=True)
