@@ -30,7 +30,8 @@ class TrainConfig:
     """At least this long between two checkpoints, so that quick steps do not spend their time
     saving (a tiny model takes 1,000 steps in half a second); an epoch's end checkpoints once
     this long has passed. 0 checkpoints every ``checkpoint_every`` steps and at every epoch's
-    end. A Ctrl-C checkpoints where it stops, whatever this says."""
+    end (one that has none at its step). A Ctrl-C checkpoints where it stops, whatever this
+    says."""
     budget_gb: float = 4.0
     init_weights: str | None = None
     """A state-dict file (e.g. a parent run's model.pt) to start from instead of a fresh init."""
