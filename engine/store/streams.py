@@ -277,8 +277,8 @@ def readable_count(info: StreamInfo, steps: np.ndarray, durable: int) -> int:
 
 def _recorded(steps: np.ndarray, count: int) -> int:
     """How many of the first ``count`` snapshots were recorded, before the first that was
-    not (step -1: the file's steps are synced when it is created, so a power cut leaves
-    either a snapshot's step or -1, never another number)."""
+    not (step -1: a new file's steps are synced before any manifest counts a snapshot of it,
+    so a power cut leaves either a snapshot's step or -1, never another number)."""
     missing = np.flatnonzero(np.asarray(steps[:count]) < 0)
     return int(missing[0]) if len(missing) else count
 
