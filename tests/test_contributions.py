@@ -66,7 +66,7 @@ def test_contributions_sum_to_the_pre_activation_of_a_real_forward_pass():
 
 
 def test_input_maps_are_the_recorders_mesh():
-    from engine.recording.recorder import plane_mesh
+    from engine.recording.planes import plane_mesh
 
     extent, mesh = [-1.0, 2.0, -0.5, 1.5], 5
     maps = input_maps(extent, mesh)

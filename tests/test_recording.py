@@ -31,10 +31,11 @@ from engine.actmax.record import record_actmax
 from engine.actmax.render import RenderSettings
 from engine.analysis.pruning import prunable, prune_run
 from engine.data import load_data
-from engine.errors import RunError
+from engine.errors import NnreelError, RunError
 from engine.models.graph import trace_model
 from engine.recording import RecordConfig, load_model
-from engine.recording.recorder import TrainingDiverged, plane_mesh
+from engine.recording.planes import plane_mesh
+from engine.recording.recorder import TrainingDiverged
 from engine.recording.schedule import Due
 from engine.store import Run, is_run, schema
 
@@ -654,12 +655,26 @@ def test_a_validation_after_a_diverged_step_names_that_step(tmp_path):
     assert run.status == "failed" and run.count(schema.TRAIN_LOSS) == 1
 
 
+def test_a_loss_per_sample_is_refused_at_its_step_and_the_steps_before_it_are_kept(tmp_path):
+    """``reduction='none'`` gives one loss per sample: the step that passes it is told to
+    pass the mean, and the run keeps the steps recorded before it."""
+    model = nn.Linear(4, 3)
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    config = RecordConfig(snapshots="epoch", weights="epoch", layers=[])
+    rec = record(model, tmp_path / "s", probe=(x[:2], y[:2]), config=config)
+    with pytest.raises(NnreelError, match=r"shape \(16,\).*loss\.mean\(\)"), rec:
+        rec.step(loss=F.cross_entropy(model(x), y), logits=model(x), targets=y)
+        rec.step(loss=F.cross_entropy(model(x), y, reduction="none"))
+    run = Run(tmp_path / "s")
+    assert run.status == "failed" and run.count(schema.TRAIN_LOSS) == 1
+
+
 def test_buffered_steps_are_scored_per_batch_shape_given_numbers_kept_and_none_nan():
     """A flush scores the kept logits of many steps at once: a smaller last batch, a single
     logit (positive: class 1), an accuracy given as a number, and a step without one."""
     from engine.recording.scalars import StepScalars
 
-    kept = StepScalars()
+    kept = StepScalars(torch.device("cpu"))
     two = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])  # predicts 0, 1, 0
     kept.add(1, torch.tensor(0.5), 0.1, two, torch.tensor([0, 1, 1]))  # 2 of 3
     kept.add(2, torch.tensor(0.4), 0.1, acc=0.25)
@@ -667,10 +682,11 @@ def test_buffered_steps_are_scored_per_batch_shape_given_numbers_kept_and_none_n
     kept.add(4, torch.tensor(0.2), 0.1)
     kept.add(5, torch.tensor(0.1), 0.1, two, torch.tensor([0, 1, 0]))  # 3 of 3
     assert len(kept) == 5 and kept.logits == 6 + 4 + 6
-    table = kept.table()
+    steps, table = kept.table()
+    assert steps.tolist() == [1, 2, 3, 4, 5]
     np.testing.assert_allclose(table[:, 0], [0.5, 0.4, 0.3, 0.2, 0.1])
     np.testing.assert_allclose(table[:, 1], [2 / 3, 0.25, 0.5, np.nan, 1.0])
     np.testing.assert_allclose(table[:, 2], 0.1)
-    single = StepScalars()
+    single = StepScalars(torch.device("cpu"))
     single.add(1, torch.tensor(0.5), 0.1, torch.tensor([[1.5], [-0.5]]), torch.tensor([1, 1]))
-    assert single.table()[:, 1].tolist() == [0.5]
+    assert single.table()[1][:, 1].tolist() == [0.5]

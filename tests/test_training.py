@@ -18,7 +18,8 @@ import torch
 from engine.errors import RunError
 from engine.presets import preset_config
 from engine.recording import load_model
-from engine.recording.recorder import TrainingDiverged, plane_mesh
+from engine.recording.planes import plane_mesh
+from engine.recording.recorder import TrainingDiverged
 from engine.recording.schedule import schedule
 from engine.store import MODEL_FILE, Run, RunWriter, schema
 from engine.training import resume, train

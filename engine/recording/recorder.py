@@ -40,7 +40,8 @@ from engine.models.graph import LOGITS, ModelGraph, trace_model, without_normali
 from engine.models.registry import builder_of
 from engine.recording.config import RecordConfig
 from engine.recording.datasource import DataSource, describe_data, pick_probe
-from engine.recording.scalars import StepScalars, as_scalar, predictions
+from engine.recording.planes import fp16, plane_mesh, probabilities, write_plane
+from engine.recording.scalars import StepScalars, predictions
 from engine.recording.schedule import Due
 from engine.store import (
     CHECKPOINT_FILE,
@@ -100,23 +101,6 @@ class Plan:
             (self.due[key].next_after(step) for key in STEP_CADENCES if key in self.due),
             default=math.inf,
         )
-
-
-def plane_mesh(extent: Sequence[float], resolution: int) -> torch.Tensor:
-    """Points of a resolution×resolution grid, row 0 at the top (largest y), as [H*W, 2]."""
-    xmin, xmax, ymin, ymax = extent
-    xs = torch.linspace(xmin, xmax, resolution)
-    ys = torch.linspace(ymax, ymin, resolution)
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1)
-
-
-def probabilities(logits: torch.Tensor) -> torch.Tensor:
-    """Class probabilities: a softmax, or for a single logit its sigmoid as two classes."""
-    if logits.shape[1] == 1:
-        p = torch.sigmoid(logits[:, 0])
-        return torch.stack([1 - p, p], dim=1)
-    return torch.softmax(logits, dim=1)
 
 
 def default_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -204,7 +188,7 @@ class Recorder:
         self.epoch = 0
         self.batch_size: int | None = None
         self.owns_checkpoints = False
-        self._scalars = StepScalars()
+        self._scalars = StepScalars(self.device)
         self._stats: list[tuple[int, torch.Tensor]] = []
         """Per stats step: the step, and the layers' |gradient| sums, then their norms."""
         self._taken: dict[str, int] = {}
@@ -220,6 +204,8 @@ class Recorder:
         self._set_probe(probe_x, probe_y)
         self.plan = self._plan()
         self._next_event = self.plan.next_event(0)
+        self._check_flush_at = min(config.flush_every, MAX_BUFFERED_STEPS)
+        """Steps kept before a step asks whether a flush is due."""
 
     # -- what to record -------------------------------------------------------------------
     def _class_name(self) -> str:
@@ -517,21 +503,19 @@ class Recorder:
         ``targets``, or ``acc``) wait in a buffer; snapshots due at this step are taken.
         """
         self.step_count += 1
-        step = self.step_count
         if self.config is None:
             return
+        step = self.step_count
         if self.batch_size is None and targets is not None:
             self.batch_size = len(targets)
         if lr is None:
             lr = self.optimizer.param_groups[0]["lr"] if self.optimizer else math.nan
-        loss = as_scalar(loss, self.device)
-        if acc is None and logits is not None and targets is not None:
-            self._scalars.add(step, loss, float(lr), logits, targets)  # scored at the flush
-        else:
-            self._scalars.add(step, loss, float(lr), acc=acc)
+        kept = self._scalars
+        kept.add(step, loss, lr, logits, targets, acc)  # scored at the flush
         if step >= self._next_event:
             self._take_due(step)
-        if self._flush_due():
+        ask = len(kept.rows) >= self._check_flush_at or kept.logits >= MAX_BUFFERED_LOGITS
+        if ask and self._flush_due():
             self.flush()
 
     def _take_due(self, step: int) -> None:
@@ -567,35 +551,20 @@ class Recorder:
     def _record_activations(self, step: int) -> None:
         with _eval(self.model), torch.no_grad():
             outputs = self.graph.tap(self._taps)(self.probe)
-        probs = probabilities(outputs.pop(LOGITS).float())
         if self.plane:
-            self._record_plane(step, outputs, probs)
+            write_plane(self.writer, step, outputs, self.config.mesh)
             return
+        probs = probabilities(outputs.pop(LOGITS).float())
         self.writer.write(schema.PROBE_PROBS, step, probs.cpu().numpy())
         for name in self.act_layers:
-            self.writer.write(schema.acts(name), step, _heavy(outputs[name]))
-
-    def _record_plane(self, step: int, outputs: dict[str, torch.Tensor], probs) -> None:
-        r, n = self.config.mesh, self.mesh_size
-
-        def units_over_mesh(values: torch.Tensor) -> np.ndarray:
-            """(mesh points, units) → (units, r, r), cast to fp16 before the transposing copy."""
-            return _heavy(values[:n]).T.reshape(-1, r, r)
-
-        classes = probs[:n].argmax(1).to(torch.uint8).reshape(r, r)  # from fp32: no fp16 ties
-        self.writer.write(schema.PLANE_PROB, step, units_over_mesh(probs))
-        self.writer.write(schema.PLANE_CLASS, step, classes.cpu().numpy())
-        for key, out in outputs.items():
-            name = schema.plane_pre(key[:-4]) if key.endswith(".pre") else schema.plane(key)
-            self.writer.write(name, step, units_over_mesh(out))
-        self.writer.write(schema.PLANE_VAL_PROB, step, _heavy(probs[n:]))
+            self.writer.write(schema.acts(name), step, fp16(outputs[name]))
 
     def _record_weights(self, step: int) -> None:
         for name in self.weight_layers:
             module = self._modules[name]
-            self.writer.write(schema.weights(name), step, _heavy(module.weight))
+            self.writer.write(schema.weights(name), step, fp16(module.weight))
             if getattr(module, "bias", None) is not None:
-                self.writer.write(schema.bias(name), step, _heavy(module.bias))
+                self.writer.write(schema.bias(name), step, fp16(module.bias))
 
     @torch.no_grad()
     def _record_stats(self, step: int) -> None:
@@ -643,9 +612,8 @@ class Recorder:
         self.writer.write_many(schema.WEIGHT_NORM, steps, values[:, 1])
 
     def _write_scalars(self, progress: dict[str, Any]) -> tuple[float, float]:
-        kept, self._scalars = self._scalars, StepScalars()
-        steps = np.array(kept.steps)
-        values = kept.table()
+        kept, self._scalars = self._scalars, StepScalars(self.device)
+        steps, values = kept.table()
         bad = np.flatnonzero(~np.isfinite(values[:, 0]))
         keep = bad[0] if len(bad) else len(steps)
         for column, name in enumerate(schema.TRAIN_SCALARS):
@@ -1026,7 +994,3 @@ def _stats(recorder: Recorder) -> tuple[list[float] | None, list[float] | None]:
     x = images.double() / 255
     dims = [0, *range(2, x.dim())]
     return x.mean(dims).tolist(), x.std(dims, unbiased=False).tolist()
-
-
-def _heavy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().to(torch.float16).cpu().numpy()

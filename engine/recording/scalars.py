@@ -1,10 +1,10 @@
 """The per-step numbers of a recording (loss, accuracy, learning rate), kept where they are
 (on the device) until a flush scores and copies many steps in one go.
 
-A step only appends to lists: a tiny model's step takes half a millisecond, so every
-microsecond spent here shows. The logits and targets are kept grouped by batch shape (an
-epoch's last, smaller batch has its own group), so that a flush stacks and scores each group
-at once and copies everything off the device in one transfer.
+A step only detaches and appends one row: a tiny model's step takes half a millisecond, and
+what a step does here runs with cold caches between two training steps, so every microsecond
+shows. A flush groups the rows' logits by batch shape, scores each group at once and copies
+everything off the device in one transfer.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from engine.errors import NnreelError
+
 
 def predictions(logits: torch.Tensor) -> torch.Tensor:
     """The predicted classes: a single logit is positive or not, else the largest."""
@@ -24,81 +26,88 @@ def predictions(logits: torch.Tensor) -> torch.Tensor:
 def as_scalar(value: torch.Tensor | float | None, device: torch.device) -> torch.Tensor:
     """One number as a 0-d tensor, where it already is (no copy off the device)."""
     if isinstance(value, torch.Tensor):
-        return value.detach() if value.dim() == 0 else value.detach().reshape(())
+        if value.numel() != 1:
+            raise NnreelError(
+                f"A step's loss and accuracy are single numbers, but a tensor of shape "
+                f"{tuple(value.shape)} was given: pass the batch's mean (loss.mean())."
+            )
+        return value.detach().reshape(())
     return torch.tensor(math.nan if value is None else float(value), device=device)
 
 
-class Batches:
-    """The logits and targets of the steps of one batch shape, and the steps' places."""
-
-    def __init__(self) -> None:
-        self.places: list[int] = []
-        self.logits: list[torch.Tensor] = []
-        self.targets: list[torch.Tensor] = []
-
-    def accuracies(self) -> torch.Tensor:
-        """One accuracy per step, computed for all of them at once, on their device."""
-        logits, targets = torch.stack(self.logits), torch.stack(self.targets)
-        right = predictions(logits.flatten(0, 1)).view(targets.shape) == targets.to(logits.device)
-        return right.float().mean(1)
-
-
 class StepScalars:
-    """What ``Recorder.step`` keeps until the next flush."""
+    """What ``Recorder.step`` keeps until the next flush: one row per step, as given."""
 
-    def __init__(self) -> None:
-        self.steps: list[int] = []
-        self.losses: list[torch.Tensor] = []
-        self.lrs: list[float] = []
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        """Where numbers given as Python floats are put, to be copied off with the rest."""
+        self.rows: list[tuple[int, Any, Any, Any]] = []
+        """Per step: the step, its loss, its learning rate, and its ``(logits, targets)`` or
+        accuracy (None: none given)."""
         self.logits = 0
         """Logits kept (the flush comes before they pass their bound)."""
-        self._batches: dict[tuple, Batches] = {}  # by logits shape, targets shape, device
-        self._given: list[tuple[int, Any]] = []  # accuracies given as numbers, by place
 
     def __len__(self) -> int:
-        return len(self.steps)
+        return len(self.rows)
 
     def add(
         self,
         step: int,
-        loss: torch.Tensor,
-        lr: float,
+        loss: torch.Tensor | float | None,
+        lr: Any,
         logits: torch.Tensor | None = None,
         targets: torch.Tensor | None = None,
         acc: Any = None,
     ) -> None:
-        """One step: its loss (a 0-d tensor), and ``logits`` with ``targets`` or ``acc``."""
-        place = len(self.steps)
-        self.steps.append(step)
-        self.losses.append(loss)
-        self.lrs.append(lr)
-        if logits is not None:
-            key = (logits.shape, targets.shape, logits.device)
-            batches = self._batches.get(key) or self._batches.setdefault(key, Batches())
-            batches.places.append(place)
-            batches.logits.append(logits.detach())
-            batches.targets.append(targets)
+        """One step: its loss, and ``logits`` with ``targets`` or ``acc``. Only detaches and
+        appends: the step is scored at the flush."""
+        if acc is None and logits is not None and targets is not None:
             self.logits += logits.numel()
-        elif acc is not None:
-            self._given.append((place, acc))
+            acc = (logits.detach(), targets)
+        if isinstance(loss, torch.Tensor):
+            loss = loss.detach() if not loss.dim() else as_scalar(loss, self.device)
+        self.rows.append((step, loss, lr, acc))
 
-    def table(self) -> np.ndarray:
-        """(steps, 3) float32: each step's loss, accuracy (NaN when it had none) and learning
-        rate, copied off the device in one transfer."""
-        losses = torch.stack(self.losses)
-        device = losses.device
-        places = [batches.places for batches in self._batches.values()]
-        parts = [losses.float(), *(b.accuracies() for b in self._batches.values())]
-        if self._given:
-            given_places, given = zip(*self._given, strict=True)
-            places.append(list(given_places))
-            parts.append(torch.stack([as_scalar(value, device) for value in given]).float())
-        flat = torch.cat([part.to(device) for part in parts]).cpu().numpy()  # the one copy
-        table = np.full((len(self), 3), np.nan, np.float32)
-        table[:, 0] = flat[: len(self)]
-        start = len(self)
+    def table(self) -> tuple[np.ndarray, np.ndarray]:
+        """The steps, and (steps, 3) float32: each step's loss, accuracy (NaN when it had
+        none) and learning rate, copied off the device in one transfer. The steps with logits
+        are scored per batch shape (an epoch's last, smaller batch is its own group), each
+        group at once."""
+        steps, losses, lrs, accs = zip(*self.rows, strict=True)
+        scored: dict[tuple, tuple[list[int], list[torch.Tensor], list[torch.Tensor]]] = {}
+        given: tuple[list[int], list[torch.Tensor]] = ([], [])
+        for place, acc in enumerate(accs):
+            if isinstance(acc, tuple):
+                logits, targets = acc
+                key = (logits.shape, targets.shape, logits.device)
+                group = scored.get(key) or scored.setdefault(key, ([], [], []))
+                group[0].append(place)
+                group[1].append(logits)
+                group[2].append(targets)
+            elif acc is not None:
+                given[0].append(place)
+                given[1].append(as_scalar(acc, self.device))
+        parts = [torch.stack([as_scalar(loss, self.device) for loss in losses]).float()]
+        places = []
+        for at, logits, targets in scored.values():
+            parts.append(accuracies(torch.stack(logits), torch.stack(targets)))
+            places.append(at)
+        if given[0]:
+            parts.append(torch.stack(given[1]).float())
+            places.append(given[0])
+        flat = torch.cat([part.to(self.device) for part in parts]).cpu().numpy()  # the one copy
+        table = np.full((len(steps), 3), np.nan, np.float32)
+        table[:, 0] = flat[: len(steps)]
+        start = len(steps)
         for at in places:
             table[at, 1] = flat[start : start + len(at)]
             start += len(at)
-        table[:, 2] = self.lrs
-        return table
+        table[:, 2] = [float(lr) for lr in lrs]
+        return np.array(steps), table
+
+
+def accuracies(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """One accuracy per step from stacked (steps, batch, classes) logits and their targets,
+    on the logits' device."""
+    right = predictions(logits.flatten(0, 1)).view(targets.shape) == targets.to(logits.device)
+    return right.float().mean(1)
