@@ -41,9 +41,9 @@ class StepScalars:
     def __init__(self, device: torch.device) -> None:
         self.device = device
         """Where numbers given as Python floats are put, to be copied off with the rest."""
-        self.rows: list[tuple[int, Any, Any, Any]] = []
-        """Per step: the step, its loss, its learning rate, and its ``(logits, targets)`` or
-        accuracy (None: none given)."""
+        self.rows: list[tuple[int, Any, Any, tuple | None, Any]] = []
+        """Per step: the step, its loss, its learning rate, its ``(logits, targets)`` to
+        score, and its accuracy given as a number (None: not given)."""
         self.logits = 0
         """Logits kept (the flush comes before they pass their bound)."""
 
@@ -61,26 +61,27 @@ class StepScalars:
     ) -> None:
         """One step: its loss, and ``logits`` with ``targets`` or ``acc``. Only detaches and
         appends: the step is scored at the flush."""
+        scored = None
         if acc is None and logits is not None and targets is not None:
             self.logits += logits.numel()
-            acc = (logits.detach(), targets)
+            scored = (logits.detach(), targets)
         if isinstance(loss, torch.Tensor):
             loss = loss.detach() if not loss.dim() else as_scalar(loss, self.device)
-        self.rows.append((step, loss, lr, acc))
+        self.rows.append((step, loss, lr, scored, acc))
 
     def table(self) -> tuple[np.ndarray, np.ndarray]:
         """The steps, and (steps, 3) float32: each step's loss, accuracy (NaN when it had
         none) and learning rate, copied off the device in one transfer. The steps with logits
         are scored per batch shape (an epoch's last, smaller batch is its own group), each
         group at once."""
-        steps, losses, lrs, accs = zip(*self.rows, strict=True)
-        scored: dict[tuple, tuple[list[int], list[torch.Tensor], list[torch.Tensor]]] = {}
+        steps, losses, lrs, to_score, accs = zip(*self.rows, strict=True)
+        groups: dict[tuple, tuple[list[int], list[torch.Tensor], list[torch.Tensor]]] = {}
         given: tuple[list[int], list[torch.Tensor]] = ([], [])
-        for place, acc in enumerate(accs):
-            if isinstance(acc, tuple):
-                logits, targets = acc
+        for place, (scored, acc) in enumerate(zip(to_score, accs, strict=True)):
+            if scored is not None:
+                logits, targets = scored
                 key = (logits.shape, targets.shape, logits.device)
-                group = scored.get(key) or scored.setdefault(key, ([], [], []))
+                group = groups.get(key) or groups.setdefault(key, ([], [], []))
                 group[0].append(place)
                 group[1].append(logits)
                 group[2].append(targets)
@@ -89,7 +90,7 @@ class StepScalars:
                 given[1].append(as_scalar(acc, self.device))
         parts = [torch.stack([as_scalar(loss, self.device) for loss in losses]).float()]
         places = []
-        for at, logits, targets in scored.values():
+        for at, logits, targets in groups.values():
             parts.append(accuracies(torch.stack(logits), torch.stack(targets)))
             places.append(at)
         if given[0]:
