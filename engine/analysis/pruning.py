@@ -14,10 +14,9 @@ from torch.nn.utils import prune
 
 from engine.errors import DataError, NnreelError, RunError, UnknownNameError
 from engine.models import Net, TappedNet
-from engine.recording.planes import probabilities
 from engine.recording.recorder import default_loss
 from engine.recording.restore import load_model, load_run_data
-from engine.recording.scalars import predictions
+from engine.recording.scalars import predictions, probabilities
 from engine.store import INIT_FILE, MODEL_FILE, Run, RunWriter, StreamInfo, resolve_run, schema
 from engine.store.files import inside, save_tensors
 from engine.store.run import remove_run

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from engine.models.graph import LOGITS
+from engine.recording.scalars import probabilities
 from engine.store import RunWriter, schema
 
 
@@ -19,14 +20,6 @@ def plane_mesh(extent: Sequence[float], resolution: int) -> torch.Tensor:
     ys = torch.linspace(ymax, ymin, resolution)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1)
-
-
-def probabilities(logits: torch.Tensor) -> torch.Tensor:
-    """Class probabilities: a softmax, or for a single logit its sigmoid as two classes."""
-    if logits.shape[1] == 1:
-        p = torch.sigmoid(logits[:, 0])
-        return torch.stack([1 - p, p], dim=1)
-    return torch.softmax(logits, dim=1)
 
 
 def fp16(values: torch.Tensor) -> np.ndarray:

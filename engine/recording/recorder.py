@@ -40,8 +40,8 @@ from engine.models.graph import LOGITS, ModelGraph, trace_model, without_normali
 from engine.models.registry import builder_of
 from engine.recording.config import RecordConfig
 from engine.recording.datasource import DataSource, describe_data, pick_probe
-from engine.recording.planes import fp16, plane_mesh, probabilities, write_plane
-from engine.recording.scalars import StepScalars, predictions
+from engine.recording.planes import fp16, plane_mesh, write_plane
+from engine.recording.scalars import StepScalars, predictions, probabilities
 from engine.recording.schedule import Due
 from engine.store import (
     CHECKPOINT_FILE,

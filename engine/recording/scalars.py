@@ -23,6 +23,14 @@ def predictions(logits: torch.Tensor) -> torch.Tensor:
     return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(dim=1)
 
 
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Class probabilities: a softmax, or for a single logit its sigmoid as two classes."""
+    if logits.shape[1] == 1:
+        p = torch.sigmoid(logits[:, 0])
+        return torch.stack([1 - p, p], dim=1)
+    return torch.softmax(logits, dim=1)
+
+
 def as_scalar(value: torch.Tensor | float | None, device: torch.device) -> torch.Tensor:
     """One number as a 0-d tensor, where it already is (no copy off the device)."""
     if isinstance(value, torch.Tensor):
@@ -76,26 +84,28 @@ class StepScalars:
         group at once."""
         steps, losses, lrs, to_score, accs = zip(*self.rows, strict=True)
         groups: dict[tuple, tuple[list[int], list[torch.Tensor], list[torch.Tensor]]] = {}
-        given: tuple[list[int], list[torch.Tensor]] = ([], [])
+        given_at: list[int] = []
+        given: list[torch.Tensor] = []
         for place, (scored, acc) in enumerate(zip(to_score, accs, strict=True)):
             if scored is not None:
                 logits, targets = scored
-                key = (logits.shape, targets.shape, logits.device)
-                group = groups.get(key) or groups.setdefault(key, ([], [], []))
+                group = groups.setdefault(
+                    (logits.shape, targets.shape, logits.device), ([], [], [])
+                )
                 group[0].append(place)
                 group[1].append(logits)
                 group[2].append(targets)
             elif acc is not None:
-                given[0].append(place)
-                given[1].append(as_scalar(acc, self.device))
+                given_at.append(place)
+                given.append(as_scalar(acc, self.device))
         parts = [torch.stack([as_scalar(loss, self.device) for loss in losses]).float()]
         places = []
         for at, logits, targets in groups.values():
             parts.append(accuracies(torch.stack(logits), torch.stack(targets)))
             places.append(at)
-        if given[0]:
-            parts.append(torch.stack(given[1]).float())
-            places.append(given[0])
+        if given:
+            parts.append(torch.stack(given).float())
+            places.append(given_at)
         flat = torch.cat([part.to(self.device) for part in parts]).cpu().numpy()  # the one copy
         table = np.full((len(steps), 3), np.nan, np.float32)
         table[:, 0] = flat[: len(steps)]
