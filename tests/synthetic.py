@@ -238,3 +238,55 @@ def _header(model, layers, epochs: int, steps_per_epoch: int) -> dict:
             "total_steps": epochs * steps_per_epoch,
         },
     }
+
+
+CHAIN_WEIGHTS = (
+    (np.array([[1, 0], [0, 1], [1, 1]], np.float32), np.array([0, 0, -1], np.float32)),
+    (np.array([[1, 1, -1]], np.float32), np.array([0.5], np.float32)),
+)
+"""A (3,) ReLU MLP whose units over the plane are relu(x), relu(y), relu(x + y - 1) and whose
+logit is their sum minus twice the last, plus 0.5: numbers a test can write by hand."""
+
+
+def write_chain_plane_run(folder: Path, mesh: int = 3, snapshots: int = 2) -> Path:
+    """A 2-D run whose planes are computed (``schema.PLANE_FUNCTION``), written straight from
+    ``CHAIN_WEIGHTS`` scaled by the snapshot's number (1, 2, …), with three held-out points."""
+    layers = [("hidden", "dense", "ReLU"), ("output", "logits", "")]
+    streams = [StreamInfo(schema.data_x("val"), "float32", (3, 2), 1, cadence="once")]
+    for (name, _, _), (weight, bias) in zip(layers, CHAIN_WEIGHTS, strict=True):
+        meta = {"layer": name}
+        streams.append(
+            StreamInfo(schema.params(name), "float32", weight.shape, snapshots, 0, "log:2", meta)
+        )
+        streams.append(
+            StreamInfo(schema.params_bias(name), "float32", bias.shape, snapshots, 0, "log:2", meta)
+        )
+    header = {
+        "model": {"arch": "mlp", "input_shape": [2], "num_classes": 2},
+        "dataset": {"name": "ring", "kind": "plane", "classes": ["disc", "ring"]},
+        "layers": [
+            {
+                "name": n,
+                "kind": k,
+                "output_shape": [len(w)],
+                "params": w.size + b.size,
+                "macs": w.size,
+            }
+            for (n, k, _), (w, b) in zip(layers, CHAIN_WEIGHTS, strict=True)
+        ],
+        "progress": {"step": 0},
+        schema.PLANE_FUNCTION: {
+            "extent": [-1.0, 1.0, -1.0, 1.0],
+            "mesh": mesh,
+            "layers": [{"layer": n, "activation": a, "alpha": 0.0} for n, _, a in layers],
+        },
+    }
+    with RunWriter.create(folder, header=header, streams=streams) as writer:
+        writer.write(schema.data_x("val"), 0, np.array([[0, 0], [1, 1], [-1, 0.5]], np.float32))
+        for i in range(snapshots):
+            for (name, _, _), (weight, bias) in zip(layers, CHAIN_WEIGHTS, strict=True):
+                writer.write(schema.params(name), 10 * i, weight * (i + 1))
+                writer.write(schema.params_bias(name), 10 * i, bias * (i + 1))
+        writer.commit(step=10 * (snapshots - 1))
+        writer.set_status("finished")
+    return folder

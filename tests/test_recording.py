@@ -613,29 +613,51 @@ def test_gradient_statistics_are_each_layers_mean_abs_gradient_and_weight_norm(t
 
 
 @pytest.mark.parametrize(
-    ("after", "derived"),
+    ("before", "after", "kept"),
     [
-        ([nn.ReLU(inplace=True)], True),
-        ([nn.Tanh()], False),
-        ([nn.ReLU(), nn.BatchNorm1d(6)], False),  # the output is not ReLU of the pre-activation
+        ([], [nn.ReLU(inplace=True)], "computed"),
+        ([], [nn.Tanh()], "computed"),
+        ([], [nn.LeakyReLU(0.2)], "computed"),
+        ([], [nn.ELU(0.5), nn.Dropout(0.3)], "computed"),
+        ([], [nn.Sigmoid()], "computed"),
+        ([nn.LayerNorm(2)], [nn.ReLU()], "pre only"),  # not a chain: stored, ReLU of the pre
+        ([], [nn.ReLU(), nn.BatchNorm1d(6)], "both"),  # not ReLU of the pre-activation
+        ([], [nn.GELU()], "both"),  # an activation the store does not compute
     ],
 )
-def test_a_plane_layer_stores_its_post_activation_only_when_it_is_not_relu_of_the_pre(
-    tmp_path, after, derived
+def test_every_plane_layer_reads_back_as_what_the_model_computes_on_the_mesh(
+    tmp_path, before, after, kept
 ):
-    """2-D models: a layer whose output is exactly ReLU of its pre-activation stores the
-    pre-activation only; every layer reads back as what the model computes on the mesh."""
+    """2-D models: a plain chain of linear layers and activations records its parameters and
+    its planes are computed when read; any other model stores them (a layer whose output is
+    exactly ReLU of its pre-activation, the pre-activation only). Either way every layer
+    reads back as what the model computes on the mesh."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(2, 6), *after, nn.Linear(6, 1)).eval()
+    hidden = nn.Sequential(*before, nn.Linear(2, 6), *after)
+    model = nn.Sequential(hidden, nn.Linear(6, 1)).eval()
     config = RecordConfig(snapshots="epoch", weights="epoch", mesh=5)
     with record(model, tmp_path / "p", probe=torch.randn(8, 2), config=config) as rec:
-        hidden = rec.act_layers[0]
+        layer = rec.act_layers[0]
     run = Run(tmp_path / "p")
-    assert (schema.plane(hidden) in run.streams) != derived
+    stored = {n for n in run.streams if n.startswith("plane/") and schema.layer_of(n) == layer}
+    assert (
+        stored
+        == {
+            "computed": set(),
+            "pre only": {schema.plane_pre(layer)},
+            "both": {schema.plane(layer), schema.plane_pre(layer)},
+        }[kept]
+    )
+    assert (schema.PLANE_FUNCTION in run.manifest and run.plane_function is not None) == (
+        kept == "computed"
+    )
     mesh = plane_mesh(run.meta(schema.PLANE_PROB)["extent"], 5)
     with torch.no_grad():
-        expected = nn.Sequential(model[0], *after)(mesh).T.reshape(-1, 5, 5).numpy()
-    np.testing.assert_allclose(run.read(schema.plane(hidden), 0), expected, **FP16)
+        values = hidden(mesh).T.reshape(-1, 5, 5).numpy()
+        p = torch.sigmoid(model(mesh)[:, 0]).reshape(5, 5).numpy()
+    tolerance = {"rtol": 1e-5, "atol": 1e-6} if kept == "computed" else FP16
+    np.testing.assert_allclose(run.read(schema.plane(layer), 0), values, **tolerance)
+    np.testing.assert_allclose(run.read(schema.PLANE_PROB, 0)[1], p, **tolerance)
 
 
 def test_a_validation_after_a_diverged_step_names_that_step(tmp_path):

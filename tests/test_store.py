@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from synthetic import write_chain_plane_run
 
 from engine.errors import RunError
-from engine.store import Graph, LayerInfo, Run, RunWriter, StreamInfo, is_run
+from engine.store import Graph, LayerInfo, Run, RunWriter, StreamInfo, is_run, schema
 
 
 def make_run(folder, capacity=5, budget=1 << 30):
@@ -209,6 +210,36 @@ def test_a_full_disk_stops_a_growing_stream_with_a_message_and_keeps_what_was_wr
         writer.write("train/loss", 5, np.float32(5))  # room again: it grows and goes on
         writer.commit()
     np.testing.assert_array_equal(Run(tmp_path / "run").read("train/loss"), np.arange(1, 6))
+
+
+def test_a_plain_mlps_planes_are_computed_from_its_recorded_parameters(tmp_path, capsys):
+    """A chain of linear layers and ReLUs records its weights at each snapshot; every plane
+    stream reads back as those weights compute on the mesh, here by hand: the hidden units are
+    relu(x), relu(y) and relu(x + y - 1), and the second snapshot's weights are doubled."""
+    run = Run(write_chain_plane_run(tmp_path / "run"))
+    x = np.tile(np.float32([-1, 0, 1]), (3, 1))
+    y = x.T[::-1]  # row 0 at the top of the plane
+    pre = np.stack([x, y, x + y - 1])
+    np.testing.assert_array_equal(run.read(schema.plane_pre("hidden")), [pre, 2 * pre])
+    hidden = np.maximum(pre, 0)
+    np.testing.assert_array_equal(run.read(schema.plane("hidden"), 0), hidden)
+    logit = hidden[0] + hidden[1] - hidden[2] + 0.5
+    np.testing.assert_array_equal(run.read(schema.plane("output"))[:, 0], [logit, 4 * logit - 1])
+    ring = 1 / (1 + np.exp(-(4 * logit - 1)))
+    np.testing.assert_allclose(run.read(schema.PLANE_PROB, -1), [1 - ring, ring], atol=1e-6)
+    np.testing.assert_array_equal(run.read(schema.PLANE_CLASS, -1), ring > 0.5)
+    val = 1 / (1 + np.exp(-np.float32([0.5, 1.5, 1.0])))  # at (0, 0), (1, 1), (-1, 0.5)
+    np.testing.assert_allclose(run.read(schema.PLANE_VAL_PROB, 0)[:, 1], val, atol=1e-6)
+    np.testing.assert_array_equal(run.steps(schema.PLANE_PROB), [0, 10])
+    assert run.meta(schema.PLANE_PROB)["extent"] == [-1.0, 1.0, -1.0, 1.0]
+    assert run.stream(schema.plane("hidden")).shape == (3, 3, 3)
+    assert not run.has(schema.plane_pre("output"))  # the logits have no activation
+    assert not any(name.startswith("plane/") for name in run.streams)
+    assert not (run.folder / "streams" / "plane").exists()
+    from engine.cli import main as cli
+
+    assert cli(["info", str(run.folder)]) == 0
+    assert "plane/hidden.pre" in capsys.readouterr().err
 
 
 def test_a_post_relu_plane_is_read_as_relu_of_its_stored_pre_activation(tmp_path):

@@ -19,7 +19,7 @@ from engine.errors import RunError
 from engine.presets import preset_config
 from engine.recording import load_model
 from engine.recording.planes import plane_mesh
-from engine.recording.recorder import TrainingDiverged
+from engine.recording.recorder import Recorder, TrainingDiverged
 from engine.recording.schedule import schedule
 from engine.store import MODEL_FILE, Run, RunWriter, schema
 from engine.training import resume, train
@@ -262,6 +262,36 @@ def test_a_kill_right_after_a_checkpoint_is_saved_loses_no_recorded_step(tmp_pat
         np.testing.assert_array_equal(
             Run(tmp_path / "killed").read(name), Run(tmp_path / "straight").read(name)
         )
+
+
+def test_a_run_begun_storing_its_planes_resumes_storing_them(tmp_path, monkeypatch):
+    """A 2-D run begun by an nnreel that stored every plane (before plain MLPs' planes were
+    computed from their parameters) is resumed by this one: it goes on storing them, and
+    reads as the same run as one computed from the start."""
+    config = ring_config(epochs=2)
+    config.checkpoint_every, config.checkpoint_seconds = 50, 0
+    train(config, tmp_path / "straight", quiet=True)
+
+    save = RunWriter.save_tensors
+
+    def save_then_die(writer, name, obj):
+        save(writer, name, obj)
+        if isinstance(obj, dict) and obj.get("step") == 100:
+            raise Killed
+
+    monkeypatch.setattr(Recorder, "_plane_function", lambda self: None)  # the older nnreel
+    monkeypatch.setattr(RunWriter, "save_tensors", save_then_die)
+    with pytest.raises(Killed):
+        train(config, tmp_path / "older", quiet=True)
+    monkeypatch.undo()
+    resume(tmp_path / "older", quiet=True)
+    older, straight = Run(tmp_path / "older"), Run(tmp_path / "straight")
+    assert older.plane_function is None and schema.PLANE_PROB in older.streams
+    assert straight.plane_function is not None and schema.PLANE_PROB in straight.computed
+    np.testing.assert_array_equal(older.read(schema.TRAIN_LOSS), straight.read(schema.TRAIN_LOSS))
+    np.testing.assert_array_equal(older.steps(schema.PLANE_PROB), straight.steps(schema.PLANE_PROB))
+    for name in (schema.PLANE_PROB, schema.plane("hidden2")):
+        np.testing.assert_allclose(older.read(name), straight.read(name), rtol=2e-3, atol=2e-3)
 
 
 def test_kill_9_leaves_a_readable_run_that_resumes_to_the_same_weights(tmp_path):

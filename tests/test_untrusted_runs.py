@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from synthetic import write_chain_plane_run
 from videos import scene_module
 
 from engine.cli import main as cli
@@ -149,6 +150,28 @@ def test_a_manifest_with_wrong_types_names_the_field(small_run, capsys, key, val
     assert cli(["info", str(small_run)]) == 2
     err = capsys.readouterr().err
     assert "manifest.json is malformed" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda f: f.update(mesh=5000), r"plane_function\.mesh is 5000, above 1024"),
+        (lambda f: f.update(extent=[1, -1, 0, 1]), r"extent is \[1, -1, 0, 1\], an empty"),
+        (lambda f: f["layers"][0].update(activation="GELU"), r"activation is 'GELU', not one of"),
+        (lambda f: f["layers"][0].update(layer="../../x"), r"layer makes a stream name that"),
+        (lambda f: f["layers"][0].update(layer="ghost"), r"'params/ghost', a stream the run lacks"),
+        (lambda f: f["layers"].reverse(), r"params/output has shape \[1, 3\].*does not chain up"),
+        (lambda f: f.update(layers=[]), r"plane_function\.layers is empty"),
+    ],
+)
+def test_a_tampered_plane_function_names_what_is_wrong(tmp_path, edit, named):
+    """A plain MLP's planes are computed from its parameters as its manifest says: a mesh that
+    would allocate without bound, an activation nnreel does not compute, a layer that names no
+    stream of the run or leads out of it, layers that do not chain up are each refused."""
+    folder = write_chain_plane_run(tmp_path / "run")
+    edit_manifest(folder, lambda m: edit(m["plane_function"]))
+    with pytest.raises(RunError, match=named):
+        Run(folder)
 
 
 def test_a_count_above_the_capacity_is_refused(small_run):

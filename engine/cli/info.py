@@ -136,12 +136,13 @@ def describe(r: Run) -> None:
     console.print(layers)
     usage = r.disk_usage()
     streams = Table(title="streams")  # on a narrow terminal the cadences wrap, nothing is cut
-    streams.add_column("stream", no_wrap=True, min_width=max(map(len, r.streams), default=6))
+    every = {**r.streams, **r.computed}
+    streams.add_column("stream", no_wrap=True, min_width=max(map(len, every), default=6))
     streams.add_column("shape", no_wrap=True)
     streams.add_column("snapshots")
     streams.add_column("steps", no_wrap=True)
     streams.add_column("on disk", no_wrap=True, min_width=9)
-    for name, info in sorted(r.streams.items()):
+    for name, info in sorted(every.items()):
         steps = r.steps(name) if info.count else []
         span = f"{steps[0]:,}…{steps[-1]:,}" if len(steps) else "-"
         shape = "×".join(map(str, info.shape)) or "scalar"
@@ -150,7 +151,7 @@ def describe(r: Run) -> None:
             f"{shape} {SHORT_DTYPES.get(info.dtype, info.dtype)}",
             f"{info.count}/{info.capacity} ({escape(info.cadence)})",
             span,
-            human_bytes(usage[name]),
+            human_bytes(usage[name]) if name in usage else "computed",
         )
     console.print(streams)
     console.print(

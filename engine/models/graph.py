@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import fx, nn
@@ -167,6 +168,37 @@ class ModelGraph:
             and _role(self.traced, tail) == _ACT
             and _activation_name(self.traced, tail) == "ReLU"
         )
+
+    def dense_chain(self) -> list[tuple[str, str, float]] | None:
+        """The model as ``(layer, activation, alpha)`` per linear layer when it is a plain
+        chain: plain ``nn.Linear`` layers, each followed by at most one activation of
+        ``schema.CHAIN_ACTIVATIONS`` (``alpha``: a LeakyReLU's slope, an ELU's alpha),
+        dropouts between, nothing else. Its outputs anywhere then follow from its weights
+        alone (``engine.store.computed``); None for any other model."""
+        chain: list[list] = []
+        previous: fx.Node | None = None
+        for node in self.traced.graph.nodes:
+            if node.op == "output":
+                return self._chain_layers(chain) if node.args[0] is previous else None
+            if (node.op == "placeholder") != (previous is None):
+                return None
+            if previous is not None and node.all_input_nodes != [previous]:
+                return None
+            step = _chain_step(self.traced, node)
+            if step is None or (step[0] and (not chain or chain[-1][1] is not None)):
+                return None
+            if step == _LINEAR:
+                chain.append([node.target, None, 0.0])
+            elif step[0]:
+                chain[-1][1:] = step
+            previous = node
+        return None
+
+    def _chain_layers(self, chain: list[list]) -> list[tuple[str, str, float]] | None:
+        by_module = {layer.module: layer.name for layer in self.layers if layer.module}
+        if not chain or any(module not in by_module for module, _, _ in chain):
+            return None
+        return [(by_module[module], act or "", float(alpha)) for module, act, alpha in chain]
 
     def tap(self, keys: Iterable[str]) -> fx.GraphModule:
         """A module returning ``{key: output}`` for each of ``keys``: a layer name, a layer
@@ -329,6 +361,52 @@ def _role(traced: fx.GraphModule, node: fx.Node) -> str:
             kind = schema.OP  # x + 1 is not a merge of branches
         return _refine(kind, node)
     return schema.OP
+
+
+_LINEAR = ("", "linear")
+_CHAIN_MODULES: dict[type, tuple[str, str | None]] = {
+    nn.ReLU: ("ReLU", None),
+    nn.LeakyReLU: ("LeakyReLU", "negative_slope"),
+    nn.ELU: ("ELU", "alpha"),
+    nn.Tanh: ("Tanh", None),
+    nn.Sigmoid: ("Sigmoid", None),
+}
+_CHAIN_FUNCTIONS: dict[str, tuple[str, str | None, float]] = {
+    "relu": ("ReLU", None, 0.0),
+    "leaky_relu": ("LeakyReLU", "negative_slope", 0.01),
+    "elu": ("ELU", "alpha", 1.0),
+    "tanh": ("Tanh", None, 0.0),
+    "sigmoid": ("Sigmoid", None, 0.0),
+}
+
+
+def _chain_step(traced: fx.GraphModule, node: fx.Node) -> tuple[str, Any] | None:
+    """What ``node`` is in a plain chain: ``_LINEAR``; ``(activation, alpha)``; ``("", None)``
+    for the input or a dropout (identity in eval mode, where planes are taken); None when
+    it is anything else."""
+    if node.op == "placeholder":
+        return ("", None)
+    if node.op == "call_module":
+        module = traced.get_submodule(node.target)
+        if type(module).forward is nn.Linear.forward:
+            return _LINEAR
+        if type(module) in (nn.Dropout, nn.Identity):
+            return ("", None)
+        if type(module) in _CHAIN_MODULES:
+            name, attribute = _CHAIN_MODULES[type(module)]
+            return name, float(getattr(module, attribute)) if attribute else 0.0
+        return None
+    if node.op not in ("call_function", "call_method"):
+        return None
+    found = _CHAIN_FUNCTIONS.get(getattr(node.target, "__name__", str(node.target)).rstrip("_"))
+    if found is None:
+        return None
+    name, keyword, default = found
+    extra = [a for a in node.args[1:] if not isinstance(a, bool)]  # F.relu(x, True): inplace
+    alpha = node.kwargs.get(keyword, extra[0] if extra else default) if keyword else 0.0
+    if (not keyword and extra) or not isinstance(alpha, (int, float)):
+        return None
+    return name, float(alpha)
 
 
 def _activation_name(traced: fx.GraphModule, node: fx.Node) -> str:

@@ -1,5 +1,7 @@
 """The fitted function of a model on 2-D points: every recorded layer over a mesh of the plane,
-and the predictions on the held-out points, as the plane streams store them."""
+and the predictions on the held-out points. A plain MLP's planes are computed when read, from
+its parameters recorded at each snapshot (``engine.store.computed``); any other model's are
+evaluated here and stored."""
 
 from __future__ import annotations
 
@@ -7,19 +9,81 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
 from engine.models.graph import LOGITS
 from engine.recording.scalars import probabilities
-from engine.store import RunWriter, schema
+from engine.store import RunWriter, computed, schema
+
+COMPUTED_TOLERANCE = 1e-4
+"""How far (relative to the values' size) the chain computed in numpy may be from the model's
+own outputs on the probe for the planes to be computed: fp32 rounding is a thousand times
+smaller; anything the chain does not capture is far larger."""
 
 
 def plane_mesh(extent: Sequence[float], resolution: int) -> torch.Tensor:
-    """Points of a resolution×resolution grid, row 0 at the top (largest y), as [H*W, 2]."""
-    xmin, xmax, ymin, ymax = extent
-    xs = torch.linspace(xmin, xmax, resolution)
-    ys = torch.linspace(ymax, ymin, resolution)
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([grid_x.flatten(), grid_y.flatten()], dim=1)
+    """Points of a resolution×resolution grid, row 0 at the top (largest y), as [H*W, 2]:
+    the store's own mesh (``computed.plane_mesh``), so stored and computed planes agree."""
+    return torch.from_numpy(computed.plane_mesh(extent, resolution))
+
+
+def plane_function(
+    chain: list[tuple[str, str, float]],
+    modules: dict[str, nn.Module],
+    kinds: dict[str, str],
+    probe: torch.Tensor,
+    tapped: dict[str, torch.Tensor],
+    extent: Sequence[float],
+    resolution: int,
+) -> dict | None:
+    """The manifest's ``schema.PLANE_FUNCTION`` for a plain ``chain``
+    (``ModelGraph.dense_chain``) when its outputs on ``probe``, computed in numpy from its
+    parameters, are what the model output there (``tapped``: the logits and every layer
+    before them); None when its planes must be stored."""
+    entry = {
+        "extent": [float(v) for v in extent],
+        "mesh": int(resolution),
+        "layers": [{"layer": n, "activation": act, "alpha": alpha} for n, act, alpha in chain],
+    }
+    layers = tuple(
+        computed.ChainLayer(
+            name, kinds[name], act, alpha, modules[name].weight.shape[0],
+            modules[name].bias is not None,
+        )
+        for name, act, alpha in chain
+    )  # fmt: skip
+    function = computed.PlaneFunction(tuple(entry["extent"]), resolution, layers)
+    names = [name for name, _, _ in chain]
+    found = function.outputs(_params(modules, names), probe.cpu().numpy())
+    for name in names:
+        expected = tapped[LOGITS if name == names[-1] else name].float().cpu().numpy()
+        scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
+        if not np.allclose(found[name], expected, rtol=0, atol=COMPUTED_TOLERANCE * scale):
+            return None
+    return entry
+
+
+def _params(modules: dict[str, nn.Module], names: Sequence[str]) -> computed.Params:
+    return [(_fp32(modules[n].weight), _maybe(modules[n].bias)) for n in names]
+
+
+def _fp32(values: torch.Tensor) -> np.ndarray:
+    return values.detach().float().cpu().numpy()
+
+
+def _maybe(values: torch.Tensor | None) -> np.ndarray | None:
+    return None if values is None else _fp32(values)
+
+
+def write_params(
+    writer: RunWriter, step: int, modules: dict[str, nn.Module], function: dict
+) -> None:
+    """One snapshot of a computed plane: every layer's fp32 weight and bias."""
+    for entry in function["layers"]:
+        module = modules[entry["layer"]]
+        writer.write(schema.params(entry["layer"]), step, _fp32(module.weight))
+        if module.bias is not None:
+            writer.write(schema.params_bias(entry["layer"]), step, _fp32(module.bias))
 
 
 def fp16(values: torch.Tensor) -> np.ndarray:

@@ -40,7 +40,7 @@ from engine.models.graph import LOGITS, ModelGraph, trace_model, without_normali
 from engine.models.registry import builder_of
 from engine.recording.config import RecordConfig
 from engine.recording.datasource import DataSource, describe_data, pick_probe
-from engine.recording.planes import fp16, plane_mesh, write_plane
+from engine.recording.planes import fp16, plane_function, plane_mesh, write_params, write_plane
 from engine.recording.scalars import StepScalars, predictions, probabilities
 from engine.recording.schedule import Due
 from engine.store import (
@@ -193,6 +193,9 @@ class Recorder:
         """Per stats step: the step, and the layers' |gradient| sums, then their norms."""
         self._taken: dict[str, int] = {}
         """The last step each heavy cadence recorded."""
+        self.plane_function: dict[str, Any] | None = None
+        """The manifest's ``schema.PLANE_FUNCTION`` when the planes are computed from the
+        recorded parameters rather than stored (a plain MLP); None otherwise."""
         self._committed = self._flushed = time.monotonic()
         if config is None:
             self.act_layers: list[str] = []
@@ -202,6 +205,7 @@ class Recorder:
             return
         self._choose_layers(config)
         self._set_probe(probe_x, probe_y)
+        self.plane_function = self._plane_function() if self.plane else None
         self.plan = self._plan()
         self._next_event = self.plan.next_event(0)
         self._check_flush_at = min(config.flush_every, MAX_BUFFERED_STEPS)
@@ -272,6 +276,19 @@ class Recorder:
         self.probe = x.float().to(self.device)
         self.probe_labels = y if y is not None else predictions(self._logits(self.probe)).cpu()
         self.probe_images = _display_images(x, self.normalize) if self.kind == "image" else None
+
+    def _plane_function(self) -> dict | None:
+        """``schema.PLANE_FUNCTION`` when the model is a plain chain whose planes the store
+        computes from its parameters (checked on the probe), else None: planes are stored."""
+        chain = self.graph.dense_chain()
+        if chain is None:
+            return None
+        names = [name for name, _, _ in chain]
+        with _eval(self.model), torch.no_grad():
+            tapped = self.graph.tap([LOGITS, *names[:-1]])(self.probe)
+        kinds = {name: self.graph.layer(name).kind for name in names}
+        extent, mesh = self.extent, self.config.mesh
+        return plane_function(chain, self._modules, kinds, self.probe, tapped, extent, mesh)
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         with _eval(self.model), torch.no_grad():
@@ -348,6 +365,27 @@ class Recorder:
             add(schema.acts(name), (n, *info.output_shape), HEAVY, "snapshots", meta)
 
     def _plane_streams(self) -> None:
+        if self.plane_function:
+            self._params_streams()
+        else:
+            self._stored_plane_streams()
+        for split in ("train", "val"):
+            part = getattr(self.data, split, None) if self.data else None
+            if part is not None:
+                self._stream(schema.data_x(split), tuple(part.x.shape), np.float32, "once")
+                self._stream(schema.data_y(split), tuple(part.y.shape), np.int64, "once")
+
+    def _params_streams(self) -> None:
+        """The fp32 parameters of every layer of the chain, from which the planes follow."""
+        for entry in self.plane_function["layers"]:
+            name = entry["layer"]
+            module, meta = self._modules[name], {"layer": name}
+            self._stream(schema.params(name), module.weight.shape, np.float32, "snapshots", meta)
+            if module.bias is not None:
+                shape = module.bias.shape
+                self._stream(schema.params_bias(name), shape, np.float32, "snapshots", meta)
+
+    def _stored_plane_streams(self) -> None:
         r, k, add = self.config.mesh, len(self.classes), self._stream
         meta = {"extent": self.extent, "mesh": r}
         add(schema.PLANE_PROB, (k, r, r), HEAVY, "snapshots", meta)
@@ -363,11 +401,6 @@ class Recorder:
                 add(schema.plane(name), shape, HEAVY, "snapshots", layer_meta)
             if self.graph.has_pre(name):
                 add(schema.plane_pre(name), shape, HEAVY, "snapshots", layer_meta)
-        for split in ("train", "val"):
-            part = getattr(self.data, split, None) if self.data else None
-            if part is not None:
-                add(schema.data_x(split), tuple(part.x.shape), np.float32, "once")
-                add(schema.data_y(split), tuple(part.y.shape), np.int64, "once")
 
     @functools.cached_property
     def _taps(self) -> list[str]:
@@ -394,6 +427,7 @@ class Recorder:
         hparams = {"epochs": None, "batch_size": None}
         if optimizer:
             hparams.update(optimizer=optimizer.name, lr=optimizer.lr, **optimizer.settings)
+        computed = {schema.PLANE_FUNCTION: self.plane_function} if self.plane_function else {}
         return {
             "model": model.to_json(),
             "dataset": {
@@ -418,6 +452,7 @@ class Recorder:
                 "steps_per_epoch": self.steps_per_epoch,
                 "total_steps": self.total_steps,
             },
+            **computed,
         }
 
     def create(
@@ -463,10 +498,16 @@ class Recorder:
 
     def attach(self, writer: RunWriter, step: int = 0, epoch: int = 0) -> None:
         """Continue an existing run (a resume) from ``step``, ``epoch`` epochs done; the
-        caller has rewound the writer's streams to ``step``."""
+        caller then rewinds the streams of ``plan`` to ``step``. A 2-D run goes on storing or
+        computing its planes as it began (one begun by an older nnreel stores them)."""
         self.writer, self.step_count, self.epoch = writer, step, epoch
-        if self.config is not None:
-            self._next_event = self.plan.next_event(step)
+        if self.config is None:
+            return
+        begun = writer.manifest.get(schema.PLANE_FUNCTION)
+        if self.plane and begun != self.plane_function:
+            self.plane_function = begun
+            self.plan = self._plan()
+        self._next_event = self.plan.next_event(step)
 
     def begin(self) -> None:
         """What a run records before training: the static data and the untrained network,
@@ -549,6 +590,9 @@ class Recorder:
                 self._taken[cadence] = step
 
     def _record_activations(self, step: int) -> None:
+        if self.plane_function:
+            write_params(self.writer, step, self._modules, self.plane_function)
+            return
         with _eval(self.model), torch.no_grad():
             outputs = self.graph.tap(self._taps)(self.probe)
         if self.plane:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import DiskFullError, RunError, UnknownNameError
+from engine.store.computed import PlaneFunction
 from engine.store.files import (
     RESERVE_BYTES,
     disk_full_as_message,
@@ -47,6 +48,7 @@ from engine.store.schema import (
     ModelInfo,
     OptimizerInfo,
     check_stream_name,
+    data_x,
     relu_source,
 )
 from engine.store.streams import (
@@ -520,6 +522,14 @@ class Run:
         }
         """Snapshots counted by the manifest that never reached the disk, by stream: the
         machine stopped after a commit, before the next checkpoint (``readable_count``)."""
+        self.plane_function = PlaneFunction.of(self.manifest, self.streams)
+        self.computed: dict[str, StreamInfo] = {}
+        """Streams read by computing them (``engine.store.computed``), not stored."""
+        val = self.streams.get(data_x("val"))
+        points = val is not None and val.count > 0 and val.shape[1:] == (2,)
+        self._val_points = val.shape[0] if points else 0
+        if self.plane_function:
+            self.computed = self.plane_function.streams(self.streams, self._val_points)
 
     def __repr__(self) -> str:
         return f"Run({str(self.folder)!r}, status={self.status!r})"
@@ -581,6 +591,8 @@ class Run:
         raise UnknownNameError("layer", name, [info.name for info in self.layers])
 
     def has(self, name: str) -> bool:
+        if name in self.computed:
+            return self.computed[name].count > 0
         stored = self._stored(name)
         return stored in self.streams and self.streams[stored].count > 0
 
@@ -590,6 +602,8 @@ class Run:
         return relu_source(name, self.streams) or name
 
     def stream(self, name: str) -> StreamInfo:
+        if name in self.computed:
+            return self.computed[name]
         stored = self._stored(name)
         if stored not in self.streams:
             present = ", ".join(sorted(self.streams)) or "none"
@@ -608,6 +622,8 @@ class Run:
 
     def steps(self, name: str) -> np.ndarray:
         """The training step of every committed snapshot of ``name``."""
+        if name in self.computed:
+            return self.steps(self.plane_function.sources()[0])[: self.count(name)]
         return np.array(self._open(name)[1][: self.count(name)])
 
     def read(self, name: str, index: int | slice | np.ndarray = slice(None)) -> np.ndarray:
@@ -615,11 +631,23 @@ class Run:
         count = self.count(name)
         if count == 0:
             raise RunError(f"Stream {name!r} of run {self.name!r} has no snapshot yet.")
-        data = self._open(name)[0][:count]
         if isinstance(index, (int, np.integer)) and not -count <= index < count:
             raise RunError(f"Stream {name!r} has {count} snapshots; index {index} is out of range.")
-        values = np.array(data[index])
+        if name in self.computed:
+            return self._compute(name, index)
+        values = np.array(self._open(name)[0][:count][index])
         return values if self._stored(name) == name else np.maximum(values, 0, out=values)
+
+    def _compute(self, name: str, index: int | slice | np.ndarray) -> np.ndarray:
+        """Snapshots of a computed plane stream, from the parameters recorded with them."""
+        function, info = self.plane_function, self.computed[name]
+        chosen = np.arange(info.count)[index]
+        sources = [self.read(source, np.atleast_1d(chosen)) for source in function.sources()]
+        points = self.read(data_x("val"), 0) if self._val_points else np.zeros((0, 2))
+        values = np.empty((len(sources[0]), *info.shape), info.dtype)
+        for i in range(len(values)):
+            values[i] = function.snapshot(name, function.pair([s[i] for s in sources]), points)
+        return values[0] if np.ndim(chosen) == 0 else values
 
     def index_at(self, name: str, step: int) -> int:
         """Index of the last snapshot of ``name`` taken at or before ``step`` (0 if none)."""

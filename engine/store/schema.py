@@ -53,6 +53,7 @@ PLANE_VAL_PROB = "plane/val_prob"
 ACTS = "acts"
 WEIGHTS = "weights"
 PLANE = "plane"
+PARAMS = "params"
 ACTMAX = "actmax"
 ACTMAX_PARTS = ("frames", "values", "probabilities", "best", "best_values", "dead")
 
@@ -95,6 +96,28 @@ def relu_source(name: str, streams: dict[str, Any]) -> str | None:
     source = f"{name}.pre"
     meta = getattr(streams.get(source), "meta", None) or {}
     return source if meta.get(RELU_OF) == name else None
+
+
+def params(layer: str) -> str:
+    """2-D models whose planes are computed (``PLANE_FUNCTION``): ``layer``'s weight in fp32
+    at every snapshot, from which every ``plane/`` stream follows."""
+    return f"{PARAMS}/{layer}"
+
+
+def params_bias(layer: str) -> str:
+    return f"{PARAMS}/{layer}.bias"
+
+
+PLANE_FUNCTION = "plane_function"
+"""Manifest key of a 2-D model that is a plain chain of linear layers and elementwise
+activations: its ``plane/`` streams are not stored but computed when read, from the ``params/``
+streams (exactly what the model computes on the mesh; a snapshot costs a few hundred bytes
+instead of the whole plane). ``{"extent": [xmin, xmax, ymin, ymax], "mesh": r, "layers":
+[{"layer": name, "activation": one of CHAIN_ACTIVATIONS, "alpha": number}, …]}``, the layers
+in order from the input; ``alpha`` is a LeakyReLU's slope or an ELU's alpha."""
+CHAIN_ACTIVATIONS = ("", "ReLU", "LeakyReLU", "ELU", "Tanh", "Sigmoid")
+"""The activations a computed plane applies itself (``""``: none, the logits)."""
+MAX_COMPUTED_MESH = 1024
 
 
 def data_x(split: str) -> str:
@@ -477,6 +500,8 @@ def _check_manifest(m: dict[str, Any]) -> None:
         _check_stream(entry, f"streams[{name!r}]")
     if m.get("checkpoint") is not None:
         _check_checkpoint(m["checkpoint"])
+    if m.get(PLANE_FUNCTION) is not None:
+        _check_plane_function(m[PLANE_FUNCTION])
 
 
 def _check_model(model: Any) -> None:
@@ -559,6 +584,39 @@ def _check_stream(entry: Any, where: str) -> None:
         _str(entry["cadence"], f"{where}.cadence", empty=True)
     if "meta" in entry:
         _dict(entry["meta"], f"{where}.meta")
+
+
+def _check_plane_function(entry: Any) -> None:
+    """Its own fields; whether its ``params/`` streams chain up is checked where the planes
+    are computed (``engine.store.computed``)."""
+    entry = _dict(entry, PLANE_FUNCTION)
+    extent = _list(entry.get("extent"), f"{PLANE_FUNCTION}.extent")
+    if len(extent) != 4:
+        raise Malformed(f"{PLANE_FUNCTION}.extent", "is not [xmin, xmax, ymin, ymax]")
+    xmin, xmax, ymin, ymax = (
+        _number(v, f"{PLANE_FUNCTION}.extent[{i}]") for i, v in enumerate(extent)
+    )
+    if not (xmin < xmax and ymin < ymax):
+        raise Malformed(f"{PLANE_FUNCTION}.extent", f"is {extent}, an empty rectangle")
+    mesh = _int(entry.get("mesh"), f"{PLANE_FUNCTION}.mesh", low=2)
+    if mesh > MAX_COMPUTED_MESH:
+        raise Malformed(f"{PLANE_FUNCTION}.mesh", f"is {mesh}, above {MAX_COMPUTED_MESH}")
+    layers = _list(entry.get("layers"), f"{PLANE_FUNCTION}.layers")
+    if not layers:
+        raise Malformed(f"{PLANE_FUNCTION}.layers", "is empty")
+    for i, layer in enumerate(layers):
+        where = f"{PLANE_FUNCTION}.layers[{i}]"
+        layer = _dict(layer, where)
+        name = _str(layer.get("layer"), f"{where}.layer")
+        problem = stream_name_problem(params(name))
+        if problem:
+            raise Malformed(f"{where}.layer", f"makes a stream name that {problem}")
+        if layer.get("activation") not in CHAIN_ACTIVATIONS:
+            raise Malformed(
+                f"{where}.activation",
+                f"is {_show(layer.get('activation'))}, not one of {CHAIN_ACTIVATIONS}",
+            )
+        _number(layer.get("alpha", 0.0), f"{where}.alpha")
 
 
 def _check_checkpoint(checkpoint: Any) -> None:

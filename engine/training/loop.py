@@ -277,11 +277,11 @@ class Trainer:
         state = checkpoint.load(path)
         step = checkpoint.restore(state, path, self.model, self.optimizer, self.scheduler)
         if self.cluster.main:
+            self.recorder.attach(self.writer, step, epoch=step // self.steps_per_epoch)
             # Only the streams training records go back to the checkpoint: act-max
             # recordings and other streams written since stay whole.
             self.writer.rewind(step, streams=self._recorded_streams())
             self.writer.set_status("running")
-            self.recorder.attach(self.writer, step, epoch=step // self.steps_per_epoch)
             self._say(f"Resuming {self.folder.name!r} from step {step:,} of {self.total_steps:,}.")
         return step
 
