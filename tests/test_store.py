@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from synthetic import write_chain_plane_run
+from synthetic import CHAIN_WEIGHTS, write_chain_plane_run
 
 from engine.errors import RunError
 from engine.store import Graph, LayerInfo, Run, RunWriter, StreamInfo, is_run, schema
@@ -234,7 +234,11 @@ def test_a_plain_mlps_planes_are_computed_from_its_recorded_parameters(tmp_path,
     assert run.meta(schema.PLANE_PROB)["extent"] == [-1.0, 1.0, -1.0, 1.0]
     assert run.stream(schema.plane("hidden")).shape == (3, 3, 3)
     assert not run.has(schema.plane_pre("output"))  # the logits have no activation
-    assert not any(name.startswith("plane/") for name in run.streams)
+    weight, offset = CHAIN_WEIGHTS[0]  # the weights are the parameters, not stored twice
+    np.testing.assert_array_equal(run.read(schema.weights("hidden")), [weight, 2 * weight])
+    np.testing.assert_array_equal(run.read(schema.bias("hidden"), -1), 2 * offset)
+    np.testing.assert_array_equal(run.steps(schema.weights("output")), [0, 10])
+    assert not any(name.startswith(("plane/", "weights/")) for name in run.streams)
     assert not (run.folder / "streams" / "plane").exists()
     from engine.cli import main as cli
 

@@ -13,6 +13,9 @@ class RecordConfig:
     snapshots: str = "log:60"
     """Probe activations, probe predictions and (2-D models) the fitted plane."""
     weights: str = "log:40"
+    """Weights of the ``weight_layers``. A plain MLP on the plane (linear layers and
+    activations) records every layer's parameters at the ``snapshots`` cadence instead: its
+    planes are computed from them, and they read back as its ``weights/`` streams."""
     stats: str = "auto"
     """Mean |gradient| and weight norm per layer; ``auto`` gives about 300 points, at most every
     4th step while that leaves 75 (log-spaced when the loop's length is unknown)."""

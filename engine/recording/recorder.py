@@ -323,7 +323,7 @@ class Recorder:
             add(name, (), np.float32, "epoch")
         for name in (schema.GRAD_ABS_MEAN, schema.WEIGHT_NORM):
             add(name, (len(self.stat_layers),), np.float32, "stats", {"layers": self.stat_layers})
-        for name in self.weight_layers:
+        for name in self._stored_weight_layers:
             module = self._modules[name]
             meta = {"layer": name, "kind": self.graph.layer(name).kind}
             add(schema.weights(name), module.weight.shape, HEAVY, "weights", meta)
@@ -603,8 +603,14 @@ class Recorder:
         for name in self.act_layers:
             self.writer.write(schema.acts(name), step, fp16(outputs[name]))
 
+    @property
+    def _stored_weight_layers(self) -> list[str]:
+        """The layers whose ``weights/`` streams are stored: none when the planes are computed
+        (every layer's weights are then its ``params/``, read back as ``weights/``)."""
+        return [] if self.plane_function else self.weight_layers
+
     def _record_weights(self, step: int) -> None:
-        for name in self.weight_layers:
+        for name in self._stored_weight_layers:
             module = self._modules[name]
             self.writer.write(schema.weights(name), step, fp16(module.weight))
             if getattr(module, "bias", None) is not None:

@@ -98,7 +98,8 @@ class StepScalars:
             elif acc is not None:
                 given_at.append(place)
                 given.append(as_scalar(acc, self.device))
-        parts = [torch.stack([as_scalar(loss, self.device) for loss in losses]).float()]
+        kept = [loss if _kept(loss) else as_scalar(loss, self.device) for loss in losses]
+        parts = [torch.stack(kept).float()]
         places = []
         for at, logits, targets in groups.values():
             parts.append(accuracies(torch.stack(logits), torch.stack(targets)))
@@ -115,6 +116,11 @@ class StepScalars:
             start += len(at)
         table[:, 2] = [float(lr) for lr in lrs]
         return np.array(steps), table
+
+
+def _kept(loss: Any) -> bool:
+    """Whether ``add`` kept ``loss`` as the 0-d tensor the flush stacks (its detached loss)."""
+    return isinstance(loss, torch.Tensor) and not loss.dim()
 
 
 def accuracies(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

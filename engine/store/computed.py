@@ -4,9 +4,10 @@ A 2-D model that is a plain chain of linear layers and elementwise activations (
 is its weights: what any of its neurons outputs anywhere on the plane follows from them exactly.
 Such a run records every layer's fp32 weight and bias at each snapshot (``schema.params``) and
 says so in its manifest (``schema.PLANE_FUNCTION``); ``Run`` reads its ``plane/`` streams by
-evaluating the chain on the mesh here. A snapshot then costs the recording a few hundred bytes
-instead of the whole plane (every neuron on every mesh point), and readers get the model's own
-fp32 values rather than an fp16 copy. Pure numpy: the store depends on no model code.
+evaluating the chain on the mesh here, and its ``weights/`` streams are those parameters. A
+snapshot then costs the recording a few hundred bytes instead of the whole plane (every neuron
+on every mesh point), and readers get the model's own fp32 values rather than an fp16 copy.
+Pure numpy: the store depends on no model code.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from engine.store.schema import (
     PLANE_FUNCTION,
     PLANE_PROB,
     PLANE_VAL_PROB,
+    bias,
     params,
     params_bias,
     plane,
     plane_pre,
+    weights,
 )
 from engine.store.streams import StreamInfo
 
@@ -82,7 +85,7 @@ class ChainLayer:
     activation: str
     alpha: float
     units: int
-    bias: bool
+    has_bias: bool
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,8 @@ class PlaneFunction:
             last = i == len(entry["layers"]) - 1
             kind = kinds.get(name) or ("logits" if last else "dense")
             activation, alpha = layer["activation"], float(layer.get("alpha", 0.0))
-            layers.append(ChainLayer(name, kind, activation, alpha, units, bias is not None))
+            has_bias = bias is not None
+            layers.append(ChainLayer(name, kind, activation, alpha, units, has_bias))
             inputs = units
         function = cls(tuple(float(v) for v in entry["extent"]), int(entry["mesh"]), tuple(layers))
         values = function.mesh**2 * sum(layer.units for layer in layers)
@@ -124,7 +128,7 @@ class PlaneFunction:
                 f"{PLANE_FUNCTION} asks for {values:,} values per snapshot (a {function.mesh} "
                 f"mesh), more than {MAX_COMPUTED_VALUES:,}: the manifest was damaged or edited."
             )
-        clash = sorted(set(function.names()) & set(streams))
+        clash = sorted((set(function.names()) | set(function.aliases())) & set(streams))
         if clash:
             raise RunError(f"{clash[0]} is both stored and computed: the manifest was edited.")
         return function
@@ -144,10 +148,25 @@ class PlaneFunction:
         sources = self.sources()
         count = min(stored[name].count for name in sources)
         first = stored[sources[0]]
-        return {
+        found = {
             name: StreamInfo(name, dtype, shape, first.capacity, count, first.cadence, meta)
             for name, (shape, dtype, meta) in self._layout(val_points).items()
         }
+        for alias, source in self.aliases().items():
+            info = stored[source]
+            meta = {**info.meta, "computed": True}
+            found[alias] = StreamInfo(alias, info.dtype, info.shape, info.capacity, count, "", meta)
+        return found
+
+    def aliases(self) -> dict[str, str]:
+        """``weights/`` streams read from the parameters (the chain's layers' weights are
+        those, recorded once, in fp32)."""
+        found = {}
+        for layer in self.layers:
+            found[weights(layer.name)] = params(layer.name)
+            if layer.has_bias:
+                found[bias(layer.name)] = params_bias(layer.name)
+        return found
 
     def _layout(self, val_points: int) -> dict[str, tuple[tuple[int, ...], str, dict[str, Any]]]:
         """Each computed stream's shape, dtype and meta, as stored planes have them."""
@@ -170,7 +189,7 @@ class PlaneFunction:
         return [
             name
             for layer in self.layers
-            for name in (params(layer.name), params_bias(layer.name))[: 1 + layer.bias]
+            for name in (params(layer.name), params_bias(layer.name))[: 1 + layer.has_bias]
         ]
 
     def pair(self, arrays: Sequence[np.ndarray]) -> Params:
@@ -178,7 +197,7 @@ class PlaneFunction:
         found, parts = [], iter(arrays)
         for layer in self.layers:
             weight = next(parts)
-            found.append((weight, next(parts) if layer.bias else None))
+            found.append((weight, next(parts) if layer.has_bias else None))
         return found
 
     def outputs(self, weights: Params, points: np.ndarray) -> dict[str, np.ndarray]:
@@ -186,10 +205,10 @@ class PlaneFunction:
         activation) as [N, units] float32, for one snapshot's ``weights``."""
         found: dict[str, np.ndarray] = {}
         x = points.astype(np.float32, copy=False)
-        for layer, (weight, bias) in zip(self.layers, weights, strict=True):
+        for layer, (weight, offset) in zip(self.layers, weights, strict=True):
             pre = x @ weight.astype(np.float32, copy=False).T
-            if bias is not None:
-                pre += bias.astype(np.float32, copy=False)
+            if offset is not None:
+                pre += offset.astype(np.float32, copy=False)
             x = ACTIVATIONS[layer.activation](pre, layer.alpha).astype(np.float32, copy=False)
             found[f"{layer.name}.pre"], found[layer.name] = pre, x
         return found

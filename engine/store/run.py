@@ -528,8 +528,10 @@ class Run:
         val = self.streams.get(data_x("val"))
         points = val is not None and val.count > 0 and val.shape[1:] == (2,)
         self._val_points = val.shape[0] if points else 0
+        self._aliases: dict[str, str] = {}
         if self.plane_function:
             self.computed = self.plane_function.streams(self.streams, self._val_points)
+            self._aliases = self.plane_function.aliases()
 
     def __repr__(self) -> str:
         return f"Run({str(self.folder)!r}, status={self.status!r})"
@@ -623,7 +625,8 @@ class Run:
     def steps(self, name: str) -> np.ndarray:
         """The training step of every committed snapshot of ``name``."""
         if name in self.computed:
-            return self.steps(self.plane_function.sources()[0])[: self.count(name)]
+            source = self._aliases.get(name, self.plane_function.sources()[0])
+            return self.steps(source)[: self.count(name)]
         return np.array(self._open(name)[1][: self.count(name)])
 
     def read(self, name: str, index: int | slice | np.ndarray = slice(None)) -> np.ndarray:
@@ -633,6 +636,8 @@ class Run:
             raise RunError(f"Stream {name!r} of run {self.name!r} has no snapshot yet.")
         if isinstance(index, (int, np.integer)) and not -count <= index < count:
             raise RunError(f"Stream {name!r} has {count} snapshots; index {index} is out of range.")
+        if name in self._aliases:
+            return self.read(self._aliases[name], np.arange(count)[index])
         if name in self.computed:
             return self._compute(name, index)
         values = np.array(self._open(name)[0][:count][index])
