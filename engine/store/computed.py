@@ -112,14 +112,13 @@ class PlaneFunction:
             if len(weight.shape) != 2 or weight.shape[1] != inputs or weight.shape[0] < 1:
                 raise _mismatch(f"{params(name)} has shape {list(weight.shape)}", inputs)
             units = weight.shape[0]
-            bias = streams.get(params_bias(name))
-            if bias is not None and bias.shape != (units,):
-                raise _mismatch(f"{bias.name} has shape {list(bias.shape)}", units)
+            offset = streams.get(params_bias(name))
+            if offset is not None and offset.shape != (units,):
+                raise _mismatch(f"{offset.name} has shape {list(offset.shape)}", units)
             last = i == len(entry["layers"]) - 1
             kind = kinds.get(name) or ("logits" if last else "dense")
             activation, alpha = layer["activation"], float(layer.get("alpha", 0.0))
-            has_bias = bias is not None
-            layers.append(ChainLayer(name, kind, activation, alpha, units, has_bias))
+            layers.append(ChainLayer(name, kind, activation, alpha, units, offset is not None))
             inputs = units
         function = cls(tuple(float(v) for v in entry["extent"]), int(entry["mesh"]), tuple(layers))
         values = function.mesh**2 * sum(layer.units for layer in layers)

@@ -522,12 +522,20 @@ class Run:
         }
         """Snapshots counted by the manifest that never reached the disk, by stream: the
         machine stopped after a commit, before the next checkpoint (``readable_count``)."""
-        self.plane_function = PlaneFunction.of(self.manifest, self.streams)
-        self.computed: dict[str, StreamInfo] = {}
-        """Streams read by computing them (``engine.store.computed``), not stored."""
+        self._open_computed()
+
+    def _open_computed(self) -> None:
+        """The streams the run computes instead of storing them (``engine.store.computed``),
+        checked against the streams they are computed from."""
+        try:
+            self.plane_function = PlaneFunction.of(self.manifest, self.streams)
+        except RunError as exc:
+            raise RunError(f"{self.folder / MANIFEST}: {exc} Re-train the run.") from None
         val = self.streams.get(data_x("val"))
         points = val is not None and val.count > 0 and val.shape[1:] == (2,)
         self._val_points = val.shape[0] if points else 0
+        self.computed: dict[str, StreamInfo] = {}
+        """Streams read by computing them, not stored."""
         self._aliases: dict[str, str] = {}
         if self.plane_function:
             self.computed = self.plane_function.streams(self.streams, self._val_points)
