@@ -238,24 +238,29 @@ class Killed(BaseException):
     """Stands for a kill: nothing in the trainer catches it."""
 
 
+def train_killed_after_checkpoint(config, folder, monkeypatch, step: int) -> None:
+    """Train into ``folder`` until the checkpoint at ``step`` is saved, and stop there as a
+    kill would, before the manifest names it."""
+    save = RunWriter.save_tensors
+
+    def save_then_die(writer, name, obj):
+        save(writer, name, obj)
+        if isinstance(obj, dict) and obj.get("step") == step:
+            raise Killed
+
+    monkeypatch.setattr(RunWriter, "save_tensors", save_then_die)
+    with pytest.raises(Killed):
+        train(config, folder, quiet=True)
+    monkeypatch.setattr(RunWriter, "save_tensors", save)
+
+
 def test_a_kill_right_after_a_checkpoint_is_saved_loses_no_recorded_step(tmp_path, monkeypatch):
     """The checkpoint file is replaced before the manifest names it: a kill in between must
     not leave streams that stop before the checkpoint's step (the resume would skip steps)."""
     config = ring_config(epochs=2)
     config.checkpoint_every, config.checkpoint_seconds = 50, 0
     train(config, tmp_path / "straight", quiet=True)
-
-    save = RunWriter.save_tensors
-
-    def save_then_die(writer, name, obj):
-        save(writer, name, obj)
-        if isinstance(obj, dict) and obj.get("step") == 100:
-            raise Killed
-
-    monkeypatch.setattr(RunWriter, "save_tensors", save_then_die)
-    with pytest.raises(Killed):
-        train(config, tmp_path / "killed", quiet=True)
-    monkeypatch.setattr(RunWriter, "save_tensors", save)
+    train_killed_after_checkpoint(config, tmp_path / "killed", monkeypatch, step=100)
     assert Run(tmp_path / "killed").steps(schema.TRAIN_LOSS)[-1] >= 100
     resume(tmp_path / "killed", quiet=True)
     for name in (schema.TRAIN_LOSS, schema.VAL_ACC, schema.PLANE_PROB):
@@ -271,18 +276,8 @@ def test_a_run_begun_storing_its_planes_resumes_storing_them(tmp_path, monkeypat
     config = ring_config(epochs=2)
     config.checkpoint_every, config.checkpoint_seconds = 50, 0
     train(config, tmp_path / "straight", quiet=True)
-
-    save = RunWriter.save_tensors
-
-    def save_then_die(writer, name, obj):
-        save(writer, name, obj)
-        if isinstance(obj, dict) and obj.get("step") == 100:
-            raise Killed
-
     monkeypatch.setattr(Recorder, "_plane_function", lambda self: None)  # the older nnreel
-    monkeypatch.setattr(RunWriter, "save_tensors", save_then_die)
-    with pytest.raises(Killed):
-        train(config, tmp_path / "older", quiet=True)
+    train_killed_after_checkpoint(config, tmp_path / "older", monkeypatch, step=100)
     monkeypatch.undo()
     resume(tmp_path / "older", quiet=True)
     older, straight = Run(tmp_path / "older"), Run(tmp_path / "straight")
