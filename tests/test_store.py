@@ -243,7 +243,8 @@ def test_a_plain_mlps_planes_are_computed_from_its_recorded_parameters(tmp_path,
     from engine.cli import main as cli
 
     assert cli(["info", str(run.folder)]) == 0
-    assert "plane/hidden.pre" in capsys.readouterr().err
+    shown = capsys.readouterr().err
+    assert "plane/hidden.pre" in shown and "params/hidden.bias" in shown
 
 
 def test_a_post_relu_plane_is_read_as_relu_of_its_stored_pre_activation(tmp_path):

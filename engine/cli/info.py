@@ -151,7 +151,7 @@ def describe(r: Run) -> None:
             f"{shape} {SHORT_DTYPES.get(info.dtype, info.dtype)}",
             f"{info.count}/{info.capacity} ({escape(info.cadence)})",
             span,
-            human_bytes(usage[name]) if name in usage else "computed",
+            human_bytes(usage[name]) if name in usage else r.aliases.get(name, "computed"),
         )
     console.print(streams)
     console.print(

@@ -154,7 +154,8 @@ class PlaneFunction:
         for alias, source in self.aliases().items():
             info = stored[source]
             meta = {**info.meta, "computed": True}
-            found[alias] = StreamInfo(alias, info.dtype, info.shape, info.capacity, count, "", meta)
+            shape, capacity = info.shape, info.capacity
+            found[alias] = StreamInfo(alias, info.dtype, shape, capacity, count, info.cadence, meta)
         return found
 
     def aliases(self) -> dict[str, str]:

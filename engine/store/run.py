@@ -536,10 +536,11 @@ class Run:
         self._val_points = val.shape[0] if points else 0
         self.computed: dict[str, StreamInfo] = {}
         """Streams read by computing them, not stored."""
-        self._aliases: dict[str, str] = {}
+        self.aliases: dict[str, str] = {}
+        """Computed streams that are another stream under a second name, and that stream."""
         if self.plane_function:
             self.computed = self.plane_function.streams(self.streams, self._val_points)
-            self._aliases = self.plane_function.aliases()
+            self.aliases = self.plane_function.aliases()
 
     def __repr__(self) -> str:
         return f"Run({str(self.folder)!r}, status={self.status!r})"
@@ -633,7 +634,7 @@ class Run:
     def steps(self, name: str) -> np.ndarray:
         """The training step of every committed snapshot of ``name``."""
         if name in self.computed:
-            source = self._aliases.get(name, self.plane_function.sources()[0])
+            source = self.aliases.get(name, self.plane_function.sources()[0])
             return self.steps(source)[: self.count(name)]
         return np.array(self._open(name)[1][: self.count(name)])
 
@@ -644,8 +645,8 @@ class Run:
             raise RunError(f"Stream {name!r} of run {self.name!r} has no snapshot yet.")
         if isinstance(index, (int, np.integer)) and not -count <= index < count:
             raise RunError(f"Stream {name!r} has {count} snapshots; index {index} is out of range.")
-        if name in self._aliases:
-            return self.read(self._aliases[name], np.arange(count)[index])
+        if name in self.aliases:
+            return self.read(self.aliases[name], np.arange(count)[index])
         if name in self.computed:
             return self._compute(name, index)
         values = np.array(self._open(name)[0][:count][index])
