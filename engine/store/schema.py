@@ -73,8 +73,9 @@ def bias(layer: str) -> str:
 
 
 def plane(layer: str) -> str:
-    """2-D models: every unit of ``layer`` over the plane mesh, post-activation. Not stored
-    when the activation is a ReLU: readers derive it from ``plane_pre`` (``relu_source``)."""
+    """2-D models: every unit of ``layer`` over the plane mesh, post-activation. A plain
+    MLP's are computed from its ``params`` (``PLANE_FUNCTION``); a stored one is left out when
+    the activation is a ReLU: readers derive it from ``plane_pre`` (``relu_source``)."""
     return f"{PLANE}/{layer}"
 
 
