@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import fx, nn
@@ -185,11 +184,13 @@ class ModelGraph:
             if previous is not None and node.all_input_nodes != [previous]:
                 return None
             step = _chain_step(self.traced, node)
-            if step is None or (step[0] and (not chain or chain[-1][1] is not None)):
+            if step is None:
                 return None
             if step == _LINEAR:
                 chain.append([node.target, None, 0.0])
-            elif step[0]:
+            elif step != _IDENTITY:  # an activation: one, right after its linear layer
+                if not chain or chain[-1][1] is not None:
+                    return None
                 chain[-1][1:] = step
             previous = node
         return None
@@ -363,7 +364,7 @@ def _role(traced: fx.GraphModule, node: fx.Node) -> str:
     return schema.OP
 
 
-_LINEAR = ("", "linear")
+_LINEAR, _IDENTITY = "linear", "identity"
 _CHAIN_MODULES: dict[type, tuple[str, str | None]] = {
     nn.ReLU: ("ReLU", None),
     nn.LeakyReLU: ("LeakyReLU", "negative_slope"),
@@ -380,18 +381,18 @@ _CHAIN_FUNCTIONS: dict[str, tuple[str, str | None, float]] = {
 }
 
 
-def _chain_step(traced: fx.GraphModule, node: fx.Node) -> tuple[str, Any] | None:
-    """What ``node`` is in a plain chain: ``_LINEAR``; ``(activation, alpha)``; ``("", None)``
-    for the input or a dropout (identity in eval mode, where planes are taken); None when
-    it is anything else."""
+def _chain_step(traced: fx.GraphModule, node: fx.Node) -> str | tuple[str, float] | None:
+    """What ``node`` is in a plain chain: ``_LINEAR``; ``_IDENTITY`` (the input, or a dropout:
+    identity in eval mode, where planes are taken); an activation as ``(name, alpha)``; None
+    when it is anything else."""
     if node.op == "placeholder":
-        return ("", None)
+        return _IDENTITY
     if node.op == "call_module":
         module = traced.get_submodule(node.target)
         if type(module).forward is nn.Linear.forward:
             return _LINEAR
         if type(module) in (nn.Dropout, nn.Identity):
-            return ("", None)
+            return _IDENTITY
         if type(module) in _CHAIN_MODULES:
             name, attribute = _CHAIN_MODULES[type(module)]
             return name, float(getattr(module, attribute)) if attribute else 0.0

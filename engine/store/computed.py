@@ -12,6 +12,7 @@ Pure numpy: the store depends on no model code.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -132,6 +133,11 @@ class PlaneFunction:
             raise RunError(f"{clash[0]} is both stored and computed: the manifest was edited.")
         return function
 
+    @functools.cached_property
+    def mesh_points(self) -> np.ndarray:
+        """The mesh the planes are computed on (made once: every snapshot reads it)."""
+        return plane_mesh(self.extent, self.mesh)
+
     @property
     def classes(self) -> int:
         units = self.layers[-1].units
@@ -219,7 +225,7 @@ class PlaneFunction:
         if name == PLANE_VAL_PROB:
             return probabilities(self.outputs(weights, val_points)[logits])
         r = self.mesh
-        found = self.outputs(weights, plane_mesh(self.extent, r))
+        found = self.outputs(weights, self.mesh_points)
         if name not in (PLANE_PROB, PLANE_CLASS):
             values = found[name.split("/", 1)[1]]  # plane/LAYER or plane/LAYER.pre
         elif name == PLANE_PROB:
