@@ -20,7 +20,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from bench.common import Figure, Took, interleaved, ratio_figure, show, timed, warn_if_busy
+from bench.common import (
+    Figure,
+    Took,
+    fastest,
+    ratio_figure,
+    repeated_note,
+    rounds,
+    show,
+    timed,
+    warn_if_busy,
+)
 from engine.data import Data, load_data
 from engine.presets import preset_config
 from engine.scenekit import names
@@ -53,14 +63,16 @@ def epoch_time(preset: str, record: bool, folder: Path, quick: bool) -> Took:
 def overhead(title: str, epoch: Callable[[bool, Path], Took], target: str, repeats: int) -> Figure:
     """``epoch(recorded, folder)`` with recording and without, interleaved, as one figure."""
     with tempfile.TemporaryDirectory() as tmp:
-        took = interleaved(
+        took = rounds(
             {
                 "recorded": lambda: epoch(True, Path(tmp)),
                 "plain": lambda: epoch(False, Path(tmp)),
             },
             repeats,
         )
-    return ratio_figure(title, took["recorded"], took["plain"], target, f"fastest of {repeats}")
+    recorded, plain = took["recorded"], took["plain"]
+    note = repeated_note(recorded, plain)
+    return ratio_figure(title, fastest(recorded), fastest(plain), target, note)
 
 
 def preset_overhead(preset: str, quick: bool, repeats: int) -> Figure:

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from bench import __main__ as suite
-from bench.common import Figure, Took, interleaved, table
+from bench.common import Figure, Took, interleaved, per_round, repeated_note, table
 from engine.errors import NnreelError
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -109,6 +109,16 @@ def test_interleaved_alternates_the_order_and_keeps_the_fastest():
     took = interleaved({"a": task("a", [3.0, 1.0, 2.0]), "b": task("b", [5.0, 6.0, 4.0])}, 3)
     assert calls == ["a", "b", "b", "a", "a", "b"]
     assert took == {"a": Took(1.0, 1.0), "b": Took(4.0, 1.0)}
+
+
+def test_per_round_ratios_show_what_one_lucky_round_hides():
+    plain = [Took(wall, 1.0) for wall in (1.0, 0.8, 1.0, 1.0)]  # one lucky plain round
+    recorded = [Took(wall, 1.0) for wall in (1.1, 1.0, 1.08, 1.06)]
+    assert per_round(recorded, plain) == "per round 1.09× (median; 1.06–1.25×)"
+    assert repeated_note(recorded[:3], plain[:3]) == (
+        "fastest of 3; per round 1.10× (median; 1.08–1.25×)"
+    )
+    assert repeated_note(recorded[:1], plain[:1]) == ""
 
 
 def test_suite_runs_the_selected_modules_reports_failures_and_writes_markdown(
