@@ -247,3 +247,5 @@ def test_info_on_an_80_column_terminal_shows_every_stream_whole(ring, monkeypatc
         row = next((line for line in lines if f"│ {name} " in line), None)
         assert row is not None, f"{name} is not shown whole"
         assert human_bytes(usage[name]) in row
+    full = human_bytes(run.manifest["size_bytes"])
+    assert f"on disk: {human_bytes(sum(usage.values()))}, for streams of {full} when full" in lines

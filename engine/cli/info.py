@@ -154,9 +154,9 @@ def describe(r: Run) -> None:
             human_bytes(usage[name]) if name in usage else r.aliases.get(name, "computed"),
         )
     console.print(streams)
-    console.print(
-        f"recorded: {human_bytes(sum(usage.values()))} on disk "
-        f"(of {human_bytes(r.manifest.get('size_bytes', 0))} allocated)"
+    console.print(  # stream files are allocated whole; small ones take whole disk blocks
+        f"on disk: {human_bytes(sum(usage.values()))}, for streams of "
+        f"{human_bytes(r.manifest.get('size_bytes', 0))} when full"
     )
 
 
