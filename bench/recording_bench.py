@@ -13,7 +13,9 @@ torchvision's ResNet-18 at 32×32 and the slim VGG-16.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -60,8 +62,15 @@ def epoch_time(preset: str, record: bool, folder: Path, quick: bool) -> Took:
     return took / config.epochs
 
 
-def overhead(title: str, epoch: Callable[[bool, Path], Took], target: str, repeats: int) -> Figure:
-    """``epoch(recorded, folder)`` with recording and without, interleaved, as one figure."""
+def overhead(
+    title: str,
+    epoch: Callable[[bool, Path], Took],
+    target: str,
+    repeats: int,
+    aside: Callable[[], str] | None = None,
+) -> Figure:
+    """``epoch(recorded, folder)`` with recording and without, interleaved, as one figure;
+    ``aside()``, called after the rounds, adds to its detail."""
     with tempfile.TemporaryDirectory() as tmp:
         took = rounds(
             {
@@ -71,7 +80,7 @@ def overhead(title: str, epoch: Callable[[bool, Path], Took], target: str, repea
             repeats,
         )
     recorded, plain = took["recorded"], took["plain"]
-    note = repeated_note(recorded, plain)
+    note = "; ".join(part for part in (repeated_note(recorded, plain), aside and aside()) if part)
     return ratio_figure(title, fastest(recorded), fastest(plain), target, note)
 
 
@@ -108,16 +117,19 @@ def evaluate(model: torch.nn.Module, data: Data) -> tuple[float, float]:
     return loss, float((logits.argmax(1) == data.y_val).float().mean())
 
 
-def user_loop_time(name: str, recorded: bool, folder: Path, quick: bool) -> Took:
+def user_loop_time(
+    name: str, recorded: bool, folder: Path, quick: bool, shares: list[float] | None = None
+) -> Took:
     """Per epoch of a plain PyTorch loop, with ``engine.record`` or without. Making the
-    recorder (tracing, storing the model) stays outside; the final save is inside."""
+    recorder (tracing, storing the model) stays outside; the final save is inside. A recorded
+    loop appends to ``shares`` the part of its time spent inside the recorder's calls."""
     from engine import record
 
     model, channels = user_model(name)
     size, epochs = (512, 1) if quick else (USER_EPOCH, 2)
     data = load_data("digits", image_size=32, channels=channels, train_size=size, val_size=256)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    rec = None
+    rec, spent = None, 0.0
     if recorded:
         rec = record(
             model,
@@ -128,6 +140,12 @@ def user_loop_time(name: str, recorded: bool, folder: Path, quick: bool) -> Took
             steps_per_epoch=size // BATCH,
         )
 
+    def recorder(call: Callable[..., object], **kwargs) -> None:
+        nonlocal spent
+        start = time.perf_counter()
+        call(**kwargs)
+        spent += time.perf_counter() - start
+
     def loop() -> None:
         for _ in range(epochs):
             for x, y in zip(data.x_train.split(BATCH), data.y_train.split(BATCH), strict=True):
@@ -137,23 +155,34 @@ def user_loop_time(name: str, recorded: bool, folder: Path, quick: bool) -> Took
                 loss.backward()
                 opt.step()
                 if rec:
-                    rec.step(loss=loss, logits=logits, targets=y)
+                    recorder(rec.step, loss=loss, logits=logits, targets=y)
             loss, acc = evaluate(model, data)
             if rec:
-                rec.validate(loss=loss, acc=acc)
+                recorder(rec.validate, loss=loss, acc=acc)
         if rec:
-            rec.close()
+            recorder(rec.close)
 
     took, _ = timed(loop)
+    if rec and shares is not None:
+        shares.append(spent / took.wall)
     return took / epochs
 
 
+def own_share(shares: list[float]) -> str:
+    """The recorder's calls' share of the recorded loops' time: it is measured within each
+    loop, so the host's load falls on both of its parts, and it steadies the ratio (which
+    leaves out only what recording does to the training steps' own speed)."""
+    return f"in the recorder's calls {statistics.median(shares):.1%} of the loop (median)"
+
+
 def user_overhead(name: str, quick: bool, repeats: int) -> Figure:
+    shares: list[float] = []
     return overhead(
         f"engine.record in a user loop, per epoch, {name} 32×32{', quick' if quick else ''}",
-        lambda recorded, folder: user_loop_time(name, recorded, folder, quick),
+        lambda recorded, folder: user_loop_time(name, recorded, folder, quick, shares),
         USER_TARGET,
         repeats,
+        lambda: own_share(shares),
     )
 
 

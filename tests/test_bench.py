@@ -146,3 +146,16 @@ def test_unknown_module_is_refused_with_the_known_ones(capsys):
     with pytest.raises(SystemExit):
         suite.main(["--only", "rendr"])
     assert "Did you mean 'render'" in capsys.readouterr().err
+
+
+def test_a_recorded_user_loop_says_how_much_of_it_the_recorders_calls_took(tmp_path):
+    from bench.recording_bench import own_share, user_loop_time
+    from engine.store import Run
+
+    shares: list[float] = []
+    user_loop_time("vgg16-slim", True, tmp_path, quick=True, shares=shares)
+    user_loop_time("vgg16-slim", False, tmp_path, quick=True, shares=shares)
+    assert len(shares) == 1 and 0 < shares[0] < 1  # the plain loop adds none
+    (folder,) = [path.parent for path in tmp_path.glob("*/vgg16-slim/manifest.json")]
+    assert Run(folder).status == "finished"
+    assert own_share([0.02, 0.05, 0.03]) == "in the recorder's calls 3.0% of the loop (median)"
