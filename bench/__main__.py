@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bench.common import Figure, load_average, show, timed, verdict
+from bench.common import Figure, load_average, show, steady_allocator, timed, verdict
 from engine.console import console
 from engine.errors import NnreelError, UnknownNameError
 from engine.scenekit import names
@@ -112,6 +112,7 @@ def parse(argv: list[str] | None, known: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     known = discover()
     args = parse(argv, known)
+    steady_allocator()
     start_load = load_average()
     took, (figures, failed) = timed(lambda: run(args.only or known, args.quick))
     caption = (

@@ -25,12 +25,12 @@ import torch
 
 from bench.common import (
     Figure,
+    before_timing,
     interleaved,
     measured,
     ratio_figure,
     show,
     timed,
-    warn_if_busy,
 )
 from engine.actmax import (
     Optimisation,
@@ -224,7 +224,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     console.print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
-    warn_if_busy()
+    before_timing()
     took, found = timed(lambda: figures(args.quick, args.run, args.figures, settings))
     show(found, f"{took.wall:.0f} s in all", judged=not args.quick)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import operator
 import os
 import re
@@ -171,6 +172,38 @@ def ratio_figure(name: str, ours: Took, base: Took, target: str = "", note: str 
     return Figure(name, ours.wall / base.wall, f"{detail}; {note}" if note else detail, target)
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+"""glibc's ``mallopt`` parameters (``malloc.h``)."""
+STEADY_MMAP_THRESHOLD = 32 << 20
+"""Blocks below this come from the heap (glibc's largest mmap threshold)."""
+STEADY_TRIM_THRESHOLD = 1 << 30
+"""Free heap kept for reuse before any is given back to the system."""
+
+
+def steady_allocator() -> bool:
+    """Fix glibc's malloc thresholds for this process; False where there is no ``mallopt``.
+
+    By default glibc moves both thresholds as blocks are freed and hands free heap back to the
+    system past the trim threshold, so a tensor of a few MB comes from fresh pages at moments
+    that depend on what ran before. On these VMs a page fault costs about 5 µs: one 8 s
+    ResNet-18 loop took 600,000 of them and the same loop next to it none, which moved single
+    rounds by 10–30 %, on either side of a figure. Fixed thresholds keep freed blocks for
+    reuse, so the figures measure nnreel instead of the allocator's state."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mmap = mallopt(M_MMAP_THRESHOLD, STEADY_MMAP_THRESHOLD)
+    return bool(mmap and mallopt(M_TRIM_THRESHOLD, STEADY_TRIM_THRESHOLD))
+
+
+def before_timing() -> None:
+    """What a bench does before it times anything: steady the allocator, and warn when the
+    machine is busy."""
+    steady_allocator()
+    warn_if_busy()
+
+
 def load_average() -> float:
     return os.getloadavg()[0]
 
@@ -289,5 +322,5 @@ def scene_main(doc: str, figures: Callable[..., list[Figure]], scenes: Sequence[
     parser.add_argument("--run", help="the run every scene shows (default: each scene's own)")
     parser.add_argument("--repeats", type=int, default=1, help="scene/dot rounds (fastest)")
     args = parser.parse_args()
-    warn_if_busy()
+    before_timing()
     show(figures(args.quick, args.scenes, args.run, args.repeats), judged=not args.quick)

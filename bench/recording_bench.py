@@ -25,13 +25,13 @@ import torch.nn.functional as F
 from bench.common import (
     Figure,
     Took,
+    before_timing,
     fastest,
     ratio_figure,
     repeated_note,
     rounds,
     show,
     timed,
-    warn_if_busy,
 )
 from engine.data import Data, load_data
 from engine.presets import preset_config
@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, help="rounds of both trainings (default 3)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    warn_if_busy()
+    before_timing()
     show(figures(args.quick, args.presets, args.repeats, args.models), judged=not args.quick)
 
 

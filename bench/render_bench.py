@@ -26,6 +26,7 @@ from bench.common import (
     RESOLUTIONS,
     Figure,
     against_floor,
+    before_timing,
     interleaved,
     measured,
     prepare_scene,
@@ -36,7 +37,6 @@ from bench.common import (
     show,
     showing,
     timed,
-    warn_if_busy,
 )
 from engine.scenekit import RasterCamera, raster_image, theme
 from engine.scenekit import raster as rs
@@ -159,7 +159,7 @@ def main() -> None:
     parser.add_argument("--run", help="the run FeatureMaps shows (default: vgg16-synth)")
     parser.add_argument("--repeats", type=int, default=1, help="scene/dot rounds (fastest)")
     args = parser.parse_args()
-    warn_if_busy()
+    before_timing()
     show(figures(args.quick, args.run, args.repeats), judged=not args.quick)
 
 

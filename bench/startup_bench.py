@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figure, Took, duration, interleaved, show, warn_if_busy
+from bench.common import Figure, Took, before_timing, duration, interleaved, show
 
 TARGET = "< 1"
 """Seconds a command that does no heavy work may take to answer."""
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 rounds instead of 5")
     parser.add_argument("--repeats", type=int, help="rounds (fastest of each kept)")
     args = parser.parse_args()
-    warn_if_busy()
+    before_timing()
     show(figures(args.quick, args.repeats))
 
 

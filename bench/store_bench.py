@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import Figure, interleaved, ratio_figure, show, timed, warn_if_busy
+from bench.common import Figure, before_timing, interleaved, ratio_figure, show, timed
 from engine.store.streams import StreamFiles, StreamInfo, create_arrays, stream_paths
 
 SHAPE = (9, 96, 96)
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--snapshots", type=int, help="per stream (default 120)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    warn_if_busy()
+    before_timing()
     show(figures(args.quick, args.snapshots), judged=not args.quick)
 
 
