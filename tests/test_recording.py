@@ -612,6 +612,24 @@ def test_gradient_statistics_are_each_layers_mean_abs_gradient_and_weight_norm(t
     np.testing.assert_allclose(run.read(schema.WEIGHT_NORM), norms, rtol=1e-5)
 
 
+def test_absolute_sums_of_small_and_large_gradients_are_exact_to_float32():
+    """Large tensors are summed in slices, small ones in one fused call: either way each
+    layer's sum of |gradient| is the float64 sum, to float32 precision."""
+    from engine.recording.recorder import ABS_SLICE, abs_sums
+
+    torch.manual_seed(0)
+    tensors = [
+        torch.randn(3, 4),
+        torch.randn(ABS_SLICE * 2 + 5),  # three slices, the last a short one
+        torch.randn(64, 2 * ABS_SLICE // 64).t(),  # not contiguous
+        torch.zeros(7),
+    ]
+    found = abs_sums(tensors)
+    assert all(value.dtype == torch.float32 and value.dim() == 0 for value in found)
+    expected = [float(t.double().abs().sum()) for t in tensors]
+    np.testing.assert_allclose([float(v) for v in found], expected, rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("before", "after", "kept"),
     [

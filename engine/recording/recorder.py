@@ -74,11 +74,29 @@ STATS_STRIDE, STATS_MIN_POINTS = 4, 75
 """The statistics read every parameter and gradient, as much memory traffic as a small batch's
 step (ResNet-18 at 32×32: 7 ms on a 140 ms step): ``auto`` takes them at most every 4th step,
 as long as that leaves 75 points (a short run keeps a history to show)."""
+ABS_SLICE = 1 << 18
+"""Values per slice when ``abs_sums`` sums a large tensor (1 MB of fp32 at a time)."""
 DEFAULT_EXTENT = [-1.5, 1.5, -1.5, 1.5]
 
 
 STEP_CADENCES = ("stats", "snapshots", "weights")
 """The cadences a training step takes (the scalars are buffered on every step)."""
+
+
+def abs_sums(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """The sum of |x| over each tensor, as a 0-d fp32 tensor on its device.
+
+    Small tensors go through one fused call (``torch._foreach_norm``); a large one is summed
+    in slices of ``ABS_SLICE`` values instead. On a CPU the fused L1 norm does not vectorise:
+    ResNet-18's 11 M gradients take 4.8 ms that way and 1.8 ms as ``abs`` then ``sum``, and
+    slices keep that temporary small (no fresh pages to fault in for each one)."""
+    large = [i for i, tensor in enumerate(tensors) if tensor.numel() > ABS_SLICE]
+    small = [tensor for tensor in tensors if tensor.numel() <= ABS_SLICE]
+    found = list(torch._foreach_norm(small, 1, dtype=torch.float32)) if small else []
+    for i in large:
+        parts = tensors[i].reshape(-1).split(ABS_SLICE)
+        found.insert(i, torch.stack([part.abs().sum(dtype=torch.float32) for part in parts]).sum())
+    return found
 
 
 class TrainingDiverged(NnreelError):
@@ -618,17 +636,16 @@ class Recorder:
 
     @torch.no_grad()
     def _record_stats(self, step: int) -> None:
-        """|gradient| sums and weight norms of every weighted layer: two fused reductions over
-        all the tensors (``torch._foreach_norm``, as ``clip_grad_norm_`` does, in fp32) and one
+        """|gradient| sums and weight norms of every weighted layer (``abs_sums``, and one
+        fused reduction over all the weights, as ``clip_grad_norm_`` does, in fp32) and one
         stack, kept on the device until the next flush copies them off with the scalars and
         turns the sums into means."""
         params = [self._modules[name].weight for name in self.stat_layers]
         if not params:
             return
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        sums = torch._foreach_norm(grads, 1, dtype=torch.float32)
         norms = torch._foreach_norm(params, 2, dtype=torch.float32)
-        self._stats.append((step, torch.stack([*sums, *norms])))
+        self._stats.append((step, torch.stack([*abs_sums(grads), *norms])))
 
     def flush(self, force: bool = False, **progress: Any) -> tuple[float, float] | None:
         """Copy buffered scalars to the store in one transfer; returns the mean loss and
