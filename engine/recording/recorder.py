@@ -72,7 +72,7 @@ dataset examples (the unit scene) work from the run alone. CIFAR-10's 10,000 tak
 STATS_POINTS = 300
 STATS_STRIDE, STATS_MIN_POINTS = 4, 75
 """The statistics read every parameter and gradient, as much memory traffic as a small batch's
-step (ResNet-18 at 32×32: 7 ms on a 140 ms step): ``auto`` takes them at most every 4th step,
+step (ResNet-18 at 32×32: 5 ms on a 125 ms step): ``auto`` takes them at most every 4th step,
 as long as that leaves 75 points (a short run keeps a history to show)."""
 ABS_SLICE = 1 << 18
 """Values per slice when ``abs_sums`` sums a large tensor (1 MB of fp32 at a time)."""
