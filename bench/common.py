@@ -10,6 +10,7 @@ import ctypes
 import operator
 import os
 import re
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -147,8 +148,7 @@ def per_round(ours: Sequence[Took], base: Sequence[Took]) -> str:
     ratios = sorted(a.wall / b.wall for a, b in zip(ours, base, strict=True))
     if len(ratios) < 2:
         return ""
-    middle = len(ratios) // 2
-    median = ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
+    median = statistics.median(ratios)
     return f"per round {median:.2f}× (median; {ratios[0]:.2f}–{ratios[-1]:.2f}×)"
 
 
