@@ -37,7 +37,7 @@ from engine.recording import RecordConfig, load_model
 from engine.recording.planes import plane_mesh
 from engine.recording.recorder import TrainingDiverged
 from engine.recording.schedule import Due
-from engine.store import Run, is_run, schema
+from engine.store import CHECKPOINT_FILE, MODEL_FILE, Run, is_run, schema
 
 REPO = Path(__file__).resolve().parents[1]
 FP16 = {"rtol": 2e-3, "atol": 2e-3}
@@ -513,6 +513,40 @@ def test_a_recording_holds_its_run_against_other_writers_until_it_closes(tmp_pat
     assert Run(folder).status == "finished" and Run(folder).writer_pid() is None
     record(model, folder, probe=(x[:4], y[:4]), overwrite=True).close()
     assert Run(folder).count(schema.TRAIN_LOSS) == 0
+
+
+def test_quick_epochs_commit_their_numbers_at_once_and_save_the_weights_once_a_minute(
+    tmp_path, monkeypatch
+):
+    """A save of the weights costs what several steps do: a loop of quick epochs saves them
+    when it ends, not at each validate(), and its numbers are readable at once all the same.
+    Epochs a minute apart save them at each validate(), for what a killed run still shows."""
+    from engine.recording import recorder
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x, y = torch.randn(8, 1, 4, 4), torch.randint(0, 3, (8,))
+
+    def epoch(rec, acc: float) -> None:
+        logits = model(x)
+        rec.step(loss=F.cross_entropy(logits, y), logits=logits, targets=y)
+        rec.validate(loss=1.0, acc=acc)
+
+    quick = tmp_path / "quick"
+    with record(model, quick, probe=(x[:4], y[:4])) as rec:
+        epoch(rec, 0.25)
+        epoch(rec, 0.5)
+        assert Run(quick).read(schema.VAL_ACC).tolist() == [0.25, 0.5]
+        assert not (quick / CHECKPOINT_FILE).exists()
+    assert (quick / MODEL_FILE).exists()
+
+    monkeypatch.setattr(recorder, "EPOCH_WEIGHTS_SECONDS", 0.0)
+    slow = tmp_path / "slow"
+    with record(model, slow, probe=(x[:4], y[:4])) as rec:
+        epoch(rec, 0.25)
+        assert Run(slow).manifest["checkpoint"]["step"] == 1
+        assert load_model(slow) is not None
+        epoch(rec, 0.5)
+        assert Run(slow).manifest["checkpoint"]["step"] == 2
 
 
 def test_the_logits_kept_for_the_accuracy_are_flushed_before_they_pile_up(tmp_path):

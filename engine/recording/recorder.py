@@ -77,6 +77,11 @@ as long as that leaves 75 points (a short run keeps a history to show)."""
 ABS_SLICE = 1 << 18
 """Values per slice when ``abs_sums`` sums a large tensor (1 MB of fp32 at a time)."""
 DEFAULT_EXTENT = [-1.5, 1.5, -1.5, 1.5]
+EPOCH_WEIGHTS_SECONDS = 60.0
+"""A user's loop saves its weights (``checkpoint.pt``, what act-max, pruning and a new image
+need from a killed run) at an epoch's end at most this often, counted from the start; closing
+always saves them. A save costs what several training steps do (ResNet-18: 45 MB and two fsyncs,
+0.3–0.5 s on a CPU), so short epochs must not each pay for one."""
 
 
 STEP_CADENCES = ("stats", "snapshots", "weights")
@@ -214,7 +219,7 @@ class Recorder:
         self.plane_function: dict[str, Any] | None = None
         """The manifest's ``schema.PLANE_FUNCTION`` when the planes are computed from the
         recorded parameters rather than stored (a plain MLP); None otherwise."""
-        self._committed = self._flushed = time.monotonic()
+        self._committed = self._flushed = self._weights_saved = time.monotonic()
         if config is None:
             self.act_layers: list[str] = []
             self.weight_layers: list[str] = []
@@ -714,7 +719,8 @@ class Recorder:
         tensors; default: what ``record`` got as ``data``), evaluated in ``eval()`` mode with
         ``loss_fn`` (default cross-entropy). ``epoch`` is the epoch this validation ends, for
         a loop that knows it (a resumed trainer); by default one more than the last. Returns
-        the loss and accuracy.
+        the loss and accuracy. A user's loop (``record``) commits the numbers at once and
+        saves its weights too, when the last save is ``EPOCH_WEIGHTS_SECONDS`` old.
         """
         if loss is None:
             loss, acc = self.evaluate(data, loss_fn)
@@ -730,8 +736,9 @@ class Recorder:
             self.writer.write(schema.VAL_LOSS, step, np.float32(loss))
             self.writer.write(schema.VAL_ACC, step, np.float32(acc))
             self.snapshot(step, closing=True)
-        if self.owns_checkpoints:  # a user's loop: the weights of each epoch, and its numbers
-            self.save_weights(CHECKPOINT_FILE)
+        if self.owns_checkpoints:  # a user's loop: its numbers now, its weights now and then
+            if time.monotonic() - self._weights_saved >= EPOCH_WEIGHTS_SECONDS:
+                self.save_weights(CHECKPOINT_FILE)
             self.flush(force=True)
         elif self.config is not None and self._flush_due():
             self.flush()  # else with the next steps: a quick epoch's end costs no extra flush
@@ -820,7 +827,7 @@ class Recorder:
             self.flush(step=self.step_count, epoch=self.epoch)
             checkpoint = {"model": state, "step": self.step_count, "epoch": self.epoch}
             self.writer.save_checkpoint(checkpoint, step=self.step_count, epoch=self.epoch)
-            self._committed = time.monotonic()
+            self._committed = self._weights_saved = time.monotonic()
         else:
             self.writer.save_tensors(file, state)
 

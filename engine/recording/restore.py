@@ -47,7 +47,9 @@ def load_weights(run: Run | str | Path, which: str = "final") -> dict[str, torch
     if not path.exists():
         raise RunError(
             f"Run {run.name!r} has no saved weights ({MODEL_FILE} or {CHECKPOINT_FILE}) in "
-            f"{run.folder}. Let training reach its first checkpoint (or validation), or re-train."
+            f"{run.folder}. Let training reach its first checkpoint (a recorded loop saves "
+            "its weights at an epoch's end at most once a minute, and when it ends), or "
+            "re-train."
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
