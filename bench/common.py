@@ -103,6 +103,9 @@ class Took:
     def __truediv__(self, calls: float) -> Took:
         return Took(self.wall / calls, self.cpu / calls)
 
+    def __add__(self, other: Took) -> Took:
+        return Took(self.wall + other.wall, self.cpu + other.cpu)
+
 
 def timed(work: Callable[[], T]) -> tuple[Took, T]:
     wall, cpu = time.perf_counter(), time.process_time()

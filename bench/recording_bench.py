@@ -4,7 +4,8 @@ loop recording nothing, measured side by side (interleaved, repeated) in one pro
 Two kinds of figure: nnreel's presets trained by its own trainer (targets: vgg16-synth at most
 1.05×, mlp-ring at most 1.10×), and a plain PyTorch loop of a user's model with
 ``engine.record`` added against the same loop without it (target: at most 1.05×), for
-torchvision's ResNet-18 at 32×32 and the slim VGG-16.
+torchvision's ResNet-18 at 32×32 and the slim VGG-16. The two user loops run in lockstep, a
+step of each in turn, each with its own random numbers, so they train alike.
 
     python -m bench.recording_bench            # presets and user loops
     python -m bench.recording_bench --quick    # smaller data and fewer rounds, for a fast look
@@ -15,9 +16,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +38,8 @@ from engine.data import Data, load_data
 from engine.presets import preset_config
 from engine.scenekit import names
 from engine.training.loop import Trainer
+
+T = TypeVar("T")
 
 PRESETS = ("vgg16-synth", "mlp-ring")
 PRESET_TARGETS = {"vgg16-synth": "≤ 1.05", "mlp-ring": "≤ 1.10"}
@@ -117,73 +120,101 @@ def evaluate(model: torch.nn.Module, data: Data) -> tuple[float, float]:
     return loss, float((logits.argmax(1) == data.y_val).float().mean())
 
 
-def user_loop_time(
-    name: str, recorded: bool, folder: Path, quick: bool, shares: list[float] | None = None
-) -> Took:
-    """Per epoch of a plain PyTorch loop, with ``engine.record`` or without. Making the
-    recorder (tracing, storing the model) stays outside; the final save is inside. A recorded
-    loop appends to ``shares`` the part of its time spent inside the recorder's calls."""
-    from engine import record
+class UserLoop:
+    """One side of a lockstep pair: a user's model and optimiser, and (recorded) ``engine.record``
+    on it. Every call through ``timed`` adds to ``took``, the recorder's also to ``spent``."""
 
-    model, channels = user_model(name)
+    def __init__(self, model: torch.nn.Module, data: Data, epochs: int, run: Path | None):
+        from engine import record
+
+        self.model, self.data = model, data
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        self.took = self.spent = Took(0.0, 0.0)
+        self.random = torch.Generator().manual_seed(0).get_state()
+        """This loop's own random numbers (dropout): the two take turns, not draws."""
+        self.recorder = None
+        if run is not None:
+            steps = len(data.x_train) // BATCH
+            options = {"data": data, "optimizer": self.optimizer, "epochs": epochs}
+            self.recorder = record(model, run, steps_per_epoch=steps, **options)
+
+    def timed(self, work: Callable[[], T], recorder: bool = False) -> T:
+        torch.set_rng_state(self.random)
+        took, result = timed(work)
+        self.random = torch.get_rng_state()
+        self.took += took
+        if recorder:
+            self.spent += took
+        return result
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        def train() -> tuple[torch.Tensor, torch.Tensor]:
+            logits = self.model(x / 255)
+            loss = F.cross_entropy(logits, y)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            return loss, logits
+
+        loss, logits = self.timed(train)
+        if self.recorder:
+            self.timed(lambda: self.recorder.step(loss=loss, logits=logits, targets=y), True)
+
+    def epoch_end(self) -> None:
+        loss, acc = self.timed(lambda: evaluate(self.model, self.data))
+        if self.recorder:
+            self.timed(lambda: self.recorder.validate(loss=loss, acc=acc), True)
+
+    def finish(self) -> None:
+        if self.recorder:
+            self.timed(self.recorder.close, True)
+
+
+def lockstep(name: str, folder: Path, quick: bool) -> tuple[UserLoop, UserLoop]:
+    """The user's loop with ``engine.record`` and without, on the same batches, a step of each
+    in turn (which goes first swaps every step). Over the minutes a loop takes, these hosts
+    drift by 10 % and more: loops run one after the other compare the moments they ran in,
+    neighbouring steps share theirs. Returns the recorded loop and the plain one."""
+    (model, channels), (twin, _) = user_model(name), user_model(name)
     size, epochs = (512, 1) if quick else (USER_EPOCH, 2)
     data = load_data("digits", image_size=32, channels=channels, train_size=size, val_size=256)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    rec, spent = None, 0.0
-    if recorded:
-        rec = record(
-            model,
-            Path(tempfile.mkdtemp(dir=folder)) / name,
-            data=data,
-            optimizer=opt,
-            epochs=epochs,
-            steps_per_epoch=size // BATCH,
-        )
-
-    def recorder(call: Callable[..., object], **kwargs) -> None:
-        nonlocal spent
-        start = time.perf_counter()
-        call(**kwargs)
-        spent += time.perf_counter() - start
-
-    def loop() -> None:
-        for _ in range(epochs):
-            for x, y in zip(data.x_train.split(BATCH), data.y_train.split(BATCH), strict=True):
-                logits = model(x / 255)
-                loss = F.cross_entropy(logits, y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                if rec:
-                    recorder(rec.step, loss=loss, logits=logits, targets=y)
-            loss, acc = evaluate(model, data)
-            if rec:
-                recorder(rec.validate, loss=loss, acc=acc)
-        if rec:
-            recorder(rec.close)
-
-    took, _ = timed(loop)
-    if rec and shares is not None:
-        shares.append(spent / took.wall)
-    return took / epochs
+    run = Path(tempfile.mkdtemp(dir=folder)) / name
+    recorded, plain = UserLoop(model, data, epochs, run), UserLoop(twin, data, epochs, None)
+    for _ in range(epochs):
+        batches = zip(data.x_train.split(BATCH), data.y_train.split(BATCH), strict=True)
+        for i, (x, y) in enumerate(batches):
+            for loop in (plain, recorded) if i % 2 == 0 else (recorded, plain):
+                loop.step(x, y)
+        for loop in (plain, recorded):
+            loop.epoch_end()
+    recorded.finish()
+    return recorded, plain
 
 
 def own_share(shares: list[float]) -> str:
-    """The recorder's calls' share of the recorded loops' time: it is measured within each
-    loop, so the host's load falls on both of its parts, and it steadies the ratio (which
-    leaves out only what recording does to the training steps' own speed)."""
+    """The recorder's calls' share of the recorded loops' time, whose rest is the same
+    training steps as the plain loop's."""
     return f"in the recorder's calls {statistics.median(shares):.1%} of the loop (median)"
 
 
 def user_overhead(name: str, quick: bool, repeats: int) -> Figure:
+    epochs = 1 if quick else 2
+    recorded: list[Took] = []
+    plain: list[Took] = []
     shares: list[float] = []
-    return overhead(
-        f"engine.record in a user loop, per epoch, {name} 32×32{', quick' if quick else ''}",
-        lambda recorded, folder: user_loop_time(name, recorded, folder, quick, shares),
-        USER_TARGET,
-        repeats,
-        lambda: own_share(shares),
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(max(1, repeats)):
+            ours, base = lockstep(name, Path(tmp), quick)
+            recorded.append(ours.took / epochs)
+            plain.append(base.took / epochs)
+            shares.append(ours.spent.wall / ours.took.wall)
+    note = "; ".join(
+        part
+        for part in ("steps in lockstep", repeated_note(recorded, plain), own_share(shares))
+        if part
     )
+    title = f"engine.record in a user loop, per epoch, {name} 32×32{', quick' if quick else ''}"
+    return ratio_figure(title, fastest(recorded), fastest(plain), USER_TARGET, note)
 
 
 def figures(

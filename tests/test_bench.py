@@ -148,14 +148,20 @@ def test_unknown_module_is_refused_with_the_known_ones(capsys):
     assert "Did you mean 'render'" in capsys.readouterr().err
 
 
-def test_a_recorded_user_loop_says_how_much_of_it_the_recorders_calls_took(tmp_path):
-    from bench.recording_bench import own_share, user_loop_time
+def test_a_user_loop_in_lockstep_trains_alike_both_ways_and_times_the_recorders_calls(tmp_path):
+    """The recorded and the plain loop take turns step by step on the same batches: recording
+    leaves the training alone, so both models end alike, and only the recorded loop has time
+    inside the recorder's calls, a part of its whole."""
+    import torch
+
+    from bench.recording_bench import lockstep, own_share
     from engine.store import Run
 
-    shares: list[float] = []
-    user_loop_time("vgg16-slim", True, tmp_path, quick=True, shares=shares)
-    user_loop_time("vgg16-slim", False, tmp_path, quick=True, shares=shares)
-    assert len(shares) == 1 and 0 < shares[0] < 1  # the plain loop adds none
-    (folder,) = [path.parent for path in tmp_path.glob("*/vgg16-slim/manifest.json")]
-    assert Run(folder).status == "finished"
+    recorded, plain = lockstep("vgg16-slim", tmp_path, quick=True)
+    assert 0 < recorded.spent.wall < recorded.took.wall and plain.spent.wall == 0
+    assert plain.took.wall > 0 and Run(recorded.recorder.folder).status == "finished"
+    ours, theirs = recorded.model.state_dict(), plain.model.state_dict()
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        torch.testing.assert_close(ours[name], theirs[name], msg=name)
     assert own_share([0.02, 0.05, 0.03]) == "in the recorder's calls 3.0% of the loop (median)"
