@@ -129,7 +129,7 @@ def select(run: Run, name: str, channel: str | int, first: bool) -> LayerKernels
             f"channel={channel}: {name} has {inputs} input channels (0 … {inputs - 1})."
         )
     if rgb:
-        what = "RGB: each input channel's weights as that colour (grey = 0)"
+        what = "RGB: input channels as colours (grey = 0)"
     elif inputs == 1:
         what = "its single input channel"
     elif channel == "strongest":
@@ -156,6 +156,14 @@ def select(run: Run, name: str, channel: str | int, first: bool) -> LayerKernels
     moved = float(np.linalg.norm(final - start) / (np.linalg.norm(start) or 1.0))
     change = float(np.percentile(np.abs(shown - shown[0]), CLIP_PERCENTILE)) or limit
     return LayerKernels(name, shown, steps, limit, rgb, what, tuple(final.shape), moved, change)
+
+
+def scale_room(kernels: LayerKernels) -> float:
+    """The width of the longer scale a strip's label writes (the weights', or their change's)."""
+    return max(
+        theme.text(kernels.scale_words(delta), theme.SMALL, theme.MUTED).width
+        for delta in (False, True)
+    )
 
 
 def kernel_shape(kernels: LayerKernels) -> str:
@@ -319,34 +327,25 @@ class Kernels(RunScene):
         return sheet
 
     def strips(self, delta: bool) -> tuple[object, Group]:
-        labels = Group()
-        for k in self.kernels:
-            out, inputs, kh, kw = k.shape
-            head = Group(
-                theme.text(k.name, theme.LABEL, weight="BOLD"),
-                theme.text(k.scale_words(delta), theme.SMALL, theme.MUTED),
-            ).arrange(RIGHT, buff=0.15, aligned_edge=DOWN)
-            labels.add(
-                Group(
-                    head, theme.text(f"{out} × {kh}×{kw}×{inputs}", theme.SMALL, theme.MUTED)
-                ).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
-            )
         notes = Group(
             *(theme.text(f"{who}: {what}", theme.SMALL, theme.MUTED) for who, what in self._notes())
         ).arrange(DOWN, aligned_edge=LEFT, buff=0.06)
         notes.to_corner(DOWN + LEFT, buff=theme.MARGIN)
-        # The strips start right of their labels and end above the notes and the legend
-        # (stacked, the legend over the notes, when they would meet side by side).
-        # Room for the longer of the scales a label writes (the weights', then their change's).
-        longer = max(
-            theme.text(k.scale_words(d), theme.SMALL, theme.MUTED).width - label[0][1].width
-            for k, label in zip(self.kernels, labels, strict=True)
-            for d in (False, True)
-        )
-        self.sheet_left = max(SHEET[0], -6.75 + labels.width + longer + 0.15)
+        # The strips end above the notes and the legend (stacked, the legend over the notes,
+        # when they would meet side by side), and start right of their labels.
         if notes.get_right()[0] > self.legend.get_left()[0] - 0.3:
             self.legend.next_to(notes, UP, buff=0.1).to_edge(RIGHT, buff=theme.MARGIN)
         self.band_top = max(self.legend.get_top()[1], notes.get_top()[1])
+        pitch = (SHEET[3] - self.band_top - 0.1 + STRIP_GAP) / len(self.kernels)
+        labels = Group(*(self.strip_label(k, delta) for k in self.kernels))
+        if labels[0].height > pitch - STRIP_GAP:  # many strips: a line each, shapes in a column
+            labels = Group(*(self.strip_label(k, delta, one_line=True) for k in self.kernels))
+            column = max(label[1].get_left()[0] - label.get_left()[0] for label in labels)
+            for label in labels:
+                label[1].shift((column - label[1].get_left()[0] + label.get_left()[0]) * RIGHT)
+        pairs = zip(self.kernels, labels, strict=True)
+        widest = max(self.label_width(k, label) for k, label in pairs)
+        self.sheet_left = max(SHEET[0], -6.75 + widest + 0.15)
         self.geometry_cache = self.geometry()
         pixels = self.sheet_pixels(0, delta)
         sheet = raster_image(pixels, width=SHEET[1] - self.sheet_left)
@@ -359,6 +358,28 @@ class Kernels(RunScene):
         self.hold(IDEA)
         self.key_moment("at initialisation")
         return sheet, labels
+
+    @staticmethod
+    def strip_label(k: LayerKernels, delta: bool, one_line: bool = False) -> Group:
+        """The layer's name and scale (``[0][1]``, rewritten by ``set_scales``), then its
+        shape: below them, or after them on one line, past the longer scale's room."""
+        out, inputs, kh, kw = k.shape
+        scale = theme.text(k.scale_words(delta), theme.SMALL, theme.MUTED)
+        head = Group(theme.text(k.name, theme.LABEL, weight="BOLD"), scale)
+        head.arrange(RIGHT, buff=0.15, aligned_edge=DOWN)
+        shape = theme.text(f"{out} × {kh}×{kw}×{inputs}", theme.SMALL, theme.MUTED)
+        if not one_line:
+            return Group(head, shape).arrange(DOWN, aligned_edge=LEFT, buff=0.02)
+        shape.next_to(scale, RIGHT, buff=0.25).align_to(scale, DOWN)
+        shape.shift((scale_room(k) - scale.width) * RIGHT)
+        return Group(head, shape)
+
+    @staticmethod
+    def label_width(k: LayerKernels, label: Group) -> float:
+        """How wide a strip's label gets with either of its scales written."""
+        scale = label[0][1]
+        reach = max(label.get_right()[0], scale.get_left()[0] + scale_room(k))
+        return reach - label.get_left()[0]
 
     def set_scales(self, labels: Group, delta: bool) -> None:
         """Each strip's label writes the scale its tiles are on."""
@@ -395,7 +416,8 @@ class Kernels(RunScene):
         head = theme.caption(
             k.name,
             f"{out} kernels of {kh}×{kw}×{inputs}",
-            f"{k.what}  ·  weights ±{format_value(k.limit, 2)}",
+            f"{k.what}{theme.SEPARATOR}weights ±{format_value(k.limit, 2)}",
+            width=theme.frame_width() - 2 * theme.MARGIN,
         )
         # Between the title (and this caption) and the legend: taller type, smaller panels.
         top = min(1.75, self.head.get_bottom()[1] - 0.3 - head.height - 0.3)
