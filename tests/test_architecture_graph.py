@@ -19,9 +19,8 @@ import torch
 import torch.nn.functional as F
 from manim import tempconfig
 from torch import nn
+from usermodels import record_steps
 
-from engine import record
-from engine.recording import RecordConfig
 from engine.scenekit import RUN_ENV, SET_ENV, theme
 from engine.scenekit import layers as ly
 from engine.store import LayerInfo, Run, schema
@@ -50,24 +49,6 @@ class OneResidualBlock(nn.Module):
         x = F.relu(self.stem(x))
         x = F.relu(x + self.conv_b(F.relu(self.bn_a(self.conv_a(x)))))
         return self.head(torch.flatten(F.max_pool2d(x, 2), 1))
-
-
-def record_steps(model: nn.Module, folder: Path, shape: tuple[int, ...], classes: int) -> Path:
-    """A few SGD steps on random images, every step recorded."""
-    torch.manual_seed(0)
-    x, y = torch.rand(16, *shape), torch.arange(16) % classes
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    config = RecordConfig(snapshots="every:1", weights="every:1")
-    with record(model, folder, probe=(x[:4], y[:4]), optimizer=opt, config=config) as rec:
-        for batch in range(2):
-            xb, yb = x[batch * 8 :][:8], y[batch * 8 :][:8]
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            rec.step(loss=loss, logits=logits, targets=yb)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -203,29 +203,35 @@ def checked_renders(monkeypatch):
     return seen, problems
 
 
+def render_checked(scene: str, run: Path, options: str, media: Path) -> None:
+    """``scene`` of ``run`` at the GIF's size, with ``checked_renders`` on."""
+    from engine.scenekit import assignments
+    from engine.video.render import render_scene
+
+    render_scene(
+        scene,
+        run=str(run),
+        options=assignments(options),
+        resolution=SIZE,
+        fps=FPS,
+        media_dir=media,
+        quiet=True,
+    )
+
+
 @pytest.mark.render
 @pytest.mark.parametrize("look", ["theme=light", "layout=gif"])
 @pytest.mark.parametrize("scene", list(SCENES))
 def test_every_key_frame_is_laid_out_and_legible(
     scene, look, request, writable, checked_renders, tmp_path
 ):
-    from engine.scenekit import assignments
-    from engine.video.render import render_scene
 
     fixture, options = SCENES[scene]
     run = Path(request.getfixturevalue(fixture))
     if scene in WRITES:
         run = writable(run)
     seen, problems = checked_renders
-    render_scene(
-        scene,
-        run=str(run),
-        options=assignments(f"{options} {look}"),
-        resolution=SIZE,
-        fps=FPS,
-        media_dir=tmp_path,
-        quiet=True,
-    )
+    render_checked(scene, run, f"{options} {look}", tmp_path)
     assert seen, f"{scene} marks no key moment"
     assert not problems, "\n".join(problems)
 
@@ -246,33 +252,18 @@ def test_the_gif_layouts_smallest_text_is_ten_pixels_tall_at_640(frame):
 def dozen_convs(tmp_path_factory) -> Path:
     """A run of a CNN with a dozen conv layers whose weights are recorded, as many strips as
     ResNet-18's default gives the kernels scene."""
-    import torch
-    import torch.nn.functional as F
     from torch import nn
+    from usermodels import record_steps
 
-    from engine import record
     from engine.recording import RecordConfig
 
-    torch.manual_seed(0)
     layers: list[nn.Module] = []
     for i in range(12):
         layers += [nn.Conv2d(3 if i == 0 else 8, 8, 3, padding=1), nn.ReLU()]
     model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(8 * 8 * 8, 3))
-    x, y = torch.rand(16, 3, 8, 8), torch.randint(0, 3, (16,))
     convs = [f"conv{2 * i}" for i in range(12)]
-    config = RecordConfig(snapshots="every:2", weights="every:2", weight_layers=convs)
-    folder = tmp_path_factory.mktemp("runs") / "dozen"
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    with record(model, folder, probe=(x[:4], y[:4]), config=config, epochs=1,
-                steps_per_epoch=4) as rec:  # fmt: skip
-        for _ in range(4):
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            rec.step(loss=loss, logits=logits, targets=y)
-    return folder
+    config = RecordConfig(snapshots="every:1", weights="every:1", weight_layers=convs)
+    return record_steps(model, tmp_path_factory.mktemp("runs") / "dozen", (3, 8, 8), 3, config)
 
 
 @pytest.mark.render
@@ -282,17 +273,6 @@ def test_a_dozen_kernel_strips_keep_their_labels_apart(
 ):
     """Twelve strips leave no room for two-line labels: each takes one line, its shape in a
     column after the names and scales."""
-    from engine.scenekit import assignments
-    from engine.video.render import render_scene
-
+    render_checked("kernels", dozen_convs, f"seconds=1 view=delta {look}", tmp_path)
     seen, problems = checked_renders
-    render_scene(
-        "kernels",
-        run=str(dozen_convs),
-        options=assignments(f"seconds=1 view=delta {look}"),
-        resolution=SIZE,
-        fps=FPS,
-        media_dir=tmp_path,
-        quiet=True,
-    )
     assert seen and not problems, "\n".join(problems)

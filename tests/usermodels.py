@@ -3,6 +3,8 @@ scenes filmed from its runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -72,3 +74,26 @@ def recorded_residual_cnn(folder, data):
     with record(model, folder, data=data, optimizer=opt, name="residual CNN") as rec:
         plain_loop(model, rec, data)
     return Run(folder), model
+
+
+def record_steps(
+    model: nn.Module, folder: Path, shape: tuple[int, ...], classes: int, config=None
+) -> Path:
+    """A few SGD steps on random images, every step recorded (or as ``config`` says)."""
+    from engine import record
+    from engine.recording import RecordConfig
+
+    torch.manual_seed(0)
+    x, y = torch.rand(16, *shape), torch.arange(16) % classes
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    config = config or RecordConfig(snapshots="every:1", weights="every:1")
+    with record(model, folder, probe=(x[:4], y[:4]), optimizer=opt, config=config) as rec:
+        for batch in range(2):
+            xb, yb = x[batch * 8 :][:8], y[batch * 8 :][:8]
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            rec.step(loss=loss, logits=logits, targets=yb)
+    return folder
