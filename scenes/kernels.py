@@ -445,4 +445,6 @@ class Kernels(RunScene):
         panels.move_to([0, top, 0], aligned_edge=UP)
         head.next_to(panels, UP, buff=0.3).align_to(panels, LEFT)
         self.remove(*strips, self.notes)
+        if k.rgb:  # its tiles are colours of the input channels, not the blue–red scale
+            self.remove(self.legend)
         self.add(panels, head)
