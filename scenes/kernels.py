@@ -51,6 +51,9 @@ CLIP_PERCENTILE = 99.5
 """Each layer's colour scale ends at this percentile of |w| over all snapshots (a few
 outlying weights would otherwise wash every other tile out to white)."""
 MAX_SNAPSHOTS = 40
+MAX_STRIPS = 12
+"""Strips one sheet holds with labels a person reads, a line each, at 1080p and in a 640 px
+GIF: a deeper network shows this many of its layers, evenly spread."""
 
 
 def conv_weight_layers(run: Run, requested: list[str] | None) -> list[str]:
@@ -68,6 +71,11 @@ def conv_weight_layers(run: Run, requested: list[str] | None) -> list[str]:
                     f"Layer {name!r} of run {run.name!r} has no recorded conv weights. Layers "
                     f"Kernels can show: {', '.join(recorded) or 'none'}."
                 )
+        if len(requested) > MAX_STRIPS:
+            raise NnreelError(
+                f"layers= names {len(requested)} layers; Kernels shows at most {MAX_STRIPS} at "
+                "once. Name fewer, or leave layers= out for an even spread of them."
+            )
         return list(requested)
     if not recorded:
         raise RunError(
@@ -77,6 +85,13 @@ def conv_weight_layers(run: Run, requested: list[str] | None) -> list[str]:
             "default), or NNREEL_RUN=smallcnn-synth."
         )
     return recorded
+
+
+def spread(names: list[str], count: int) -> list[str]:
+    """At most ``count`` of ``names``, evenly spread, the first and the last among them."""
+    if len(names) <= count:
+        return names
+    return [names[i] for i in np.linspace(0, len(names) - 1, count).round().astype(int)]
 
 
 @dataclass
@@ -217,7 +232,8 @@ class Kernels(RunScene):
 
     def construct(self) -> None:
         s = self.settings
-        layers = conv_weight_layers(self.run, s["layers"])
+        recorded = conv_weight_layers(self.run, s["layers"])
+        layers = spread(recorded, MAX_STRIPS)
         first = next((i.name for i in self.run.layers if i.kind == "conv"), None)
         self.kernels = [select(self.run, n, s["channel"], n == first) for n in layers]
         self.steps = self.kernels[0].steps
@@ -225,7 +241,8 @@ class Kernels(RunScene):
         first_k, last_k = self.kernels[0], self.kernels[-1]
         span = f"{first_k.name} ({kernel_shape(first_k)})"
         if len(self.kernels) > 1:
-            span = f"{len(self.kernels)} conv layers, {first_k.name} to {last_k.name}"
+            of = f" of the {len(recorded)} recorded" if len(recorded) > len(layers) else ""
+            span = f"{len(self.kernels)}{of} conv layers, {first_k.name} to {last_k.name}"
         self.caption(f"Every kernel of {span}; blue < 0 < red.")
         delta = s["view"] == "delta"
         sheet, labels = self.strips(delta)

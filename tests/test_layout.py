@@ -249,30 +249,28 @@ def test_the_gif_layouts_smallest_text_is_ten_pixels_tall_at_640(frame):
 
 
 @pytest.fixture(scope="module")
-def dozen_convs(tmp_path_factory) -> Path:
-    """A run of a CNN with a dozen conv layers whose weights are recorded, as many strips as
-    ResNet-18's default gives the kernels scene."""
+def deep_convs(tmp_path_factory) -> Path:
+    """A run of a CNN with 16 conv layers whose weights are recorded: more strips than one
+    sheet holds (ResNet-18's default records 12, ResNet-50's 21)."""
     from torch import nn
     from usermodels import record_steps
 
     from engine.recording import RecordConfig
 
     layers: list[nn.Module] = []
-    for i in range(12):
+    for i in range(16):
         layers += [nn.Conv2d(3 if i == 0 else 8, 8, 3, padding=1), nn.ReLU()]
     model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(8 * 8 * 8, 3))
-    convs = [f"conv{2 * i}" for i in range(12)]
+    convs = [f"conv{2 * i}" for i in range(16)]
     config = RecordConfig(snapshots="every:1", weights="every:1", weight_layers=convs)
-    return record_steps(model, tmp_path_factory.mktemp("runs") / "dozen", (3, 8, 8), 3, config)
+    return record_steps(model, tmp_path_factory.mktemp("runs") / "deep", (3, 8, 8), 3, config)
 
 
 @pytest.mark.render
 @pytest.mark.parametrize("look", ["theme=light", "layout=gif"])
-def test_a_dozen_kernel_strips_keep_their_labels_apart(
-    look, dozen_convs, checked_renders, tmp_path
-):
-    """Twelve strips leave no room for two-line labels: each takes one line, its shape in a
-    column after the names and scales."""
-    render_checked("kernels", dozen_convs, f"seconds=1 view=delta {look}", tmp_path)
+def test_many_kernel_strips_keep_their_labels_apart(look, deep_convs, checked_renders, tmp_path):
+    """A dozen strips leave no room for two-line labels: each takes one line, its shape in a
+    column after the names and scales; a deeper network shows a dozen of its layers."""
+    render_checked("kernels", deep_convs, f"seconds=1 view=delta {look}", tmp_path)
     seen, problems = checked_renders
     assert seen and not problems, "\n".join(problems)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from videos import changes, scene_module
 
-from engine.errors import RunError
+from engine.errors import NnreelError, RunError
 from engine.recording import load_model
 from engine.scenekit import layers as ly
 from engine.scenekit import raster as rs
@@ -192,6 +192,17 @@ def test_kernel_tiles_are_centred_on_zero(tiny_vgg):
     assert np.abs(zero.astype(int) - centre).max() < 20
     rows, cols, scale = kernels.strip_layout(512, 3, 3, 1400, 120)
     assert rows * cols >= 512 and cols * (3 * scale + kernels.tile_pad(scale)) <= 1400
+
+
+def test_a_deep_networks_kernels_are_a_dozen_of_its_layers_evenly_spread(tiny_vgg):
+    names = [f"conv{i}" for i in range(21)]  # ResNet-50's default: 21 conv layers recorded
+    shown = kernels.spread(names, kernels.MAX_STRIPS)
+    assert len(shown) == 12 and shown[0] == "conv0" and shown[-1] == "conv20"
+    assert shown == sorted(set(shown), key=names.index)  # in network order, none twice
+    assert kernels.spread(names[:5], 12) == names[:5]
+    many = ["conv1_1"] * 13
+    with pytest.raises(NnreelError, match=r"names 13 layers; Kernels shows at most 12"):
+        kernels.conv_weight_layers(Run(tiny_vgg), many)
 
 
 # -- real renders -----------------------------------------------------------------------------
