@@ -53,7 +53,8 @@ outlying weights would otherwise wash every other tile out to white)."""
 MAX_SNAPSHOTS = 40
 MAX_STRIPS = 12
 """Strips one sheet holds with labels a person reads, a line each, at 1080p and in a 640 px
-GIF: a deeper network shows this many of its layers, evenly spread."""
+GIF: a deeper network shows this many of its layers, evenly spread. The ``layers`` option's
+help writes the number out: options are read without running the scene."""
 
 
 def conv_weight_layers(run: Run, requested: list[str] | None) -> list[str]:
@@ -215,7 +216,11 @@ class Kernels(RunScene):
 
     default_preset = "vgg16-synth"
     options: ClassVar[dict[str, Option]] = {
-        "layers": Names(None, "comma-separated conv layers (default: those recorded)"),
+        "layers": Names(
+            None,
+            "comma-separated conv layers, at most 12 (default: those recorded, 12 of them "
+            "evenly spread when there are more)",
+        ),
         "channel": Choice(
             "strongest",
             "which input channel of each kernel: the strongest, the mean, or an index (e.g. 0)",
