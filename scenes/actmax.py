@@ -482,7 +482,7 @@ class ActMax(RunScene):
 
     def key(self, parts: list[str]) -> Group:
         """The key line under the grids: as many of ``parts`` as fit, in order."""
-        width = theme.frame_width() - 2 * theme.MARGIN
+        width = theme.content_width()
         for keep in range(len(parts), 0, -1):
             line = theme.text("   ·   ".join(parts[:keep]), theme.SMALL, theme.MUTED)
             if line.width <= width:
@@ -513,7 +513,7 @@ class ActMax(RunScene):
         shown: dict[str, list[int]],
     ) -> None:
         count = len(layers)
-        width = (theme.frame_width() - 2 * theme.MARGIN - PANEL_GAP * (count - 1)) / count
+        width = (theme.content_width() - PANEL_GAP * (count - 1)) / count
         panels, headings = [], []
         for n, info in enumerate(layers):
             left = -theme.frame_width() / 2 + theme.MARGIN + n * (width + PANEL_GAP)
@@ -606,7 +606,7 @@ class ActMax(RunScene):
     # -- part two -----------------------------------------------------------------------------
     def classes_page(self, info: LayerInfo, recording: ActmaxRecording) -> None:
         left = -theme.frame_width() / 2 + theme.MARGIN
-        width = theme.frame_width() - 2 * theme.MARGIN
+        width = theme.content_width()
         panel = ClassPanel(recording, self.run.classes, (left, left + width, *self.grid))
         steps, classes = int(recording.steps[-1]), len(recording.units)
         heading = self.heading(

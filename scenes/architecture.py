@@ -598,7 +598,7 @@ class Architecture(RunScene):
         ranked = rs.most_active(*filter(lambda v: v is not None, forward.values))
         words = f"input: probe image {forward.index} (true class {cls})  ·  thumbnails: each "
         words += f"layer's {ranked} channel" if top else f"layer's {shown}"
-        room = config.frame_width - 2 * theme.MARGIN  # too long: the subtitle keeps the rest
+        room = theme.content_width()  # too long: the subtitle keeps the rest
         self.swap_caption(theme.fitted(words, room, theme.LABEL, theme.TEXT))
         self.caption(
             f"Probe image {forward.index}, a '{cls}', through the trained network; "

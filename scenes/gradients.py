@@ -122,7 +122,7 @@ class Gradients(RunScene):
         self.caption(spread_words(self.values, self.layers))
         note = theme.fitted(
             spread_note(self.values, self.layers),
-            theme.frame_width() - 2 * theme.MARGIN,
+            theme.content_width(),
             theme.BODY,
             theme.TEXT,
         )

@@ -439,7 +439,7 @@ class Kernels(RunScene):
             k.name,
             f"{out} kernels of {kh}×{kw}×{inputs}",
             f"{k.what}{theme.SEPARATOR}weights ±{format_value(k.limit, 2)}",
-            width=theme.frame_width() - 2 * theme.MARGIN,
+            width=theme.content_width(),
         )
         # Between the title (and this caption) and the legend: taller type, smaller panels.
         top = min(1.75, self.head.get_bottom()[1] - 0.3 - head.height - 0.3)

@@ -236,7 +236,7 @@ class Summary(RunScene):
         return fitted_title(
             f"Parameters  ·  {model_name(run)}",
             [f"per layer, by torchinfo, for one {shape} input", f"run {run.name}"],
-            theme.frame_width() - 2 * theme.MARGIN,
+            theme.content_width(),
         )
 
     # -- the table ------------------------------------------------------------------------

@@ -333,7 +333,7 @@ class Training(RunScene):
         return main, detail
 
     def final_figures(self, main: str, detail: str) -> Group:
-        width = theme.frame_width() - 2 * theme.MARGIN
+        width = theme.content_width()
         lines = [
             theme.fitted(main, width, theme.BODY, weight="BOLD"),
             theme.fitted(detail, width, theme.LABEL, theme.MUTED),

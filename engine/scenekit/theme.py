@@ -59,6 +59,11 @@ def frame_width() -> float:
     return float(config.frame_width)
 
 
+def content_width() -> float:
+    """The frame's width inside its margins: as wide as anything on screen may be."""
+    return frame_width() - 2 * MARGIN
+
+
 def frame_height() -> float:
     return float(config.frame_height)
 
@@ -104,7 +109,7 @@ def title_room(line: int = 0) -> float:
         if line == 0
         else text("epoch 99 of 99", sizes.label)
     )
-    return frame_width() - 2 * MARGIN - counter.width - 0.3
+    return content_width() - counter.width - 0.3
 
 
 def title(main: str, sub: str | None = None, width: float | None = None) -> Group:

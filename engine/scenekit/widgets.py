@@ -241,7 +241,7 @@ class LogClock:
     def __init__(self, steps: np.ndarray, bottom: float):
         ppu = pixels_per_unit()
         left = -theme.frame_width() / 2 + theme.MARGIN
-        self.width = round((theme.frame_width() - 2 * theme.MARGIN) * ppu)
+        self.width = round((theme.content_width()) * ppu)
         self.steps, self.total = steps, int(steps[-1])
         self.u = u = unit()
         self.label_h = coverage("0", theme.SMALL).shape[0]
